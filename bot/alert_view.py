@@ -1,0 +1,43 @@
+"""What the renderer knows about an alert: stored state, never the database itself.
+
+The store builds an :class:`AlertView` from its rows; templates see only the flat context
+made from it. Keeping this boundary means rendering has no side effects and tests can
+render any state without a database.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import datetime
+
+from bot.thousandeyes import Alert, AlertKind
+
+
+class DisplayState(str, enum.Enum):
+    TRIGGERED = "triggered"
+    ACKNOWLEDGED = "acknowledged"
+    CLEARED = "cleared"
+
+
+@dataclass(frozen=True)
+class Responder:
+    """A Slack user who acknowledged the alert."""
+
+    user_id: str
+    user_name: str
+    acknowledged_at: datetime
+
+
+@dataclass(frozen=True)
+class AlertView:
+    alert_ref: str  # the stored alert's id, as encoded into button values
+    kind: AlertKind
+    state: DisplayState
+    alert: Alert  # the latest payload: the clear's once cleared, else the trigger's
+    first_seen_at: datetime  # when this service first heard of the alert
+    triggered_at: datetime | None  # ThousandEyes' dateStart, else first_seen_at
+    cleared_at: datetime | None
+    trigger_count: int  # >1 when ThousandEyes re-triggered an alert already posted
+    responders: tuple[Responder, ...] = ()
+    first_acknowledged_at: datetime | None = None
