@@ -61,6 +61,8 @@ class AlertAgent:
 class TestAlert:
     """A test alert (``alert`` object of ALERT_NOTIFICATION_*)."""
 
+    __test__ = False  # not a pytest test class, despite the name
+
     alert_id: str
     rule_id: str | None
     rule_name: str

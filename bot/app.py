@@ -1,0 +1,68 @@
+"""The Flask app factory: everything is built here from an injected :class:`Config`."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, Response, jsonify
+from werkzeug.exceptions import HTTPException
+
+from bot.config import Config
+from bot.health import blueprint as health_blueprint
+from bot.services import EXTENSION_KEY, Services
+from bot.store.database import Database
+from bot.webhook import blueprint as webhook_blueprint
+from bot.webhook_auth import WebhookCredentials
+
+log = logging.getLogger(__name__)
+
+
+def create_app(
+    config: Config | None = None,
+    *,
+    database: Database | None = None,
+    migrate: bool = True,
+) -> Flask:
+    """Build the app. ``config`` defaults to the environment (and ``.env``).
+
+    Migrations are applied here so a fresh database works on first start; pass
+    ``migrate=False`` where a release phase has already applied them.
+    """
+    config = config or Config.from_env()
+    database = database or Database(config.database_url, config.sqlite_synchronous)
+    if migrate:
+        database.upgrade()
+
+    app = Flask(__name__)
+    app.json.sort_keys = False
+    credentials = WebhookCredentials(config.webhook_token, config.webhook_basic_auth)
+    app.extensions[EXTENSION_KEY] = Services(
+        config=config, database=database, webhook_credentials=credentials
+    )
+    app.register_blueprint(webhook_blueprint)
+    app.register_blueprint(health_blueprint)
+    app.register_error_handler(HTTPException, _json_http_error)
+
+    if credentials.open:
+        log.warning(
+            "WEBHOOK ENDPOINT IS OPEN: neither WEBHOOK_TOKEN nor WEBHOOK_BASIC_AUTH is set,"
+            " so anyone who can reach /webhooks/thousandeyes can post alerts"
+        )
+    return app
+
+
+def _json_http_error(error: HTTPException) -> tuple[Response, int]:
+    """Every error answer is JSON that says what is wrong, never an HTML page."""
+    messages = {
+        405: "method not allowed; ThousandEyes webhooks are POST requests",
+        413: "the body is larger than the configured limit (WEBHOOK_MAX_BODY_BYTES)",
+    }
+    status = error.code or 500
+    response = jsonify(
+        error=(error.name or "error").lower().replace(" ", "_"),
+        message=messages.get(status, error.description),
+    )
+    valid_methods = getattr(error, "valid_methods", None)
+    if status == 405 and valid_methods:
+        response.headers["Allow"] = ", ".join(valid_methods)
+    return response, status

@@ -1,0 +1,135 @@
+"""Command line: ``python -m bot serve | worker | db upgrade | send-sample | jobs | render``."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from typing import Sequence
+
+from bot.config import Config, ConfigError
+from bot.samples import SAMPLES
+
+log = logging.getLogger(__name__)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m bot", description="Slack bot for ThousandEyes alerts"
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="run the HTTP server and delivery worker")
+    serve.add_argument("--host", default="0.0.0.0", help="address to bind (default 0.0.0.0)")
+    serve.add_argument("--port", type=int, help="port (default: $PORT, else 3000)")
+
+    commands.add_parser("worker", help="run only the delivery worker")
+
+    db = commands.add_parser("db", help="database maintenance")
+    db_commands = db.add_subparsers(dest="db_command", required=True)
+    db_commands.add_parser("upgrade", help="apply migrations up to the latest")
+
+    sample = commands.add_parser("send-sample", help="post a ThousandEyes sample payload")
+    sample.add_argument("name", choices=list(SAMPLES))
+    sample.add_argument(
+        "--url", default="http://127.0.0.1:3000/webhooks/thousandeyes",
+        help="webhook URL of a running service",
+    )
+    sample.add_argument("--token", help="Bearer token (WEBHOOK_TOKEN of the service)")
+    sample.add_argument("--basic", metavar="USER:PASSWORD", help="Basic credentials")
+    sample.add_argument(
+        "--unique", action="store_true",
+        help="give the event a fresh eventId so it is not answered as a duplicate",
+    )
+    _add_delivery_commands(commands)
+    return parser
+
+
+def _add_delivery_commands(commands: argparse._SubParsersAction) -> None:
+    jobs = commands.add_parser("jobs", help="list and retry delivery jobs")
+    job_commands = jobs.add_subparsers(dest="jobs_command", required=True)
+    listing = job_commands.add_parser("list", help="show jobs (newest first)")
+    listing.add_argument("--dead", action="store_true", help="only dead-lettered jobs")
+    listing.add_argument("--limit", type=int, default=50)
+    retry = job_commands.add_parser("retry", help="queue dead jobs again")
+    target = retry.add_mutually_exclusive_group(required=True)
+    target.add_argument("job_id", nargs="?", type=int, help="the job to retry")
+    target.add_argument("--all-dead", action="store_true", help="retry every dead job")
+
+    render = commands.add_parser("render", help="print the Slack message for a payload")
+    render.add_argument("payload", help="a ThousandEyes webhook payload (JSON file)")
+    render.add_argument(
+        "--state", choices=["triggered", "acknowledged", "cleared"],
+        help="render the parent in this state (default: from the event)",
+    )
+
+
+def configure_logging(level: str) -> None:
+    logging.basicConfig(
+        level=level,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "send-sample":
+        return _send_sample(args)
+    try:
+        config = Config.from_env()
+    except ConfigError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    configure_logging(config.log_level)
+    if args.command == "serve":
+        return _serve(config, args)
+    if args.command == "worker":
+        from bot.delivery.runner import run_worker_forever
+
+        return run_worker_forever(config)
+    if args.command == "db":
+        from bot.store.database import Database
+
+        Database(config.database_url, config.sqlite_synchronous).upgrade()
+        print("database is at the latest migration")
+        return 0
+    if args.command == "jobs":
+        from bot.delivery.admin import jobs_command
+
+        return jobs_command(config, args)
+    if args.command == "render":
+        from bot.render_command import render_command
+
+        return render_command(config, args.payload, args.state)
+    raise AssertionError(args.command)
+
+
+def _serve(config: Config, args: argparse.Namespace) -> int:
+    from bot.app import create_app
+    from bot.delivery.runner import start_in_process, stop_in_process
+    from bot.server import GunicornServer
+
+    app = create_app(config)
+    port = args.port or config.port
+    log.info("serving on %s:%s with settings %s", args.host, port, config.describe())
+    GunicornServer(
+        app, config, args.host, port,
+        on_worker_start=start_in_process, on_worker_stop=stop_in_process,
+    ).run()
+    return 0
+
+
+def _send_sample(args: argparse.Namespace) -> int:
+    from bot.send_sample import send_sample
+
+    try:
+        status, body = send_sample(
+            args.name, args.url, token=args.token, basic=args.basic, unique=args.unique
+        )
+    except OSError as error:
+        print(f"error: could not reach {args.url}: {error}", file=sys.stderr)
+        return 1
+    print(f"{status} {body.strip()}")
+    return 0 if status == 200 else 1

@@ -1,0 +1,246 @@
+"""Configuration from the environment (and an optional ``.env`` file), validated once.
+
+Nothing here runs at import time: :meth:`Config.from_env` is called by the CLI and by
+``create_app`` when no config is injected, so tests build a :class:`Config` directly.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Mapping
+
+from dotenv import dotenv_values
+
+DEFAULT_SLACK_API_URL = "https://slack.com/api/"
+DEFAULT_MAX_BODY_BYTES = 1024 * 1024
+DEFAULT_PORT = 3000
+
+_CHANNEL_PATTERN = re.compile(r"^(#[a-z0-9_\-.]{1,80}|[CGD][A-Z0-9]{2,30})$")
+
+
+class ConfigError(ValueError):
+    """A setting is missing or malformed; the message names the variable."""
+
+
+@dataclass(frozen=True)
+class Config:
+    database_url: str = "sqlite:///data/thousandeyes-bot.sqlite3"
+    slack_bot_token: str | None = field(default=None, repr=False)
+    slack_signing_secret: str | None = field(default=None, repr=False)
+    slack_app_token: str | None = field(default=None, repr=False)
+    slack_client_id: str | None = None
+    slack_client_secret: str | None = field(default=None, repr=False)
+    slack_api_url: str = DEFAULT_SLACK_API_URL
+    slack_channel: str | None = None
+    slack_broadcast_clears: bool = False
+    webhook_token: str | None = field(default=None, repr=False)
+    webhook_basic_auth: tuple[str, str] | None = field(default=None, repr=False)
+    webhook_max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    templates_dir: str | None = None
+    port: int = DEFAULT_PORT
+    web_concurrency: int = 1
+    web_threads: int = 8
+    delivery_threads: int = 4
+    # Seconds between two posts to one channel: Slack allows about one per second.
+    slack_post_interval: float = 1.0
+    slack_timeout: float = 10.0  # seconds per Slack API call
+    # FULL makes every accepted webhook survive a power cut, not only a crash.
+    sqlite_synchronous: str = "FULL"
+    log_level: str = "INFO"
+
+    @property
+    def slack_enabled(self) -> bool:
+        return bool(self.slack_bot_token)
+
+    @property
+    def webhook_auth_configured(self) -> bool:
+        return bool(self.webhook_token or self.webhook_basic_auth)
+
+    def with_overrides(self, **changes: object) -> "Config":
+        return replace(self, **changes)
+
+    @classmethod
+    def from_env(
+        cls, environ: Mapping[str, str] | None = None, dotenv_path: str | Path | None = ".env"
+    ) -> "Config":
+        """Read settings; the real environment wins over ``.env``.
+
+        Raises :class:`ConfigError` naming every variable that is wrong, so a user fixes
+        them all in one go.
+        """
+        merged: dict[str, str] = {}
+        if dotenv_path is not None and Path(dotenv_path).is_file():
+            merged.update({k: v for k, v in dotenv_values(dotenv_path).items() if v is not None})
+        merged.update(os.environ if environ is None else environ)
+        return cls.from_mapping(merged)
+
+    @classmethod
+    def from_mapping(cls, env: Mapping[str, str]) -> "Config":
+        problems: list[str] = []
+        reader = _Reader(env, problems)
+        config = cls(
+            database_url=normalise_database_url(
+                reader.text("DATABASE_URL") or cls.database_url
+            ),
+            slack_bot_token=reader.text("SLACK_BOT_TOKEN"),
+            slack_signing_secret=reader.text("SLACK_SIGNING_SECRET"),
+            slack_app_token=reader.text("SLACK_APP_TOKEN"),
+            slack_client_id=reader.text("SLACK_CLIENT_ID"),
+            slack_client_secret=reader.text("SLACK_CLIENT_SECRET"),
+            slack_api_url=reader.url("SLACK_API_URL") or DEFAULT_SLACK_API_URL,
+            slack_channel=reader.channel("SLACK_CHANNEL"),
+            slack_broadcast_clears=reader.boolean("SLACK_BROADCAST_CLEARS", False),
+            webhook_token=reader.text("WEBHOOK_TOKEN"),
+            webhook_basic_auth=reader.basic_auth("WEBHOOK_BASIC_AUTH"),
+            webhook_max_body_bytes=reader.integer(
+                "WEBHOOK_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES, minimum=1024
+            ),
+            templates_dir=reader.directory("TEMPLATES_DIR"),
+            port=reader.integer("PORT", DEFAULT_PORT, minimum=1, maximum=65535),
+            web_concurrency=reader.integer("WEB_CONCURRENCY", 1, minimum=1, maximum=64),
+            web_threads=reader.integer("WEB_THREADS", 8, minimum=1, maximum=256),
+            delivery_threads=reader.integer("DELIVERY_THREADS", 4, minimum=0, maximum=64),
+            slack_post_interval=reader.number("SLACK_POST_INTERVAL", 1.0, minimum=0.0),
+            slack_timeout=reader.number("SLACK_TIMEOUT", 10.0, minimum=0.1),
+            sqlite_synchronous=reader.choice(
+                "SQLITE_SYNCHRONOUS", "FULL", ("FULL", "NORMAL", "EXTRA")
+            ),
+            log_level=reader.choice(
+                "LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR")
+            ),
+        )
+        if problems:
+            raise ConfigError("invalid configuration:\n  " + "\n  ".join(problems))
+        return config
+
+    def describe(self) -> dict[str, object]:
+        """Settings safe to log: secrets are reported only as set or not set."""
+        secret = {"slack_bot_token", "slack_signing_secret", "slack_app_token",
+                  "slack_client_secret", "webhook_token", "webhook_basic_auth"}
+        out: dict[str, object] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            out[f.name] = ("set" if value else "not set") if f.name in secret else value
+        out["database_url"] = redact_database_url(self.database_url)
+        return out
+
+
+def normalise_database_url(url: str) -> str:
+    """Accept Heroku's ``postgres://`` and pick the psycopg 3 driver for PostgreSQL."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+def redact_database_url(url: str) -> str:
+    return re.sub(r"//([^:/@]+):[^@]*@", r"//\1:***@", url)
+
+
+class _Reader:
+    """Reads one variable at a time, collecting problems instead of stopping at the first."""
+
+    def __init__(self, env: Mapping[str, str], problems: list[str]) -> None:
+        self._env = env
+        self._problems = problems
+
+    def text(self, name: str) -> str | None:
+        value = self._env.get(name)
+        if value is None:
+            return None
+        value = value.strip()
+        return value or None
+
+    def url(self, name: str) -> str | None:
+        value = self.text(name)
+        if value is None:
+            return None
+        if not re.match(r"^https?://[^\s/]+", value):
+            self._problems.append(f"{name}: must be an http(s) URL, got {value[:60]!r}")
+            return None
+        return value if value.endswith("/") else value + "/"
+
+    def channel(self, name: str) -> str | None:
+        value = self.text(name)
+        if value is None:
+            return None
+        if not _CHANNEL_PATTERN.match(value):
+            self._problems.append(
+                f"{name}: must be a channel id like C0123456789 or a name like #alerts,"
+                f" got {value[:60]!r}"
+            )
+            return None
+        return value
+
+    def boolean(self, name: str, default: bool) -> bool:
+        value = self.text(name)
+        if value is None:
+            return default
+        lowered = value.lower()
+        if lowered in ("1", "true", "yes", "on"):
+            return True
+        if lowered in ("0", "false", "no", "off"):
+            return False
+        self._problems.append(f"{name}: must be true or false, got {value[:20]!r}")
+        return default
+
+    def integer(self, name: str, default: int, minimum: int, maximum: int | None = None) -> int:
+        value = self.text(name)
+        if value is None:
+            return default
+        try:
+            number = int(value)
+        except ValueError:
+            self._problems.append(f"{name}: must be a whole number, got {value[:20]!r}")
+            return default
+        if number < minimum or (maximum is not None and number > maximum):
+            bound = f"between {minimum} and {maximum}" if maximum else f"at least {minimum}"
+            self._problems.append(f"{name}: must be {bound}, got {number}")
+            return default
+        return number
+
+    def number(self, name: str, default: float, minimum: float) -> float:
+        value = self.text(name)
+        if value is None:
+            return default
+        try:
+            number = float(value)
+        except ValueError:
+            self._problems.append(f"{name}: must be a number, got {value[:20]!r}")
+            return default
+        if number < minimum:
+            self._problems.append(f"{name}: must be at least {minimum:g}, got {number:g}")
+            return default
+        return number
+
+    def choice(self, name: str, default: str, allowed: tuple[str, ...]) -> str:
+        value = self.text(name)
+        if value is None:
+            return default
+        if value.upper() not in allowed:
+            self._problems.append(f"{name}: must be one of {', '.join(allowed)}, got {value[:20]!r}")
+            return default
+        return value.upper()
+
+    def basic_auth(self, name: str) -> tuple[str, str] | None:
+        value = self.text(name)
+        if value is None:
+            return None
+        user, sep, password = value.partition(":")
+        if not sep or not user or not password:
+            # Never echo the value: it is a credential.
+            self._problems.append(f"{name}: must have the form user:password (both non-empty)")
+            return None
+        return user, password
+
+    def directory(self, name: str) -> str | None:
+        value = self.text(name)
+        if value is None:
+            return None
+        if not Path(value).is_dir():
+            self._problems.append(f"{name}: {value[:120]!r} is not a directory")
+            return None
+        return value

@@ -1,0 +1,21 @@
+"""``GET /healthz``: 200 when the app and its database answer, 503 otherwise."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, current_app, jsonify
+
+from bot.services import services
+
+blueprint = Blueprint("health", __name__)
+
+
+@blueprint.route("/healthz", methods=["GET"])
+def healthz() -> tuple[Response, int]:
+    app_services = services(current_app)
+    database_ok = app_services.database.ping()
+    body = {
+        "status": "ok" if database_ok else "unavailable",
+        "database": "ok" if database_ok else "unreachable",
+        "slack": "configured" if app_services.config.slack_enabled else "log-only",
+    }
+    return jsonify(body), 200 if database_ok else 503

@@ -1,0 +1,35 @@
+"""The objects one app instance shares: config, database, credentials, wake-ups.
+
+Built by ``create_app`` and kept on ``app.extensions``; no module-level singletons, so
+two apps (two tests) never share state.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+
+from flask import Flask
+
+from bot.config import Config
+from bot.store.database import Database
+from bot.webhook_auth import WebhookCredentials
+
+EXTENSION_KEY = "thousandeyes_bot"
+
+
+@dataclass
+class Services:
+    config: Config
+    database: Database
+    webhook_credentials: WebhookCredentials
+    # Set when a job is queued, so in-process delivery threads start at once instead of
+    # waiting for their next poll.
+    jobs_waiting: threading.Event = field(default_factory=threading.Event)
+
+    def notify_new_jobs(self) -> None:
+        self.jobs_waiting.set()
+
+
+def services(app: Flask) -> Services:
+    return app.extensions[EXTENSION_KEY]

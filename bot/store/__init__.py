@@ -1,0 +1,1 @@
+"""Persistence: models, engine and the write paths that must be atomic."""

@@ -1,0 +1,65 @@
+"""Reading an alert's state for rendering, and recording where its parent message is."""
+
+from __future__ import annotations
+
+
+from sqlalchemy import select, update
+
+from bot.actions import encode_alert_ref
+from bot.alert_view import AlertView, DisplayState, Responder
+from bot.store.database import Database
+from bot.store.models import AcknowledgementRow, AlertRow, AlertState
+from bot.thousandeyes import AlertKind, parse_agent_alert, parse_test_alert
+
+
+def load_alert_view(db: Database, alert_id: int) -> tuple[AlertRow, AlertView]:
+    """The stored alert and the view templates render from, read in one transaction."""
+    with db.session() as session:
+        row = session.get(AlertRow, alert_id)
+        if row is None:
+            raise LookupError(f"alert {alert_id} does not exist")
+        acknowledgements = list(session.scalars(
+            select(AcknowledgementRow)
+            .where(AcknowledgementRow.alert_id == alert_id,
+                   AcknowledgementRow.withdrawn_at.is_(None))
+            .order_by(AcknowledgementRow.acknowledged_at, AcknowledgementRow.id)
+        ))
+        return row, build_view(row, acknowledgements)
+
+
+def build_view(row: AlertRow, acknowledgements: list[AcknowledgementRow]) -> AlertView:
+    kind = AlertKind(row.kind)
+    alert = parse_test_alert(row.data) if kind is AlertKind.TEST else parse_agent_alert(row.data)
+    responders = tuple(
+        Responder(user_id=a.user_id, user_name=a.user_name or a.user_id,
+                  acknowledged_at=a.acknowledged_at)
+        for a in acknowledgements
+    )
+    if row.state == AlertState.CLEARED:
+        state = DisplayState.CLEARED
+    elif responders:
+        state = DisplayState.ACKNOWLEDGED
+    else:
+        state = DisplayState.TRIGGERED
+    return AlertView(
+        alert_ref=encode_alert_ref(row.id),
+        kind=kind,
+        state=state,
+        alert=alert,
+        first_seen_at=row.first_seen_at,
+        triggered_at=row.triggered_at or row.first_seen_at,
+        cleared_at=row.cleared_at,
+        trigger_count=row.trigger_count,
+        responders=responders,
+        first_acknowledged_at=row.first_acknowledged_at,
+    )
+
+
+def record_parent(db: Database, alert_id: int, channel: str, ts: str) -> None:
+    """Remember the parent message; only the first one posted counts."""
+    with db.session() as session:
+        session.execute(
+            update(AlertRow)
+            .where(AlertRow.id == alert_id, AlertRow.slack_ts.is_(None))
+            .values(slack_channel=channel, slack_ts=ts)
+        )

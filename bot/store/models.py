@@ -1,0 +1,161 @@
+"""Tables: received events, one row per alert, outbox jobs, acknowledgements.
+
+Events, the alert upsert and the delivery job are written in one transaction before the
+webhook answers 200 (see ``bot.store.ingest``); the outbox worker then works only from
+these rows.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+# SQLite only auto-increments INTEGER PRIMARY KEY; PostgreSQL gets 64-bit ids.
+Id = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes on every backend (SQLite keeps no zone, so we add it back)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(timezone.utc)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {datetime: UtcDateTime(), dict[str, Any]: JSON}
+
+
+class JobStatus:
+    PENDING = "pending"
+    RUNNING = "running"
+    DONE = "done"
+    DEAD = "dead"
+
+
+class JobKind:
+    WEBHOOK_TEST = "webhook_test"
+    UNKNOWN_EVENT = "unknown_event"
+    ALERT_TRIGGER = "alert_trigger"
+    ALERT_CLEAR = "alert_clear"
+    REFRESH_PARENT = "refresh_parent"
+    ACK_NOTE = "ack_note"
+
+
+class AlertState:
+    TRIGGERED = "triggered"
+    CLEARED = "cleared"
+
+
+class EventRow(Base):
+    __tablename__ = "events"
+    __table_args__ = (UniqueConstraint("route", "channel", "event_id", name="uq_events_route_event"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    route: Mapped[str] = mapped_column(String(64))
+    # The requested channel ('' = the route's default): the same event sent to two
+    # channels is two deliveries, not a duplicate.
+    channel: Mapped[str] = mapped_column(String(100), default="")
+    event_id: Mapped[str] = mapped_column(String(200))
+    event_type: Mapped[str] = mapped_column(String(100))
+    received_at: Mapped[datetime]
+    payload: Mapped[str] = mapped_column(Text)  # the body as received
+    alert_id: Mapped[int | None] = mapped_column(Id, ForeignKey("alerts.id"), index=True)
+
+
+class AlertRow(Base):
+    __tablename__ = "alerts"
+    __table_args__ = (
+        UniqueConstraint("route", "channel", "kind", "alert_key", name="uq_alerts_key"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    route: Mapped[str] = mapped_column(String(64))
+    channel: Mapped[str] = mapped_column(String(100), default="")
+    kind: Mapped[str] = mapped_column(String(16))  # AlertKind value
+    alert_key: Mapped[str] = mapped_column(String(200))
+    state: Mapped[str] = mapped_column(String(16))  # AlertState value
+    rule_name: Mapped[str] = mapped_column(String(500), default="")
+    title: Mapped[str] = mapped_column(String(500), default="")  # test or agent name
+    severity: Mapped[str | None] = mapped_column(String(32))
+    permalink: Mapped[str] = mapped_column(String(2000), default="")
+    # The latest alert object (the clear's once cleared): templates re-render from it.
+    data: Mapped[dict[str, Any]]
+    event_type: Mapped[str] = mapped_column(String(100))  # the latest event's type
+    first_seen_at: Mapped[datetime]
+    last_event_at: Mapped[datetime]
+    triggered_at: Mapped[datetime | None]
+    cleared_at: Mapped[datetime | None]
+    trigger_count: Mapped[int] = mapped_column(Integer, default=0)
+    first_acknowledged_at: Mapped[datetime | None]
+    # Filled by delivery: where the parent message lives.
+    slack_team: Mapped[str | None] = mapped_column(String(32))
+    slack_channel: Mapped[str | None] = mapped_column(String(100))
+    slack_ts: Mapped[str | None] = mapped_column(String(32))
+
+
+class JobRow(Base):
+    __tablename__ = "outbox_jobs"
+    __table_args__ = (
+        Index("ix_outbox_jobs_claim", "status", "next_attempt_at"),
+        Index("ix_outbox_jobs_alert", "alert_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    alert_id: Mapped[int | None] = mapped_column(Id, ForeignKey("alerts.id"))
+    event_pk: Mapped[int | None] = mapped_column(Id, ForeignKey("events.id"))
+    kind: Mapped[str] = mapped_column(String(32))
+    channel: Mapped[str] = mapped_column(String(100), default="")
+    status: Mapped[str] = mapped_column(String(16), default=JobStatus.PENDING)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime]
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    locked_by: Mapped[str | None] = mapped_column(String(100))
+    locked_until: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    # Job arguments and progress (e.g. the ts of a reply already posted), so a retried
+    # job resumes instead of posting twice.
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class AcknowledgementRow(Base):
+    __tablename__ = "acknowledgements"
+    __table_args__ = (Index("ix_acknowledgements_alert", "alert_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    alert_id: Mapped[int] = mapped_column(Id, ForeignKey("alerts.id"))
+    user_id: Mapped[str] = mapped_column(String(32))
+    user_name: Mapped[str] = mapped_column(String(200), default="")
+    team_id: Mapped[str | None] = mapped_column(String(32))
+    acknowledged_at: Mapped[datetime]
+    # Set when the user unacknowledges: history is kept, the row is not deleted.
+    withdrawn_at: Mapped[datetime | None]

@@ -1,0 +1,75 @@
+"""Authentication of ThousandEyes webhook requests: Bearer token and HTTP Basic.
+
+Secrets are compared with :func:`hmac.compare_digest` so the time taken says nothing about
+how much of a guess was right.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hmac
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class WebhookCredentials:
+    bearer_token: str | None = None
+    basic_auth: tuple[str, str] | None = None
+
+    @property
+    def open(self) -> bool:
+        return not (self.bearer_token or self.basic_auth)
+
+    @property
+    def challenge(self) -> str:
+        """The ``WWW-Authenticate`` value naming every scheme this endpoint accepts."""
+        schemes = []
+        if self.bearer_token:
+            schemes.append('Bearer realm="thousandeyes-webhook"')
+        if self.basic_auth:
+            schemes.append('Basic realm="thousandeyes-webhook", charset="UTF-8"')
+        return ", ".join(schemes)
+
+
+def check_authorization(header: str | None, credentials: WebhookCredentials) -> str | None:
+    """Return None when the request may pass, else the reason to give in the 401."""
+    if credentials.open:
+        return None
+    if not header:
+        return "missing Authorization header"
+    scheme, _, value = header.strip().partition(" ")
+    scheme = scheme.lower()
+    value = value.strip()
+    if scheme == "bearer" and credentials.bearer_token:
+        if _equal(value, credentials.bearer_token):
+            return None
+        return "invalid bearer token"
+    if scheme == "basic" and credentials.basic_auth:
+        decoded = _decode_basic(value)
+        if decoded is None:
+            return "malformed Basic credentials"
+        user, password = decoded
+        expected_user, expected_password = credentials.basic_auth
+        # Evaluate both comparisons: no early exit that would time the user name.
+        user_ok = _equal(user, expected_user)
+        password_ok = _equal(password, expected_password)
+        if user_ok and password_ok:
+            return None
+        return "invalid username or password"
+    return f"unsupported authorization scheme {scheme[:20]!r}"
+
+
+def _equal(given: str, expected: str) -> bool:
+    return hmac.compare_digest(given.encode("utf-8"), expected.encode("utf-8"))
+
+
+def _decode_basic(value: str) -> tuple[str, str] | None:
+    try:
+        decoded = base64.b64decode(value, validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    user, sep, password = decoded.partition(":")
+    if not sep:
+        return None
+    return user, password

@@ -1,0 +1,89 @@
+"""A failure half-way through storing an event leaves nothing behind, and the sender is
+told to retry (503) rather than being told the event was accepted."""
+
+from __future__ import annotations
+
+import json
+
+import requests
+from sqlalchemy import func, select, text
+
+from bot.store.models import AlertRow, EventRow, JobRow
+from tests.conftest import WEBHOOK_TOKEN
+from tests.support.payloads import load_sample
+
+AUTH = {"Authorization": f"Bearer {WEBHOOK_TOKEN}"}
+
+SQLITE_FAULT = """
+CREATE TRIGGER injected_fault BEFORE INSERT ON outbox_jobs
+BEGIN SELECT RAISE(ABORT, 'injected fault'); END
+"""
+POSTGRES_FAULT = [
+    """CREATE FUNCTION injected_fault() RETURNS trigger AS $$
+       BEGIN RAISE EXCEPTION 'injected fault'; END $$ LANGUAGE plpgsql""",
+    """CREATE TRIGGER injected_fault BEFORE INSERT ON outbox_jobs
+       FOR EACH ROW EXECUTE FUNCTION injected_fault()""",
+]
+
+
+def counts(database):
+    with database.session() as session:
+        return tuple(
+            session.scalar(select(func.count()).select_from(model))
+            for model in (EventRow, AlertRow, JobRow)
+        )
+
+
+def install_fault(database):
+    with database.engine.begin() as connection:
+        if database.is_sqlite:
+            connection.execute(text(SQLITE_FAULT))
+        else:
+            for statement in POSTGRES_FAULT:
+                connection.execute(text(statement))
+
+
+def remove_fault(database):
+    with database.engine.begin() as connection:
+        connection.execute(text(
+            "DROP TRIGGER injected_fault" if database.is_sqlite
+            else "DROP TRIGGER injected_fault ON outbox_jobs"
+        ))
+
+
+def test_failure_after_event_and_alert_rows_rolls_back_everything(live_server, database):
+    install_fault(database)
+    payload = load_sample("trigger")
+    response = requests.post(live_server.url + "/webhooks/thousandeyes", data=json.dumps(payload),
+                             headers=AUTH, timeout=10)
+    assert response.status_code == 503
+    assert response.headers["Retry-After"]
+    assert "retry" in response.json()["message"]
+    assert counts(database) == (0, 0, 0)
+
+    # ThousandEyes retries the same event once the database is healthy: it is accepted,
+    # not mistaken for a duplicate of the failed attempt.
+    remove_fault(database)
+    retry = requests.post(live_server.url + "/webhooks/thousandeyes", data=json.dumps(payload),
+                          headers=AUTH, timeout=10)
+    assert retry.status_code == 200 and retry.json()["status"] == "accepted"
+    assert counts(database) == (1, 1, 1)
+
+
+def test_health_reports_503_when_database_is_unreachable(tmp_path):
+    from bot.app import create_app
+    from bot.config import Config
+    from bot.services import services
+
+    app = create_app(Config(database_url=f"sqlite:///{tmp_path}/db.sqlite3", delivery_threads=0))
+    client = app.test_client()
+    assert client.get("/healthz").status_code == 200
+    # Make the database file unusable: a directory where the WAL file must go.
+    services(app).database.dispose()
+    (tmp_path / "db.sqlite3").unlink()
+    (tmp_path / "db.sqlite3").mkdir()
+    response = client.get("/healthz")
+    assert response.status_code == 503
+    assert response.json["database"] == "unreachable"
+    ingest = client.post("/webhooks/thousandeyes", json=load_sample("test"))
+    assert ingest.status_code == 503

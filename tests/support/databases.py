@@ -1,0 +1,42 @@
+"""Test databases: a SQLite file per test, or a fresh PostgreSQL schema per test.
+
+``TEST_DATABASE_URL`` (CI sets it) switches every test that uses the ``database_url``
+fixture to PostgreSQL, so the same suite proves both backends.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+from urllib.parse import quote
+
+from sqlalchemy import create_engine, text
+
+from bot.config import normalise_database_url
+
+
+def postgres_base_url() -> str | None:
+    url = os.environ.get("TEST_DATABASE_URL")
+    return normalise_database_url(url) if url else None
+
+
+@contextmanager
+def fresh_database_url(tmp_path: Path) -> Iterator[str]:
+    base = postgres_base_url()
+    if base is None:
+        yield f"sqlite:///{tmp_path / 'bot.sqlite3'}"
+        return
+    schema = f"t_{uuid.uuid4().hex[:16]}"
+    admin = create_engine(base)
+    with admin.begin() as connection:
+        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    separator = "&" if "?" in base else "?"
+    try:
+        yield f"{base}{separator}options={quote(f'-csearch_path={schema}')}"
+    finally:
+        with admin.begin() as connection:
+            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
