@@ -1,0 +1,178 @@
+"""What each kind of outbox job does in Slack.
+
+Every message is rendered from the state stored *now*, not from the event that queued the
+job: a trigger delivered after its clear arrived is posted already cleared. Each Slack
+call that creates a message is recorded before the next call, so a retried job resumes
+where it stopped instead of posting twice.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Callable
+
+from sqlalchemy import select
+
+from bot.alert_view import AlertView, Responder
+from bot.config import Config
+from bot.delivery import queue
+from bot.delivery.queue import ClaimedJob
+from bot.render import MessageRenderer, RenderedMessage
+from bot.slack.errors import ChannelUnavailable, InvalidBlocks, NotInChannel, PermanentError
+from bot.slack.gateway import LOG_ONLY_TS_PREFIX, Posted, SlackGateway
+from bot.store.alerts import load_alert_view, record_parent
+from bot.store.database import Database
+from bot.store.models import AlertRow, EventRow, JobKind
+from bot.thousandeyes import Event, parse_event, utcnow
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class JobExecutor:
+    config: Config
+    database: Database
+    gateway: SlackGateway
+    renderer: MessageRenderer
+
+    def run(self, job: ClaimedJob) -> None:
+        """Do the job's Slack calls; raises a ``SlackDeliveryError`` when one fails."""
+        handler: Callable[[ClaimedJob], None] = {
+            JobKind.WEBHOOK_TEST: self._webhook_test,
+            JobKind.UNKNOWN_EVENT: self._unknown_event,
+            JobKind.ALERT_TRIGGER: self._alert_trigger,
+            JobKind.ALERT_CLEAR: self._alert_clear,
+            JobKind.REFRESH_PARENT: self._refresh_parent,
+            JobKind.ACK_NOTE: self._ack_note,
+        }[job.kind]
+        handler(job)
+
+    # --- event messages -------------------------------------------------------------
+
+    def _webhook_test(self, job: ClaimedJob) -> None:
+        self._post(job, self._channel(job), self.renderer.render_webhook_test(self._event(job)))
+
+    def _unknown_event(self, job: ClaimedJob) -> None:
+        self._post(job, self._channel(job), self.renderer.render_unknown_event(self._event(job)))
+
+    # --- alert messages -------------------------------------------------------------
+
+    def _alert_trigger(self, job: ClaimedJob) -> None:
+        row, view = self._alert(job)
+        if not self._has_parent(row):
+            self._post_parent(job, row, view)
+            return
+        self._update_parent(row, view)
+        if view.trigger_count > 1 and "note_ts" not in job.data:
+            posted = self._post(job, row.slack_channel or "", self.renderer.render_retrigger_note(view),
+                                thread_ts=row.slack_ts)
+            queue.save_progress(self.database, job, utcnow(), note_ts=posted.ts)
+
+    def _alert_clear(self, job: ClaimedJob) -> None:
+        row, view = self._alert(job)
+        if not self._has_parent(row):
+            # A clear whose trigger was never seen: its message becomes the parent.
+            self._post_parent(job, row, view)
+            return
+        if "reply_ts" not in job.data:
+            posted = self._post(
+                job, row.slack_channel or "", self.renderer.render_clear_reply(view),
+                thread_ts=row.slack_ts, reply_broadcast=self.config.slack_broadcast_clears,
+            )
+            queue.save_progress(self.database, job, utcnow(), reply_ts=posted.ts)
+        self._update_parent(row, view)
+
+    def _refresh_parent(self, job: ClaimedJob) -> None:
+        row, view = self._alert(job)
+        if self._has_parent(row):
+            self._update_parent(row, view)
+        # Without a parent the pending trigger job will post the current state anyway.
+
+    def _ack_note(self, job: ClaimedJob) -> None:
+        row, view = self._alert(job)
+        if not self._has_parent(row):
+            return
+        responder = Responder(
+            user_id=str(job.data.get("user_id", "")),
+            user_name=str(job.data.get("user_name", "")),
+            acknowledged_at=_parse_time(job.data.get("at")),
+        )
+        message = self.renderer.render_ack_note(view, responder, bool(job.data.get("acknowledged")))
+        self._post(job, row.slack_channel or "", message, thread_ts=row.slack_ts)
+
+    # --- helpers --------------------------------------------------------------------
+
+    def _post_parent(self, job: ClaimedJob, row: AlertRow, view: AlertView) -> None:
+        posted = self._post(job, self._channel(job), self.renderer.render_parent(view))
+        record_parent(self.database, row.id, posted.channel, posted.ts)
+
+    def _update_parent(self, row: AlertRow, view: AlertView) -> None:
+        message = self.renderer.render_parent(view)
+        channel, ts = row.slack_channel or "", row.slack_ts or ""
+        try:
+            self.gateway.update_message(channel, ts, message.text, message.blocks)
+        except InvalidBlocks as error:
+            log.warning("alert %d: Slack refused the blocks (%s); updating as text", row.id, error)
+            self.gateway.update_message(channel, ts, message.text, None)
+
+    def _post(
+        self, job: ClaimedJob, channel: str, message: RenderedMessage, *,
+        thread_ts: str | None = None, reply_broadcast: bool = False,
+    ) -> Posted:
+        def send(blocks: list[dict[str, Any]] | None) -> Posted:
+            return self.gateway.post_message(
+                channel, message.text, blocks, thread_ts=thread_ts, reply_broadcast=reply_broadcast
+            )
+
+        try:
+            return send(message.blocks)
+        except NotInChannel:
+            if channel.startswith(("G", "D")):
+                raise PermanentError(
+                    "not_in_channel", f"invite the bot to {channel} with /invite"
+                ) from None
+            log.info("job %d: joining %s, which the bot is not in", job.id, channel)
+            channel = self.gateway.join_channel(channel)
+            return send(message.blocks)
+        except InvalidBlocks as error:
+            log.warning("job %d: Slack refused the blocks (%s); posting as text", job.id, error)
+            return send(None)
+
+    def _has_parent(self, row: AlertRow) -> bool:
+        if not row.slack_ts:
+            return False
+        # A message only ever logged has no Slack twin once real Slack is configured.
+        return self.gateway.log_only or not row.slack_ts.startswith(LOG_ONLY_TS_PREFIX)
+
+    def _channel(self, job: ClaimedJob) -> str:
+        channel = job.channel or self.config.slack_channel or ""
+        if not channel and not self.gateway.log_only:
+            raise ChannelUnavailable(
+                "no_channel", "set SLACK_CHANNEL or add ?channel=C123 to the webhook URL"
+            )
+        return channel
+
+    def _alert(self, job: ClaimedJob) -> tuple[AlertRow, AlertView]:
+        if job.alert_id is None:
+            raise PermanentError("no_alert", f"{job.kind} job {job.id} has no alert")
+        return load_alert_view(self.database, job.alert_id)
+
+    def _event(self, job: ClaimedJob) -> Event:
+        with self.database.session() as session:
+            row = session.scalar(select(EventRow).where(EventRow.id == job.event_pk))
+            if row is None:
+                raise PermanentError("no_event", f"job {job.id} has no stored event")
+            payload = json.loads(row.payload)
+        return parse_event(payload)
+
+
+def _parse_time(value: Any) -> datetime:
+    if isinstance(value, str):
+        try:
+            return datetime.fromisoformat(value)
+        except ValueError:
+            pass
+    return utcnow()

@@ -1,0 +1,207 @@
+"""The outbox queue: claim, finish, retry and dead-letter jobs in the app's database.
+
+Claiming is safe across threads and processes: PostgreSQL locks the chosen row with
+``FOR UPDATE SKIP LOCKED``; SQLite runs every transaction as ``BEGIN IMMEDIATE`` (one
+writer at a time, see ``bot.store.database``). Jobs of one alert run in order: a job is
+claimable only when no earlier job of its alert is still pending or running.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Collection
+
+from sqlalchemy import and_, exists, not_, or_, select, update
+from sqlalchemy.orm import aliased
+
+from bot.store.database import Database
+from bot.store.models import JobKind, JobRow, JobStatus
+
+log = logging.getLogger(__name__)
+
+# Kinds that call chat.postMessage, the call Slack limits to ~1/s per channel.
+POSTING_KINDS = frozenset(
+    {JobKind.WEBHOOK_TEST, JobKind.UNKNOWN_EVENT, JobKind.ALERT_TRIGGER, JobKind.ALERT_CLEAR,
+     JobKind.ACK_NOTE}
+)
+
+
+@dataclass(frozen=True)
+class ClaimedJob:
+    id: int
+    kind: str
+    alert_id: int | None
+    event_pk: int | None
+    channel: str
+    attempts: int
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+def worker_identity() -> str:
+    """host:pid, so a restarted process can recognise jobs its dead predecessor held."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def claim_next(
+    db: Database,
+    worker_id: str,
+    now: datetime,
+    lease: timedelta,
+    blocked_channels: Collection[str] = (),
+    paced_channels: Collection[str] = (),
+) -> ClaimedJob | None:
+    """Claim the oldest runnable job, skipping channels that must not be called now.
+
+    ``blocked_channels`` (Retry-After) exclude every job of the channel;
+    ``paced_channels`` (a post was just made) exclude only jobs that post.
+    """
+    earlier = aliased(JobRow)
+    earlier_job_open = exists().where(
+        earlier.alert_id == JobRow.alert_id,
+        earlier.id < JobRow.id,
+        earlier.status.in_((JobStatus.PENDING, JobStatus.RUNNING)),
+    )
+    conditions = [
+        or_(
+            and_(JobRow.status == JobStatus.PENDING, JobRow.next_attempt_at <= now),
+            and_(JobRow.status == JobStatus.RUNNING, JobRow.locked_until < now),
+        ),
+        or_(JobRow.alert_id.is_(None), not_(earlier_job_open)),
+    ]
+    if blocked_channels:
+        conditions.append(JobRow.channel.not_in(list(blocked_channels)))
+    if paced_channels:
+        conditions.append(
+            not_(and_(JobRow.channel.in_(list(paced_channels)),
+                      JobRow.kind.in_(list(POSTING_KINDS))))
+        )
+    statement = (
+        select(JobRow)
+        .where(*conditions)
+        .order_by(JobRow.id)
+        .limit(1)
+        .with_for_update(skip_locked=True, of=JobRow)
+    )
+    with db.session() as session:
+        row = session.scalars(statement).first()
+        if row is None:
+            return None
+        if row.status == JobStatus.RUNNING:
+            log.warning("job %d: lease of %s expired; taking it over", row.id, row.locked_by)
+        row.status = JobStatus.RUNNING
+        row.locked_by = worker_id
+        row.locked_until = now + lease
+        row.attempts += 1
+        row.updated_at = now
+        return ClaimedJob(
+            id=row.id, kind=row.kind, alert_id=row.alert_id, event_pk=row.event_pk,
+            channel=row.channel, attempts=row.attempts, data=dict(row.data or {}),
+        )
+
+
+def complete(db: Database, job: ClaimedJob, now: datetime) -> None:
+    _set(db, job.id, status=JobStatus.DONE, locked_by=None, locked_until=None,
+         last_error=None, updated_at=now)
+
+
+def save_progress(db: Database, job: ClaimedJob, now: datetime, **progress: Any) -> None:
+    """Record a step (e.g. a reply's ts) so a retried job does not repeat it."""
+    job.data.update(progress)
+    _set(db, job.id, data=dict(job.data), updated_at=now)
+
+
+def reschedule(db: Database, job: ClaimedJob, now: datetime, delay: float, error: str) -> None:
+    _set(db, job.id, status=JobStatus.PENDING, locked_by=None, locked_until=None,
+         next_attempt_at=now + timedelta(seconds=delay), last_error=error[:2000], updated_at=now)
+
+
+def dead_letter(db: Database, job: ClaimedJob, now: datetime, error: str) -> None:
+    _set(db, job.id, status=JobStatus.DEAD, locked_by=None, locked_until=None,
+         last_error=error[:2000], updated_at=now)
+
+
+def release_orphans(db: Database, host: str, now: datetime) -> int:
+    """Return to the queue the jobs that dead processes on this host were running.
+
+    Without this a restart after ``kill -9`` would wait for the lease to expire.
+    """
+    with db.session() as session:
+        rows = session.scalars(
+            select(JobRow).where(
+                JobRow.status == JobStatus.RUNNING, JobRow.locked_by.like(f"{host}:%")
+            ).with_for_update()
+        ).all()
+        released = 0
+        for row in rows:
+            pid = _pid_of(row.locked_by or "")
+            if pid is not None and not _process_alive(pid):
+                row.status = JobStatus.PENDING
+                row.locked_by = None
+                row.locked_until = None
+                row.next_attempt_at = now
+                row.updated_at = now
+                released += 1
+        return released
+
+
+def revive(db: Database, now: datetime, job_id: int | None = None) -> int:
+    """Queue dead jobs again (one, or all of them); returns how many."""
+    statement = update(JobRow).where(JobRow.status == JobStatus.DEAD)
+    if job_id is not None:
+        statement = statement.where(JobRow.id == job_id)
+    with db.session() as session:
+        result = session.execute(statement.values(
+            status=JobStatus.PENDING, attempts=0, next_attempt_at=now, updated_at=now,
+        ))
+        return result.rowcount or 0
+
+
+def list_jobs(db: Database, dead_only: bool = False, limit: int = 50) -> list[JobRow]:
+    statement = select(JobRow).order_by(JobRow.id.desc()).limit(limit)
+    if dead_only:
+        statement = statement.where(JobRow.status == JobStatus.DEAD)
+    with db.session() as session:
+        return list(session.scalars(statement))
+
+
+def enqueue(
+    db_session: Any, *, kind: str, alert_id: int | None, channel: str, now: datetime,
+    event_pk: int | None = None, data: dict[str, Any] | None = None,
+) -> JobRow:
+    """Add a job inside the caller's transaction (the state change and its job commit
+    together)."""
+    job = JobRow(
+        alert_id=alert_id, event_pk=event_pk, kind=kind, channel=channel,
+        status=JobStatus.PENDING, attempts=0, next_attempt_at=now, created_at=now,
+        updated_at=now, data=data or {},
+    )
+    db_session.add(job)
+    return job
+
+
+def _set(db: Database, job_id: int, **values: Any) -> None:
+    with db.session() as session:
+        session.execute(update(JobRow).where(JobRow.id == job_id).values(**values))
+
+
+def _pid_of(locked_by: str) -> int | None:
+    _host, _, pid = locked_by.rpartition(":")
+    return int(pid) if pid.isdigit() else None
+
+
+def _process_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        # Called before this process claims anything: a job held under our own pid was
+        # held by an earlier process that had the same pid (common in containers).
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -1,0 +1,205 @@
+"""Delivery threads: claim a job, run it, record the outcome, repeat.
+
+The same worker runs inside ``python -m bot serve`` (threads in each web process) and
+alone as ``python -m bot worker``. Which job to claim next depends on the channel pacer,
+so one rate-limited channel never holds up the others.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import signal
+import socket
+import threading
+from datetime import timedelta
+from typing import Any, Callable
+
+from flask import Flask
+from sqlalchemy.exc import SQLAlchemyError
+
+from bot.config import Config
+from bot.delivery import queue
+from bot.delivery.handlers import JobExecutor
+from bot.delivery.pacer import ChannelPacer
+from bot.delivery.queue import ClaimedJob
+from bot.render import MessageRenderer
+from bot.slack.errors import PermanentError, RateLimited, RetryableError
+from bot.slack.gateway import LogOnlyGateway, SlackGateway, WebApiGateway
+from bot.store.database import Database
+from bot.thousandeyes import utcnow
+
+log = logging.getLogger(__name__)
+
+LEASE = timedelta(seconds=60)  # longer than the slowest job: a few 10 s Slack calls
+IDLE_POLL_SECONDS = 0.5
+MAX_BACKOFF_SECONDS = 300.0
+
+
+def backoff_seconds(attempts: int, rng: random.Random = random.Random()) -> float:
+    """Exponential backoff with jitter: ~2 s, 4 s, 8 s … capped at 5 minutes."""
+    base = min(MAX_BACKOFF_SECONDS, 2.0 ** max(1, attempts))
+    return base * rng.uniform(0.5, 1.5)
+
+
+def make_gateway(config: Config) -> SlackGateway:
+    if config.slack_bot_token:
+        return WebApiGateway(config.slack_bot_token, config.slack_api_url, config.slack_timeout)
+    return LogOnlyGateway()
+
+
+class DeliveryWorker:
+    def __init__(
+        self,
+        config: Config,
+        database: Database,
+        wake: threading.Event | None = None,
+        gateway: SlackGateway | None = None,
+        renderer: MessageRenderer | None = None,
+        pacer: ChannelPacer | None = None,
+        backoff: Callable[[int], float] = backoff_seconds,
+    ) -> None:
+        self.config = config
+        self.database = database
+        self.wake = wake or threading.Event()
+        self.gateway = gateway or make_gateway(config)
+        self.pacer = pacer or ChannelPacer(interval=config.slack_post_interval)
+        self.executor = JobExecutor(
+            config, database, self.gateway, renderer or MessageRenderer(config.templates_dir)
+        )
+        self.backoff = backoff
+        self.worker_id = queue.worker_identity()
+        self._claim_lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    def start(self, threads: int) -> None:
+        if self.gateway.log_only:
+            log.warning(
+                "SLACK_BOT_TOKEN is not set: messages are rendered and written to this log"
+                " instead of being posted to Slack"
+            )
+        released = queue.release_orphans(self.database, socket.gethostname(), utcnow())
+        if released:
+            log.info("requeued %d job(s) left running by a process that died", released)
+        for index in range(threads):
+            thread = threading.Thread(
+                target=self._loop, name=f"delivery-{index}", daemon=True
+            )
+            thread.start()
+            self._threads.append(thread)
+        log.info("delivery worker %s started with %d thread(s)", self.worker_id, threads)
+
+    def stop(self, timeout: float = 15.0) -> None:
+        """Finish the jobs in hand, then stop; unfinished jobs stay queued."""
+        self._stopping.set()
+        self.wake.set()
+        for thread in self._threads:
+            thread.join(timeout)
+        self._threads.clear()
+
+    def run_once(self) -> bool:
+        """Claim and run one job; False when none is runnable now."""
+        job = self._claim()
+        if job is None:
+            return False
+        self._execute(job)
+        return True
+
+    def _loop(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                worked = self.run_once()
+            except SQLAlchemyError as error:
+                log.error("delivery: database error %s; retrying shortly", error.__class__.__name__)
+                worked = False
+                self._stopping.wait(2.0)
+            if not worked:
+                self.wake.wait(self.pacer.seconds_until_next_change(IDLE_POLL_SECONDS))
+                self.wake.clear()
+
+    def _claim(self) -> ClaimedJob | None:
+        # One claim at a time in this process, so the pacer's view of the channels and
+        # the slot reserved for the claimed job cannot be raced by a sibling thread.
+        with self._claim_lock:
+            blocked, paced = self.pacer.snapshot()
+            job = queue.claim_next(
+                self.database, self.worker_id, utcnow(), LEASE, blocked, paced
+            )
+            if job is not None and job.kind in queue.POSTING_KINDS:
+                wait = self.pacer.reserve_post(self._pace_key(job))
+            else:
+                wait = 0.0
+        if job is not None and wait > 0:
+            self._stopping.wait(wait)
+        return job
+
+    def _pace_key(self, job: ClaimedJob) -> str:
+        return job.channel or self.config.slack_channel or ""
+
+    def _execute(self, job: ClaimedJob) -> None:
+        try:
+            self.executor.run(job)
+        except RateLimited as error:
+            self.pacer.block(self._pace_key(job), error.retry_after)
+            log.warning("job %d (%s): Slack rate limit on %s; retrying in %.1fs",
+                        job.id, job.kind, self._pace_key(job) or "-", error.retry_after)
+            queue.reschedule(self.database, job, utcnow(), error.retry_after, str(error))
+        except RetryableError as error:
+            delay = self.backoff(job.attempts)
+            log.warning("job %d (%s): %s; attempt %d, retrying in %.1fs",
+                        job.id, job.kind, error, job.attempts, delay)
+            queue.reschedule(self.database, job, utcnow(), delay, str(error))
+        except PermanentError as error:
+            log.error(
+                "job %d (%s) failed permanently: %s. Fix the cause, then run"
+                " `python -m bot jobs retry %d`", job.id, job.kind, error, job.id,
+            )
+            queue.dead_letter(self.database, job, utcnow(), str(error))
+        else:
+            queue.complete(self.database, job, utcnow())
+
+
+# --- process integration ---------------------------------------------------------------
+
+_WORKER_KEY = "thousandeyes_bot.delivery"
+
+
+def start_in_process(app: Flask) -> None:
+    """gunicorn ``post_worker_init`` hook: delivery threads beside the web threads."""
+    from bot.services import services
+
+    app_services = services(app)
+    config = app_services.config
+    if config.delivery_threads == 0:
+        log.info("DELIVERY_THREADS=0: this process only accepts webhooks")
+        return
+    worker = DeliveryWorker(config, app_services.database, wake=app_services.jobs_waiting)
+    worker.start(config.delivery_threads)
+    app.extensions[_WORKER_KEY] = worker
+
+
+def stop_in_process(app: Flask) -> None:
+    worker = app.extensions.pop(_WORKER_KEY, None)
+    if worker is not None:
+        worker.stop()
+
+
+def run_worker_forever(config: Config) -> int:
+    """``python -m bot worker``: delivery only, until SIGTERM or SIGINT."""
+    database = Database(config.database_url, config.sqlite_synchronous)
+    database.upgrade()
+    worker = DeliveryWorker(config, database)
+    stop = threading.Event()
+
+    def _on_signal(signum: int, _frame: Any) -> None:
+        log.info("signal %d: stopping after the jobs in hand", signum)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, _on_signal)
+    signal.signal(signal.SIGINT, _on_signal)
+    worker.start(max(1, config.delivery_threads))
+    stop.wait()
+    worker.stop()
+    database.dispose()
+    return 0

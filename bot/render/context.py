@@ -1,0 +1,262 @@
+"""The flat context templates see: plain values built from an alert view or an event.
+
+Stage one of two-stage rendering (payload -> typed context -> template). Everything here
+is a str, int, bool, None, datetime, list or dict; no store objects, no network. Every
+key is always present (empty string, None or empty list when it does not apply), so a
+template can use any key without guarding against Undefined.
+
+Alert messages (:func:`alert_context`):
+
+==========================  =========================================================
+``kind``                    "test" (test alert) or "agent" (agent notification)
+``state``                   "triggered", "acknowledged" or "cleared"
+``state_label``             "Triggered" / "Acknowledged" / "Cleared"
+``state_emoji``             🔴 / 🟠 / ✅
+``state_color``             hex colour for the state ("#E01E5A" / "#ECB22E" / "#2EB67D")
+``is_cleared``              True once cleared (no Acknowledge buttons then)
+``alert_ref``               stored alert reference; the Acknowledge button value
+``actions``                 {"acknowledge", "unacknowledge", "view"}: action ids
+``title``                   what the alert is about: test name, else agent name
+``rule_name``               alert rule name
+``rule_expression``         the rule's condition, e.g. "Page Load is incomplete"
+``test_name``, ``test_id``  test alerts ("" / None for agent alerts)
+``alert_type``              e.g. "Page Load" ("" for agent alerts)
+``severity``                upper case ("MAJOR"), or "" when not sent
+``permalink``               http(s) link to ThousandEyes, or "" (non-http dropped)
+``labels``                  test labels (list of str)
+``targets``                 test targets description (list of str)
+``violation_count``         int or None
+``agents``                  up to ``MAX_AGENTS_SHOWN`` dicts: ``name``, ``location``,
+                            ``agent_id``, ``metrics_at_start``, ``metrics_at_end``,
+                            ``permalink``, ``started_at``, ``ended_at``, ``active``,
+                            ``duration``
+``agents_total``            number of agents in the alert
+``agents_more``             agents not in ``agents`` ("…and N more agents")
+``agent_name``, ``agent_hostname``, ``agent_ip``, ``agent_id``
+                            agent notifications ("" / None for test alerts)
+``metrics_at_start``        agent notifications: metrics when triggered ("" otherwise)
+``metrics_at_end``          agent notifications: metrics when cleared ("" otherwise)
+``started_at``              datetime the alert started (ThousandEyes dateStart)
+``last_started_at``         start of the latest trigger (differs after a re-trigger)
+``cleared_at``              datetime cleared, or None while active
+``first_seen_at``           when this service first heard of the alert
+``duration``                "8m 4s" from start to clear; "" while active
+``duration_seconds``        int or None
+``responders``              up to ``MAX_RESPONDERS_SHOWN`` dicts: ``name``, ``user_id``,
+                            ``acknowledged_at``, ``after_trigger`` ("2m"),
+                            ``after_trigger_seconds``
+``responders_total``        number of people acknowledging now
+``responders_more``         responders not in ``responders``
+``first_acknowledged_at``   datetime of the first acknowledgement ever, or None
+``time_to_acknowledge``     "2m" from trigger to first acknowledgement, or ""
+``time_to_acknowledge_seconds``  int or None
+``trigger_count``           how often ThousandEyes triggered this alert (>= 1)
+``retriggered``             trigger_count > 1
+==========================  =========================================================
+
+Acknowledgement notes (:func:`ack_note_context`) add ``actor`` (a responder dict) and
+``acknowledged`` (True for "acknowledged", False for "no longer acknowledging").
+
+Events without an alert (:func:`event_context`): ``event_type``, ``event_id``, ``title``
+(the event type), ``known`` (a type this service understands), ``payload_excerpt``
+(pretty JSON of the body, cut to ``EXCERPT_LIMIT`` characters) and ``payload_truncated``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import datetime
+from typing import Any
+
+from bot import actions
+from bot.alert_view import AlertView, DisplayState, Responder
+from bot.render.escaping import safe_url
+from bot.render.timefmt import human_duration, seconds_between
+from bot.thousandeyes import AgentAlert, AlertAgent, AlertKind, Event, TestAlert
+
+log = logging.getLogger(__name__)
+
+MAX_AGENTS_SHOWN = 10  # ten agents read at a glance; the rest are one click away
+MAX_RESPONDERS_SHOWN = 10
+EXCERPT_LIMIT = 1500
+
+_STATES = {
+    DisplayState.TRIGGERED: ("Triggered", "🔴", "#E01E5A"),
+    DisplayState.ACKNOWLEDGED: ("Acknowledged", "🟠", "#ECB22E"),
+    DisplayState.CLEARED: ("Cleared", "✅", "#2EB67D"),
+}
+
+ACTION_IDS = {
+    "acknowledge": actions.ACKNOWLEDGE,
+    "unacknowledge": actions.UNACKNOWLEDGE,
+    "view": actions.VIEW_IN_THOUSANDEYES,
+}
+
+
+def alert_context(view: AlertView) -> dict[str, Any]:
+    """Everything a parent, clear reply or thread note may show about one alert."""
+    state = DisplayState(view.state)
+    label, emoji, color = _STATES[state]
+    alert = view.alert
+    started_at = view.triggered_at or alert.date_start or view.first_seen_at
+    cleared_at = (view.cleared_at or alert.date_end) if state is DisplayState.CLEARED else None
+    duration_seconds = seconds_between(started_at, cleared_at)
+    first_ack = view.first_acknowledged_at or min(
+        (r.acknowledged_at for r in view.responders), default=None
+    )
+    tta_seconds = seconds_between(started_at, first_ack)
+    responders = sorted(view.responders, key=lambda r: r.acknowledged_at)
+    context: dict[str, Any] = {
+        "kind": AlertKind(view.kind).value,
+        "state": state.value,
+        "state_label": label,
+        "state_emoji": emoji,
+        "state_color": color,
+        "is_cleared": state is DisplayState.CLEARED,
+        "alert_ref": view.alert_ref,
+        "actions": dict(ACTION_IDS),
+        "rule_name": alert.rule_name,
+        "rule_expression": alert.rule_expression,
+        "started_at": started_at,
+        "last_started_at": alert.date_start or started_at,
+        "cleared_at": cleared_at,
+        "first_seen_at": view.first_seen_at,
+        "duration": human_duration(duration_seconds),
+        "duration_seconds": duration_seconds,
+        "responders": [
+            responder_dict(r, started_at) for r in responders[:MAX_RESPONDERS_SHOWN]
+        ],
+        "responders_total": len(responders),
+        "responders_more": max(0, len(responders) - MAX_RESPONDERS_SHOWN),
+        "first_acknowledged_at": first_ack,
+        "time_to_acknowledge": human_duration(tta_seconds),
+        "time_to_acknowledge_seconds": tta_seconds,
+        "trigger_count": max(1, view.trigger_count),
+        "retriggered": view.trigger_count > 1,
+    }
+    context.update(_test_fields(alert) if isinstance(alert, TestAlert) else _empty_test_fields())
+    context.update(_agent_fields(alert) if isinstance(alert, AgentAlert) else _empty_agent_fields())
+    context["title"] = (
+        context["test_name"] or context["agent_name"] or alert.rule_name or "ThousandEyes alert"
+    )
+    return context
+
+
+def ack_note_context(view: AlertView, responder: Responder, acknowledged: bool) -> dict[str, Any]:
+    """The alert context plus who just (un)acknowledged."""
+    context = alert_context(view)
+    context["actor"] = responder_dict(responder, context["started_at"])
+    context["acknowledged"] = bool(acknowledged)
+    return context
+
+
+def responder_dict(responder: Responder, started_at: datetime | None) -> dict[str, Any]:
+    after = seconds_between(started_at, responder.acknowledged_at)
+    return {
+        "name": responder.user_name or responder.user_id,
+        "user_id": responder.user_id,
+        "acknowledged_at": responder.acknowledged_at,
+        "after_trigger": human_duration(after),
+        "after_trigger_seconds": after,
+    }
+
+
+def event_context(event: Event) -> dict[str, Any]:
+    """WEBHOOK_TEST and unknown event types: what arrived, never what it means."""
+    excerpt, truncated = payload_excerpt(event.raw)
+    return {
+        "event_type": event.event_type,
+        "event_id": event.event_id,
+        "title": event.event_type,
+        "known": event.known,
+        "payload_excerpt": excerpt,
+        "payload_truncated": truncated,
+    }
+
+
+def payload_excerpt(raw: Any, limit: int = EXCERPT_LIMIT) -> tuple[str, bool]:
+    """Pretty JSON cut to ``limit`` characters, safe to put inside a ``` code block.
+
+    Cut before escaping, so the escaping that follows cannot be split. Triple backticks
+    in the payload would close the code block; a zero-width space breaks them up.
+    """
+    try:
+        text = json.dumps(raw, indent=2, ensure_ascii=False, default=str)
+    except (TypeError, ValueError):
+        log.warning("payload is not JSON-serialisable; showing its repr", exc_info=True)
+        text = repr(raw)
+    text = text.replace("```", "`\u200b`\u200b`")
+    if len(text) <= limit:
+        return text, False
+    return text[:limit].rstrip() + "\n…", True
+
+
+def _agent_dict(agent: AlertAgent) -> dict[str, Any]:
+    return {
+        "name": agent.agent_name or agent.location_name or (agent.agent_id or ""),
+        "location": agent.location_name,
+        "agent_id": agent.agent_id,
+        "metrics_at_start": agent.metrics_at_start,
+        "metrics_at_end": agent.metrics_at_end,
+        "permalink": safe_url(agent.permalink),
+        "started_at": agent.date_start,
+        "ended_at": agent.date_end,
+        "active": agent.active,
+        "duration": human_duration(seconds_between(agent.date_start, agent.date_end)),
+    }
+
+
+def _test_fields(alert: TestAlert) -> dict[str, Any]:
+    agents = alert.agents
+    return {
+        "test_name": alert.test_name,
+        "test_id": alert.test_id,
+        "alert_type": alert.alert_type,
+        "severity": alert.severity or "",
+        "permalink": safe_url(alert.permalink),
+        "labels": list(alert.test_labels),
+        "targets": list(alert.test_targets_description),
+        "violation_count": alert.violation_count,
+        "agents": [_agent_dict(a) for a in agents[:MAX_AGENTS_SHOWN]],
+        "agents_total": len(agents),
+        "agents_more": max(0, len(agents) - MAX_AGENTS_SHOWN),
+    }
+
+
+def _empty_test_fields() -> dict[str, Any]:
+    return {
+        "test_name": "",
+        "test_id": None,
+        "alert_type": "",
+        "severity": "",
+        "permalink": "",
+        "labels": [],
+        "targets": [],
+        "violation_count": None,
+        "agents": [],
+        "agents_total": 0,
+        "agents_more": 0,
+    }
+
+
+def _agent_fields(alert: AgentAlert) -> dict[str, Any]:
+    return {
+        "agent_name": alert.agent_name or alert.hostname,
+        "agent_hostname": alert.hostname,
+        "agent_ip": alert.ip_address,
+        "agent_id": alert.agent_id,
+        "metrics_at_start": alert.metrics_at_start,
+        "metrics_at_end": alert.metrics_at_end,
+    }
+
+
+def _empty_agent_fields() -> dict[str, Any]:
+    return {
+        "agent_name": "",
+        "agent_hostname": "",
+        "agent_ip": "",
+        "agent_id": None,
+        "metrics_at_start": "",
+        "metrics_at_end": "",
+    }

@@ -1,0 +1,203 @@
+"""Render a message kind with its template, validate it, and never lose the alert.
+
+Stage two of two-stage rendering: a flat context (see :mod:`bot.render.context`) goes
+through the sandboxed environment, the JSON comes back, Block Kit limits are enforced,
+and any template failure becomes the built-in message of :mod:`bot.render.fallback`,
+logged with its traceback. Rendering has no side effects: the delivery code decides
+what to post and where.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+from jinja2 import TemplateError
+
+from bot.alert_view import AlertView, Responder
+from bot.render import context as ctx
+from bot.render.blockkit import MessageFormatError, enforce_limits, parse_message
+from bot.render.environment import create_environment
+from bot.render.fallback import fallback_message
+from bot.thousandeyes import AlertKind, Event
+
+log = logging.getLogger(__name__)
+
+TEMPLATE_SUFFIX = ".json.j2"
+ALERT_PARENT = "alert_parent"
+AGENT_ALERT_PARENT = "agent_alert_parent"
+ALERT_CLEAR_REPLY = "alert_clear_reply"
+AGENT_ALERT_CLEAR_REPLY = "agent_alert_clear_reply"
+RETRIGGER_NOTE = "retrigger_note"
+ACK_NOTE = "ack_note"
+WEBHOOK_TEST = "webhook_test"
+UNKNOWN_EVENT = "unknown_event"
+KINDS = (
+    ALERT_PARENT,
+    AGENT_ALERT_PARENT,
+    ALERT_CLEAR_REPLY,
+    AGENT_ALERT_CLEAR_REPLY,
+    RETRIGGER_NOTE,
+    ACK_NOTE,
+    WEBHOOK_TEST,
+    UNKNOWN_EVENT,
+)
+_KIND_PATTERN = re.compile(r"^[a-z0-9_]{1,64}$")
+
+# What a template (or the data it is given) can raise while rendering. Jinja's own errors
+# cover syntax, missing templates and sandbox violations; the rest come from expressions
+# inside templates (a filter given the wrong type, a division by zero, a deep recursion)
+# and from output that is not a message (JSONDecodeError and MessageFormatError are
+# ValueErrors; named for the reader).
+TEMPLATE_FAILURES: tuple[type[BaseException], ...] = (
+    TemplateError,
+    json.JSONDecodeError,
+    MessageFormatError,
+    ValueError,
+    TypeError,
+    LookupError,
+    AttributeError,
+    ArithmeticError,
+    RecursionError,
+    OSError,
+)
+# Building a context from a view only fails on a bug or on data the models let through.
+_CONTEXT_FAILURES = (ValueError, TypeError, KeyError, AttributeError)
+
+
+@dataclass(frozen=True)
+class RenderedMessage:
+    """A Slack message ready for ``chat.postMessage``/``chat.update``."""
+
+    text: str
+    blocks: list[dict[str, Any]] = field(default_factory=list)
+    warnings: tuple[str, ...] = ()
+    fallback: bool = False
+
+    def payload(self) -> dict[str, Any]:
+        """The ``text`` and ``blocks`` arguments for the Web API."""
+        return {"text": self.text, "blocks": self.blocks}
+
+
+class MessageRenderer:
+    """Renders every message the bot sends. Build one per process and share it.
+
+    The environment, and with it every compiled template, lives as long as the renderer;
+    rendering is thread-safe (Jinja templates are).
+    """
+
+    def __init__(self, templates_dir: str | Path | None = None, *, auto_reload: bool = False):
+        self.templates_dir = str(templates_dir) if templates_dir else None
+        self.environment = create_environment(self.templates_dir, auto_reload=auto_reload)
+
+    # --- the general entry point ------------------------------------------------------
+
+    def render(self, kind: str, context: Mapping[str, Any]) -> RenderedMessage:
+        """Render ``message_templates/<kind>.json.j2``; on any failure, the fallback."""
+        try:
+            if not isinstance(kind, str) or not _KIND_PATTERN.match(kind):
+                raise ValueError(f"not a message kind: {kind!r:.80}")
+            template = self.environment.get_template(kind + TEMPLATE_SUFFIX)
+            message = parse_message(template.render(context))
+            text, blocks, warnings = enforce_limits(message)
+        except TEMPLATE_FAILURES:
+            log.exception(
+                "template %r failed (templates_dir=%s); sending the built-in message",
+                kind,
+                self.templates_dir,
+            )
+            return self.render_fallback(kind, context)
+        if warnings:
+            log.warning("message %r trimmed to fit Block Kit: %s", kind, "; ".join(warnings))
+        return RenderedMessage(text, blocks, tuple(warnings), False)
+
+    def render_fallback(self, kind: str, context: Mapping[str, Any]) -> RenderedMessage:
+        """The built-in message for ``kind``, as used when its template fails."""
+        text, blocks, warnings = enforce_limits(fallback_message(str(kind), context))
+        return RenderedMessage(text, blocks, tuple(warnings), True)
+
+    # --- what the delivery code calls -------------------------------------------------
+
+    def render_parent(self, view: AlertView) -> RenderedMessage:
+        """The channel message for an alert, in its current state."""
+        kind = AGENT_ALERT_PARENT if _is_agent(view) else ALERT_PARENT
+        return self._render_alert(kind, view)
+
+    def render_clear_reply(self, view: AlertView) -> RenderedMessage:
+        """The threaded reply posted when the alert clears."""
+        kind = AGENT_ALERT_CLEAR_REPLY if _is_agent(view) else ALERT_CLEAR_REPLY
+        return self._render_alert(kind, view)
+
+    def render_retrigger_note(self, view: AlertView) -> RenderedMessage:
+        """Thread note when ThousandEyes triggers an alert that is already posted."""
+        return self._render_alert(RETRIGGER_NOTE, view)
+
+    def render_ack_note(
+        self, view: AlertView, responder: Responder, acknowledged: bool
+    ) -> RenderedMessage:
+        """Thread note: "Alice acknowledged" or "Alice is no longer acknowledging"."""
+        try:
+            context = ctx.ack_note_context(view, responder, acknowledged)
+        except _CONTEXT_FAILURES:
+            log.exception("cannot build the context for alert %s", getattr(view, "alert_ref", "?"))
+            context = _minimal_context(view)
+            context["actor"] = {"name": getattr(responder, "user_name", "")}
+            context["acknowledged"] = bool(acknowledged)
+            return self.render_fallback(ACK_NOTE, context)
+        return self.render(ACK_NOTE, context)
+
+    def render_webhook_test(self, event: Event) -> RenderedMessage:
+        """A short confirmation that ThousandEyes reaches this channel."""
+        return self._render_event(WEBHOOK_TEST, event)
+
+    def render_unknown_event(self, event: Event) -> RenderedMessage:
+        """A generic message for an event type this service does not know."""
+        return self._render_event(UNKNOWN_EVENT, event)
+
+    # --- helpers ------------------------------------------------------------------------
+
+    def _render_alert(self, kind: str, view: AlertView) -> RenderedMessage:
+        try:
+            context = ctx.alert_context(view)
+        except _CONTEXT_FAILURES:
+            log.exception("cannot build the context for alert %s", getattr(view, "alert_ref", "?"))
+            return self.render_fallback(kind, _minimal_context(view))
+        return self.render(kind, context)
+
+    def _render_event(self, kind: str, event: Event) -> RenderedMessage:
+        try:
+            context = ctx.event_context(event)
+        except _CONTEXT_FAILURES:
+            log.exception("cannot build the context for event %s", getattr(event, "event_id", "?"))
+            context = {
+                "event_type": getattr(event, "event_type", ""),
+                "event_id": getattr(event, "event_id", ""),
+            }
+            return self.render_fallback(kind, context)
+        return self.render(kind, context)
+
+
+def _is_agent(view: AlertView) -> bool:
+    return str(getattr(view.kind, "value", view.kind)) == AlertKind.AGENT.value
+
+
+def _minimal_context(view: Any) -> dict[str, Any]:
+    """Just enough to name the alert and keep its buttons, read defensively."""
+    alert = getattr(view, "alert", None)
+    title = getattr(alert, "test_name", "") or getattr(alert, "agent_name", "")
+    state = str(getattr(getattr(view, "state", None), "value", "triggered"))
+    return {
+        "alert_ref": str(getattr(view, "alert_ref", "")),
+        "rule_name": getattr(alert, "rule_name", ""),
+        "rule_expression": getattr(alert, "rule_expression", ""),
+        "title": title,
+        "permalink": getattr(alert, "permalink", ""),
+        "state_label": state.capitalize(),
+        "is_cleared": state == "cleared",
+        "responders_total": len(getattr(view, "responders", ()) or ()),
+        "actions": dict(ctx.ACTION_IDS),
+    }

@@ -1,0 +1,185 @@
+"""The few Slack Web API calls delivery makes, with failures mapped to typed errors.
+
+Retries are the outbox's job, not the client's: the ``WebClient`` keeps only its default
+one retry on a dropped connection, so a 429 comes straight back to us and blocks only
+its own channel.
+"""
+
+from __future__ import annotations
+
+import http.client
+import itertools
+import json
+import logging
+import urllib.error
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError, SlackRequestError
+
+from bot.slack.errors import (
+    PermanentError,
+    RateLimited,
+    SlackDeliveryError,
+    SlackUnavailable,
+    error_for_code,
+)
+
+log = logging.getLogger(__name__)
+
+# Prefix of the ts that log-only mode records, so a later real Slack never tries to
+# update a message that was only ever written to the log.
+LOG_ONLY_TS_PREFIX = "log-only-"
+
+
+@dataclass(frozen=True)
+class Posted:
+    channel: str  # the channel id Slack resolved (a name in, an id out)
+    ts: str
+
+
+class SlackGateway(Protocol):
+    log_only: bool
+
+    def post_message(
+        self, channel: str, text: str, blocks: list[dict[str, Any]] | None, *,
+        thread_ts: str | None = None, reply_broadcast: bool = False,
+        metadata: dict[str, Any] | None = None,
+    ) -> Posted: ...
+
+    def update_message(
+        self, channel: str, ts: str, text: str, blocks: list[dict[str, Any]] | None
+    ) -> None: ...
+
+    def join_channel(self, channel: str) -> str: ...
+
+
+class WebApiGateway:
+    """Slack over HTTP through slack-sdk's ``WebClient``."""
+
+    log_only = False
+
+    def __init__(self, token: str, base_url: str, timeout: float = 10.0) -> None:
+        self._client = WebClient(token=token, base_url=base_url, timeout=timeout)  # type: ignore[arg-type]
+
+    def post_message(
+        self, channel: str, text: str, blocks: list[dict[str, Any]] | None, *,
+        thread_ts: str | None = None, reply_broadcast: bool = False,
+        metadata: dict[str, Any] | None = None,
+    ) -> Posted:
+        arguments: dict[str, Any] = {
+            "channel": channel, "text": text, "unfurl_links": False, "unfurl_media": False,
+        }
+        if blocks is not None:
+            arguments["blocks"] = blocks
+        if thread_ts:
+            arguments["thread_ts"] = thread_ts
+            if reply_broadcast:
+                arguments["reply_broadcast"] = True
+        if metadata:
+            arguments["metadata"] = metadata
+        data = self._call("chat.postMessage", arguments)
+        return Posted(channel=str(data.get("channel") or channel), ts=str(data["ts"]))
+
+    def update_message(
+        self, channel: str, ts: str, text: str, blocks: list[dict[str, Any]] | None
+    ) -> None:
+        arguments: dict[str, Any] = {"channel": channel, "ts": ts, "text": text}
+        # An empty list clears the old blocks (buttons) rather than leaving them.
+        arguments["blocks"] = blocks if blocks is not None else []
+        self._call("chat.update", arguments)
+
+    def join_channel(self, channel: str) -> str:
+        """Join a public channel given by id or ``#name``; returns its id."""
+        channel_id = channel if not channel.startswith("#") else self._find_channel_id(channel[1:])
+        self._call("conversations.join", {"channel": channel_id})
+        return channel_id
+
+    def _find_channel_id(self, name: str) -> str:
+        cursor = None
+        for _page in range(20):  # 20 pages of 1000: a very large workspace
+            arguments: dict[str, Any] = {
+                "types": "public_channel", "exclude_archived": True, "limit": 1000,
+            }
+            if cursor:
+                arguments["cursor"] = cursor
+            data = self._call("conversations.list", arguments)
+            for channel in data.get("channels", []):
+                if channel.get("name") == name:
+                    return str(channel["id"])
+            cursor = (data.get("response_metadata") or {}).get("next_cursor")
+            if not cursor:
+                break
+        raise error_for_code("channel_not_found", f"no public channel named #{name}")
+
+    def _call(self, method: str, arguments: dict[str, Any]) -> dict[str, Any]:
+        try:
+            response = self._client.api_call(method, json=arguments)
+        except SlackApiError as error:
+            raise _classify_api_error(method, error) from error
+        except (urllib.error.URLError, http.client.HTTPException, TimeoutError,
+                ConnectionError) as error:
+            raise SlackUnavailable("connection_error", f"{method}: {error}") from error
+        except SlackRequestError as error:
+            raise PermanentError("bad_request", f"{method}: {error}") from error
+        return dict(response.data) if isinstance(response.data, dict) else {}
+
+
+def _classify_api_error(method: str, error: SlackApiError) -> SlackDeliveryError:
+    response = error.response
+    status = response.status_code
+    data = response.data if isinstance(response.data, dict) else {}
+    code = str(data.get("error") or f"http_{status}")
+    if status == 429:
+        return RateLimited(_retry_after(response.headers), f"{method} answered 429")
+    if status >= 500:
+        return SlackUnavailable(f"http_{status}", f"{method}: {code[:200]}")
+    detail = method
+    if data.get("response_metadata", {}).get("messages"):
+        detail += ": " + "; ".join(data["response_metadata"]["messages"])[:500]
+    return error_for_code(code, detail)
+
+
+def _retry_after(headers: dict[str, Any]) -> float:
+    for key, value in headers.items():
+        if key.lower() == "retry-after":
+            try:
+                return max(0.0, float(value))
+            except (TypeError, ValueError):
+                break
+    return 1.0  # Slack always sends it; if it did not, wait a polite second
+
+
+class LogOnlyGateway:
+    """Stands in for Slack when no bot token is set: every message goes to the log."""
+
+    log_only = True
+
+    def __init__(self) -> None:
+        self._counter = itertools.count(1)
+
+    def post_message(
+        self, channel: str, text: str, blocks: list[dict[str, Any]] | None, *,
+        thread_ts: str | None = None, reply_broadcast: bool = False,
+        metadata: dict[str, Any] | None = None,
+    ) -> Posted:
+        ts = f"{LOG_ONLY_TS_PREFIX}{next(self._counter)}"
+        log.info(
+            "log-only delivery (no SLACK_BOT_TOKEN): post to %s%s: %s",
+            channel or "(no channel)", f" in thread {thread_ts}" if thread_ts else "",
+            json.dumps({"text": text, "blocks": blocks}, ensure_ascii=False),
+        )
+        return Posted(channel=channel, ts=ts)
+
+    def update_message(
+        self, channel: str, ts: str, text: str, blocks: list[dict[str, Any]] | None
+    ) -> None:
+        log.info(
+            "log-only delivery (no SLACK_BOT_TOKEN): update %s in %s: %s",
+            ts, channel or "(no channel)",
+            json.dumps({"text": text, "blocks": blocks}, ensure_ascii=False),
+        )
+
+    def join_channel(self, channel: str) -> str:
+        return channel

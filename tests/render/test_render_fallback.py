@@ -1,0 +1,162 @@
+"""A broken template never loses an alert; overrides replace one template at a time."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from bot import actions
+from bot.alert_view import DisplayState
+from bot.render import MessageRenderer
+from bot.render.renderer import ALERT_PARENT
+
+from .helpers import all_text, assert_valid_message, buttons, load_event, make_view, with_alert
+
+BROKEN_TEMPLATES = {
+    "syntax error": '{"text": "{{ rule_name }", "blocks": []}',
+    "unclosed block": '{% if rule_name %}{"text": "x", "blocks": []}',
+    "raises at render": '{"text": "{{ 1 // 0 }}", "blocks": []}',
+    "calls a missing method": '{"text": "{{ rule_name.nope() }}", "blocks": []}',
+    "invalid JSON": '{"text": "{{ rule_name }}", "blocks": [}',
+    "not an object": '[{"text": "{{ rule_name }}"}]',
+    "no text": '{"blocks": []}',
+    "empty text": '{"text": "  ", "blocks": []}',
+    "blocks not a list": '{"text": "x", "blocks": {"type": "divider"}}',
+    "sandbox escape": '{"text": "{{ \'\'.__class__.__mro__ }}", "blocks": []}',
+    "sandbox probe": '{"text": "{{ \'\'.__class__ }}", "blocks": []}',
+    "globals probe": '{"text": "{{ link.__globals__ }}", "blocks": []}',
+    "huge string": '{"text": "{{ \'x\' * 100000000 }}", "blocks": []}',
+    "context mutation": '{"text": "{{ agents.append(1) }}", "blocks": []}',
+    "missing import": '{% import "nope.j2" as n %}{"text": "x", "blocks": []}',
+}
+
+
+@pytest.fixture
+def hostile_view():
+    view = make_view(load_event("alert_notification_trigger"), DisplayState.ACKNOWLEDGED)
+    return with_alert(view, rule_name="<!channel> Page & Load")
+
+
+@pytest.mark.parametrize("broken", list(BROKEN_TEMPLATES), ids=list(BROKEN_TEMPLATES))
+def test_broken_parent_template_falls_back_and_keeps_the_alert(
+    override_dir, hostile_view, caplog, broken
+):
+    directory = override_dir("alert_parent.json.j2", BROKEN_TEMPLATES[broken])
+    renderer = MessageRenderer(str(directory))
+
+    with caplog.at_level(logging.ERROR, logger="bot.render.renderer"):
+        message = renderer.render_parent(hostile_view)
+
+    assert message.fallback
+    assert_valid_message(message)
+    assert "&lt;!channel&gt; Page &amp; Load" in message.text  # named, and escaped
+    assert "http://www.thousandeyes111.com" in message.text
+    # The workflow survives: Acknowledge, Unacknowledge and the link are still there.
+    found = buttons(message)
+    assert found[actions.ACKNOWLEDGE]["value"] == hostile_view.alert_ref
+    assert actions.UNACKNOWLEDGE in found and actions.VIEW_IN_THOUSANDEYES in found
+    assert "`alert_parent` template failed" in all_text(message)
+    # Logged with its traceback, so someone can fix the template.
+    failures = [r for r in caplog.records if "alert_parent" in r.getMessage()]
+    assert failures and failures[0].exc_info is not None
+
+
+def test_fallback_for_a_cleared_alert_has_no_acknowledge(override_dir):
+    view = make_view(load_event("alert_notification_clear"), DisplayState.CLEARED)
+    renderer = MessageRenderer(str(override_dir("alert_parent.json.j2", "{{ oops(")))
+    message = renderer.render_parent(view)
+    assert message.fallback
+    assert set(buttons(message)) == {actions.VIEW_IN_THOUSANDEYES}
+
+
+@pytest.mark.parametrize(
+    "method, template",
+    [
+        ("render_clear_reply", "alert_clear_reply.json.j2"),
+        ("render_retrigger_note", "retrigger_note.json.j2"),
+    ],
+)
+def test_broken_thread_templates_fall_back_with_the_alert_named(override_dir, method, template):
+    view = make_view(load_event("alert_notification_clear"), DisplayState.CLEARED)
+    renderer = MessageRenderer(str(override_dir(template, "{% endfor %}")))
+    message = getattr(renderer, method)(view)
+    assert message.fallback
+    assert_valid_message(message)
+    assert "Default Page Load Alert Rule on http://www.thousandeyes111.com" in message.text
+    assert buttons(message) == {}  # only parents carry buttons
+
+
+def test_broken_ack_note_and_event_templates_fall_back(override_dir):
+    for name in ("ack_note", "webhook_test", "unknown_event"):
+        override_dir(f"{name}.json.j2", "{{ 1 / 0 }}")
+    renderer = MessageRenderer(str(override_dir.path))
+    view = make_view(load_event("alert_notification_trigger"), DisplayState.ACKNOWLEDGED)
+
+    note = renderer.render_ack_note(view, view.responders[0], True)
+    assert note.fallback and note.text.startswith("Alice acknowledged: Default Page Load")
+
+    test = renderer.render_webhook_test(load_event("webhook_test"))
+    assert test.fallback and "webhook test received" in test.text
+
+    from bot.thousandeyes import parse_event
+
+    unknown = renderer.render_unknown_event(parse_event({"eventType": "<!here>", "eventId": "1"}))
+    assert unknown.fallback and unknown.text == "ThousandEyes event &lt;!here&gt;"
+    for message in (note, test, unknown):
+        assert_valid_message(message)
+
+
+def test_override_replaces_one_template_and_the_rest_stay_shipped(override_dir):
+    # The override reuses the shipped macros: imports resolve through the same loader.
+    directory = override_dir(
+        "webhook_test.json.j2",
+        '{% import "_macros.j2" as m %}'
+        '{"text": "Custom hello {{ event_id }}", "blocks": [{{ m.section("Custom " ~ event_id) }}]}',
+    )
+    renderer = MessageRenderer(str(directory))
+
+    custom = renderer.render_webhook_test(load_event("webhook_test"))
+    assert not custom.fallback
+    assert custom.text == "Custom hello 1415733887743"
+    assert custom.blocks[0]["text"]["text"] == "Custom 1415733887743"
+
+    view = make_view(load_event("alert_notification_trigger"), DisplayState.TRIGGERED)
+    shipped = renderer.render_parent(view)
+    assert not shipped.fallback
+    assert shipped.text.startswith("🔴 Triggered: Default Page Load Alert Rule")
+
+
+def test_override_of_the_macros_applies_to_shipped_templates(override_dir):
+    from bot.render.environment import SHIPPED_TEMPLATES_DIR
+
+    macros = (SHIPPED_TEMPLATES_DIR / "_macros.j2").read_text()
+    macros = macros.replace('button("Acknowledge"', 'button("Take it"')
+    renderer = MessageRenderer(str(override_dir("_macros.j2", macros)))
+    view = make_view(load_event("alert_notification_trigger"), DisplayState.TRIGGERED)
+    message = renderer.render_parent(view)
+    assert not message.fallback
+    assert buttons(message)[actions.ACKNOWLEDGE]["text"]["text"] == "Take it"
+
+
+def test_missing_override_directory_uses_the_shipped_templates(tmp_path, caplog):
+    with caplog.at_level(logging.WARNING):
+        renderer = MessageRenderer(str(tmp_path / "does-not-exist"))
+    assert "not a directory" in caplog.text
+    message = renderer.render_webhook_test(load_event("webhook_test"))
+    assert not message.fallback
+
+
+@pytest.mark.parametrize("kind", ["no_such_template", "../etc/passwd", "", "ALERT_PARENT"])
+def test_unknown_kinds_fall_back(renderer, kind):
+    message = renderer.render(kind, {"event_type": "X", "event_id": "1"})
+    assert message.fallback
+    assert_valid_message(message)
+
+
+def test_render_with_the_shipped_template_by_kind(renderer):
+    from bot.render.context import alert_context
+
+    view = make_view(load_event("alert_notification_trigger"), DisplayState.TRIGGERED)
+    message = renderer.render(ALERT_PARENT, alert_context(view))
+    assert message == renderer.render_parent(view)

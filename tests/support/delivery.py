@@ -1,0 +1,43 @@
+"""Helpers to drive delivery in tests without sleeping blindly."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import requests
+from sqlalchemy import func, select
+
+from bot.delivery.runner import DeliveryWorker
+from bot.store.models import JobRow, JobStatus
+
+TOKEN_HEADER = {"Authorization": "Bearer test-webhook-token-0123456789"}
+
+
+def send(server, payload, *, channel: str | None = None) -> requests.Response:
+    path = "/webhooks/thousandeyes" + (f"?channel={channel}" if channel else "")
+    response = requests.post(server.url + path, data=json.dumps(payload),
+                             headers=TOKEN_HEADER, timeout=10)
+    assert response.status_code == 200, response.text
+    return response
+
+
+def open_jobs(worker: DeliveryWorker) -> int:
+    with worker.database.session() as session:
+        return session.scalar(
+            select(func.count()).select_from(JobRow).where(
+                JobRow.status.in_((JobStatus.PENDING, JobStatus.RUNNING))
+            )
+        )
+
+
+def drain(worker: DeliveryWorker, timeout: float = 20.0) -> None:
+    """Run jobs until none is pending or running (waiting out retries), or fail."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if worker.run_once():
+            continue
+        if open_jobs(worker) == 0:
+            return
+        time.sleep(0.02)
+    raise AssertionError(f"jobs still open after {timeout}s: {open_jobs(worker)}")

@@ -1,0 +1,82 @@
+"""Run ``python -m bot …`` as a real process, as a user would."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import IO
+
+import requests
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def bot_env(**overrides: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("SLACK_", "WEBHOOK_", "DATABASE_URL", "TEMPLATES_DIR", "PORT"))}
+    env.update(overrides)
+    env["PYTHONUNBUFFERED"] = "1"
+    env["PYTHONPATH"] = str(REPO)
+    return env
+
+
+def run_bot(*args: str, env: dict[str, str], cwd: Path | None = None,
+            timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "bot", *args], env=env, cwd=cwd or REPO,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+class BotProcess:
+    """``python -m bot serve`` (or ``worker``) in the background, logs to a file."""
+
+    def __init__(self, *args: str, env: dict[str, str], log_path: Path,
+                 cwd: Path | None = None) -> None:
+        self.log_path = log_path
+        self._log: IO[str] = open(log_path, "w")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "bot", *args], env=env, cwd=cwd or REPO,
+            stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+
+    def wait_healthy(self, url: str, timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise AssertionError(f"process exited early:\n{self.log()}")
+            try:
+                if requests.get(url + "/healthz", timeout=1).status_code == 200:
+                    return
+            except requests.ConnectionError:
+                pass
+            time.sleep(0.1)
+        raise AssertionError(f"not healthy after {timeout}s:\n{self.log()}")
+
+    def log(self) -> str:
+        self._log.flush()
+        return self.log_path.read_text()
+
+    def stop(self) -> int:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(5)
+        self._log.close()
+        return self.process.returncode
+
+    def kill(self) -> None:
+        self.process.kill()
+        self.process.wait(5)
+        self._log.close()
