@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from flask import Flask, Response, jsonify
+from slack_bolt.adapter.flask import SlackRequestHandler
 from werkzeug.exceptions import HTTPException
 
 from bot.config import Config
@@ -12,7 +13,12 @@ from bot.health import blueprint as health_blueprint
 from bot.services import EXTENSION_KEY, Services
 from bot.store.database import Database
 from bot.webhook import blueprint as webhook_blueprint
+from bot.slack.interactivity import build_bolt_app
+from bot.slack.routes import HANDLER_KEY as SLACK_HANDLER_KEY
+from bot.slack.routes import blueprint as slack_blueprint
 from bot.webhook_auth import WebhookCredentials
+
+BOLT_APP_KEY = "thousandeyes_bot.bolt_app"
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +47,16 @@ def create_app(
     )
     app.register_blueprint(webhook_blueprint)
     app.register_blueprint(health_blueprint)
+    app.register_blueprint(slack_blueprint)
+    if config.slack_bot_token and (config.slack_signing_secret or config.slack_app_token):
+        bolt = build_bolt_app(app.extensions[EXTENSION_KEY])
+        app.extensions[BOLT_APP_KEY] = bolt
+        if config.slack_signing_secret:
+            # Only signed requests reach the listeners over HTTP.
+            app.extensions[SLACK_HANDLER_KEY] = SlackRequestHandler(bolt)
+    else:
+        log.info("Slack buttons and commands are off until SLACK_BOT_TOKEN and"
+                 " SLACK_SIGNING_SECRET (or SLACK_APP_TOKEN for Socket Mode) are set")
     app.register_error_handler(HTTPException, _json_http_error)
 
     if credentials.open:

@@ -108,7 +108,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _serve(config: Config, args: argparse.Namespace) -> int:
     from bot.app import create_app
-    from bot.delivery.runner import start_in_process, stop_in_process
+    from bot.background import start_background, stop_background
     from bot.server import GunicornServer
 
     app = create_app(config)
@@ -116,7 +116,7 @@ def _serve(config: Config, args: argparse.Namespace) -> int:
     log.info("serving on %s:%s with settings %s", args.host, port, config.describe())
     GunicornServer(
         app, config, args.host, port,
-        on_worker_start=start_in_process, on_worker_stop=stop_in_process,
+        on_worker_start=start_background, on_worker_stop=stop_background,
     ).run()
     return 0
 

@@ -36,6 +36,7 @@ class Config:
     slack_api_url: str = DEFAULT_SLACK_API_URL
     slack_channel: str | None = None
     slack_broadcast_clears: bool = False
+    slack_command: str = "/thousandeyes"
     webhook_token: str | None = field(default=None, repr=False)
     webhook_basic_auth: tuple[str, str] | None = field(default=None, repr=False)
     webhook_max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
@@ -93,6 +94,7 @@ class Config:
             slack_api_url=reader.url("SLACK_API_URL") or DEFAULT_SLACK_API_URL,
             slack_channel=reader.channel("SLACK_CHANNEL"),
             slack_broadcast_clears=reader.boolean("SLACK_BROADCAST_CLEARS", False),
+            slack_command=reader.command("SLACK_COMMAND") or "/thousandeyes",
             webhook_token=reader.text("WEBHOOK_TOKEN"),
             webhook_basic_auth=reader.basic_auth("WEBHOOK_BASIC_AUTH"),
             webhook_max_body_bytes=reader.integer(
@@ -172,6 +174,15 @@ class _Reader:
                 f"{name}: must be a channel id like C0123456789 or a name like #alerts,"
                 f" got {value[:60]!r}"
             )
+            return None
+        return value
+
+    def command(self, name: str) -> str | None:
+        value = self.text(name)
+        if value is None:
+            return None
+        if not re.match(r"^/[a-z0-9_\-]{1,31}$", value):
+            self._problems.append(f"{name}: must look like /thousandeyes, got {value[:40]!r}")
             return None
         return value
 

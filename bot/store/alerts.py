@@ -63,3 +63,24 @@ def record_parent(db: Database, alert_id: int, channel: str, ts: str) -> None:
             .where(AlertRow.id == alert_id, AlertRow.slack_ts.is_(None))
             .values(slack_channel=channel, slack_ts=ts)
         )
+
+
+def open_alerts_in_channel(
+    db: Database, channel_id: str, limit: int = 20
+) -> list[tuple[AlertRow, AlertView]]:
+    """Alerts not yet cleared whose parent message is in ``channel_id``, oldest first."""
+    with db.session() as session:
+        rows = list(session.scalars(
+            select(AlertRow)
+            .where(AlertRow.slack_channel == channel_id, AlertRow.state == AlertState.TRIGGERED)
+            .order_by(AlertRow.first_seen_at, AlertRow.id)
+            .limit(limit)
+        ))
+        acknowledgements = list(session.scalars(
+            select(AcknowledgementRow)
+            .where(AcknowledgementRow.alert_id.in_([r.id for r in rows]),
+                   AcknowledgementRow.withdrawn_at.is_(None))
+            .order_by(AcknowledgementRow.acknowledged_at, AcknowledgementRow.id)
+        )) if rows else []
+    return [(row, build_view(row, [a for a in acknowledgements if a.alert_id == row.id]))
+            for row in rows]

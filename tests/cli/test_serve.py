@@ -91,3 +91,20 @@ def test_invalid_configuration_names_the_variable(tmp_path):
     assert "WEBHOOK_BASIC_AUTH: must have the form user:password" in result.stderr
     assert "SLACK_CHANNEL" in result.stderr
     assert "nocolon" not in result.stderr  # a credential is never echoed
+
+
+def test_socket_mode_connects_with_the_app_token(tmp_path, database_url, fake_slack):
+    port = free_port()
+    env = bot_env(DATABASE_URL=database_url, PORT=str(port), SLACK_BOT_TOKEN="xoxb-socket",
+                  SLACK_APP_TOKEN="xapp-socket-token", SLACK_API_URL=fake_slack.url,
+                  SLACK_CHANNEL="C0ALERTS", WEBHOOK_TOKEN="t")
+    process = BotProcess("serve", "--host", "127.0.0.1", env=env,
+                         log_path=tmp_path / "serve.log", cwd=tmp_path)
+    try:
+        process.wait_healthy(f"http://127.0.0.1:{port}")
+        wait_for(lambda: fake_slack.calls_to("apps.connections.open"))
+        call = fake_slack.calls_to("apps.connections.open")[0]
+        assert call.token == "xapp-socket-token"
+        assert "xapp-socket-token" not in process.log()  # never logged
+    finally:
+        process.stop()

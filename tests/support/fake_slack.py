@@ -215,6 +215,11 @@ class FakeSlack:
         channels = [{"id": c.id, "name": c.name} for c in self.channels.values() if not c.private]
         return 200, {"ok": True, "channels": channels, "response_metadata": {"next_cursor": ""}}, {}
 
+    def _api_apps_connections_open(self, args: dict[str, Any], call: Call) -> Any:
+        # No websocket here: answering an error makes the client retry later, which is
+        # enough to show the service asked for a Socket Mode connection.
+        return 200, {"ok": False, "error": "not_allowed_in_fake"}, {}
+
     def _api_auth_test(self, args: dict[str, Any], call: Call) -> Any:
         return 200, {"ok": True, "team_id": "T0FAKE", "user_id": "U0BOT", "bot_id": "B0BOT",
                      "url": "https://fake.slack.test/", "team": "Fake"}, {}

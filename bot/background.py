@@ -1,0 +1,19 @@
+"""What a serving process runs beside its web threads: delivery and Socket Mode."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from bot.app import BOLT_APP_KEY
+from bot.delivery.runner import start_in_process, stop_in_process
+from bot.slack.socket_mode import start_socket_mode, stop_socket_mode
+
+
+def start_background(app: Flask) -> None:
+    start_in_process(app)
+    start_socket_mode(app, BOLT_APP_KEY)
+
+
+def stop_background(app: Flask) -> None:
+    stop_socket_mode(app)
+    stop_in_process(app)

@@ -1,0 +1,67 @@
+"""The slash command (``/thousandeyes status`` and ``help``) as a plain function."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.alert_view import DisplayState
+from bot.render.escaping import escape_mrkdwn, safe_url
+from bot.render.timefmt import human_duration, seconds_between
+from bot.store.alerts import open_alerts_in_channel
+from bot.store.database import Database
+from bot.thousandeyes import utcnow
+
+_STATE_EMOJI = {DisplayState.TRIGGERED: "🔴", DisplayState.ACKNOWLEDGED: "🟠"}
+MAX_LISTED = 20
+
+
+def command_response(
+    db: Database, text: str, channel_id: str, command: str
+) -> tuple[str, list[dict[str, Any]] | None]:
+    """What the user sees (only them) after typing the command in a channel."""
+    words = text.strip().split()
+    verb = words[0].lower() if words else "status"
+    if verb == "status":
+        return _status(db, channel_id)
+    return _help(command, unknown=None if verb == "help" else verb)
+
+
+def _status(db: Database, channel_id: str) -> tuple[str, list[dict[str, Any]] | None]:
+    alerts = open_alerts_in_channel(db, channel_id, limit=MAX_LISTED + 1)
+    if not alerts:
+        return "✅ No open ThousandEyes alerts in this channel.", None
+    now = utcnow()
+    lines = []
+    for row, view in alerts[:MAX_LISTED]:
+        name = escape_mrkdwn((row.rule_name or "Alert")[:150])
+        subject = escape_mrkdwn(row.title[:150])
+        title = f"*{name}*" + (f" on {subject}" if subject else "")
+        url = escape_mrkdwn(safe_url(row.permalink))
+        if url:
+            title += f" · <{url}|ThousandEyes>"
+        age = human_duration(seconds_between(view.triggered_at, now))
+        state = _STATE_EMOJI[view.state] + " " + view.state.value.capitalize()
+        who = ", ".join(escape_mrkdwn(r.user_name) for r in view.responders)
+        parts = [f"{state} for {age}"]
+        if who:
+            parts.append(f"responding: {who}")
+        if row.slack_ts:
+            parts.append(f"<https://slack.com/app_redirect?channel={channel_id}&message_ts={row.slack_ts}|thread>")
+        lines.append(f"{title}\n{' · '.join(parts)}")
+    more = len(alerts) - MAX_LISTED
+    header = f"*{min(len(alerts), MAX_LISTED)}{'+' if more > 0 else ''} open ThousandEyes alert(s) in this channel*"
+    blocks: list[dict[str, Any]] = [{"type": "section", "text": {"type": "mrkdwn", "text": header}}]
+    blocks += [{"type": "section", "text": {"type": "mrkdwn", "text": line[:3000]}} for line in lines]
+    return f"{len(alerts[:MAX_LISTED])} open ThousandEyes alert(s) in this channel", blocks
+
+
+def _help(command: str, unknown: str | None) -> tuple[str, list[dict[str, Any]] | None]:
+    intro = f"I don't know `{escape_mrkdwn(unknown[:40])}`. " if unknown else ""
+    text = (
+        f"{intro}ThousandEyes alerts commands:\n"
+        f"• `{command} status`: the open alerts in this channel, who is responding, links\n"
+        f"• `{command} help`: this help\n"
+        "Click *Acknowledge* on an alert to tell your team you are on it;"
+        " *Unacknowledge* takes it back."
+    )
+    return text, None

@@ -1,0 +1,123 @@
+"""Bolt listeners: Acknowledge / Unacknowledge buttons and the slash command.
+
+Thin on purpose: each listener acknowledges Slack at once (it allows 3 seconds), decodes
+the click, and hands over to plain functions in ``bot.store`` and ``bot.slack.commands``.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Callable
+
+from slack_bolt import Ack, App
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+from sqlalchemy.exc import SQLAlchemyError
+
+from bot.actions import ACKNOWLEDGE, UNACKNOWLEDGE, VIEW_IN_THOUSANDEYES, decode_alert_ref
+from bot.services import Services
+from bot.slack.commands import command_response
+from bot.store.acknowledgements import AckOutcome, Clicker, set_acknowledgement
+from bot.thousandeyes import utcnow
+
+log = logging.getLogger(__name__)
+
+
+def build_bolt_app(app_services: Services) -> App:
+    """The Bolt app for this Flask app; built by ``create_app``, never at import."""
+    config = app_services.config
+    bolt = App(
+        signing_secret=config.slack_signing_secret,
+        # Without a signing secret Bolt serves Socket Mode only; the HTTP route is then
+        # not mounted at all (see create_app), so nothing unsigned is ever accepted.
+        request_verification_enabled=bool(config.slack_signing_secret),
+        client=WebClient(token=config.slack_bot_token, base_url=config.slack_api_url,
+                         timeout=int(max(1, config.slack_timeout))),
+        # Verifying the token calls Slack at start; a Slack outage must not stop the
+        # service from accepting webhooks.
+        token_verification_enabled=False,
+        logger=logging.getLogger("slack_bolt"),
+    )
+    bolt.action(ACKNOWLEDGE)(_ack_listener(app_services, acknowledged=True))
+    bolt.action(UNACKNOWLEDGE)(_ack_listener(app_services, acknowledged=False))
+    bolt.action(VIEW_IN_THOUSANDEYES)(_link_clicked)
+    bolt.command(config.slack_command)(_command_listener(app_services))
+    return bolt
+
+
+def _link_clicked(ack: Ack) -> None:
+    # URL buttons also send an action; answering keeps Slack from showing an error.
+    ack()
+
+
+def _ack_listener(app_services: Services, acknowledged: bool) -> Callable[..., None]:
+    def listener(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
+        ack()
+        clicker = Clicker(
+            user_id=str(body.get("user", {}).get("id", "")),
+            user_name=_user_name(body.get("user", {})),
+            team_id=(body.get("team") or {}).get("id") or body.get("user", {}).get("team_id"),
+            channel_id=(body.get("channel") or {}).get("id"),
+        )
+        try:
+            alert_id = decode_alert_ref(str(action.get("value", "")))
+        except ValueError:
+            _tell(client, clicker, "That button does not belong to a ThousandEyes alert.")
+            return
+        try:
+            result = set_acknowledgement(
+                app_services.database, alert_id, clicker, acknowledged, utcnow()
+            )
+        except SQLAlchemyError as error:
+            log.error("acknowledge of alert %d failed: %s", alert_id, error.__class__.__name__)
+            _tell(client, clicker, "Sorry, that click could not be recorded; please try again.")
+            return
+        log.info("%s alert %d by %s: %s", "acknowledge" if acknowledged else "unacknowledge",
+                 alert_id, clicker.user_id, result.outcome.value)
+        if result.outcome is AckOutcome.RECORDED:
+            app_services.notify_new_jobs()
+        elif result.outcome is AckOutcome.CLEARED:
+            when = (f"<!date^{int(result.cleared_at.timestamp())}^{{date_short_pretty}} at {{time}}"
+                    f"|{result.cleared_at:%Y-%m-%d %H:%M UTC}>") if result.cleared_at else "earlier"
+            _tell(client, clicker, f"This alert already cleared at {when}; nothing to acknowledge.")
+        elif result.outcome in (AckOutcome.UNKNOWN_ALERT, AckOutcome.FOREIGN):
+            _tell(client, clicker, "This alert is not known in this channel.")
+        elif not acknowledged:
+            _tell(client, clicker, "You had not acknowledged this alert.")
+
+    return listener
+
+
+def _command_listener(app_services: Services) -> Callable[..., None]:
+    def listener(ack: Ack, command: dict[str, Any]) -> None:
+        try:
+            text, blocks = command_response(
+                app_services.database, str(command.get("text", "")),
+                str(command.get("channel_id", "")), app_services.config.slack_command,
+            )
+        except SQLAlchemyError as error:
+            log.error("slash command failed: %s", error.__class__.__name__)
+            ack(text="Sorry, the alert database is not answering; please try again.")
+            return
+        ack(text=text, blocks=blocks, response_type="ephemeral")
+
+    return listener
+
+
+def _user_name(user: dict[str, Any]) -> str:
+    for key in ("name", "username"):
+        value = user.get(key)
+        if isinstance(value, str) and value:
+            return value[:200]
+    return str(user.get("id", "someone"))
+
+
+def _tell(client: WebClient, clicker: Clicker, text: str) -> None:
+    """An ephemeral answer only the clicking user sees."""
+    if not clicker.channel_id or not clicker.user_id:
+        return
+    try:
+        client.chat_postEphemeral(channel=clicker.channel_id, user=clicker.user_id, text=text)
+    except SlackApiError as error:
+        log.warning("could not answer %s ephemerally: %s", clicker.user_id,
+                    error.response.get("error"))

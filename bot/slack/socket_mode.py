@@ -1,0 +1,61 @@
+"""Socket Mode: the same Bolt listeners over a websocket, so development needs no
+public URL. Started per serving process when ``SLACK_APP_TOKEN`` is set.
+
+The first connection is made from a background thread that keeps trying: a Slack outage
+at boot must not stop the process from accepting webhooks.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import urllib.error
+
+from flask import Flask
+from slack_bolt.adapter.socket_mode import SocketModeHandler
+from slack_sdk.errors import SlackApiError
+
+log = logging.getLogger(__name__)
+
+_KEY = "thousandeyes_bot.socket_mode"
+_RETRY_SECONDS = (1, 2, 5, 10, 30, 60)
+
+
+class _SocketModeRunner:
+    def __init__(self, handler: SocketModeHandler) -> None:
+        self.handler = handler
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._connect, name="socket-mode", daemon=True)
+
+    def _connect(self) -> None:
+        attempt = 0
+        while not self.stopping.is_set():
+            try:
+                self.handler.connect()
+                log.info("Socket Mode connected: buttons and commands arrive over the websocket")
+                return
+            except (SlackApiError, urllib.error.URLError, OSError) as error:
+                delay = _RETRY_SECONDS[min(attempt, len(_RETRY_SECONDS) - 1)]
+                code = error.response.get("error") if isinstance(error, SlackApiError) else error
+                log.warning("Socket Mode connection failed (%s); retrying in %ss", code, delay)
+                attempt += 1
+                self.stopping.wait(delay)
+
+
+def start_socket_mode(app: Flask, bolt_app_key: str) -> None:
+    from bot.services import services
+
+    config = services(app).config
+    bolt = app.extensions.get(bolt_app_key)
+    if not config.slack_app_token or bolt is None:
+        return
+    runner = _SocketModeRunner(SocketModeHandler(bolt, app_token=config.slack_app_token))
+    runner.thread.start()
+    app.extensions[_KEY] = runner
+
+
+def stop_socket_mode(app: Flask) -> None:
+    runner = app.extensions.pop(_KEY, None)
+    if runner is not None:
+        runner.stopping.set()
+        runner.handler.close()

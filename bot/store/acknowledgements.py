@@ -1,0 +1,87 @@
+"""Recording who is responding to an alert, and queueing the messages that show it.
+
+The click only tells us *which* alert; everything else is checked against the database
+under the alert row's lock, so an acknowledge racing a clear is serialised with it: it
+either lands before the clear (and the cleared parent lists the responder) or sees the
+alert cleared and changes nothing.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+
+from bot.delivery.queue import enqueue
+from bot.store.database import Database
+from bot.store.models import AcknowledgementRow, AlertRow, AlertState, JobKind
+
+
+class AckOutcome(str, enum.Enum):
+    RECORDED = "recorded"
+    UNCHANGED = "unchanged"  # already acknowledged / not acknowledged by this user
+    UNKNOWN_ALERT = "unknown_alert"
+    FOREIGN = "foreign"  # the click came from another channel or workspace
+    CLEARED = "cleared"
+
+
+@dataclass(frozen=True)
+class AckResult:
+    outcome: AckOutcome
+    cleared_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Clicker:
+    user_id: str
+    user_name: str
+    team_id: str | None
+    channel_id: str | None
+
+
+def set_acknowledgement(
+    db: Database, alert_id: int, clicker: Clicker, acknowledged: bool, now: datetime
+) -> AckResult:
+    """Acknowledge (or withdraw) for one user, idempotently, and queue the refresh and
+    thread note in the same transaction."""
+    with db.session() as session:
+        alert = session.scalar(select(AlertRow).where(AlertRow.id == alert_id).with_for_update())
+        if alert is None:
+            return AckResult(AckOutcome.UNKNOWN_ALERT)
+        if not _same_place(alert, clicker):
+            return AckResult(AckOutcome.FOREIGN)
+        if alert.state == AlertState.CLEARED:
+            return AckResult(AckOutcome.CLEARED, alert.cleared_at)
+        active = session.scalar(
+            select(AcknowledgementRow).where(
+                AcknowledgementRow.alert_id == alert_id,
+                AcknowledgementRow.user_id == clicker.user_id,
+                AcknowledgementRow.withdrawn_at.is_(None),
+            )
+        )
+        if acknowledged == (active is not None):
+            return AckResult(AckOutcome.UNCHANGED)
+        if acknowledged:
+            session.add(AcknowledgementRow(
+                alert_id=alert_id, user_id=clicker.user_id, user_name=clicker.user_name,
+                team_id=clicker.team_id, acknowledged_at=now,
+            ))
+            if alert.first_acknowledged_at is None:
+                alert.first_acknowledged_at = now
+        else:
+            assert active is not None
+            active.withdrawn_at = now
+        enqueue(session, kind=JobKind.REFRESH_PARENT, alert_id=alert_id, channel=alert.channel,
+                now=now)
+        enqueue(session, kind=JobKind.ACK_NOTE, alert_id=alert_id, channel=alert.channel, now=now,
+                data={"user_id": clicker.user_id, "user_name": clicker.user_name,
+                      "acknowledged": acknowledged, "at": now.isoformat()})
+        return AckResult(AckOutcome.RECORDED)
+
+
+def _same_place(alert: AlertRow, clicker: Clicker) -> bool:
+    if alert.slack_channel is None or alert.slack_channel != clicker.channel_id:
+        return False
+    return alert.slack_team is None or clicker.team_id is None or alert.slack_team == clicker.team_id

@@ -1,0 +1,67 @@
+"""Requests as Slack sends them: form-encoded, signed with the signing secret."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import time
+from typing import Any
+from urllib.parse import urlencode
+
+import requests
+
+SIGNING_SECRET = "test-signing-secret"
+
+
+def signed_headers(body: str, secret: str = SIGNING_SECRET, timestamp: int | None = None) -> dict[str, str]:
+    timestamp = int(time.time()) if timestamp is None else timestamp
+    base = f"v0:{timestamp}:{body}".encode()
+    signature = "v0=" + hmac.new(secret.encode(), base, hashlib.sha256).hexdigest()
+    return {
+        "Content-Type": "application/x-www-form-urlencoded",
+        "X-Slack-Request-Timestamp": str(timestamp),
+        "X-Slack-Signature": signature,
+    }
+
+
+def block_action_body(action_id: str, value: str, *, user_id: str, user_name: str,
+                      channel_id: str, message_ts: str, team_id: str = "T0FAKE") -> str:
+    payload: dict[str, Any] = {
+        "type": "block_actions",
+        "team": {"id": team_id, "domain": "fake"},
+        "user": {"id": user_id, "username": user_name, "name": user_name, "team_id": team_id},
+        "api_app_id": "A0APP",
+        "token": "legacy-verification-token",
+        "container": {"type": "message", "message_ts": message_ts, "channel_id": channel_id,
+                      "is_ephemeral": False},
+        "trigger_id": "123.456.abc",
+        "channel": {"id": channel_id, "name": "alerts"},
+        "message": {"type": "message", "ts": message_ts, "text": "alert"},
+        "response_url": "https://hooks.slack.invalid/actions/T0FAKE/1/abc",
+        "actions": [{
+            "action_id": action_id, "block_id": "te_actions", "value": value, "type": "button",
+            "text": {"type": "plain_text", "text": "Acknowledge"},
+            "action_ts": f"{time.time():.6f}",
+        }],
+    }
+    return urlencode({"payload": json.dumps(payload)})
+
+
+def slash_command_body(text: str, *, channel_id: str, user_id: str = "U0ALICE",
+                       command: str = "/thousandeyes") -> str:
+    return urlencode({
+        "token": "legacy", "team_id": "T0FAKE", "team_domain": "fake", "channel_id": channel_id,
+        "channel_name": "alerts", "user_id": user_id, "user_name": "alice", "command": command,
+        "text": text, "api_app_id": "A0APP", "response_url": "https://hooks.slack.invalid/cmd",
+        "trigger_id": "1.2.3",
+    })
+
+
+def post_to_slack_endpoint(server_url: str, body: str, headers: dict[str, str]) -> requests.Response:
+    return requests.post(server_url + "/slack/events", data=body, headers=headers, timeout=10)
+
+
+def click(server_url: str, action_id: str, value: str, **kwargs: Any) -> requests.Response:
+    body = block_action_body(action_id, value, **kwargs)
+    return post_to_slack_endpoint(server_url, body, signed_headers(body))
