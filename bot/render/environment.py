@@ -5,8 +5,8 @@ that safe without the template author's help:
 
 * ``autoescape`` is on so macro output is trusted markup and not escaped twice, and
   ``finalize`` escapes every other value printed with ``{{ }}`` for JSON *and* mrkdwn
-  (:func:`bot.render.escaping.escape_text`). ``finalize`` takes the eval context so Jinja
-  cannot apply it at compile time, where it would HTML-escape constants first.
+  (:func:`bot.render.escaping.escape_text`). The compiler prints ``finalize``'s result
+  as is, instead of passing it through Jinja's HTML ``escape``.
 * ``~`` compiles to :func:`~bot.render.escaping.safe_concat` instead of Jinja's HTML
   ``markup_join``; the filters that would HTML-escape (``escape``, ``join``, ``replace``,
   ``tojson``, ``safe``) are replaced, and ``urlize``/``xmlattr`` (HTML producers) removed.
@@ -29,6 +29,8 @@ from typing import Any, Sequence
 from jinja2 import ChoiceLoader, FileSystemLoader, Undefined, pass_environment, pass_eval_context
 from jinja2.compiler import CodeGenerator, Frame, optimizeconst
 from jinja2.nodes import Concat, EvalContext
+from jinja2.environment import TemplateModule
+from jinja2.runtime import LoopContext
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
 from markupsafe import Markup
 
@@ -42,10 +44,22 @@ SHIPPED_TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "message_templates
 # Sizes a template may build with * or **; real messages are a few kB.
 MAX_REPEAT_LENGTH = 100_000
 MAX_EXPONENT = 1_000
+_TEMPLATE_FACING = (LoopContext, TemplateModule)
 
 
 class _SlackCodeGenerator(CodeGenerator):
-    """Compile ``a ~ b`` to the escaping concatenation (see module docstring)."""
+    """Jinja's compiler with two outputs changed (see the module docstring).
+
+    Jinja is pinned (3.1.6); ``tests/render/test_render_escaping.py`` fails loudly if an
+    upgrade changes these hooks.
+    """
+
+    def _output_child_pre(self, node: Any, frame: Frame, finalize: Any) -> None:
+        # ``finalize`` already returns escaped text for every value, so Jinja's HTML
+        # ``escape()`` around it (a second Markup per value) is skipped.
+        self.write("str(")
+        if finalize.src is not None:
+            self.write(finalize.src)
 
     @optimizeconst
     def visit_Concat(self, node: Concat, frame: Frame) -> None:
@@ -64,6 +78,25 @@ class SlackTemplateEnvironment(ImmutableSandboxedEnvironment):
 
     def concat_safe(self, parts: Sequence[Any]) -> str:
         return escaping.safe_concat(parts)
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        # The context is made of plain dicts; ``agent.name`` would otherwise cost a failed
+        # attribute lookup (an exception) before the key lookup. Keys are data, as safe
+        # to read as ``agent["name"]``; a missing key takes the normal, checked path.
+        kind = type(obj)
+        if kind is dict:
+            try:
+                return obj[attribute]
+            except KeyError:
+                pass
+        elif kind in _TEMPLATE_FACING and not attribute.startswith("_"):
+            # ``loop.last`` and ``m.section``: Jinja's own objects, whose public
+            # attributes exist for templates. Underscored names take the checked path.
+            try:
+                return getattr(obj, attribute)
+            except AttributeError:
+                pass
+        return super().getattr(obj, attribute)
 
     def unsafe_undefined(self, obj: Any, attribute: str) -> Undefined:
         # The default returns an Undefined that prints as "" -- a template probing
@@ -90,13 +123,19 @@ class SlackTemplateEnvironment(ImmutableSandboxedEnvironment):
 
 
 @pass_eval_context
-def _finalize(eval_ctx: EvalContext, value: Any) -> Any:
-    """Escape every printed value; pass trusted markup (macros, helpers) through."""
+def _finalize(eval_ctx: EvalContext, value: Any) -> str:
+    """Escape every printed value; pass trusted markup (macros, helpers) through.
+
+    Takes the eval context only so Jinja cannot run it at compile time, where constants
+    would be HTML-escaped before reaching it.
+    """
+    if type(value) is str:
+        return escaping.escape_text(value)
     if isinstance(value, Markup):
         return value
     if value is None or isinstance(value, Undefined):
-        return escaping.EMPTY
-    return escaping.SlackSafe(escaping.escape_text(str(value)))
+        return ""
+    return escaping.escape_text(str(value))
 
 
 def _safe_replace(value: Any, old: Any, new: Any, count: int | None = None) -> Any:

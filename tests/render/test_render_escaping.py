@@ -45,7 +45,8 @@ def test_template_literals_in_expressions_are_escaped_too(env):
 
 
 def test_non_strings_print_as_text_and_missing_values_as_nothing(env):
-    assert render_json(env, '"{{ n }}|{{ f }}|{{ missing }}|{{ none }}|{{ obj.missing }}"', n=5, f=1.5, obj={}) == "5|1.5|||"
+    source = '"{{ n }}|{{ f }}|{{ missing }}|{{ none }}|{{ obj.missing }}"'
+    assert render_json(env, source, n=5, f=1.5, obj={}) == "5|1.5|||"
 
 
 def test_tojson_prints_json_values_safely(env):
@@ -57,13 +58,15 @@ def test_tojson_prints_json_values_safely(env):
 
 def test_concatenation_keeps_escaping_right(env):
     # a link (safe) joined with hostile text (not safe): the text is escaped, the link kept.
-    value = render_json(env, '"{{ link(u, \'site\') ~ \' \' ~ x }}"', u="https://a.example/", x='"\\<!here>\n')
+    source = '"{{ link(u, \'site\') ~ \' \' ~ x }}"'
+    value = render_json(env, source, u="https://a.example/", x='"\\<!here>\n')
     assert value == '<https://a.example/|site> "\\&lt;!here&gt;\n'
     assert render_json(env, '"{{ a ~ b }}"', a="<", b=">") == "&lt;&gt;"
 
 
 def test_join_replace_and_format_filters_escape_our_way(env):
-    assert render_json(env, '"{{ [mention(\'U0ABC1\'), \'<x>\']|join(\' & \') }}"') == "<@U0ABC1> &amp; &lt;x&gt;"
+    source = '"{{ [mention(\'U0ABC1\'), \'<x>\']|join(\' & \') }}"'
+    assert render_json(env, source) == "<@U0ABC1> &amp; &lt;x&gt;"
     assert render_json(env, '"{{ x|replace(\'a\', \'<\') }}"', x="a\"b") == '&lt;"b'
     assert render_json(env, '"{{ \'%s!\'|format(x) }}"', x="<!here>") == "&lt;!here&gt;!"
     assert render_json(env, '"{{ x|e }}"', x="<\n>") == "&lt;\n&gt;"
@@ -118,7 +121,9 @@ def test_date_token(env):
     assert render_json(env, '"{{ date(d) }}"', d=moment) == (
         "<!date^1408842107^{date_short_pretty} at {time}|2014-08-24 01:01 UTC>"
     )
-    assert render_json(env, '"{{ date(d, \'{time}\') }}"', d=1408842107) == "<!date^1408842107^{time}|2014-08-24 01:01 UTC>"
+    assert render_json(env, '"{{ date(d, \'{time}\') }}"', d=1408842107) == (
+        "<!date^1408842107^{time}|2014-08-24 01:01 UTC>"
+    )
     # A template-supplied format or fallback cannot end the token early.
     assert render_json(env, '"{{ date(d, \'{time}|<!here>\', \'<x>\') }}"', d=moment) == (
         "<!date^1408842107^{time}!here|&lt;x&gt;>"
@@ -127,7 +132,8 @@ def test_date_token(env):
 
 
 def test_url_filter_for_button_urls(env):
-    assert render_json(env, '"{{ u|url }}"', u="https://a.example/?x=1&y=\"2\"") == "https://a.example/?x=1&y=%222%22"
+    url = 'https://a.example/?x=1&y="2"'
+    assert render_json(env, '"{{ u|url }}"', u=url) == "https://a.example/?x=1&y=%222%22"
     assert render_json(env, '"{{ u|url }}"', u="ftp://a.example/") == ""
 
 

@@ -131,7 +131,7 @@ def test_override_of_the_macros_applies_to_shipped_templates(override_dir):
     from bot.render.environment import SHIPPED_TEMPLATES_DIR
 
     macros = (SHIPPED_TEMPLATES_DIR / "_macros.j2").read_text()
-    macros = macros.replace('button("Acknowledge"', 'button("Take it"')
+    macros = macros.replace('"text": "Acknowledge"', '"text": "Take it"')
     renderer = MessageRenderer(str(override_dir("_macros.j2", macros)))
     view = make_view(load_event("alert_notification_trigger"), DisplayState.TRIGGERED)
     message = renderer.render_parent(view)
