@@ -1,0 +1,50 @@
+"""Several ``python -m bot worker`` processes on one database deliver each job once."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+
+from tests.support.delivery import send
+from tests.support.payloads import load_sample
+from tests.support.processes import BotProcess, bot_env
+
+ALERTS = 30
+
+
+def numbered(name: str, number: int) -> dict:
+    payload = load_sample(name)
+    payload["eventId"] = f"{payload['eventId']}-{number}"
+    payload["alert"]["alertId"] = 100000 + number
+    payload["alert"]["testName"] = f"test-{number}"
+    return payload
+
+
+def test_two_worker_processes_deliver_each_job_once(slack_server, database_url, fake_slack, tmp_path):
+    env = bot_env(DATABASE_URL=database_url, SLACK_BOT_TOKEN="xoxb-workers",
+                  SLACK_API_URL=fake_slack.url, SLACK_CHANNEL="C0ALERTS",
+                  SLACK_POST_INTERVAL="0", DELIVERY_THREADS="3")
+    workers = [BotProcess("worker", env=env, log_path=tmp_path / f"worker{i}.log") for i in range(2)]
+    try:
+        for number in range(ALERTS):
+            send(slack_server, numbered("trigger", number))
+            send(slack_server, numbered("clear", number))
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if len(fake_slack.calls_to("chat.update", ok_only=True)) >= ALERTS:
+                break
+            time.sleep(0.1)
+        time.sleep(0.5)  # anything posted twice would show up now
+        parents = fake_slack.top_level("C0ALERTS")
+        names = Counter(m.text for m in parents)
+        assert len(parents) == ALERTS, names
+        assert all(count == 1 for count in names.values())
+        for parent in parents:
+            [reply] = fake_slack.thread(parent)
+            assert "cleared" in parent.text.lower()
+        assert len(fake_slack.calls_to("chat.postMessage")) == 2 * ALERTS
+        logs = [w.log() for w in workers]
+        assert all("delivery worker" in log for log in logs)
+    finally:
+        codes = [w.stop() for w in workers]
+    assert codes == [0, 0]  # SIGTERM: finish the jobs in hand, then exit cleanly
