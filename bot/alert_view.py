@@ -41,3 +41,5 @@ class AlertView:
     trigger_count: int  # >1 when ThousandEyes re-triggered an alert already posted
     responders: tuple[Responder, ...] = ()
     first_acknowledged_at: datetime | None = None
+    # Who the first post notifies (a route option: "here", "channel", "subteam:S…", "").
+    mention: str = ""

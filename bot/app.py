@@ -14,6 +14,7 @@ from bot.services import EXTENSION_KEY, Services
 from bot.store.database import Database
 from bot.webhook import blueprint as webhook_blueprint
 from bot.slack.interactivity import build_bolt_app
+from bot.slack.oauth import build_installation_store, oauth_enabled
 from bot.slack.routes import HANDLER_KEY as SLACK_HANDLER_KEY
 from bot.slack.routes import blueprint as slack_blueprint
 from bot.webhook_auth import WebhookCredentials
@@ -43,12 +44,14 @@ def create_app(
     app.json.sort_keys = False
     credentials = WebhookCredentials(config.webhook_token, config.webhook_basic_auth)
     app.extensions[EXTENSION_KEY] = Services(
-        config=config, database=database, webhook_credentials=credentials
+        config=config, database=database, webhook_credentials=credentials,
+        installation_store=build_installation_store(config, database),
     )
     app.register_blueprint(webhook_blueprint)
     app.register_blueprint(health_blueprint)
     app.register_blueprint(slack_blueprint)
-    if config.slack_bot_token and (config.slack_signing_secret or config.slack_app_token):
+    can_act = bool(config.slack_bot_token) or oauth_enabled(config)
+    if can_act and (config.slack_signing_secret or config.slack_app_token):
         bolt = build_bolt_app(app.extensions[EXTENSION_KEY])
         app.extensions[BOLT_APP_KEY] = bolt
         if config.slack_signing_secret:

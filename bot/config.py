@@ -41,6 +41,7 @@ class Config:
     webhook_basic_auth: tuple[str, str] | None = field(default=None, repr=False)
     webhook_max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     templates_dir: str | None = None
+    public_url: str | None = None  # https://host, used to print webhook and install URLs
     port: int = DEFAULT_PORT
     web_concurrency: int = 1
     web_threads: int = 8
@@ -101,6 +102,7 @@ class Config:
                 "WEBHOOK_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES, minimum=1024
             ),
             templates_dir=reader.directory("TEMPLATES_DIR"),
+            public_url=(reader.url("PUBLIC_URL") or "").rstrip("/") or None,
             port=reader.integer("PORT", DEFAULT_PORT, minimum=1, maximum=65535),
             web_concurrency=reader.integer("WEB_CONCURRENCY", 1, minimum=1, maximum=64),
             web_threads=reader.integer("WEB_THREADS", 8, minimum=1, maximum=256),

@@ -10,6 +10,7 @@ import threading
 from dataclasses import dataclass, field
 
 from flask import Flask
+from slack_sdk.oauth.installation_store import InstallationStore
 
 from bot.config import Config
 from bot.store.database import Database
@@ -23,6 +24,7 @@ class Services:
     config: Config
     database: Database
     webhook_credentials: WebhookCredentials
+    installation_store: InstallationStore | None = None
     # Set when a job is queued, so in-process delivery threads start at once instead of
     # waiting for their next poll.
     jobs_waiting: threading.Event = field(default_factory=threading.Event)

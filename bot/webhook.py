@@ -11,12 +11,14 @@ from __future__ import annotations
 import json
 import logging
 import re
+from dataclasses import dataclass
 
 from flask import Blueprint, Response, current_app, jsonify, request
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.services import services
 from bot.store.ingest import IngestStatus, store_event
+from bot.store.routes import DEFAULT_ROUTE, find_route, token_matches
 from bot.thousandeyes import PayloadError, parse_event, utcnow
 from bot.webhook_auth import check_authorization
 
@@ -24,27 +26,61 @@ log = logging.getLogger(__name__)
 
 blueprint = Blueprint("webhook", __name__)
 
-DEFAULT_ROUTE = "default"
 _CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{2,30}$")
 _CHANNEL_NAME = re.compile(r"^#?([a-z0-9][a-z0-9_\-.]{0,79})$")
 
 
+@dataclass(frozen=True)
+class Destination:
+    """Where an accepted event goes: its route (dedup scope), channel and workspace."""
+
+    route: str
+    channel: str
+    team_id: str | None = None
+
+
 @blueprint.route("/webhooks/thousandeyes", methods=["POST"])
 @blueprint.route("/webhooks/thousandeyes/", methods=["POST"])
-def receive() -> tuple[Response, int] | Response:
+def receive_default() -> tuple[Response, int] | Response:
+    """The route of ``SLACK_CHANNEL``, protected by WEBHOOK_TOKEN / WEBHOOK_BASIC_AUTH."""
     app_services = services(current_app)
     credentials = app_services.webhook_credentials
     problem = check_authorization(request.headers.get("Authorization"), credentials)
     if problem is not None:
-        log.warning("webhook refused from %s: %s", request.remote_addr, problem)
-        response = jsonify(error="unauthorized", message=problem)
-        response.headers["WWW-Authenticate"] = credentials.challenge
-        return response, 401
-
+        return _unauthorized(problem, credentials.challenge)
     channel, channel_problem = parse_channel_argument(request.args.get("channel"))
     if channel_problem is not None:
-        return jsonify(error="bad_request", message=channel_problem), 400
+        return _error(400, "bad_request", channel_problem)
+    # The channel is fixed when the event arrives: an alert's thread stays where it
+    # started even if SLACK_CHANNEL changes later.
+    return _ingest(Destination(DEFAULT_ROUTE, channel or app_services.config.slack_channel or ""))
 
+
+@blueprint.route("/webhooks/thousandeyes/<route_id>", methods=["POST"])
+@blueprint.route("/webhooks/thousandeyes/<route_id>/", methods=["POST"])
+def receive_route(route_id: str) -> tuple[Response, int] | Response:
+    """A route made by ``/thousandeyes connect``: one channel, its own Bearer token."""
+    try:
+        route = find_route(services(current_app).database, route_id)
+    except SQLAlchemyError as error:
+        return _database_unavailable(f"route {route_id[:40]}", error)
+    if route is None:
+        return _error(404, "not_found", "no such webhook route; check the URL that"
+                      " /thousandeyes connect gave you")
+    if route.disabled_at is not None:
+        return _error(410, "gone", f"this webhook was disconnected ({route.disabled_reason})")
+    scheme, _, token = (request.headers.get("Authorization") or "").strip().partition(" ")
+    if scheme.lower() != "bearer" or not token_matches(route, token.strip()):
+        return _unauthorized("missing or invalid bearer token for this route",
+                             'Bearer realm="thousandeyes-webhook"')
+    if "channel" in request.args:
+        return _error(400, "bad_request", "this webhook URL belongs to one channel;"
+                      " remove ?channel= or use /thousandeyes connect in the other channel")
+    return _ingest(Destination(route.id, route.channel_id, route.team_id))
+
+
+def _ingest(destination: Destination) -> tuple[Response, int] | Response:
+    app_services = services(current_app)
     request.max_content_length = app_services.config.webhook_max_body_bytes
     # Raises RequestEntityTooLarge (413) when the body is over the limit.
     body = request.get_data(cache=False)
@@ -52,44 +88,52 @@ def receive() -> tuple[Response, int] | Response:
         text = body.decode("utf-8")
         decoded = json.loads(text)
     except UnicodeDecodeError:
-        return jsonify(error="bad_request", message="the body is not UTF-8 text"), 400
+        return _error(400, "bad_request", "the body is not UTF-8 text")
     except (json.JSONDecodeError, RecursionError) as error:
         detail = error.msg if isinstance(error, json.JSONDecodeError) else "nested too deeply"
-        return jsonify(error="bad_request", message=f"the body is not valid JSON: {detail}"), 400
+        return _error(400, "bad_request", f"the body is not valid JSON: {detail}")
     try:
         event = parse_event(decoded)
     except PayloadError as error:
-        return jsonify(error="bad_request", message=str(error)), 400
+        return _error(400, "bad_request", str(error))
 
     try:
         result = store_event(
-            app_services.database,
-            event,
-            route=DEFAULT_ROUTE,
-            # The channel is fixed when the event arrives: an alert's thread stays where it
-            # started even if SLACK_CHANNEL changes later.
-            channel=channel or app_services.config.slack_channel or "",
-            body_text=text,
+            app_services.database, event, route=destination.route,
+            channel=destination.channel, team_id=destination.team_id, body_text=text,
             now=utcnow(),
         )
     except SQLAlchemyError as error:
-        log.error(
-            "could not store event %s (%s): %s; answering 503 so ThousandEyes retries",
-            event.event_id, event.event_type, error.__class__.__name__,
-        )
-        response = jsonify(error="unavailable", message="the database is unavailable; retry later")
-        response.headers["Retry-After"] = "60"
-        return response, 503
+        return _database_unavailable(f"event {event.event_id} ({event.event_type})", error)
 
     if result.status is IngestStatus.DUPLICATE:
         log.info("duplicate event %s ignored", event.event_id)
         return jsonify(status="duplicate", eventId=event.event_id)
     log.info(
-        "accepted %s %s alert=%s channel=%s",
-        event.event_type, event.event_id, event.alert.key if event.alert else "-", channel or "-",
+        "accepted %s %s alert=%s route=%s channel=%s", event.event_type, event.event_id,
+        event.alert.key if event.alert else "-", destination.route, destination.channel or "-",
     )
     app_services.notify_new_jobs()
     return jsonify(status="accepted", eventId=event.event_id)
+
+
+def _error(status: int, error: str, message: str) -> tuple[Response, int]:
+    return jsonify(error=error, message=message), status
+
+
+def _unauthorized(problem: str, challenge: str) -> tuple[Response, int]:
+    log.warning("webhook refused from %s: %s", request.remote_addr, problem)
+    response = jsonify(error="unauthorized", message=problem)
+    response.headers["WWW-Authenticate"] = challenge
+    return response, 401
+
+
+def _database_unavailable(what: str, error: SQLAlchemyError) -> tuple[Response, int]:
+    log.error("could not store %s: %s; answering 503 so ThousandEyes retries",
+              what, error.__class__.__name__)
+    response = jsonify(error="unavailable", message="the database is unavailable; retry later")
+    response.headers["Retry-After"] = "60"
+    return response, 503
 
 
 def parse_channel_argument(value: str | None) -> tuple[str, str | None]:

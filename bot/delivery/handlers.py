@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Callable
 
@@ -26,6 +26,7 @@ from bot.slack.gateway import LOG_ONLY_TS_PREFIX, Posted, SlackGateway
 from bot.store.alerts import load_alert_view, record_parent
 from bot.store.database import Database
 from bot.store.models import AlertRow, EventRow, JobKind
+from bot.store.routes import DEFAULT_ROUTE, RouteOptions, route_options
 from bot.thousandeyes import Event, parse_event, utcnow
 
 log = logging.getLogger(__name__)
@@ -80,7 +81,7 @@ class JobExecutor:
         if "reply_ts" not in job.data:
             posted = self._post(
                 job, row.slack_channel or "", self.renderer.render_clear_reply(view),
-                thread_ts=row.slack_ts, reply_broadcast=self.config.slack_broadcast_clears,
+                thread_ts=row.slack_ts, reply_broadcast=self._options(row).broadcast_clears,
             )
             queue.save_progress(self.database, job, utcnow(), reply_ts=posted.ts)
         self._update_parent(row, view)
@@ -106,6 +107,8 @@ class JobExecutor:
     # --- helpers --------------------------------------------------------------------
 
     def _post_parent(self, job: ClaimedJob, row: AlertRow, view: AlertView) -> None:
+        # Only the first post notifies the route's audience; updates never mention.
+        view = replace(view, mention=self._options(row).mention)
         posted = self._post(job, self._channel(job), self.renderer.render_parent(view))
         record_parent(self.database, row.id, posted.channel, posted.ts)
 
@@ -140,6 +143,14 @@ class JobExecutor:
         except InvalidBlocks as error:
             log.warning("job %d: Slack refused the blocks (%s); posting as text", job.id, error)
             return send(None)
+
+    def _options(self, row: AlertRow) -> RouteOptions:
+        options = route_options(self.database, row.route) if row.route != DEFAULT_ROUTE else None
+        if options is None:
+            return RouteOptions(broadcast_clears=self.config.slack_broadcast_clears)
+        return RouteOptions(
+            options.mention, options.broadcast_clears or self.config.slack_broadcast_clears
+        )
 
     def _has_parent(self, row: AlertRow) -> bool:
         if not row.slack_ts:

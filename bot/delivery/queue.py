@@ -38,6 +38,7 @@ class ClaimedJob:
     event_pk: int | None
     channel: str
     attempts: int
+    team_id: str | None = None
     data: dict[str, Any] = field(default_factory=dict)
 
 
@@ -99,7 +100,8 @@ def claim_next(
         row.updated_at = now
         return ClaimedJob(
             id=row.id, kind=row.kind, alert_id=row.alert_id, event_pk=row.event_pk,
-            channel=row.channel, attempts=row.attempts, data=dict(row.data or {}),
+            channel=row.channel, attempts=row.attempts, team_id=row.team_id,
+            data=dict(row.data or {}),
         )
 
 
@@ -170,12 +172,13 @@ def list_jobs(db: Database, dead_only: bool = False, limit: int = 50) -> list[Jo
 
 def enqueue(
     db_session: Any, *, kind: str, alert_id: int | None, channel: str, now: datetime,
-    event_pk: int | None = None, data: dict[str, Any] | None = None,
+    team_id: str | None = None, event_pk: int | None = None,
+    data: dict[str, Any] | None = None,
 ) -> JobRow:
     """Add a job inside the caller's transaction (the state change and its job commit
     together)."""
     job = JobRow(
-        alert_id=alert_id, event_pk=event_pk, kind=kind, channel=channel,
+        alert_id=alert_id, event_pk=event_pk, kind=kind, channel=channel, team_id=team_id,
         status=JobStatus.PENDING, attempts=0, next_attempt_at=now, created_at=now,
         updated_at=now, data=data or {},
     )

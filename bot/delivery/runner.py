@@ -25,7 +25,8 @@ from bot.delivery.pacer import ChannelPacer
 from bot.delivery.queue import ClaimedJob
 from bot.render import MessageRenderer
 from bot.slack.errors import PermanentError, RateLimited, RetryableError
-from bot.slack.gateway import LogOnlyGateway, SlackGateway, WebApiGateway
+from bot.slack.oauth import build_installation_store
+from bot.slack.workspaces import GatewayProvider
 from bot.store.database import Database
 from bot.thousandeyes import utcnow
 
@@ -42,19 +43,13 @@ def backoff_seconds(attempts: int, rng: random.Random = random.Random()) -> floa
     return base * rng.uniform(0.5, 1.5)
 
 
-def make_gateway(config: Config) -> SlackGateway:
-    if config.slack_bot_token:
-        return WebApiGateway(config.slack_bot_token, config.slack_api_url, config.slack_timeout)
-    return LogOnlyGateway()
-
-
 class DeliveryWorker:
     def __init__(
         self,
         config: Config,
         database: Database,
         wake: threading.Event | None = None,
-        gateway: SlackGateway | None = None,
+        gateways: GatewayProvider | None = None,
         renderer: MessageRenderer | None = None,
         pacer: ChannelPacer | None = None,
         backoff: Callable[[int], float] = backoff_seconds,
@@ -62,11 +57,11 @@ class DeliveryWorker:
         self.config = config
         self.database = database
         self.wake = wake or threading.Event()
-        self.gateway = gateway or make_gateway(config)
-        self.pacer = pacer or ChannelPacer(interval=config.slack_post_interval)
-        self.executor = JobExecutor(
-            config, database, self.gateway, renderer or MessageRenderer(config.templates_dir)
+        self.gateways = gateways or GatewayProvider(
+            config, build_installation_store(config, database)
         )
+        self.pacer = pacer or ChannelPacer(interval=config.slack_post_interval)
+        self.renderer = renderer or MessageRenderer(config.templates_dir)
         self.backoff = backoff
         self.worker_id = queue.worker_identity()
         self._claim_lock = threading.Lock()
@@ -74,7 +69,7 @@ class DeliveryWorker:
         self._threads: list[threading.Thread] = []
 
     def start(self, threads: int) -> None:
-        if self.gateway.log_only:
+        if self.gateways.log_only:
             log.warning(
                 "SLACK_BOT_TOKEN is not set: messages are rendered and written to this log"
                 " instead of being posted to Slack"
@@ -139,7 +134,8 @@ class DeliveryWorker:
 
     def _execute(self, job: ClaimedJob) -> None:
         try:
-            self.executor.run(job)
+            gateway = self.gateways.for_team(job.team_id)
+            JobExecutor(self.config, self.database, gateway, self.renderer).run(job)
         except RateLimited as error:
             self.pacer.block(self._pace_key(job), error.retry_after)
             log.warning("job %d (%s): Slack rate limit on %s; retrying in %.1fs",

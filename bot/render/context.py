@@ -17,6 +17,8 @@ Alert messages (:func:`alert_context`):
 ``alert_ref``               stored alert reference; the Acknowledge button value
 ``actions``                 {"acknowledge", "unacknowledge", "view"}: action ids
 ``title``                   what the alert is about: test name, else agent name
+``mention``                 who a triggered parent notifies (``<!here>``, a user group),
+                            already safe; "" when the route asks for nobody or cleared
 ``rule_name``               alert rule name
 ``rule_expression``         the rule's condition, e.g. "Page Load is incomplete"
 ``test_name``, ``test_id``  test alerts ("" / None for agent alerts)
@@ -71,7 +73,7 @@ from typing import Any
 
 from bot import actions
 from bot.alert_view import AlertView, DisplayState, Responder
-from bot.render.escaping import safe_url
+from bot.render.escaping import notify_mention, safe_url
 from bot.render.timefmt import human_duration, seconds_between
 from bot.thousandeyes import AgentAlert, AlertAgent, AlertKind, Event, TestAlert
 
@@ -132,6 +134,7 @@ def alert_context(view: AlertView) -> dict[str, Any]:
         "first_acknowledged_at": first_ack,
         "time_to_acknowledge": human_duration(tta_seconds),
         "time_to_acknowledge_seconds": tta_seconds,
+        "mention": notify_mention(view.mention) if state is not DisplayState.CLEARED else "",
         "trigger_count": max(1, view.trigger_count),
         "retriggered": view.trigger_count > 1,
     }

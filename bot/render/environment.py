@@ -28,8 +28,8 @@ from typing import Any, Sequence
 
 from jinja2 import ChoiceLoader, FileSystemLoader, Undefined, pass_environment, pass_eval_context
 from jinja2.compiler import CodeGenerator, Frame, optimizeconst
-from jinja2.nodes import Concat, EvalContext
 from jinja2.environment import TemplateModule
+from jinja2.nodes import Concat, EvalContext
 from jinja2.runtime import LoopContext
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
 from markupsafe import Markup
@@ -172,7 +172,9 @@ def create_environment(
     if templates_dir:
         override = Path(templates_dir)
         if not override.is_dir():
-            log.warning("TEMPLATES_DIR %s is not a directory; using the shipped templates", override)
+            log.warning(
+                "TEMPLATES_DIR %s is not a directory; using the shipped templates", override
+            )
         loaders.append(FileSystemLoader(str(override)))
     loaders.append(FileSystemLoader(str(SHIPPED_TEMPLATES_DIR)))
     env = SlackTemplateEnvironment(

@@ -38,6 +38,7 @@ _URL_ENCODE = {"<": "%3C", ">": "%3E", "|": "%7C", '"': "%22", "\\": "%5C", "`":
 
 MAX_URL_LENGTH = 3000  # Slack's limit for a button url; a longer link is useless anyway
 DEFAULT_DATE_FORMAT = "{date_short_pretty} at {time}"
+_INF = float("inf")
 
 
 class SlackSafe(Markup):
@@ -65,10 +66,14 @@ class SlackSafe(Markup):
     def __getitem__(self, key: Any, /) -> str:  # type: ignore[override]
         return str.__getitem__(self, key)
 
-    def split(self, /, sep: str | None = None, maxsplit: Any = -1) -> list[str]:  # type: ignore[override]
+    def split(  # type: ignore[override]
+        self, /, sep: str | None = None, maxsplit: Any = -1
+    ) -> list[str]:
         return str.split(self, sep, maxsplit)
 
-    def rsplit(self, /, sep: str | None = None, maxsplit: Any = -1) -> list[str]:  # type: ignore[override]
+    def rsplit(  # type: ignore[override]
+        self, /, sep: str | None = None, maxsplit: Any = -1
+    ) -> list[str]:
         return str.rsplit(self, sep, maxsplit)
 
     def splitlines(self, /, keepends: bool = False) -> list[str]:  # type: ignore[override]
@@ -108,16 +113,17 @@ def trusted_mrkdwn(text: Any) -> SlackSafe:
 
     A template author can write ``<!here>`` on purpose; the JSON string still cannot be
     broken out of, so the worst a misuse can do is format text, never corrupt the message.
+    Never apply it to a payload value: that is exactly how ``<!channel>`` would ping.
     """
-    if isinstance(text, SlackSafe):
-        return text
+    if isinstance(text, Markup):
+        return SlackSafe(text)
     if text is None or isinstance(text, Undefined):
         return EMPTY
     return SlackSafe(json_string_content(str(text)))
 
 
 def to_safe(value: Any) -> SlackSafe:
-    """Escape anything a template prints; the environment's ``finalize`` calls this."""
+    """Escape a value as every printed value is, marking it so it is not escaped again."""
     return SlackSafe.escape(value)
 
 
@@ -196,6 +202,23 @@ def mention(user_id: Any, name: Any = None) -> SlackSafe:
     return to_safe(name if name else user_id)
 
 
+_NOTIFY_OPTION = re.compile(r"^(here|channel|subteam:(S[A-Z0-9]{2,20}))$")
+
+
+def notify_mention(option: Any) -> SlackSafe:
+    """The mention a route asks for on a trigger (``here``, ``channel``, ``subteam:S1``).
+
+    The option comes from the route's settings, never from a payload, and is checked
+    against its three shapes: anything else yields nothing.
+    """
+    match = _NOTIFY_OPTION.match(option) if isinstance(option, str) else None
+    if match is None:
+        return EMPTY
+    if match.group(2):
+        return SlackSafe(f"<!subteam^{match.group(2)}>")
+    return SlackSafe(f"<!{match.group(1)}>")
+
+
 def _as_datetime(value: Any) -> datetime | None:
     if isinstance(value, datetime):
         return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
@@ -231,19 +254,22 @@ def date(value: Any, format: str = DEFAULT_DATE_FORMAT, fallback: Any = None) ->
 
 
 def _mrkdwn_deep(value: Any) -> Any:
+    """A JSON-ready copy of ``value`` whose strings are mrkdwn-escaped."""
     if isinstance(value, Markup):
         return unescape_safe(SlackSafe(value))
     if isinstance(value, str):
         return escape_mrkdwn(value)
+    if value is None or isinstance(value, (bool, int)) or isinstance(value, Undefined):
+        return None if isinstance(value, Undefined) else value
+    if isinstance(value, float):
+        return value if value == value and value not in (_INF, -_INF) else None  # no NaN in JSON
     if isinstance(value, dict):
-        return {str(k): _mrkdwn_deep(v) for k, v in value.items()}
+        return {escape_mrkdwn(str(k)): _mrkdwn_deep(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [_mrkdwn_deep(v) for v in value]
     if isinstance(value, datetime):
         return value.isoformat()
-    if value is None or isinstance(value, Undefined):
-        return None
-    return value
+    return escape_mrkdwn(str(value))
 
 
 def tojson(value: Any) -> SlackSafe:
@@ -252,9 +278,7 @@ def tojson(value: Any) -> SlackSafe:
     For places where the template wants a JSON value, not text inside a string:
     ``"emoji": {{ flag|tojson }}``. Strings inside are mrkdwn-escaped like everything else.
     """
-    if isinstance(value, float) and (value != value or value in (float("inf"), float("-inf"))):
-        value = None  # NaN/Infinity are not JSON
-    return SlackSafe(json.dumps(_mrkdwn_deep(value), ensure_ascii=False, default=str))
+    return SlackSafe(json.dumps(_mrkdwn_deep(value), ensure_ascii=False))
 
 
 def clip(value: Any, length: int = 200, end: str = "…") -> Any:

@@ -2,28 +2,45 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from bot.alert_view import DisplayState
+from bot.config import Config
 from bot.render.escaping import escape_mrkdwn, safe_url
 from bot.render.timefmt import human_duration, seconds_between
 from bot.store.alerts import open_alerts_in_channel
 from bot.store.database import Database
+from bot.slack.subscriptions import connect_channel, disconnect_route, list_channel_routes
 from bot.thousandeyes import utcnow
 
 _STATE_EMOJI = {DisplayState.TRIGGERED: "🔴", DisplayState.ACKNOWLEDGED: "🟠"}
 MAX_LISTED = 20
 
 
+@dataclass(frozen=True)
+class CommandInput:
+    text: str
+    channel_id: str
+    team_id: str | None
+    user_id: str
+
+
 def command_response(
-    db: Database, text: str, channel_id: str, command: str
+    db: Database, config: Config, given: CommandInput
 ) -> tuple[str, list[dict[str, Any]] | None]:
     """What the user sees (only them) after typing the command in a channel."""
-    words = text.strip().split()
+    words = given.text.strip().split()
     verb = words[0].lower() if words else "status"
     if verb == "status":
-        return _status(db, channel_id)
-    return _help(command, unknown=None if verb == "help" else verb)
+        return _status(db, given.channel_id)
+    if verb == "connect":
+        return connect_channel(db, config, given, words[1:])
+    if verb == "list":
+        return list_channel_routes(db, config, given)
+    if verb == "disconnect":
+        return disconnect_route(db, config, given, words[1:])
+    return _help(config.slack_command, unknown=None if verb == "help" else verb)
 
 
 def _status(db: Database, channel_id: str) -> tuple[str, list[dict[str, Any]] | None]:
@@ -60,6 +77,10 @@ def _help(command: str, unknown: str | None) -> tuple[str, list[dict[str, Any]] 
     text = (
         f"{intro}ThousandEyes alerts commands:\n"
         f"• `{command} status`: the open alerts in this channel, who is responding, links\n"
+        f"• `{command} connect [@here|@channel|@user-group|none] [broadcast]`: a webhook URL"
+        " and token for this channel (mention on triggers; also show clears in the channel)\n"
+        f"• `{command} list`: this channel's webhooks\n"
+        f"• `{command} disconnect ID`: stop a webhook\n"
         f"• `{command} help`: this help\n"
         "Click *Acknowledge* on an alert to tell your team you are on it;"
         " *Unacknowledge* takes it back."

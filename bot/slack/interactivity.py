@@ -16,7 +16,9 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bot.actions import ACKNOWLEDGE, UNACKNOWLEDGE, VIEW_IN_THOUSANDEYES, decode_alert_ref
 from bot.services import Services
-from bot.slack.commands import command_response
+from bot.slack.commands import CommandInput, command_response
+from bot.slack.oauth import build_oauth_settings, oauth_enabled
+from bot.store.routes import disable_team
 from bot.store.acknowledgements import AckOutcome, Clicker, set_acknowledgement
 from bot.thousandeyes import utcnow
 
@@ -26,23 +28,49 @@ log = logging.getLogger(__name__)
 def build_bolt_app(app_services: Services) -> App:
     """The Bolt app for this Flask app; built by ``create_app``, never at import."""
     config = app_services.config
+    multi_workspace = oauth_enabled(config)
     bolt = App(
         signing_secret=config.slack_signing_secret,
         # Without a signing secret Bolt serves Socket Mode only; the HTTP route is then
         # not mounted at all (see create_app), so nothing unsigned is ever accepted.
         request_verification_enabled=bool(config.slack_signing_secret),
-        client=WebClient(token=config.slack_bot_token, base_url=config.slack_api_url,
-                         timeout=int(max(1, config.slack_timeout))),
+        client=WebClient(
+            token=None if multi_workspace else config.slack_bot_token,
+            base_url=config.slack_api_url, timeout=int(max(1, config.slack_timeout)),
+        ),
+        oauth_settings=(
+            build_oauth_settings(config, app_services.database) if multi_workspace else None
+        ),
         # Verifying the token calls Slack at start; a Slack outage must not stop the
         # service from accepting webhooks.
         token_verification_enabled=False,
         logger=logging.getLogger("slack_bolt"),
     )
+    if multi_workspace:
+        bolt.event("app_uninstalled")(_uninstalled_listener(app_services))
+        bolt.event("tokens_revoked")(_uninstalled_listener(app_services))
     bolt.action(ACKNOWLEDGE)(_ack_listener(app_services, acknowledged=True))
     bolt.action(UNACKNOWLEDGE)(_ack_listener(app_services, acknowledged=False))
     bolt.action(VIEW_IN_THOUSANDEYES)(_link_clicked)
     bolt.command(config.slack_command)(_command_listener(app_services))
     return bolt
+
+
+def _uninstalled_listener(app_services: Services) -> Callable[..., None]:
+    def listener(ack: Ack, body: dict[str, Any], event: dict[str, Any]) -> None:
+        ack()
+        team_id = str(body.get("team_id") or "")
+        if not team_id:
+            return
+        store = app_services.installation_store
+        if store is not None:
+            store.delete_installation(enterprise_id=body.get("enterprise_id"), team_id=team_id)
+            store.delete_bot(enterprise_id=body.get("enterprise_id"), team_id=team_id)
+        reason = f"workspace {team_id}: {event.get('type', 'app_uninstalled')} (the app was removed)"
+        routes, jobs = disable_team(app_services.database, team_id, reason, utcnow())
+        log.warning("%s; disabled %d route(s), stopped %d queued job(s)", reason, routes, jobs)
+
+    return listener
 
 
 def _link_clicked(ack: Ack) -> None:
@@ -92,8 +120,13 @@ def _command_listener(app_services: Services) -> Callable[..., None]:
     def listener(ack: Ack, command: dict[str, Any]) -> None:
         try:
             text, blocks = command_response(
-                app_services.database, str(command.get("text", "")),
-                str(command.get("channel_id", "")), app_services.config.slack_command,
+                app_services.database, app_services.config,
+                CommandInput(
+                    text=str(command.get("text", "")),
+                    channel_id=str(command.get("channel_id", "")),
+                    team_id=command.get("team_id") or None,
+                    user_id=str(command.get("user_id", "")),
+                ),
             )
         except SQLAlchemyError as error:
             log.error("slash command failed: %s", error.__class__.__name__)

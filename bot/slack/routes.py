@@ -1,4 +1,6 @@
-"""``POST /slack/events``: Slack's requests (buttons, slash commands) handed to Bolt."""
+"""Slack's requests handed to Bolt: ``POST /slack/events`` (events, buttons, slash
+commands) and, in multi-workspace mode, ``GET /slack/install`` and
+``GET /slack/oauth_redirect`` (Bolt answers 404 for those two in single-workspace mode)."""
 
 from __future__ import annotations
 
@@ -11,12 +13,15 @@ HANDLER_KEY = "thousandeyes_bot.slack_handler"
 
 
 @blueprint.route("/slack/events", methods=["POST"])
+@blueprint.route("/slack/install", methods=["GET"])
+@blueprint.route("/slack/oauth_redirect", methods=["GET"])
 def slack_events() -> Response | tuple[Response, int]:
     handler: SlackRequestHandler | None = current_app.extensions.get(HANDLER_KEY)
     if handler is None:
         response = jsonify(
             error="not_configured",
-            message="Slack interactivity is off: set SLACK_SIGNING_SECRET and SLACK_BOT_TOKEN",
+            message="Slack is not configured here: set SLACK_SIGNING_SECRET and SLACK_BOT_TOKEN"
+            " (or SLACK_CLIENT_ID and SLACK_CLIENT_SECRET to install to many workspaces)",
         )
         return response, 503
     return handler.handle(request)

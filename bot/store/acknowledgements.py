@@ -74,8 +74,9 @@ def set_acknowledgement(
             assert active is not None
             active.withdrawn_at = now
         enqueue(session, kind=JobKind.REFRESH_PARENT, alert_id=alert_id, channel=alert.channel,
-                now=now)
-        enqueue(session, kind=JobKind.ACK_NOTE, alert_id=alert_id, channel=alert.channel, now=now,
+                team_id=alert.slack_team, now=now)
+        enqueue(session, kind=JobKind.ACK_NOTE, alert_id=alert_id, channel=alert.channel,
+                team_id=alert.slack_team, now=now,
                 data={"user_id": clicker.user_id, "user_name": clicker.user_name,
                       "acknowledged": acknowledged, "at": now.isoformat()})
         return AckResult(AckOutcome.RECORDED)

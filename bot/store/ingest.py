@@ -18,7 +18,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bot.store.database import Database
-from bot.store.models import AlertRow, AlertState, EventRow, JobKind, JobRow, JobStatus
+from bot.delivery.queue import enqueue
+from bot.store.models import AlertRow, AlertState, EventRow, JobKind
 from bot.thousandeyes import AgentAlert, Event, TestAlert, Transition
 
 log = logging.getLogger(__name__)
@@ -45,6 +46,7 @@ def store_event(
     channel: str,
     body_text: str,
     now: datetime,
+    team_id: str | None = None,
 ) -> IngestResult:
     """Store one webhook event atomically; a repeated ``eventId`` stores nothing.
 
@@ -54,7 +56,7 @@ def store_event(
     for attempt in range(2):
         try:
             with db.session() as session:
-                return _store(session, event, route, channel, body_text, now)
+                return _store(session, event, route, channel, team_id, body_text, now)
         except IntegrityError:
             if _event_exists(db, route, channel, event.event_id):
                 return IngestResult(IngestStatus.DUPLICATE)
@@ -76,7 +78,8 @@ def _event_exists(db: Database, route: str, channel: str, event_id: str) -> bool
 
 
 def _store(
-    session: Session, event: Event, route: str, channel: str, body_text: str, now: datetime
+    session: Session, event: Event, route: str, channel: str, team_id: str | None,
+    body_text: str, now: datetime,
 ) -> IngestResult:
     row = EventRow(
         route=route,
@@ -94,22 +97,14 @@ def _store(
     job_kind = _job_kind_for(event)
     if event.alert is not None:
         alert_row, job_kind = _upsert_alert(session, event, route, channel, now)
+        alert_row.slack_team = team_id
         row.alert_id = alert_row.id
     job = None
     if job_kind is not None:
-        job = JobRow(
-            alert_id=alert_row.id if alert_row is not None else None,
-            event_pk=row.id,
-            kind=job_kind,
-            channel=channel,
-            status=JobStatus.PENDING,
-            attempts=0,
-            next_attempt_at=now,
-            created_at=now,
-            updated_at=now,
-            data={},
+        job = enqueue(
+            session, kind=job_kind, alert_id=alert_row.id if alert_row is not None else None,
+            channel=channel, team_id=team_id, now=now, event_pk=row.id,
         )
-        session.add(job)
     session.flush()
     return IngestResult(
         IngestStatus.ACCEPTED,

@@ -16,6 +16,7 @@ from sqlalchemy import (
     DateTime,
     ForeignKey,
     Index,
+    Boolean,
     Integer,
     String,
     Text,
@@ -134,6 +135,8 @@ class JobRow(Base):
     event_pk: Mapped[int | None] = mapped_column(Id, ForeignKey("events.id"))
     kind: Mapped[str] = mapped_column(String(32))
     channel: Mapped[str] = mapped_column(String(100), default="")
+    # The workspace whose bot token delivers this job (None: the single-workspace token).
+    team_id: Mapped[str | None] = mapped_column(String(32))
     status: Mapped[str] = mapped_column(String(16), default=JobStatus.PENDING)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime]
@@ -159,3 +162,22 @@ class AcknowledgementRow(Base):
     acknowledged_at: Mapped[datetime]
     # Set when the user unacknowledges: history is kept, the row is not deleted.
     withdrawn_at: Mapped[datetime | None]
+
+
+class RouteRow(Base):
+    """A webhook URL bound to one Slack channel, created by ``/thousandeyes connect``."""
+
+    __tablename__ = "routes"
+    __table_args__ = (Index("ix_routes_team_channel", "team_id", "channel_id"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    team_id: Mapped[str | None] = mapped_column(String(32))
+    channel_id: Mapped[str] = mapped_column(String(100))
+    # SHA-256 of the route's Bearer token: the token itself is shown once, never stored.
+    token_hash: Mapped[str] = mapped_column(String(64))
+    mention: Mapped[str] = mapped_column(String(100), default="")  # "", "here", "subteam:S…"
+    broadcast_clears: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_by: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime]
+    disabled_at: Mapped[datetime | None]
+    disabled_reason: Mapped[str | None] = mapped_column(String(200))

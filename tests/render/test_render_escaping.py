@@ -17,6 +17,13 @@ def env():
     return create_environment()
 
 
+class _Evil:
+    """An object whose text is hostile; tojson must escape it like any string."""
+
+    def __str__(self) -> str:
+        return "<!channel>"
+
+
 def render_json(env, source: str, **values):
     """Render ``{"v": <source>}`` and return the decoded value Slack would read."""
     return json.loads(env.from_string('{"v": ' + source + "}").render(**values))["v"]
@@ -54,6 +61,9 @@ def test_tojson_prints_json_values_safely(env):
         1, True, None, "&lt;!channel&gt;", {"k": "&amp;"}
     ]
     assert render_json(env, "{{ x|tojson }}", x=float("nan")) is None
+    assert render_json(env, "{{ x|tojson }}", x={"<k>": object.__new__(_Evil)}) == {
+        "&lt;k&gt;": "&lt;!channel&gt;"
+    }
 
 
 def test_concatenation_keeps_escaping_right(env):

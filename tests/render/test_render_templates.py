@@ -54,6 +54,12 @@ def test_every_shipped_template_is_a_known_kind():
     assert shipped == set(KINDS)
 
 
+def test_shipped_templates_never_bypass_escaping():
+    for path in SHIPPED_TEMPLATES_DIR.glob("*.j2"):
+        source = path.read_text()
+        assert "|safe" not in source and "autoescape" not in source, path.name
+
+
 def test_trigger_parent_reads_at_a_glance(renderer):
     view = make_view(load_event("alert_notification_trigger"), DisplayState.TRIGGERED)
     message = renderer.render_parent(view)

@@ -27,6 +27,7 @@ class Call:
     at: float
     status: int = 200
     error: str | None = None
+    basic: tuple[str | None, str | None] | None = None
 
 
 @dataclass
@@ -68,6 +69,9 @@ class FakeSlack:
     messages: list[Message] = field(default_factory=list)
     faults: list[Fault] = field(default_factory=list)
     tokens: set[str] | None = None  # None: any token is valid
+    # OAuth: code -> (team_id, bot_token) that oauth.v2.access hands out for it.
+    oauth_codes: dict[str, tuple[str, str]] = field(default_factory=dict)
+    client_credentials: tuple[str, str] | None = None
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
@@ -128,6 +132,8 @@ class FakeSlack:
         auth = request.headers.get("Authorization", "")
         token = auth[7:] if auth.startswith("Bearer ") else args.get("token")
         call = Call(method, args, token, time.monotonic())
+        if request.authorization and request.authorization.type == "basic":
+            call.basic = (request.authorization.username, request.authorization.password)
         with self._lock:
             self.calls.append(call)
             fault = self._take_fault(method, args)
@@ -221,8 +227,26 @@ class FakeSlack:
         return 200, {"ok": False, "error": "not_allowed_in_fake"}, {}
 
     def _api_auth_test(self, args: dict[str, Any], call: Call) -> Any:
-        return 200, {"ok": True, "team_id": "T0FAKE", "user_id": "U0BOT", "bot_id": "B0BOT",
+        team = next((t for t, token in self.oauth_codes.values() if token == call.token), "T0FAKE")
+        return 200, {"ok": True, "team_id": team, "user_id": "U0BOT", "bot_id": f"B{team}",
                      "url": "https://fake.slack.test/", "team": "Fake"}, {}
+
+    def _api_oauth_v2_access(self, args: dict[str, Any], call: Call) -> Any:
+        if self.client_credentials is not None:
+            given = call.basic or (args.get("client_id"), args.get("client_secret"))
+            if given != self.client_credentials:
+                return 200, {"ok": False, "error": "invalid_client_id"}, {}
+        grant = self.oauth_codes.get(str(args.get("code", "")))
+        if grant is None:
+            return 200, {"ok": False, "error": "invalid_code"}, {}
+        team_id, bot_token = grant
+        return 200, {
+            "ok": True, "access_token": bot_token, "token_type": "bot",
+            "scope": "chat:write,channels:join,channels:read,commands", "bot_user_id": "U0BOT",
+            "app_id": "A0APP", "team": {"id": team_id, "name": f"Team {team_id}"},
+            "enterprise": None, "is_enterprise_install": False,
+            "authed_user": {"id": "U0INSTALLER"},
+        }, {}
 
 
 def _arguments(request: Request) -> dict[str, Any]:
