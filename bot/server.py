@@ -37,8 +37,8 @@ class GunicornServer(BaseApplication):  # type: ignore[misc]
             "worker_class": "gthread",
             "threads": config.web_threads,
             "preload_app": True,
-            # Heroku's router gives up after 30 s; answer or free the worker before it.
-            "timeout": 30,
+            # Heroku's router gives up after 30 s: free a stuck worker before that.
+            "timeout": 25,
             "graceful_timeout": 20,
             "keepalive": 5,
             "accesslog": None,
