@@ -7,11 +7,16 @@ import logging
 from flask import Flask, Response, jsonify
 from slack_bolt.adapter.flask import SlackRequestHandler
 from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from bot.config import Config
 from bot.health import blueprint as health_blueprint
+from bot.oauth_server.clients import token_is_valid
+from bot.oauth_server.server import blueprint as oauth_blueprint
+from bot.oauth_server.server import init_oauth_server
 from bot.services import EXTENSION_KEY, Services
 from bot.store.database import Database
+from bot.thousandeyes import utcnow
 from bot.webhook import blueprint as webhook_blueprint
 from bot.slack.interactivity import build_bolt_app
 from bot.slack.oauth import build_installation_store, oauth_enabled
@@ -42,7 +47,18 @@ def create_app(
 
     app = Flask(__name__)
     app.json.sort_keys = False
-    credentials = WebhookCredentials(config.webhook_token, config.webhook_basic_auth)
+    if config.trusted_proxy_hops:
+        # Only the hops we were told about may name the client; anything further left
+        # in X-Forwarded-For is whatever the client chose to send.
+        hops = config.trusted_proxy_hops
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
+    credentials = WebhookCredentials(
+        config.webhook_token, config.webhook_basic_auth,
+        oauth_token_valid=(
+            (lambda token: token_is_valid(database, token, utcnow()))
+            if config.oauth_enabled else None
+        ),
+    )
     app.extensions[EXTENSION_KEY] = Services(
         config=config, database=database, webhook_credentials=credentials,
         installation_store=build_installation_store(config, database),
@@ -50,6 +66,9 @@ def create_app(
     app.register_blueprint(webhook_blueprint)
     app.register_blueprint(health_blueprint)
     app.register_blueprint(slack_blueprint)
+    app.register_blueprint(oauth_blueprint)
+    if config.oauth_enabled:
+        init_oauth_server(app)
     can_act = bool(config.slack_bot_token) or oauth_enabled(config)
     if can_act and (config.slack_signing_secret or config.slack_app_token):
         bolt = build_bolt_app(app.extensions[EXTENSION_KEY])
@@ -64,8 +83,9 @@ def create_app(
 
     if credentials.open:
         log.warning(
-            "WEBHOOK ENDPOINT IS OPEN: neither WEBHOOK_TOKEN nor WEBHOOK_BASIC_AUTH is set,"
-            " so anyone who can reach /webhooks/thousandeyes can post alerts"
+            "WEBHOOK ENDPOINT IS OPEN: none of WEBHOOK_TOKEN, WEBHOOK_BASIC_AUTH and"
+            " OAUTH_ADMIN_PASSWORD is set, so anyone who can reach /webhooks/thousandeyes"
+            " can post alerts"
         )
     return app
 

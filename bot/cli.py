@@ -42,6 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="give the event a fresh eventId so it is not answered as a duplicate",
     )
     _add_delivery_commands(commands)
+    _add_oauth_commands(commands)
     return parser
 
 
@@ -62,6 +63,26 @@ def _add_delivery_commands(commands: argparse._SubParsersAction) -> None:
         "--state", choices=["triggered", "acknowledged", "cleared"],
         help="render the parent in this state (default: from the event)",
     )
+
+
+def _add_oauth_commands(commands: argparse._SubParsersAction) -> None:
+    oauth = commands.add_parser("oauth", help="OAuth clients and tokens for ThousandEyes")
+    oauth_commands = oauth.add_subparsers(dest="oauth_command", required=True)
+    add = oauth_commands.add_parser("add-client", help="register a ThousandEyes webhook")
+    add.add_argument("name", help="a name to recognise it by, e.g. 'TE prod alerts'")
+    add.add_argument(
+        "--confidential", action="store_true",
+        help="with a client secret, for custom webhooks (authorization code, client"
+             " credentials); without it, a public client for classic webhooks (implicit)",
+    )
+    add.add_argument("--redirect-uri", action="append", dest="redirect_uris",
+                     help="allowed redirect URI (default: ThousandEyes' callbacks)")
+    oauth_commands.add_parser("list", help="show clients")
+    revoke = oauth_commands.add_parser("revoke", help="revoke tokens or a whole client")
+    which = revoke.add_mutually_exclusive_group(required=True)
+    which.add_argument("--client", help="revoke the client and all its tokens")
+    which.add_argument("--token", help="revoke one token")
+    which.add_argument("--all-tokens", action="store_true", help="revoke every token")
 
 
 def configure_logging(level: str) -> None:
@@ -99,6 +120,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from bot.delivery.admin import jobs_command
 
         return jobs_command(config, args)
+    if args.command == "oauth":
+        from bot.oauth_server.admin import oauth_command
+
+        return oauth_command(config, args)
     if args.command == "render":
         from bot.render_command import render_command
 

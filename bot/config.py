@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass, field, fields, replace
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 from typing import Mapping
 
@@ -18,6 +19,11 @@ DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 DEFAULT_PORT = 3000
 
+THOUSANDEYES_SOURCE_RANGE = "192.150.160.0/24"  # where ThousandEyes sends webhooks from
+THOUSANDEYES_OAUTH_CALLBACKS = (
+    "https://app.thousandeyes.com/webhooks-oauth-callback/",
+    "https://app.thousandeyes.com/webhooks-oauth-callback",
+)
 _CHANNEL_PATTERN = re.compile(r"^(#[a-z0-9_\-.]{1,80}|[CGD][A-Z0-9]{2,30})$")
 
 
@@ -40,6 +46,13 @@ class Config:
     webhook_token: str | None = field(default=None, repr=False)
     webhook_basic_auth: tuple[str, str] | None = field(default=None, repr=False)
     webhook_max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    # Empty: any source. Otherwise only these networks may post webhooks.
+    webhook_allowed_sources: tuple[IPv4Network | IPv6Network, ...] = ()
+    # Proxies in front of the service whose X-Forwarded-For is trusted (Heroku: 1).
+    trusted_proxy_hops: int = 0
+    oauth_admin_password: str | None = field(default=None, repr=False)
+    oauth_token_lifetime: int = 365 * 86400
+    oauth_redirect_uris: tuple[str, ...] = THOUSANDEYES_OAUTH_CALLBACKS
     templates_dir: str | None = None
     public_url: str | None = None  # https://host, used to print webhook and install URLs
     port: int = DEFAULT_PORT
@@ -58,8 +71,8 @@ class Config:
         return bool(self.slack_bot_token)
 
     @property
-    def webhook_auth_configured(self) -> bool:
-        return bool(self.webhook_token or self.webhook_basic_auth)
+    def oauth_enabled(self) -> bool:
+        return bool(self.oauth_admin_password)
 
     def with_overrides(self, **changes: object) -> "Config":
         return replace(self, **changes)
@@ -101,6 +114,13 @@ class Config:
             webhook_max_body_bytes=reader.integer(
                 "WEBHOOK_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES, minimum=1024
             ),
+            webhook_allowed_sources=reader.networks("WEBHOOK_ALLOWED_SOURCES"),
+            trusted_proxy_hops=reader.integer("TRUSTED_PROXY_HOPS", 0, minimum=0, maximum=5),
+            oauth_admin_password=reader.secret("OAUTH_ADMIN_PASSWORD", min_length=12),
+            oauth_token_lifetime=reader.integer(
+                "OAUTH_TOKEN_LIFETIME", 365 * 86400, minimum=60, maximum=10 * 365 * 86400),
+            oauth_redirect_uris=reader.url_list("OAUTH_REDIRECT_URIS")
+            or THOUSANDEYES_OAUTH_CALLBACKS,
             templates_dir=reader.directory("TEMPLATES_DIR"),
             public_url=(reader.url("PUBLIC_URL") or "").rstrip("/") or None,
             port=reader.integer("PORT", DEFAULT_PORT, minimum=1, maximum=65535),
@@ -123,7 +143,8 @@ class Config:
     def describe(self) -> dict[str, object]:
         """Settings safe to log: secrets are reported only as set or not set."""
         secret = {"slack_bot_token", "slack_signing_secret", "slack_app_token",
-                  "slack_client_secret", "webhook_token", "webhook_basic_auth"}
+                  "slack_client_secret", "webhook_token", "webhook_basic_auth",
+                  "oauth_admin_password"}
         out: dict[str, object] = {}
         for f in fields(self):
             value = getattr(self, f.name)
@@ -248,6 +269,41 @@ class _Reader:
             self._problems.append(f"{name}: must have the form user:password (both non-empty)")
             return None
         return user, password
+
+    def secret(self, name: str, min_length: int) -> str | None:
+        value = self.text(name)
+        if value is not None and len(value) < min_length:
+            self._problems.append(f"{name}: must be at least {min_length} characters long")
+            return None
+        return value
+
+    def networks(self, name: str) -> tuple[IPv4Network | IPv6Network, ...]:
+        """Comma-separated CIDRs; the word ``thousandeyes`` stands for its source range."""
+        value = self.text(name)
+        if value is None:
+            return ()
+        networks = []
+        for part in (p.strip() for p in value.split(",")):
+            if not part:
+                continue
+            try:
+                networks.append(ip_network(
+                    THOUSANDEYES_SOURCE_RANGE if part.lower() == "thousandeyes" else part,
+                    strict=False,
+                ))
+            except ValueError:
+                self._problems.append(f"{name}: {part[:60]!r} is not a network like 10.0.0.0/8")
+        return tuple(networks)
+
+    def url_list(self, name: str) -> tuple[str, ...]:
+        value = self.text(name)
+        if value is None:
+            return ()
+        urls = tuple(u.strip() for u in value.split(",") if u.strip())
+        for url in urls:
+            if not re.match(r"^https://[^\s/]+/", url):
+                self._problems.append(f"{name}: {url[:80]!r} is not an https URL")
+        return urls
 
     def directory(self, name: str) -> str | None:
         value = self.text(name)

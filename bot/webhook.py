@@ -12,6 +12,7 @@ import json
 import logging
 import re
 from dataclasses import dataclass
+from ipaddress import ip_address
 
 from flask import Blueprint, Response, current_app, jsonify, request
 from sqlalchemy.exc import SQLAlchemyError
@@ -39,10 +40,33 @@ class Destination:
     team_id: str | None = None
 
 
+@blueprint.before_request
+def check_source() -> tuple[Response, int] | None:
+    """Refuse webhooks from outside ``WEBHOOK_ALLOWED_SOURCES`` before reading anything.
+
+    ``request.remote_addr`` is the peer, or the client named by trusted proxies
+    (``TRUSTED_PROXY_HOPS``, applied by ProxyFix in create_app): a spoofed
+    X-Forwarded-For from an untrusted peer never reaches this check.
+    """
+    allowed = services(current_app).config.webhook_allowed_sources
+    if not allowed:
+        return None
+    try:
+        source = ip_address(request.remote_addr or "")
+    except ValueError:
+        source = None
+    if source is not None and any(source in network for network in allowed):
+        return None
+    log.warning("webhook refused: source %s is not in WEBHOOK_ALLOWED_SOURCES",
+                request.remote_addr)
+    return _error(403, "forbidden", "this source address may not post webhooks here")
+
+
 @blueprint.route("/webhooks/thousandeyes", methods=["POST"])
 @blueprint.route("/webhooks/thousandeyes/", methods=["POST"])
 def receive_default() -> tuple[Response, int] | Response:
-    """The route of ``SLACK_CHANNEL``, protected by WEBHOOK_TOKEN / WEBHOOK_BASIC_AUTH."""
+    """The route of ``SLACK_CHANNEL``, protected by WEBHOOK_TOKEN / WEBHOOK_BASIC_AUTH
+    or a token from our OAuth server."""
     app_services = services(current_app)
     credentials = app_services.webhook_credentials
     problem = check_authorization(request.headers.get("Authorization"), credentials)

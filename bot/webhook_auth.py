@@ -9,23 +9,26 @@ from __future__ import annotations
 import base64
 import binascii
 import hmac
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Callable
 
 
 @dataclass(frozen=True)
 class WebhookCredentials:
     bearer_token: str | None = None
     basic_auth: tuple[str, str] | None = None
+    # Checks a Bearer token issued by our OAuth server (None: OAuth is off).
+    oauth_token_valid: Callable[[str], bool] | None = field(default=None, compare=False)
 
     @property
     def open(self) -> bool:
-        return not (self.bearer_token or self.basic_auth)
+        return not (self.bearer_token or self.basic_auth or self.oauth_token_valid)
 
     @property
     def challenge(self) -> str:
         """The ``WWW-Authenticate`` value naming every scheme this endpoint accepts."""
         schemes = []
-        if self.bearer_token:
+        if self.bearer_token or self.oauth_token_valid:
             schemes.append('Bearer realm="thousandeyes-webhook"')
         if self.basic_auth:
             schemes.append('Basic realm="thousandeyes-webhook", charset="UTF-8"')
@@ -41,10 +44,12 @@ def check_authorization(header: str | None, credentials: WebhookCredentials) -> 
     scheme, _, value = header.strip().partition(" ")
     scheme = scheme.lower()
     value = value.strip()
-    if scheme == "bearer" and credentials.bearer_token:
-        if _equal(value, credentials.bearer_token):
+    if scheme == "bearer" and (credentials.bearer_token or credentials.oauth_token_valid):
+        if credentials.bearer_token and _equal(value, credentials.bearer_token):
             return None
-        return "invalid bearer token"
+        if value and credentials.oauth_token_valid and credentials.oauth_token_valid(value):
+            return None
+        return "invalid, expired or revoked bearer token"
     if scheme == "basic" and credentials.basic_auth:
         decoded = _decode_basic(value)
         if decoded is None:

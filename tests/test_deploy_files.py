@@ -85,6 +85,7 @@ def test_app_json_describes_only_variables_the_code_reads():
     assert app_json["formation"]["web"]["quantity"] >= 1
     # Every setting a Heroku user needs is offered (the rest are internal or set by Heroku).
     internal = {"DATABASE_URL", "PORT", "SLACK_API_URL", "SLACK_APP_TOKEN", "TEMPLATES_DIR",
+                "OAUTH_REDIRECT_URIS",
                 "SQLITE_SYNCHRONOUS", "WEB_THREADS", "SLACK_POST_INTERVAL", "SLACK_TIMEOUT",
                 "WEBHOOK_MAX_BODY_BYTES"}
     assert readable - internal <= set(app_json["env"])

@@ -181,3 +181,43 @@ class RouteRow(Base):
     created_at: Mapped[datetime]
     disabled_at: Mapped[datetime | None]
     disabled_reason: Mapped[str | None] = mapped_column(String(200))
+
+
+class OAuthClientRow(Base):
+    """A ThousandEyes webhook registered as an OAuth client (``python -m bot oauth``)."""
+
+    __tablename__ = "oauth_clients"
+
+    client_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    client_secret_hash: Mapped[str | None] = mapped_column(String(64))  # None: public client
+    redirect_uris: Mapped[list[str]] = mapped_column(JSON, default=list)
+    grant_types: Mapped[list[str]] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+
+
+class OAuthCodeRow(Base):
+    __tablename__ = "oauth_codes"
+
+    code_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    client_id: Mapped[str] = mapped_column(String(64), ForeignKey("oauth_clients.client_id"))
+    redirect_uri: Mapped[str] = mapped_column(String(2000), default="")
+    scope: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+
+
+class OAuthTokenRow(Base):
+    """An access token ThousandEyes presents as Bearer; only its SHA-256 is kept."""
+
+    __tablename__ = "oauth_tokens"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    client_id: Mapped[str] = mapped_column(String(64), ForeignKey("oauth_clients.client_id"))
+    grant_type: Mapped[str] = mapped_column(String(40))
+    scope: Mapped[str] = mapped_column(String(200), default="")
+    issued_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
