@@ -38,6 +38,8 @@ from bot.timeparse import parse_te_datetime
 _PREFIX = "custom webhook: "
 _TRIGGER_NAMES = {"2", "trigger", "triggered", "alert_notification_trigger"}
 _CLEAR_NAMES = {"1", "clear", "cleared", "alert_notification_clear"}
+_ACTIVE = {"active", "trigger", "triggered", "true", "1", "yes"}
+_INACTIVE = {"cleared", "clear", "inactive", "false", "0", "no"}
 
 
 def is_custom_webhook(body: object) -> bool:
@@ -55,7 +57,7 @@ def is_custom_webhook(body: object) -> bool:
 def parse_custom_event(body: Mapping[str, Any]) -> Event:
     """Turn a decoded custom-webhook body into an :class:`Event`, or raise PayloadError."""
     if not isinstance(body, dict):
-        raise PayloadError(f"{_PREFIX}the body must be a JSON object, not {_json_type(body)}")
+        raise PayloadError(f"{_PREFIX}the body must be a JSON object, not {_kind(body)}")
     transition = _transition(body)
     if "alert" not in body or body["alert"] is None:
         raise PayloadError(f"{_PREFIX}the 'alert' object is missing")
@@ -119,15 +121,18 @@ def _transition(body: Mapping[str, Any]) -> Transition:
 
 
 def _event_id(body: Mapping[str, Any], alert: TestAlert, transition: Transition) -> str:
-    """The notification ``id``; its retries repeat it, so duplicates are recognised."""
+    """The notification ``id`` and the transition; retries repeat both, so duplicates are
+    recognised. The transition is part of it because the documentation does not promise
+    that a clear's notification id differs from its trigger's, and a clear wrongly
+    taken for a duplicate would leave the alert open in Slack."""
     for name in ("id", "notificationId", "eventId"):
         value = body.get(name)
         if isinstance(value, (dict, list, bool)):
             raise PayloadError(f"{_PREFIX}'{name}' must be a string or a number,"
-                               f" not {_json_type(value)}")
+                               f" not {_kind(value)}")
         text = _id_text(value)
         if text:
-            return text[:200]
+            return f"{text[:180]}:{transition.value}"
     # The template sent no notification id. Derive one from what identifies this
     # notification, so a retried delivery gets the same id (and is answered as a
     # duplicate) while the trigger and the clear of one alert get different ids.
@@ -148,7 +153,7 @@ def _test_alert(obj: Mapping[str, Any]) -> TestAlert:
     test = _object(obj, "test", "alert.test")
     details = obj.get("details", obj.get("agents"))
     if details is not None and not isinstance(details, list):
-        raise PayloadError(f"{_PREFIX}'alert.details' must be an array, not {_json_type(details)}")
+        raise PayloadError(f"{_PREFIX}'alert.details' must be an array, not {_kind(details)}")
     agents = [_agent(item, f"alert.details[{index}]")
               for index, item in enumerate(details or []) if isinstance(item, dict)]
     return TestAlert(
@@ -181,7 +186,7 @@ def _agent(obj: Mapping[str, Any], where: str) -> AlertAgent:
     elif source is None:
         source = {}
     elif not isinstance(source, dict):
-        raise PayloadError(f"{_PREFIX}'{where}.source' must be an object, not {_json_type(source)}")
+        raise PayloadError(f"{_PREFIX}'{where}.source' must be an object, not {_kind(source)}")
     # BGP monitors have an AS rather than a location; show it where the location goes.
     location = _pick(obj, "location", "locationName") or _pick(source, "location") or \
         _pick(source, "asn")
@@ -217,7 +222,7 @@ def _object(obj: Mapping[str, Any], name: str, where: str) -> Mapping[str, Any]:
     if value is None or value == "":
         return {}
     if not isinstance(value, dict):
-        raise PayloadError(f"{_PREFIX}'{where}' must be an object, not {_json_type(value)}")
+        raise PayloadError(f"{_PREFIX}'{where}' must be an object, not {_kind(value)}")
     return value
 
 
@@ -268,11 +273,7 @@ def _count(value: Any) -> int | None:
 def _active(value: Any) -> bool | None:
     if isinstance(value, str):
         name = value.strip().lower()
-        if name in ("active", "trigger", "triggered", "true", "1", "yes"):
-            return True
-        if name in ("cleared", "clear", "inactive", "false", "0", "no"):
-            return False
-        return None
+        return True if name in _ACTIVE else False if name in _INACTIVE else None
     return None if value is None else bool(value)
 
 
@@ -292,10 +293,14 @@ def _names(value: Any, where: str, separator: str) -> tuple[str, ...]:
     if isinstance(value, str):
         return tuple(part for part in (_text(p) for p in value.split(separator)) if part)
     if not isinstance(value, list):
-        raise PayloadError(f"{_PREFIX}'{where}' must be an array, not {_json_type(value)}")
+        raise PayloadError(f"{_PREFIX}'{where}' must be an array, not {_kind(value)}")
     items = (_pick(item, "name", "description", "label") if isinstance(item, dict) else item
              for item in value)
     return tuple(name for name in (_text(item) for item in items) if name)
+
+
+def _kind(value: Any) -> str:
+    return "an object" if isinstance(value, dict) else _json_type(value)
 
 
 def _iso(value: datetime | None) -> str | None:

@@ -13,6 +13,7 @@ from datetime import timedelta
 from bot.actions import encode_alert_ref
 from bot.alert_view import AlertView, DisplayState, Responder
 from bot.config import Config
+from bot.custom_webhook import is_custom_webhook, parse_custom_event
 from bot.render import MessageRenderer, RenderedMessage, block_kit_builder_url
 from bot.thousandeyes import Event, PayloadError, Transition, parse_event, utcnow
 
@@ -20,7 +21,8 @@ from bot.thousandeyes import Event, PayloadError, Transition, parse_event, utcno
 def render_command(config: Config, path: str, state: str | None) -> int:
     try:
         with open(path, encoding="utf-8") as handle:
-            event = parse_event(json.load(handle))
+            body = json.load(handle)
+        event = parse_custom_event(body) if is_custom_webhook(body) else parse_event(body)
     except (OSError, json.JSONDecodeError, PayloadError) as error:
         print(f"error: {path}: {error}", file=sys.stderr)
         return 2

@@ -17,6 +17,7 @@ from ipaddress import ip_address
 from flask import Blueprint, Response, current_app, jsonify, request
 from sqlalchemy.exc import SQLAlchemyError
 
+from bot.custom_webhook import is_custom_webhook, parse_custom_event, to_classic_body
 from bot.services import services
 from bot.store.ingest import IngestStatus, store_event
 from bot.store.routes import DEFAULT_ROUTE, find_route, token_matches
@@ -117,6 +118,10 @@ def _ingest(destination: Destination) -> tuple[Response, int] | Response:
         detail = error.msg if isinstance(error, json.JSONDecodeError) else "nested too deeply"
         return _error(400, "bad_request", f"the body is not valid JSON: {detail}")
     try:
+        if is_custom_webhook(decoded):
+            # Stored in the classic shape, so delivery re-reads both kinds the same way.
+            decoded = to_classic_body(parse_custom_event(decoded))
+            text = json.dumps(decoded, ensure_ascii=False)
         event = parse_event(decoded)
     except PayloadError as error:
         return _error(400, "bad_request", str(error))

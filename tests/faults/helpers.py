@@ -1,0 +1,176 @@
+"""Shared by the fault tests: numbered alerts, a serve process we can kill, and the check
+that every alert reached Slack exactly once, in order."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import requests
+from sqlalchemy import func, select
+
+from bot.store.database import Database
+from bot.store.models import JobRow, JobStatus
+from tests.conftest import WEBHOOK_TOKEN
+from tests.support.fake_slack import FakeSlack, Message
+from tests.support.payloads import load_sample
+from tests.support.processes import BotProcess, bot_env
+
+AUTH = {"Authorization": f"Bearer {WEBHOOK_TOKEN}"}
+WEBHOOK = "/webhooks/thousandeyes"
+_NAME = re.compile(r"fault-alert-(\d{4})")
+
+
+def name_of(number: int) -> str:
+    return f"fault-alert-{number:04d}"
+
+
+def trigger(number: int, tag: str = "f") -> dict[str, Any]:
+    payload = load_sample("trigger")
+    payload["eventId"] = f"{tag}-trigger-{number}"
+    payload["alert"]["alertId"] = f"{tag}-{number}"
+    payload["alert"]["testName"] = name_of(number)
+    return payload
+
+
+def clear(number: int, tag: str = "f") -> dict[str, Any]:
+    payload = load_sample("clear")
+    payload["eventId"] = f"{tag}-clear-{number}"
+    payload["alert"]["alertId"] = f"{tag}-{number}"
+    payload["alert"]["testName"] = name_of(number)
+    return payload
+
+
+def wait_for(condition: Callable[[], Any], timeout: float, message: str = "",
+             poll: float = 0.05) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not within {timeout:g}s: {message or condition}")
+        time.sleep(poll)
+
+
+def post_webhook(base_url: str, payload: dict[str, Any], *, channel: str | None = None,
+                 session: requests.Session | None = None, timeout: float = 10) -> requests.Response:
+    path = WEBHOOK + (f"?channel={channel}" if channel else "")
+    sender = session or requests
+    return sender.post(base_url + path, data=json.dumps(payload), headers=AUTH, timeout=timeout)
+
+
+def job_counts(database_url: str) -> dict[str, int]:
+    """Outbox jobs by status, read with a connection of our own."""
+    database = Database(database_url)
+    try:
+        with database.session() as session:
+            rows = session.execute(
+                select(JobRow.status, func.count()).group_by(JobRow.status)).all()
+        return {status: count for status, count in rows}
+    finally:
+        database.dispose()
+
+
+def outbox_idle(database_url: str) -> bool:
+    counts = job_counts(database_url)
+    return not counts.get(JobStatus.PENDING) and not counts.get(JobStatus.RUNNING)
+
+
+# --- the service as a process ------------------------------------------------------------
+
+
+class Serve:
+    """``python -m bot serve`` that can be killed like a crashed container."""
+
+    def __init__(self, tmp_path: Path, port: int, name: str, **env: str) -> None:
+        self.url = f"http://127.0.0.1:{port}"
+        self.bot = BotProcess("serve", "--host", "127.0.0.1", "--port", str(port),
+                              env=bot_env(**env), log_path=tmp_path / f"{name}.log", cwd=tmp_path)
+
+    def wait_healthy(self, timeout: float = 30) -> "Serve":
+        self.bot.wait_healthy(self.url, timeout)
+        return self
+
+    def kill_9(self) -> None:
+        """SIGKILL the master and its gunicorn worker at once (the process group)."""
+        try:
+            os.killpg(self.bot.process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.bot.process.wait(10)
+
+    def log(self) -> str:
+        return self.bot.log_path.read_text(errors="replace")
+
+    def stop(self) -> None:
+        if self.bot.process.poll() is None:
+            self.bot.stop()
+        else:
+            self.bot._log.close()
+
+
+# --- what Slack shows ----------------------------------------------------------------------
+
+
+@dataclass
+class AlertInSlack:
+    parents: list[Message] = field(default_factory=list)
+    replies: list[Message] = field(default_factory=list)
+
+
+def _text(message: Message) -> str:
+    return message.text + json.dumps(message.blocks, ensure_ascii=False)
+
+
+def alerts_in_slack(fake: FakeSlack) -> dict[int, AlertInSlack]:
+    found: dict[int, AlertInSlack] = defaultdict(AlertInSlack)
+    for parent in fake.top_level():
+        numbers = {int(n) for n in _NAME.findall(_text(parent))}
+        for number in numbers:
+            found[number].parents.append(parent)
+            found[number].replies.extend(fake.thread(parent))
+    return found
+
+
+def all_cleared(fake: FakeSlack, numbers: list[int]) -> bool:
+    """Every alert has a parent shown cleared and at least one reply in its thread."""
+    found = alerts_in_slack(fake)
+    return all(
+        found[n].parents and found[n].replies and "cleared" in found[n].parents[0].text.lower()
+        for n in numbers
+    )
+
+
+def assert_each_alert_once_in_order(fake: FakeSlack, numbers: list[int],
+                                    extra_replies: int = 0) -> None:
+    """Exactly one parent and ``1 + extra_replies`` replies per alert, replies threaded
+    under the parent and posted after it, the parent re-rendered as cleared."""
+    found = alerts_in_slack(fake)
+    problems = []
+    for number in numbers:
+        alert = found.get(number, AlertInSlack())
+        if len(alert.parents) != 1:
+            problems.append(f"alert {number}: {len(alert.parents)} parents")
+            continue
+        [parent] = alert.parents
+        if len(alert.replies) != 1 + extra_replies:
+            problems.append(f"alert {number}: {len(alert.replies)} replies")
+        if "cleared" not in parent.text.lower():
+            problems.append(f"alert {number}: parent not shown cleared: {parent.text[:80]!r}")
+        for reply in alert.replies:
+            if reply.thread_ts != parent.ts or reply.channel != parent.channel:
+                problems.append(f"alert {number}: reply outside the parent's thread")
+            if float(reply.ts) <= float(parent.ts):
+                problems.append(f"alert {number}: reply {reply.ts} before parent {parent.ts}")
+    unexpected = set(found) - set(numbers)
+    if unexpected:
+        problems.append(f"messages for alerts never sent: {sorted(unexpected)}")
+    assert not problems, "\n".join(problems)
