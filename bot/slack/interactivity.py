@@ -154,3 +154,5 @@ def _tell(client: WebClient, clicker: Clicker, text: str) -> None:
     except SlackApiError as error:
         log.warning("could not answer %s ephemerally: %s", clicker.user_id,
                     error.response.get("error"))
+    except OSError as error:  # connection refused, timeout: the answer is only a courtesy
+        log.warning("could not answer %s ephemerally: %s", clicker.user_id, error)
