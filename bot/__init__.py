@@ -1,5 +1,17 @@
-"""Slack bot for ThousandEyes alerts."""
+"""Slack bot for ThousandEyes alerts.
 
-from bot.app import create_app
+``create_app`` lives in :mod:`bot.app`; it is imported lazily here so that light
+commands (``python -m bot send-sample``) do not load Flask, Bolt and Authlib.
+"""
+
+from typing import Any
 
 __all__ = ["create_app"]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "create_app":
+        from bot.app import create_app
+
+        return create_app
+    raise AttributeError(name)

@@ -67,10 +67,6 @@ class Config:
     log_level: str = "INFO"
 
     @property
-    def slack_enabled(self) -> bool:
-        return bool(self.slack_bot_token)
-
-    @property
     def oauth_enabled(self) -> bool:
         return bool(self.oauth_admin_password)
 
@@ -128,7 +124,7 @@ class Config:
             web_threads=reader.integer("WEB_THREADS", 8, minimum=1, maximum=256),
             delivery_threads=reader.integer("DELIVERY_THREADS", 4, minimum=0, maximum=64),
             slack_post_interval=reader.number("SLACK_POST_INTERVAL", 1.0, minimum=0.0),
-            slack_timeout=reader.number("SLACK_TIMEOUT", 10.0, minimum=0.1),
+            slack_timeout=reader.number("SLACK_TIMEOUT", 10.0, minimum=0.1, maximum=60.0),
             sqlite_synchronous=reader.choice(
                 "SQLITE_SYNCHRONOUS", "FULL", ("FULL", "NORMAL", "EXTRA")
             ),
@@ -236,7 +232,8 @@ class _Reader:
             return default
         return number
 
-    def number(self, name: str, default: float, minimum: float) -> float:
+    def number(self, name: str, default: float, minimum: float,
+               maximum: float | None = None) -> float:
         value = self.text(name)
         if value is None:
             return default
@@ -245,8 +242,9 @@ class _Reader:
         except ValueError:
             self._problems.append(f"{name}: must be a number, got {value[:20]!r}")
             return default
-        if number < minimum:
-            self._problems.append(f"{name}: must be at least {minimum:g}, got {number:g}")
+        if number < minimum or (maximum is not None and number > maximum):
+            bound = f"between {minimum:g} and {maximum:g}" if maximum else f"at least {minimum:g}"
+            self._problems.append(f"{name}: must be {bound}, got {number:g}")
             return default
         return number
 

@@ -30,8 +30,8 @@ from bot.thousandeyes import (
     PayloadError,
     TestAlert,
     Transition,
-    _id_text,
-    _json_type,
+    id_text,
+    json_type,
 )
 from bot.timeparse import parse_te_datetime
 
@@ -110,8 +110,10 @@ def _transition(body: Mapping[str, Any]) -> Transition:
     name = None
     if isinstance(value, str):
         name = value.strip().lower()
-    elif isinstance(value, (int, float)) and not isinstance(value, bool):
-        name = str(int(value)) if float(value).is_integer() else None
+    elif isinstance(value, int) and not isinstance(value, bool):
+        name = str(value) if abs(value) < 10 else None
+    elif isinstance(value, float) and value.is_integer() and abs(value) < 10:
+        name = str(int(value))
     if name in _TRIGGER_NAMES:
         return Transition.TRIGGER
     if name in _CLEAR_NAMES:
@@ -130,7 +132,7 @@ def _event_id(body: Mapping[str, Any], alert: TestAlert, transition: Transition)
         if isinstance(value, (dict, list, bool)):
             raise PayloadError(f"{_PREFIX}'{name}' must be a string or a number,"
                                f" not {_kind(value)}")
-        text = _id_text(value)
+        text = id_text(value)
         if text:
             return f"{text[:180]}:{transition.value}"
     # The template sent no notification id. Derive one from what identifies this
@@ -142,7 +144,7 @@ def _event_id(body: Mapping[str, Any], alert: TestAlert, transition: Transition)
 
 
 def _test_alert(obj: Mapping[str, Any]) -> TestAlert:
-    alert_id = _id_text(_pick(obj, "id", "alertId"))
+    alert_id = id_text(_pick(obj, "id", "alertId"))
     if alert_id is None:
         if _pick(obj, "id", "alertId") is None:
             raise PayloadError(f"{_PREFIX}'alert.id' is missing; it matches a clear to its trigger")
@@ -254,7 +256,7 @@ def _text(value: Any) -> str:
 
 
 def _short_id(value: Any) -> str | None:
-    text = _id_text(_unwrap(value))
+    text = id_text(_unwrap(value))
     return text[:200] if text else None
 
 
@@ -300,7 +302,7 @@ def _names(value: Any, where: str, separator: str) -> tuple[str, ...]:
 
 
 def _kind(value: Any) -> str:
-    return "an object" if isinstance(value, dict) else _json_type(value)
+    return "an object" if isinstance(value, dict) else json_type(value)
 
 
 def _iso(value: datetime | None) -> str | None:

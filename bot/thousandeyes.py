@@ -147,12 +147,14 @@ _TRANSITIONS = {
 def parse_event(body: Any) -> Event:
     """Turn a decoded JSON body into an :class:`Event`, or raise :class:`PayloadError`."""
     if not isinstance(body, dict):
-        raise PayloadError(f"the body must be a JSON object, not {_json_type(body)}")
+        raise PayloadError(f"the body must be a JSON object, not {json_type(body)}")
     event_type = body.get("eventType")
     if event_type is None or event_type == "":
         raise PayloadError("'eventType' is missing")
     if not isinstance(event_type, str):
         raise PayloadError("'eventType' must be a string")
+    if len(event_type) > 100:
+        raise PayloadError("'eventType' is longer than 100 characters")
     event_id = _required_id(body, "eventId", "the event")
     if event_type not in EventType.__members__:
         # Stored and delivered as a generic message: ThousandEyes may add event types,
@@ -181,7 +183,7 @@ def _parse_alert_for(event_type: EventType, body: Mapping[str, Any]) -> Alert | 
 def parse_test_alert(obj: Mapping[str, Any]) -> TestAlert:
     agents_raw = obj.get("agents")
     if agents_raw is not None and not isinstance(agents_raw, list):
-        raise PayloadError(f"'alert.agents' must be an array, not {_json_type(agents_raw)}")
+        raise PayloadError(f"'alert.agents' must be an array, not {json_type(agents_raw)}")
     agents = [
         _parse_alert_agent(agent)
         for agent in agents_raw or []
@@ -241,13 +243,15 @@ def parse_agent_alert(obj: Mapping[str, Any]) -> AgentAlert:
             "'agentAlert' needs 'agentNotificationId', or both 'agentRuleId' and 'agentId',"
             " to match a trigger with its clear"
         )
+    if len(alert.key) > 200:
+        raise PayloadError("the agent alert's key ('agentRuleId:agentId') is over 200 characters")
     return alert
 
 
 # --- field helpers -------------------------------------------------------------------
 
 
-def _json_type(value: Any) -> str:
+def json_type(value: Any) -> str:
     if isinstance(value, list):
         return "an array"
     if isinstance(value, str):
@@ -266,11 +270,11 @@ def _required_object(body: Mapping[str, Any], name: str, owner: str) -> Mapping[
     if value is None:
         raise PayloadError(f"{owner} requires an '{name}' object")
     if not isinstance(value, dict):
-        raise PayloadError(f"'{name}' must be an object, not {_json_type(value)}")
+        raise PayloadError(f"'{name}' must be an object, not {json_type(value)}")
     return value
 
 
-def _id_text(value: Any) -> str | None:
+def id_text(value: Any) -> str | None:
     """Ids arrive as numbers or strings (UUIDs); keep them as strings either way."""
     if value is None or isinstance(value, bool):
         return None
@@ -279,14 +283,14 @@ def _id_text(value: Any) -> str | None:
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     if isinstance(value, str) and value.strip():
-        return value.strip()
+        return value.strip().replace("\x00", "")
     return None
 
 
 def _required_id(obj: Mapping[str, Any], name: str, owner: str) -> str:
     if name not in obj or obj[name] is None:
         raise PayloadError(f"{owner} has no '{name}'")
-    value = _id_text(obj[name])
+    value = id_text(obj[name])
     if value is None:
         raise PayloadError(f"'{name}' must be a non-empty string or an integer")
     if len(value) > 200:
@@ -295,7 +299,7 @@ def _required_id(obj: Mapping[str, Any], name: str, owner: str) -> str:
 
 
 def _optional_id(obj: Mapping[str, Any], name: str) -> str | None:
-    value = _id_text(obj.get(name))
+    value = id_text(obj.get(name))
     return value[:200] if value else None
 
 
@@ -304,7 +308,8 @@ def _text(obj: Mapping[str, Any], name: str) -> str:
     if value is None:
         return ""
     if isinstance(value, str):
-        return value
+        # NUL has no place in a name and PostgreSQL text cannot hold it.
+        return value.replace("\x00", "") if "\x00" in value else value
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return str(value)
     return ""

@@ -19,14 +19,14 @@ def parse_te_datetime(value: Any) -> datetime | None:
     if isinstance(value, bool):
         return None
     if isinstance(value, (int, float)):
-        return _from_epoch(float(value))
+        return _from_epoch(value)
     if not isinstance(value, str):
         return None
     text = value.strip()
     if not text:
         return None
     if text.lstrip("-").replace(".", "", 1).isdigit():
-        return _from_epoch(float(text))
+        return _from_epoch(text)
     if text.upper().endswith(" UTC") or text.upper().endswith(" GMT"):
         text = text[:-4]
     if text.endswith(("Z", "z")):
@@ -38,13 +38,18 @@ def parse_te_datetime(value: Any) -> datetime | None:
     if parsed.tzinfo is None:
         # ThousandEyes' unzoned dates are UTC.
         return parsed.replace(tzinfo=timezone.utc)
-    return parsed.astimezone(timezone.utc)
-
-
-def _from_epoch(seconds: float) -> datetime | None:
-    if abs(seconds) >= _MILLIS_THRESHOLD:
-        seconds /= 1000.0
     try:
+        return parsed.astimezone(timezone.utc)
+    except OverflowError:  # e.g. 0001-01-01T00:00+01:00 has no UTC equivalent
+        return None
+
+
+def _from_epoch(value: float | str) -> datetime | None:
+    """Epoch seconds or milliseconds; None for values no calendar can hold."""
+    try:
+        seconds = float(value)
+        if abs(seconds) >= _MILLIS_THRESHOLD:
+            seconds /= 1000.0
         return datetime.fromtimestamp(seconds, tz=timezone.utc)
     except (OverflowError, OSError, ValueError):
         return None

@@ -12,17 +12,18 @@ import json
 import logging
 import re
 from dataclasses import dataclass
-from ipaddress import ip_address
+from ipaddress import IPv6Address, ip_address
 
 from flask import Blueprint, Response, current_app, jsonify, request
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DataError, SQLAlchemyError
 
 from bot.custom_webhook import is_custom_webhook, parse_custom_event, to_classic_body
 from bot.services import services
+from bot.slack.oauth import oauth_enabled
 from bot.store.ingest import IngestStatus, store_event
 from bot.store.routes import DEFAULT_ROUTE, find_route, token_matches
 from bot.thousandeyes import PayloadError, parse_event, utcnow
-from bot.webhook_auth import check_authorization
+from bot.webhook_auth import check_authorization, split_authorization
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +57,8 @@ def check_source() -> tuple[Response, int] | None:
         source = ip_address(request.remote_addr or "")
     except ValueError:
         source = None
+    if isinstance(source, IPv6Address) and source.ipv4_mapped is not None:
+        source = source.ipv4_mapped  # ::ffff:192.150.160.1 on a dual-stack listener
     if source is not None and any(source in network for network in allowed):
         return None
     log.warning("webhook refused: source %s is not in WEBHOOK_ALLOWED_SOURCES",
@@ -69,16 +72,24 @@ def receive_default() -> tuple[Response, int] | Response:
     """The route of ``SLACK_CHANNEL``, protected by WEBHOOK_TOKEN / WEBHOOK_BASIC_AUTH
     or a token from our OAuth server."""
     app_services = services(current_app)
+    config = app_services.config
+    if oauth_enabled(config) and not config.slack_bot_token:
+        # Many workspaces and no single bot token: this route has nowhere to post.
+        return _error(404, "not_found", "this service serves many workspaces: use the webhook"
+                      " URL that /thousandeyes connect gives in your channel")
     credentials = app_services.webhook_credentials
-    problem = check_authorization(request.headers.get("Authorization"), credentials)
+    try:
+        problem = check_authorization(request.headers.get("Authorization"), credentials)
+    except SQLAlchemyError as error:  # an OAuth token lookup could not reach the database
+        return _database_unavailable("an OAuth token check", error)
     if problem is not None:
         return _unauthorized(problem, credentials.challenge)
     channel, channel_problem = parse_channel_argument(request.args.get("channel"))
     if channel_problem is not None:
         return _error(400, "bad_request", channel_problem)
-    # The channel is fixed when the event arrives: an alert's thread stays where it
-    # started even if SLACK_CHANNEL changes later.
-    return _ingest(Destination(DEFAULT_ROUTE, channel or app_services.config.slack_channel or ""))
+    # '' stands for SLACK_CHANNEL, resolved when the parent is first posted; from then
+    # on the alert's thread stays where it started even if SLACK_CHANNEL changes.
+    return _ingest(Destination(DEFAULT_ROUTE, channel))
 
 
 @blueprint.route("/webhooks/thousandeyes/<route_id>", methods=["POST"])
@@ -94,8 +105,8 @@ def receive_route(route_id: str) -> tuple[Response, int] | Response:
                       " /thousandeyes connect gave you")
     if route.disabled_at is not None:
         return _error(410, "gone", f"this webhook was disconnected ({route.disabled_reason})")
-    scheme, _, token = (request.headers.get("Authorization") or "").strip().partition(" ")
-    if scheme.lower() != "bearer" or not token_matches(route, token.strip()):
+    scheme, token = split_authorization(request.headers.get("Authorization"))
+    if scheme != "bearer" or not token_matches(route, token):
         return _unauthorized("missing or invalid bearer token for this route",
                              'Bearer realm="thousandeyes-webhook"')
     if "channel" in request.args:
@@ -111,12 +122,16 @@ def _ingest(destination: Destination) -> tuple[Response, int] | Response:
     body = request.get_data(cache=False)
     try:
         text = body.decode("utf-8")
-        decoded = json.loads(text)
     except UnicodeDecodeError:
         return _error(400, "bad_request", "the body is not UTF-8 text")
-    except (json.JSONDecodeError, RecursionError) as error:
-        detail = error.msg if isinstance(error, json.JSONDecodeError) else "nested too deeply"
-        return _error(400, "bad_request", f"the body is not valid JSON: {detail}")
+    try:
+        decoded = json.loads(text, parse_constant=_refuse_constant)
+    except json.JSONDecodeError as error:
+        return _error(400, "bad_request", f"the body is not valid JSON: {error.msg}")
+    except RecursionError:
+        return _error(400, "bad_request", "the body is not valid JSON: nested too deeply")
+    except ValueError as error:  # NaN/Infinity, or an integer with thousands of digits
+        return _error(400, "bad_request", f"the body is not valid JSON: {str(error)[:120]}")
     try:
         if is_custom_webhook(decoded):
             # Stored in the classic shape, so delivery re-reads both kinds the same way.
@@ -132,6 +147,11 @@ def _ingest(destination: Destination) -> tuple[Response, int] | Response:
             channel=destination.channel, team_id=destination.team_id, body_text=text,
             now=utcnow(),
         )
+    except DataError as error:
+        # The database refused a value (not the connection): retrying cannot help.
+        log.warning("event %s refused by the database: %s", event.event_id,
+                    str(error.orig)[:200] if error.orig else error.__class__.__name__)
+        return _error(400, "bad_request", "a value in the payload cannot be stored")
     except SQLAlchemyError as error:
         return _database_unavailable(f"event {event.event_id} ({event.event_type})", error)
 
@@ -144,6 +164,11 @@ def _ingest(destination: Destination) -> tuple[Response, int] | Response:
     )
     app_services.notify_new_jobs()
     return jsonify(status="accepted", eventId=event.event_id)
+
+
+def _refuse_constant(name: str) -> float:
+    # Python's json accepts NaN and Infinity; JSON (and PostgreSQL) do not.
+    raise ValueError(f"{name} is not a JSON value")
 
 
 def _error(status: int, error: str, message: str) -> tuple[Response, int]:

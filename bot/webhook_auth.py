@@ -7,7 +7,6 @@ how much of a guess was right.
 from __future__ import annotations
 
 import base64
-import binascii
 import hmac
 from dataclasses import dataclass, field
 from typing import Callable
@@ -41,9 +40,7 @@ def check_authorization(header: str | None, credentials: WebhookCredentials) -> 
         return None
     if not header:
         return "missing Authorization header"
-    scheme, _, value = header.strip().partition(" ")
-    scheme = scheme.lower()
-    value = value.strip()
+    scheme, value = split_authorization(header)
     if scheme == "bearer" and (credentials.bearer_token or credentials.oauth_token_valid):
         if credentials.bearer_token and _equal(value, credentials.bearer_token):
             return None
@@ -62,7 +59,14 @@ def check_authorization(header: str | None, credentials: WebhookCredentials) -> 
         if user_ok and password_ok:
             return None
         return "invalid username or password"
-    return f"unsupported authorization scheme {scheme[:20]!r}"
+    # The "scheme" may be a bare token sent without one: never echo it.
+    return "unsupported authorization scheme; use Bearer or Basic"
+
+
+def split_authorization(header: str | None) -> tuple[str, str]:
+    """``("bearer", "abc")`` from ``"Bearer abc"``; the scheme lower-cased."""
+    scheme, _, value = (header or "").strip().partition(" ")
+    return scheme.lower(), value.strip()
 
 
 def _equal(given: str, expected: str) -> bool:
@@ -72,7 +76,7 @@ def _equal(given: str, expected: str) -> bool:
 def _decode_basic(value: str) -> tuple[str, str] | None:
     try:
         decoded = base64.b64decode(value, validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError):
+    except ValueError:  # binascii.Error, UnicodeDecodeError, non-ASCII input
         return None
     user, sep, password = decoded.partition(":")
     if not sep:

@@ -21,11 +21,18 @@ from bot.config import Config
 from bot.delivery import queue
 from bot.delivery.queue import ClaimedJob
 from bot.render import MessageRenderer, RenderedMessage
-from bot.slack.errors import ChannelUnavailable, InvalidBlocks, NotInChannel, PermanentError
+from bot.slack.errors import (
+    ChannelUnavailable,
+    InvalidBlocks,
+    NotInChannel,
+    PermanentError,
+    SlackUnavailable,
+)
 from bot.slack.gateway import LOG_ONLY_TS_PREFIX, Posted, SlackGateway
 from bot.store.alerts import load_alert_view, record_parent
 from bot.store.database import Database
 from bot.store.models import AlertRow, EventRow, JobKind
+from bot.store.retry import with_db_retries
 from bot.store.routes import DEFAULT_ROUTE, RouteOptions, route_options
 from bot.thousandeyes import Event, parse_event, utcnow
 
@@ -70,7 +77,7 @@ class JobExecutor:
         if view.trigger_count > 1 and "note_ts" not in job.data:
             posted = self._post(job, row.slack_channel or "", self.renderer.render_retrigger_note(view),
                                 thread_ts=row.slack_ts)
-            queue.save_progress(self.database, job, utcnow(), note_ts=posted.ts)
+            self._save_progress(job, note_ts=posted.ts)
 
     def _alert_clear(self, job: ClaimedJob) -> None:
         row, view = self._alert(job)
@@ -83,7 +90,7 @@ class JobExecutor:
                 job, row.slack_channel or "", self.renderer.render_clear_reply(view),
                 thread_ts=row.slack_ts, reply_broadcast=self._options(row).broadcast_clears,
             )
-            queue.save_progress(self.database, job, utcnow(), reply_ts=posted.ts)
+            self._save_progress(job, reply_ts=posted.ts)
         self._update_parent(row, view)
 
     def _refresh_parent(self, job: ClaimedJob) -> None:
@@ -110,7 +117,14 @@ class JobExecutor:
         # Only the first post notifies the route's audience; updates never mention.
         view = replace(view, mention=self._options(row).mention)
         posted = self._post(job, self._channel(job), self.renderer.render_parent(view))
-        record_parent(self.database, row.id, posted.channel, posted.ts)
+        with_db_retries(lambda: record_parent(self.database, row.id, posted.channel, posted.ts),
+                        f"recording the parent of alert {row.id}")
+
+    def _save_progress(self, job: ClaimedJob, **progress: str) -> None:
+        # A lost claim means another worker runs this job now; stop before posting more.
+        if not with_db_retries(lambda: queue.save_progress(self.database, job, utcnow(), **progress),
+                               f"recording progress of job {job.id}"):
+            raise SlackUnavailable("claim_lost", f"job {job.id} was taken over by another worker")
 
     def _update_parent(self, row: AlertRow, view: AlertView) -> None:
         message = self.renderer.render_parent(view)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import secrets
 import socket
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -38,13 +39,17 @@ class ClaimedJob:
     event_pk: int | None
     channel: str
     attempts: int
+    worker_id: str = ""
     team_id: str | None = None
     data: dict[str, Any] = field(default_factory=dict)
 
 
+_BOOT_ID = secrets.token_hex(4)  # tells this process from an earlier one with its pid
+
+
 def worker_identity() -> str:
-    """host:pid, so a restarted process can recognise jobs its dead predecessor held."""
-    return f"{socket.gethostname()}:{os.getpid()}"
+    """host:pid:boot, so a restarted process can recognise jobs its dead predecessor held."""
+    return f"{socket.gethostname()}:{os.getpid()}:{_BOOT_ID}"
 
 
 def claim_next(
@@ -100,30 +105,31 @@ def claim_next(
         row.updated_at = now
         return ClaimedJob(
             id=row.id, kind=row.kind, alert_id=row.alert_id, event_pk=row.event_pk,
-            channel=row.channel, attempts=row.attempts, team_id=row.team_id,
-            data=dict(row.data or {}),
+            channel=row.channel, attempts=row.attempts, worker_id=worker_id,
+            team_id=row.team_id, data=dict(row.data or {}),
         )
 
 
-def complete(db: Database, job: ClaimedJob, now: datetime) -> None:
-    _set(db, job.id, status=JobStatus.DONE, locked_by=None, locked_until=None,
-         last_error=None, updated_at=now)
+def complete(db: Database, job: ClaimedJob, now: datetime) -> bool:
+    return _set_held(db, job, status=JobStatus.DONE, locked_by=None, locked_until=None,
+                     last_error=None, updated_at=now)
 
 
-def save_progress(db: Database, job: ClaimedJob, now: datetime, **progress: Any) -> None:
+def save_progress(db: Database, job: ClaimedJob, now: datetime, **progress: Any) -> bool:
     """Record a step (e.g. a reply's ts) so a retried job does not repeat it."""
     job.data.update(progress)
-    _set(db, job.id, data=dict(job.data), updated_at=now)
+    return _set_held(db, job, data=dict(job.data), updated_at=now)
 
 
-def reschedule(db: Database, job: ClaimedJob, now: datetime, delay: float, error: str) -> None:
-    _set(db, job.id, status=JobStatus.PENDING, locked_by=None, locked_until=None,
-         next_attempt_at=now + timedelta(seconds=delay), last_error=error[:2000], updated_at=now)
+def reschedule(db: Database, job: ClaimedJob, now: datetime, delay: float, error: str) -> bool:
+    return _set_held(db, job, status=JobStatus.PENDING, locked_by=None, locked_until=None,
+                     next_attempt_at=now + timedelta(seconds=delay), last_error=error[:2000],
+                     updated_at=now)
 
 
-def dead_letter(db: Database, job: ClaimedJob, now: datetime, error: str) -> None:
-    _set(db, job.id, status=JobStatus.DEAD, locked_by=None, locked_until=None,
-         last_error=error[:2000], updated_at=now)
+def dead_letter(db: Database, job: ClaimedJob, now: datetime, error: str) -> bool:
+    return _set_held(db, job, status=JobStatus.DEAD, locked_by=None, locked_until=None,
+                     last_error=error[:2000], updated_at=now)
 
 
 def release_orphans(db: Database, host: str, now: datetime) -> int:
@@ -139,8 +145,7 @@ def release_orphans(db: Database, host: str, now: datetime) -> int:
         ).all()
         released = 0
         for row in rows:
-            pid = _pid_of(row.locked_by or "")
-            if pid is not None and not _process_alive(pid):
+            if _holder_is_gone(row.locked_by or ""):
                 row.status = JobStatus.PENDING
                 row.locked_by = None
                 row.locked_until = None
@@ -170,41 +175,40 @@ def list_jobs(db: Database, dead_only: bool = False, limit: int = 50) -> list[Jo
         return list(session.scalars(statement))
 
 
-def enqueue(
-    db_session: Any, *, kind: str, alert_id: int | None, channel: str, now: datetime,
-    team_id: str | None = None, event_pk: int | None = None,
-    data: dict[str, Any] | None = None,
-) -> JobRow:
-    """Add a job inside the caller's transaction (the state change and its job commit
-    together)."""
-    job = JobRow(
-        alert_id=alert_id, event_pk=event_pk, kind=kind, channel=channel, team_id=team_id,
-        status=JobStatus.PENDING, attempts=0, next_attempt_at=now, created_at=now,
-        updated_at=now, data=data or {},
-    )
-    db_session.add(job)
-    return job
+def _set_held(db: Database, job: ClaimedJob, **values: Any) -> bool:
+    """Update the job only while this claim still holds it.
 
-
-def _set(db: Database, job_id: int, **values: Any) -> None:
+    A worker whose lease expired must not mark done (or pending again) a job another
+    worker has since claimed; ``attempts`` tells two claims by one process apart.
+    Returns False when the claim was lost.
+    """
     with db.session() as session:
-        session.execute(update(JobRow).where(JobRow.id == job_id).values(**values))
-
-
-def _pid_of(locked_by: str) -> int | None:
-    _host, _, pid = locked_by.rpartition(":")
-    return int(pid) if pid.isdigit() else None
-
-
-def _process_alive(pid: int) -> bool:
-    if pid == os.getpid():
-        # Called before this process claims anything: a job held under our own pid was
-        # held by an earlier process that had the same pid (common in containers).
+        result = session.execute(
+            update(JobRow)
+            .where(JobRow.id == job.id, JobRow.status == JobStatus.RUNNING,
+                   JobRow.locked_by == job.worker_id, JobRow.attempts == job.attempts)
+            .values(**values)
+        )
+    if not result.rowcount:
+        log.warning("job %d: claim lost (lease expired and another worker took it)", job.id)
         return False
+    return True
+
+
+def _holder_is_gone(locked_by: str) -> bool:
+    """True when the process named ``host:pid:boot`` on this host no longer runs."""
+    parts = locked_by.split(":")
+    if len(parts) < 3 or not parts[-2].isdigit():
+        return False
+    pid, boot = int(parts[-2]), parts[-1]
+    if pid == os.getpid():
+        # Our own pid with another boot id: an earlier process that had the same pid
+        # (common in containers), which cannot be running any more.
+        return boot != _BOOT_ID
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
-        return False
-    except PermissionError:
         return True
-    return True
+    except PermissionError:
+        return False
+    return False

@@ -28,11 +28,12 @@ from bot.slack.errors import PermanentError, RateLimited, RetryableError
 from bot.slack.oauth import build_installation_store
 from bot.slack.workspaces import GatewayProvider
 from bot.store.database import Database
+from bot.store.retry import with_db_retries
 from bot.thousandeyes import utcnow
 
 log = logging.getLogger(__name__)
 
-LEASE = timedelta(seconds=60)  # longer than the slowest job: a few 10 s Slack calls
+MAX_UNEXPECTED_ATTEMPTS = 8
 IDLE_POLL_SECONDS = 0.5
 MAX_BACKOFF_SECONDS = 300.0
 
@@ -63,6 +64,9 @@ class DeliveryWorker:
         self.pacer = pacer or ChannelPacer(interval=config.slack_post_interval)
         self.renderer = renderer or MessageRenderer(config.templates_dir)
         self.backoff = backoff
+        # Longer than the slowest job (a handful of Slack calls, each with one retry), so
+        # a live worker never loses its claim to another.
+        self.lease = timedelta(seconds=max(120.0, 12 * config.slack_timeout))
         self.worker_id = queue.worker_identity()
         self._claim_lock = threading.Lock()
         self._stopping = threading.Event()
@@ -119,41 +123,65 @@ class DeliveryWorker:
         with self._claim_lock:
             blocked, paced = self.pacer.snapshot()
             job = queue.claim_next(
-                self.database, self.worker_id, utcnow(), LEASE, blocked, paced
+                self.database, self.worker_id, utcnow(), self.lease, blocked, paced
             )
             if job is not None and job.kind in queue.POSTING_KINDS:
-                wait = self.pacer.reserve_post(self._pace_key(job))
+                wait = self.pacer.reserve_post(job.channel)
             else:
                 wait = 0.0
         if job is not None and wait > 0:
             self._stopping.wait(wait)
         return job
 
-    def _pace_key(self, job: ClaimedJob) -> str:
-        return job.channel or self.config.slack_channel or ""
-
     def _execute(self, job: ClaimedJob) -> None:
+        record = self._run(job)
+        try:
+            with_db_retries(record, f"recording the outcome of job {job.id}")
+        except SQLAlchemyError as error:
+            # The lease will expire and another claim will retry the job.
+            log.error("job %d: outcome not recorded (%s)", job.id, error.__class__.__name__)
+
+    def _run(self, job: ClaimedJob) -> Callable[[], bool]:
+        """Run the job; returns how to record its outcome."""
+        now = utcnow
         try:
             gateway = self.gateways.for_team(job.team_id)
             JobExecutor(self.config, self.database, gateway, self.renderer).run(job)
         except RateLimited as error:
-            self.pacer.block(self._pace_key(job), error.retry_after)
+            self.pacer.block(job.channel, error.retry_after)
             log.warning("job %d (%s): Slack rate limit on %s; retrying in %.1fs",
-                        job.id, job.kind, self._pace_key(job) or "-", error.retry_after)
-            queue.reschedule(self.database, job, utcnow(), error.retry_after, str(error))
+                        job.id, job.kind, job.channel or "default channel", error.retry_after)
+            wait, message = error.retry_after, str(error)
+            return lambda: queue.reschedule(self.database, job, now(), wait, message)
         except RetryableError as error:
             delay = self.backoff(job.attempts)
             log.warning("job %d (%s): %s; attempt %d, retrying in %.1fs",
                         job.id, job.kind, error, job.attempts, delay)
-            queue.reschedule(self.database, job, utcnow(), delay, str(error))
+            message = str(error)
+            return lambda: queue.reschedule(self.database, job, now(), delay, message)
         except PermanentError as error:
             log.error(
                 "job %d (%s) failed permanently: %s. Fix the cause, then run"
                 " `python -m bot jobs retry %d`", job.id, job.kind, error, job.id,
             )
-            queue.dead_letter(self.database, job, utcnow(), str(error))
-        else:
-            queue.complete(self.database, job, utcnow())
+            message = str(error)
+            return lambda: queue.dead_letter(self.database, job, now(), message)
+        except SQLAlchemyError as error:
+            delay = self.backoff(job.attempts)
+            log.error("job %d (%s): database error %s; retrying in %.1fs",
+                      job.id, job.kind, error.__class__.__name__, delay)
+            return lambda: queue.reschedule(self.database, job, now(), delay, "database error")
+        except Exception as error:  # noqa: BLE001 - last resort, traceback logged below
+            # A bug or an error no one foresaw must not kill this thread (delivery would
+            # stop while /healthz stays green): log it with its traceback and retry a
+            # few times before dead-lettering.
+            log.exception("job %d (%s): unexpected error", job.id, job.kind)
+            reason = f"unexpected error: {error.__class__.__name__}: {error}"[:500]
+            if job.attempts >= MAX_UNEXPECTED_ATTEMPTS:
+                return lambda: queue.dead_letter(self.database, job, now(), reason)
+            delay = self.backoff(job.attempts)
+            return lambda: queue.reschedule(self.database, job, now(), delay, reason)
+        return lambda: queue.complete(self.database, job, now())
 
 
 # --- process integration ---------------------------------------------------------------

@@ -6,7 +6,6 @@ constant-time comparison of hashes.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
@@ -16,6 +15,7 @@ from typing import Sequence
 from authlib.oauth2.rfc6749 import ClientMixin
 from sqlalchemy import select, update
 
+from bot.hashing import sha256_hex
 from bot.store.database import Database
 from bot.store.models import OAuthClientRow, OAuthTokenRow
 
@@ -24,10 +24,6 @@ SCOPE = "webhook"
 # authorization-code grant (no state) or client credentials.
 PUBLIC_GRANTS = ("implicit",)
 CONFIDENTIAL_GRANTS = ("authorization_code", "client_credentials")
-
-
-def sha256(value: str) -> str:
-    return hashlib.sha256(value.encode("utf-8")).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -58,7 +54,7 @@ class OAuthClient(ClientMixin):  # type: ignore[misc]
     def check_client_secret(self, client_secret: str) -> bool:
         if self.secret_hash is None:
             return False
-        return hmac.compare_digest(sha256(client_secret or ""), self.secret_hash)
+        return hmac.compare_digest(sha256_hex(client_secret or ""), self.secret_hash)
 
     def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
         if self.secret_hash is None:
@@ -94,7 +90,7 @@ def add_client(
     with db.session() as session:
         session.add(OAuthClientRow(
             client_id=client_id, name=name[:200],
-            client_secret_hash=sha256(secret) if secret else None,
+            client_secret_hash=sha256_hex(secret) if secret else None,
             redirect_uris=list(redirect_uris),
             grant_types=list(CONFIDENTIAL_GRANTS if confidential else PUBLIC_GRANTS),
             created_at=now,
@@ -111,7 +107,7 @@ def token_is_valid(db: Database, presented: str, now: datetime) -> bool:
     """True for an issued, unexpired, unrevoked access token of a live client."""
     with db.session() as session:
         token = session.scalar(
-            select(OAuthTokenRow).where(OAuthTokenRow.token_hash == sha256(presented))
+            select(OAuthTokenRow).where(OAuthTokenRow.token_hash == sha256_hex(presented))
         )
         if token is None or token.revoked_at is not None or token.expires_at <= now:
             return False
@@ -126,7 +122,7 @@ def revoke_tokens(db: Database, now: datetime, client_id: str | None = None,
     if client_id is not None:
         statement = statement.where(OAuthTokenRow.client_id == client_id)
     if token is not None:
-        statement = statement.where(OAuthTokenRow.token_hash == sha256(token))
+        statement = statement.where(OAuthTokenRow.token_hash == sha256_hex(token))
     with db.session() as session:
         return session.execute(statement.values(revoked_at=now)).rowcount or 0
 

@@ -12,7 +12,11 @@ from __future__ import annotations
 
 import hmac
 import logging
-from datetime import timedelta
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer
@@ -21,7 +25,8 @@ from authlib.oauth2.rfc6749 import grants
 from flask import Blueprint, Flask, Response, current_app, render_template_string, request
 from sqlalchemy import delete, select
 
-from bot.oauth_server.clients import OAuthClient, load_client, sha256
+from bot.hashing import sha256_hex
+from bot.oauth_server.clients import OAuthClient, load_client
 from bot.services import services
 from bot.store.models import OAuthCodeRow, OAuthTokenRow
 from bot.thousandeyes import utcnow
@@ -30,6 +35,7 @@ log = logging.getLogger(__name__)
 
 blueprint = Blueprint("oauth", __name__)
 SERVER_KEY = "thousandeyes_bot.oauth_server"
+THROTTLE_KEY = "thousandeyes_bot.oauth_throttle"
 CODE_LIFETIME = timedelta(minutes=5)
 
 
@@ -40,17 +46,47 @@ class ServiceAdmin:
         return "admin"
 
 
+@dataclass(frozen=True)
 class _Code:
-    """What Authlib needs to know of a stored authorization code."""
+    """What Authlib needs to know of a redeemed authorization code."""
 
-    def __init__(self, row: OAuthCodeRow) -> None:
-        self.row = row
+    redirect_uri: str
+    scope: str
 
     def get_redirect_uri(self) -> str:
-        return self.row.redirect_uri
+        return self.redirect_uri
 
     def get_scope(self) -> str:
-        return self.row.scope
+        return self.scope
+
+
+def _aware(value: datetime) -> datetime:
+    # RETURNING hands back the raw column value: naive UTC on SQLite.
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+
+
+class ConsentThrottle:
+    """Slows password guessing on the consent page: after ``limit`` wrong passwords in
+    ``window`` seconds, the page refuses every attempt until the window has passed."""
+
+    def __init__(self, limit: int = 10, window: float = 900.0) -> None:
+        self._limit = limit
+        self._window = window
+        self._failures: deque[float] = deque()
+        self._lock = threading.Lock()
+
+    def blocked(self) -> bool:
+        with self._lock:
+            self._forget(time.monotonic())
+            return len(self._failures) >= self._limit
+
+    def failed(self) -> None:
+        with self._lock:
+            self._failures.append(time.monotonic())
+
+    def _forget(self, now: float) -> None:
+        while self._failures and now - self._failures[0] > self._window:
+            self._failures.popleft()
 
 
 class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):  # type: ignore[misc]
@@ -60,26 +96,28 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):  # type: ignore[mis
         now = utcnow()
         with services(current_app).database.session() as session:
             session.add(OAuthCodeRow(
-                code_hash=sha256(code), client_id=request.client.get_client_id(),
+                code_hash=sha256_hex(code), client_id=request.client.get_client_id(),
                 redirect_uri=request.payload.redirect_uri or "", scope=request.scope or "",
                 created_at=now, expires_at=now + CODE_LIFETIME,
             ))
 
     def query_authorization_code(self, code: str, client: OAuthClient) -> _Code | None:
+        # Consume the code as it is read: of two requests racing with one code, only the
+        # one whose DELETE removed the row gets a token.
         with services(current_app).database.session() as session:
-            row = session.scalar(select(OAuthCodeRow).where(
-                OAuthCodeRow.code_hash == sha256(code),
-                OAuthCodeRow.client_id == client.get_client_id(),
-            ))
-        if row is None or row.expires_at <= utcnow():
+            row = session.execute(
+                delete(OAuthCodeRow)
+                .where(OAuthCodeRow.code_hash == sha256_hex(code),
+                       OAuthCodeRow.client_id == client.get_client_id())
+                .returning(OAuthCodeRow.code_hash, OAuthCodeRow.redirect_uri,
+                           OAuthCodeRow.scope, OAuthCodeRow.expires_at)
+            ).first()
+        if row is None or _aware(row.expires_at) <= utcnow():
             return None
-        return _Code(row)
+        return _Code(redirect_uri=row.redirect_uri, scope=row.scope)
 
     def delete_authorization_code(self, authorization_code: _Code) -> None:
-        # Codes are single use: the exchange deletes it before the token is issued.
-        with services(current_app).database.session() as session:
-            session.execute(delete(OAuthCodeRow).where(
-                OAuthCodeRow.code_hash == authorization_code.row.code_hash))
+        """Already deleted when it was read (see query_authorization_code)."""
 
     def authenticate_user(self, authorization_code: _Code) -> ServiceAdmin:
         return ServiceAdmin()
@@ -105,7 +143,7 @@ def init_oauth_server(app: Flask) -> None:
         now = utcnow()
         with database.session() as session:
             session.add(OAuthTokenRow(
-                token_hash=sha256(token["access_token"]),
+                token_hash=sha256_hex(token["access_token"]),
                 client_id=oauth_request.client.get_client_id(),
                 grant_type=oauth_request.payload.grant_type or "implicit",
                 scope=token.get("scope", "") or "",
@@ -119,6 +157,7 @@ def init_oauth_server(app: Flask) -> None:
     server.register_grant(AuthorizationCodeGrant)
     server.register_grant(ClientCredentialsGrant)
     app.extensions[SERVER_KEY] = server
+    app.extensions[THROTTLE_KEY] = ConsentThrottle()
 
 
 def _server() -> AuthorizationServer | None:
@@ -168,14 +207,29 @@ def authorize() -> Response | tuple[str, int]:
         return render_template_string(_CONSENT_PAGE, error=None, **page), 200
     if request.form.get("decision") == "deny":
         return server.create_authorization_response(grant=grant, grant_user=None)
+    throttle: ConsentThrottle = current_app.extensions[THROTTLE_KEY]
+    if throttle.blocked():
+        log.warning("OAuth consent refused: too many wrong passwords recently")
+        return render_template_string(
+            _CONSENT_PAGE, error="Too many wrong passwords; try again in 15 minutes.", **page), 429
     given = request.form.get("admin_password", "")
     expected = config.oauth_admin_password or ""
     if not hmac.compare_digest(given.encode("utf-8"), expected.encode("utf-8")):
+        throttle.failed()
         log.warning("OAuth consent for %s refused: wrong administrator password from %s",
                     client.get_client_id(), request.remote_addr)
         return render_template_string(_CONSENT_PAGE, error="Wrong password.", **page), 403
     log.info("OAuth consent approved for client %s", client.get_client_id())
     return server.create_authorization_response(grant=grant, grant_user=ServiceAdmin())
+
+
+@blueprint.after_request
+def no_framing_no_caching(response: Response) -> Response:
+    # The consent page must not be framed (clickjacking) nor kept by caches.
+    response.headers["X-Frame-Options"] = "DENY"
+    response.headers["Content-Security-Policy"] = "frame-ancestors 'none'"
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @blueprint.route("/oauth/token", methods=["POST"])

@@ -11,7 +11,6 @@ import http.client
 import itertools
 import json
 import logging
-import urllib.error
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -80,6 +79,8 @@ class WebApiGateway:
         if metadata:
             arguments["metadata"] = metadata
         data = self._call("chat.postMessage", arguments)
+        if not data.get("ts"):
+            raise PermanentError("bad_response", "chat.postMessage answered ok without a ts")
         return Posted(channel=str(data.get("channel") or channel), ts=str(data["ts"]))
 
     def update_message(
@@ -98,7 +99,7 @@ class WebApiGateway:
 
     def _find_channel_id(self, name: str) -> str:
         cursor = None
-        for _page in range(20):  # 20 pages of 1000: a very large workspace
+        for _page in range(5):  # 5,000 channels; bounded so a job stays within its lease
             arguments: dict[str, Any] = {
                 "types": "public_channel", "exclude_archived": True, "limit": 1000,
             }
@@ -118,8 +119,9 @@ class WebApiGateway:
             response = self._client.api_call(method, json=arguments)
         except SlackApiError as error:
             raise _classify_api_error(method, error) from error
-        except (urllib.error.URLError, http.client.HTTPException, TimeoutError,
-                ConnectionError) as error:
+        except (OSError, http.client.HTTPException) as error:
+            # URLError, timeouts, resets and TLS errors are all OSErrors: the network,
+            # not the request, failed, so the same call may succeed later.
             raise SlackUnavailable("connection_error", f"{method}: {error}") from error
         except SlackRequestError as error:
             raise PermanentError("bad_request", f"{method}: {error}") from error
@@ -136,8 +138,9 @@ def _classify_api_error(method: str, error: SlackApiError) -> SlackDeliveryError
     if status >= 500:
         return SlackUnavailable(f"http_{status}", f"{method}: {code[:200]}")
     detail = method
-    if data.get("response_metadata", {}).get("messages"):
-        detail += ": " + "; ".join(data["response_metadata"]["messages"])[:500]
+    messages = (data.get("response_metadata") or {}).get("messages")
+    if isinstance(messages, list) and messages:
+        detail += ": " + "; ".join(str(m) for m in messages)[:500]
     return error_for_code(code, detail)
 
 

@@ -62,12 +62,20 @@ def _uninstalled_listener(app_services: Services) -> Callable[..., None]:
         team_id = str(body.get("team_id") or "")
         if not team_id:
             return
-        store = app_services.installation_store
-        if store is not None:
-            store.delete_installation(enterprise_id=body.get("enterprise_id"), team_id=team_id)
-            store.delete_bot(enterprise_id=body.get("enterprise_id"), team_id=team_id)
         reason = f"workspace {team_id}: {event.get('type', 'app_uninstalled')} (the app was removed)"
-        routes, jobs = disable_team(app_services.database, team_id, reason, utcnow())
+        try:
+            # Routes first: once they answer 410, nothing new is queued for the workspace.
+            routes, jobs = disable_team(app_services.database, team_id, reason, utcnow())
+            store = app_services.installation_store
+            if store is not None:
+                enterprise_id = body.get("enterprise_id")
+                store.delete_installation(enterprise_id=enterprise_id, team_id=team_id)
+                store.delete_bot(enterprise_id=enterprise_id, team_id=team_id)
+        except SQLAlchemyError as error:
+            # Slack does not resend the event; say loudly what is left to do by hand.
+            log.error("%s, but recording it failed (%s): disable its routes by hand",
+                      reason, error.__class__.__name__)
+            return
         log.warning("%s; disabled %d route(s), stopped %d queued job(s)", reason, routes, jobs)
 
     return listener

@@ -14,7 +14,7 @@ from datetime import datetime
 
 from sqlalchemy import select
 
-from bot.delivery.queue import enqueue
+from bot.store.jobs import enqueue
 from bot.store.database import Database
 from bot.store.models import AcknowledgementRow, AlertRow, AlertState, JobKind
 

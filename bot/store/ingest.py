@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bot.store.database import Database
-from bot.delivery.queue import enqueue
+from bot.store.jobs import enqueue
 from bot.store.models import AlertRow, AlertState, EventRow, JobKind
 from bot.thousandeyes import AgentAlert, Event, TestAlert, Transition
 
@@ -154,6 +154,11 @@ def _upsert_alert(
         session.flush()
         return row, _job_kind_for(event)
 
+    if event.transition is Transition.CLEAR and row.state == AlertState.CLEARED:
+        # ThousandEyes also clears when a rule is deleted; the alert is already shown
+        # cleared, so a second "Cleared" reply would only be noise.
+        log.info("repeated clear %s for cleared alert %s ignored", event.event_id, row.id)
+        return row, None
     if event.transition is Transition.TRIGGER and _is_stale_trigger(row, alert):
         # A trigger retried by ThousandEyes after its clear was already accepted: keep the
         # record of it, but never reopen a cleared alert or post about it.

@@ -7,7 +7,6 @@ database useless for posting alerts.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import re
 import secrets
@@ -16,6 +15,7 @@ from datetime import datetime
 
 from sqlalchemy import select, update
 
+from bot.hashing import sha256_hex
 from bot.store.database import Database
 from bot.store.models import JobRow, JobStatus, RouteRow
 
@@ -34,12 +34,8 @@ class RouteOptions:
             raise ValueError(f"not a mention option: {self.mention!r:.40}")
 
 
-def hash_token(token: str) -> str:
-    return hashlib.sha256(token.encode("utf-8")).hexdigest()
-
-
 def token_matches(route: RouteRow, presented: str) -> bool:
-    return hmac.compare_digest(hash_token(presented), route.token_hash)
+    return hmac.compare_digest(sha256_hex(presented), route.token_hash)
 
 
 def is_route_id(value: str) -> bool:
@@ -54,7 +50,7 @@ def create_route(
     token = secrets.token_urlsafe(32)
     route = RouteRow(
         id=secrets.token_hex(8), team_id=team_id, channel_id=channel_id,
-        token_hash=hash_token(token), mention=options.mention,
+        token_hash=sha256_hex(token), mention=options.mention,
         broadcast_clears=options.broadcast_clears, created_by=created_by, created_at=now,
     )
     with db.session() as session:

@@ -228,3 +228,69 @@ def test_healthz(live_server):
     response = requests.get(live_server.url + "/healthz", timeout=10)
     assert response.status_code == 200
     assert response.json() == {"status": "ok", "database": "ok", "slack": "log-only"}
+
+
+def with_alert(**fields):
+    payload = load_sample("trigger")
+    payload["alert"].update(fields)
+    return payload
+
+
+@pytest.mark.parametrize(
+    "body, status",
+    [
+        ('{"eventType": "WEBHOOK_TEST", "eventId": "1", "n": ' + "9" * 5000 + "}", 400),
+        ('{"eventType": "WEBHOOK_TEST", "eventId": "1", "n": NaN}', 400),
+        ('{"eventType": "WEBHOOK_TEST", "eventId": "1", "n": -Infinity}', 400),
+        (json.dumps({"eventType": "X" * 101, "eventId": "1"}), 400),
+        (json.dumps({"eventType": "AGENT_ALERT_NOTIFICATION_TRIGGER", "eventId": "1",
+                     "agentAlert": {"agentRuleId": "r" * 150, "agentId": "a" * 150}}), 400),
+        (json.dumps({"type": 10 ** 400, "alert": {"id": "a1"}}), 400),
+        # Odd values in optional fields lose nothing: the alert is accepted.
+        (json.dumps(with_alert(dateStart=10 ** 400)), 200),
+        (json.dumps(with_alert(dateStart="0001-01-01T00:00:00+01:00")), 200),
+        (json.dumps(with_alert(testName="nul\u0000inside", ruleName="\u0000")), 200),
+    ],
+)
+def test_odd_input_never_gets_a_500(live_server, database, body, status):
+    response = post(live_server, body.encode())
+    assert response.status_code == status, response.text
+    assert response.headers["Content-Type"] == "application/json"
+    assert ("message" in response.json()) == (status != 200)
+
+
+def test_non_ascii_basic_credentials_are_a_401(database_url):
+    app = create_app(Config(database_url=database_url, webhook_basic_auth=("te", "pw"),
+                            delivery_threads=0))
+    try:
+        response = app.test_client().post("/webhooks/thousandeyes", json=load_sample("test"),
+                                          headers={"Authorization": "Basic é"})
+        assert response.status_code == 401
+        bare = app.test_client().post("/webhooks/thousandeyes", json=load_sample("test"),
+                                      headers={"Authorization": "s3cr3t-token-sent-bare"})
+        assert bare.status_code == 401
+        assert "s3cr3t" not in bare.get_data(as_text=True)  # a token is never echoed
+    finally:
+        services(app).database.dispose()
+
+
+def test_repeated_clear_queues_no_second_reply(live_server, database):
+    post(live_server, load_sample("trigger"))
+    post(live_server, load_sample("clear"))
+    again = load_sample("clear")
+    again["eventId"] = "49-35546-rule-deleted"
+    assert post(live_server, again).json()["status"] == "accepted"
+    assert [j.kind for j in rows(database, JobRow)] == [JobKind.ALERT_TRIGGER, JobKind.ALERT_CLEAR]
+
+
+def test_multi_workspace_mode_points_the_default_route_to_connect(database_url):
+    app = create_app(Config(database_url=database_url, slack_client_id="1.2",
+                            slack_client_secret="s", slack_signing_secret="x",
+                            webhook_token=WEBHOOK_TOKEN, delivery_threads=0))
+    try:
+        response = app.test_client().post("/webhooks/thousandeyes", json=load_sample("test"),
+                                          headers=AUTH)
+        assert response.status_code == 404
+        assert "/thousandeyes connect" in response.json["message"]
+    finally:
+        services(app).database.dispose()

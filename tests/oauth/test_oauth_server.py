@@ -185,3 +185,37 @@ def test_oauth_cli_adds_lists_and_revokes(database_url, tmp_path):
     revoked = run_bot("oauth", "revoke", "--client", client_id, env=env, cwd=tmp_path)
     assert revoked.returncode == 0 and "revoked client" in revoked.stdout
     assert "revoked" in run_bot("oauth", "list", env=env, cwd=tmp_path).stdout
+
+
+def test_consent_page_throttles_password_guessing_and_cannot_be_framed(oauth):
+    server, database = oauth
+    client_id, _ = clients.add_client(database, "TE classic", THOUSANDEYES_OAUTH_CALLBACKS,
+                                      confidential=False, now=utcnow())
+    params = {"response_type": "token", "client_id": client_id, "redirect_uri": CALLBACK}
+    page = requests.get(server.url + "/oauth/authorize", params=params, timeout=10)
+    assert page.headers["X-Frame-Options"] == "DENY"
+    assert page.headers["Cache-Control"] == "no-store"
+    codes = [consent(server, params, password=f"guess-{i}").status_code for i in range(11)]
+    assert codes[:10] == [403] * 10 and codes[10] == 429
+    # Even the right password waits out the window now.
+    assert consent(server, params).status_code == 429
+
+
+def test_one_code_racing_twice_yields_one_token(oauth):
+    from concurrent.futures import ThreadPoolExecutor
+
+    server, database = oauth
+    client_id, secret = clients.add_client(database, "TE custom", THOUSANDEYES_OAUTH_CALLBACKS,
+                                           confidential=True, now=utcnow())
+    answer = consent(server, {"response_type": "code", "client_id": client_id,
+                              "redirect_uri": CALLBACK})
+    code = parse_qs(urlsplit(answer.headers["Location"]).query)["code"][0]
+    exchange = {"grant_type": "authorization_code", "code": code, "redirect_uri": CALLBACK}
+
+    def redeem(_):
+        return requests.post(server.url + "/oauth/token", data=exchange,
+                             auth=(client_id, secret), timeout=10).status_code
+
+    with ThreadPoolExecutor(4) as pool:
+        statuses = sorted(pool.map(redeem, range(4)))
+    assert statuses == [200, 400, 400, 400]

@@ -171,6 +171,9 @@ def test_uninstall_disables_routes_and_stops_jobs(multi, fake_slack):
             enterprise_id=None, team_id="T0A") is not None:
         time.sleep(0.05)
     assert services(app).installation_store.find_bot(enterprise_id=None, team_id="T0A") is None
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and not queue.list_jobs(worker.database, dead_only=True):
+        time.sleep(0.05)
     [dead] = queue.list_jobs(worker.database, dead_only=True)
     assert "uninstalled" in dead.last_error or "app_uninstalled" in dead.last_error
     assert post_alert(url_a, token_a, "test").status_code == 410
