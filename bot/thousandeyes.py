@@ -282,8 +282,10 @@ def id_text(value: Any) -> str | None:
         return str(value)
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
-    if isinstance(value, str) and value.strip():
-        return value.strip().replace("\x00", "")
+    if isinstance(value, str):
+        # NULs go first, so an id made only of them is no id at all.
+        cleaned = value.replace("\x00", "").strip()
+        return cleaned or None
     return None
 
 

@@ -132,6 +132,9 @@ def _ingest(destination: Destination) -> tuple[Response, int] | Response:
         return _error(400, "bad_request", "the body is not valid JSON: nested too deeply")
     except ValueError as error:  # NaN/Infinity, or an integer with thousands of digits
         return _error(400, "bad_request", f"the body is not valid JSON: {str(error)[:120]}")
+    if "\\u" in text and _has_lone_surrogate(decoded):
+        return _error(400, "bad_request", "the body is not valid JSON: it escapes half of a"
+                      " UTF-16 surrogate pair (\\ud800-\\udfff) that no character completes")
     try:
         if is_custom_webhook(decoded):
             # Stored in the classic shape, so delivery re-reads both kinds the same way.
@@ -164,6 +167,15 @@ def _ingest(destination: Destination) -> tuple[Response, int] | Response:
     )
     app_services.notify_new_jobs()
     return jsonify(status="accepted", eventId=event.event_id)
+
+
+def _has_lone_surrogate(value: object) -> bool:
+    """json.loads accepts "\\ud800" alone; no database can store it (it is not text)."""
+    try:
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 def _refuse_constant(name: str) -> float:

@@ -28,7 +28,7 @@ from bot.slack.errors import (
     PermanentError,
     SlackUnavailable,
 )
-from bot.slack.gateway import LOG_ONLY_TS_PREFIX, Posted, SlackGateway
+from bot.slack.gateway import LOG_ONLY_TS_PREFIX, POST_MARKER_EVENT, Posted, SlackGateway
 from bot.store.alerts import load_alert_view, record_parent
 from bot.store.database import Database
 from bot.store.models import AlertRow, EventRow, JobKind
@@ -139,9 +139,23 @@ class JobExecutor:
         self, job: ClaimedJob, channel: str, message: RenderedMessage, *,
         thread_ts: str | None = None, reply_broadcast: bool = False,
     ) -> Posted:
+        # Every job posts at most one message; its marker rides along as Slack message
+        # metadata. If an earlier attempt may have posted it (it timed out, or the
+        # process died before recording the ts), look for the marker before posting.
+        marker = f"job-{job.id}"
+        if job.data.get("in_flight") == marker:
+            found = self.gateway.find_posted(channel, marker, thread_ts=thread_ts)
+            if found is not None:
+                log.info("job %d: the message was already posted (%s); not posting again",
+                         job.id, found.ts)
+                return found
+        self._save_progress(job, in_flight=marker)
+        metadata = {"event_type": POST_MARKER_EVENT, "event_payload": {"marker": marker}}
+
         def send(blocks: list[dict[str, Any]] | None) -> Posted:
             return self.gateway.post_message(
-                channel, message.text, blocks, thread_ts=thread_ts, reply_broadcast=reply_broadcast
+                channel, message.text, blocks, thread_ts=thread_ts,
+                reply_broadcast=reply_broadcast, metadata=metadata,
             )
 
         try:

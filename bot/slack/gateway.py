@@ -30,6 +30,10 @@ log = logging.getLogger(__name__)
 # Prefix of the ts that log-only mode records, so a later real Slack never tries to
 # update a message that was only ever written to the log.
 LOG_ONLY_TS_PREFIX = "log-only-"
+# Message metadata type that carries a delivery job's marker (see handlers._post).
+POST_MARKER_EVENT = "thousandeyes_alert_post"
+# How far back to look for a message an interrupted job may have posted.
+_LOOKBACK_MESSAGES = 100
 
 
 @dataclass(frozen=True)
@@ -52,6 +56,10 @@ class SlackGateway(Protocol):
     ) -> None: ...
 
     def join_channel(self, channel: str) -> str: ...
+
+    def find_posted(
+        self, channel: str, marker: str, *, thread_ts: str | None = None
+    ) -> Posted | None: ...
 
 
 class WebApiGateway:
@@ -96,6 +104,33 @@ class WebApiGateway:
         channel_id = channel if not channel.startswith("#") else self._find_channel_id(channel[1:])
         self._call("conversations.join", {"channel": channel_id})
         return channel_id
+
+    def find_posted(
+        self, channel: str, marker: str, *, thread_ts: str | None = None
+    ) -> Posted | None:
+        """The recent message whose metadata carries ``marker``, if Slack has one.
+
+        Needs the history scopes; without them (or if the lookup fails for another
+        permanent reason) we cannot tell, and the caller posts.
+        """
+        channel_id = channel if not channel.startswith("#") else self._find_channel_id(channel[1:])
+        method, arguments = "conversations.history", {
+            "channel": channel_id, "limit": _LOOKBACK_MESSAGES, "include_all_metadata": True,
+        }
+        if thread_ts:
+            method = "conversations.replies"
+            arguments["ts"] = thread_ts
+        try:
+            data = self._call(method, arguments)
+        except PermanentError as error:
+            log.warning("cannot check whether %s was already posted (%s); posting", marker, error)
+            return None
+        for message in data.get("messages") or []:
+            metadata = message.get("metadata") or {}
+            payload = metadata.get("event_payload") or {}
+            if metadata.get("event_type") == POST_MARKER_EVENT and payload.get("marker") == marker:
+                return Posted(channel=channel_id, ts=str(message.get("ts")))
+        return None
 
     def _find_channel_id(self, name: str) -> str:
         cursor = None
@@ -186,3 +221,8 @@ class LogOnlyGateway:
 
     def join_channel(self, channel: str) -> str:
         return channel
+
+    def find_posted(
+        self, channel: str, marker: str, *, thread_ts: str | None = None
+    ) -> Posted | None:
+        return None  # the log keeps no messages to find

@@ -39,6 +39,7 @@ class Message:
     thread_ts: str | None = None
     reply_broadcast: bool = False
     updates: int = 0
+    metadata: dict[str, Any] | None = None
 
 
 @dataclass
@@ -192,6 +193,7 @@ class FakeSlack:
             channel=channel.id, ts=ts, text=str(args.get("text", "")),
             blocks=_blocks(args.get("blocks")), thread_ts=args.get("thread_ts"),
             reply_broadcast=bool(args.get("reply_broadcast")),
+            metadata=_object(args.get("metadata")),
         )
         self.messages.append(message)
         return 200, {"ok": True, "channel": channel.id, "ts": ts, "message": {"text": message.text}}, {}
@@ -216,6 +218,23 @@ class FakeSlack:
             return 200, {"ok": False, "error": "method_not_supported_for_channel_type"}, {}
         channel.member = True
         return 200, {"ok": True, "channel": {"id": channel.id, "name": channel.name}}, {}
+
+    def _api_conversations_history(self, args: dict[str, Any], call: Call) -> Any:
+        channel = self._resolve(str(args.get("channel", "")))
+        if channel is None:
+            return 200, {"ok": False, "error": "channel_not_found"}, {}
+        found = [m for m in self.messages if m.channel == channel.id and m.thread_ts is None]
+        return 200, {"ok": True, "messages": [
+            _listed(m, args) for m in reversed(found[-int(args.get("limit", 100)):])]}, {}
+
+    def _api_conversations_replies(self, args: dict[str, Any], call: Call) -> Any:
+        channel = self._resolve(str(args.get("channel", "")))
+        if channel is None:
+            return 200, {"ok": False, "error": "channel_not_found"}, {}
+        ts = args.get("ts")
+        found = [m for m in self.messages if m.channel == channel.id
+                 and (m.ts == ts or m.thread_ts == ts)]
+        return 200, {"ok": True, "messages": [_listed(m, args) for m in found]}, {}
 
     def _api_conversations_list(self, args: dict[str, Any], call: Call) -> Any:
         channels = [{"id": c.id, "name": c.name} for c in self.channels.values() if not c.private]
@@ -257,6 +276,24 @@ def _arguments(request: Request) -> dict[str, Any]:
             return {}
     parsed = parse_qs(request.get_data(as_text=True))
     return {key: values[-1] for key, values in parsed.items()}
+
+
+def _object(value: Any) -> dict[str, Any] | None:
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError:
+            return None
+    return dict(value) if isinstance(value, dict) else None
+
+
+def _listed(message: Message, args: dict[str, Any]) -> dict[str, Any]:
+    listed: dict[str, Any] = {"type": "message", "ts": message.ts, "text": message.text}
+    if message.thread_ts:
+        listed["thread_ts"] = message.thread_ts
+    if message.metadata and str(args.get("include_all_metadata")).lower() in ("true", "1"):
+        listed["metadata"] = message.metadata
+    return listed
 
 
 def _blocks(value: Any) -> list[dict[str, Any]]:
