@@ -100,12 +100,23 @@ class Serve:
         return self
 
     def kill_9(self) -> None:
-        """SIGKILL the master and its gunicorn worker at once (the process group)."""
+        """SIGKILL the master and its gunicorn worker at once (the process group), then
+        wait until the worker is reaped.
+
+        The worker is re-parented to PID 1 when the master dies; until PID 1 reaps it, it
+        is a zombie that ``os.kill(pid, 0)`` still reports alive, and the restarted
+        service would leave its jobs to the 60 s lease instead of requeueing them at once
+        (see the report of the fault tests). Waiting here keeps the test about what the
+        service promises after a crash, not about how fast this container's init reaps.
+        """
+        group = [self.bot.process.pid, *_children(self.bot.process.pid)]
         try:
             os.killpg(self.bot.process.pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
         self.bot.process.wait(10)
+        wait_for(lambda: not any(Path(f"/proc/{pid}").exists() for pid in group), 30,
+                 "killed processes reaped")
 
     def log(self) -> str:
         return self.bot.log_path.read_text(errors="replace")
@@ -115,6 +126,16 @@ class Serve:
             self.bot.stop()
         else:
             self.bot._log.close()
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            found += [int(child) for child in (task / "children").read_text().split()]
+        except OSError:
+            pass
+    return found
 
 
 # --- what Slack shows ----------------------------------------------------------------------
@@ -141,36 +162,58 @@ def alerts_in_slack(fake: FakeSlack) -> dict[int, AlertInSlack]:
 
 
 def all_cleared(fake: FakeSlack, numbers: list[int]) -> bool:
-    """Every alert has a parent shown cleared and at least one reply in its thread."""
+    """Every alert has a parent shown cleared with at least one reply in its thread."""
     found = alerts_in_slack(fake)
     return all(
-        found[n].parents and found[n].replies and "cleared" in found[n].parents[0].text.lower()
+        any("cleared" in parent.text.lower() and fake.thread(parent) for parent in found[n].parents)
         for n in numbers
     )
 
 
-def assert_each_alert_once_in_order(fake: FakeSlack, numbers: list[int],
-                                    extra_replies: int = 0) -> None:
-    """Exactly one parent and ``1 + extra_replies`` replies per alert, replies threaded
-    under the parent and posted after it, the parent re-rendered as cleared."""
+def delivery_report(fake: FakeSlack, numbers: list[int],
+                    extra_replies: int = 0) -> tuple[list[str], list[str]]:
+    """(problems, duplicates) for alerts that should each have one parent, re-rendered as
+    cleared, and ``1 + extra_replies`` replies threaded under it and posted after it.
+
+    Problems are lost, misplaced or out-of-order messages; duplicates are messages that
+    were posted more than once.
+    """
     found = alerts_in_slack(fake)
-    problems = []
+    problems: list[str] = []
+    duplicates: list[str] = []
     for number in numbers:
-        alert = found.get(number, AlertInSlack())
-        if len(alert.parents) != 1:
-            problems.append(f"alert {number}: {len(alert.parents)} parents")
+        parents = found.get(number, AlertInSlack()).parents
+        if not parents:
+            problems.append(f"alert {number}: no parent")
             continue
-        [parent] = alert.parents
-        if len(alert.replies) != 1 + extra_replies:
-            problems.append(f"alert {number}: {len(alert.replies)} replies")
+        # The alert's parent is the one its thread hangs under (the one the service
+        # recorded); any other is a second post of it, whatever state it shows.
+        threaded = [p for p in parents if fake.thread(p)]
+        if len(threaded) > 1:
+            problems.append(f"alert {number}: replies under {len(threaded)} parents")
+            continue
+        parent = threaded[0] if threaded else parents[0]
         if "cleared" not in parent.text.lower():
-            problems.append(f"alert {number}: parent not shown cleared: {parent.text[:80]!r}")
-        for reply in alert.replies:
-            if reply.thread_ts != parent.ts or reply.channel != parent.channel:
-                problems.append(f"alert {number}: reply outside the parent's thread")
+            problems.append(f"alert {number}: parent not shown cleared: {parent.text[:60]!r}")
+        if len(parents) > 1:
+            duplicates.append(f"alert {number}: {len(parents)} parents")
+        replies = fake.thread(parent)
+        if len(replies) < 1 + extra_replies:
+            problems.append(f"alert {number}: {len(replies)} replies, expected {1 + extra_replies}")
+        elif len(replies) > 1 + extra_replies:
+            duplicates.append(f"alert {number}: {len(replies)} replies, expected {1 + extra_replies}")
+        for reply in replies:
+            if reply.channel != parent.channel:
+                problems.append(f"alert {number}: reply in another channel")
             if float(reply.ts) <= float(parent.ts):
                 problems.append(f"alert {number}: reply {reply.ts} before parent {parent.ts}")
     unexpected = set(found) - set(numbers)
     if unexpected:
         problems.append(f"messages for alerts never sent: {sorted(unexpected)}")
-    assert not problems, "\n".join(problems)
+    return problems, duplicates
+
+
+def assert_each_alert_once_in_order(fake: FakeSlack, numbers: list[int],
+                                    extra_replies: int = 0) -> None:
+    problems, duplicates = delivery_report(fake, numbers, extra_replies)
+    assert not problems and not duplicates, "\n".join(problems + duplicates)
