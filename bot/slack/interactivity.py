@@ -88,40 +88,54 @@ def _link_clicked(ack: Ack) -> None:
 
 def _ack_listener(app_services: Services, acknowledged: bool) -> Callable[..., None]:
     def listener(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
-        ack()
         clicker = Clicker(
             user_id=str(body.get("user", {}).get("id", "")),
             user_name=_user_name(body.get("user", {})),
             team_id=(body.get("team") or {}).get("id") or body.get("user", {}).get("team_id"),
             channel_id=(body.get("channel") or {}).get("id"),
         )
+        # Record first, answer Slack second (tens of ms, far inside the 3 s Slack allows):
+        # quick successive clicks are then applied in the order they were made. Only the
+        # ephemeral reply, which calls Slack, waits until after the answer.
         try:
-            alert_id = decode_alert_ref(str(action.get("value", "")))
-        except ValueError:
-            _tell(client, clicker, "That button does not belong to a ThousandEyes alert.")
-            return
-        try:
-            result = set_acknowledgement(
-                app_services.database, alert_id, clicker, acknowledged, utcnow()
-            )
-        except SQLAlchemyError as error:
-            log.error("acknowledge of alert %d failed: %s", alert_id, error.__class__.__name__)
-            _tell(client, clicker, "Sorry, that click could not be recorded; please try again.")
-            return
-        log.info("%s alert %d by %s: %s", "acknowledge" if acknowledged else "unacknowledge",
-                 alert_id, clicker.user_id, result.outcome.value)
-        if result.outcome is AckOutcome.RECORDED:
-            app_services.notify_new_jobs()
-        elif result.outcome is AckOutcome.CLEARED:
-            when = (f"<!date^{int(result.cleared_at.timestamp())}^{{date_short_pretty}} at {{time}}"
-                    f"|{result.cleared_at:%Y-%m-%d %H:%M UTC}>") if result.cleared_at else "earlier"
-            _tell(client, clicker, f"This alert already cleared at {when}; nothing to acknowledge.")
-        elif result.outcome in (AckOutcome.UNKNOWN_ALERT, AckOutcome.FOREIGN):
-            _tell(client, clicker, "This alert is not known in this channel.")
-        elif not acknowledged:
-            _tell(client, clicker, "You had not acknowledged this alert.")
+            reply = _record_click(app_services, clicker, action, acknowledged)
+        finally:
+            ack()
+        if reply:
+            _tell(client, clicker, reply)
 
     return listener
+
+
+def _record_click(
+    app_services: Services, clicker: Clicker, action: dict[str, Any], acknowledged: bool
+) -> str | None:
+    """Apply one click; returns what to tell the clicking user, if anything."""
+    try:
+        alert_id = decode_alert_ref(str(action.get("value", "")))
+    except ValueError:
+        return "That button does not belong to a ThousandEyes alert."
+    try:
+        result = set_acknowledgement(
+            app_services.database, alert_id, clicker, acknowledged, utcnow()
+        )
+    except SQLAlchemyError as error:
+        log.error("acknowledge of alert %d failed: %s", alert_id, error.__class__.__name__)
+        return "Sorry, that click could not be recorded; please try again."
+    log.info("%s alert %d by %s: %s", "acknowledge" if acknowledged else "unacknowledge",
+             alert_id, clicker.user_id, result.outcome.value)
+    if result.outcome is AckOutcome.RECORDED:
+        app_services.notify_new_jobs()
+        return None
+    if result.outcome is AckOutcome.CLEARED:
+        when = (f"<!date^{int(result.cleared_at.timestamp())}^{{date_short_pretty}} at {{time}}"
+                f"|{result.cleared_at:%Y-%m-%d %H:%M UTC}>") if result.cleared_at else "earlier"
+        return f"This alert already cleared at {when}; nothing to acknowledge."
+    if result.outcome in (AckOutcome.UNKNOWN_ALERT, AckOutcome.FOREIGN):
+        return "This alert is not known in this channel."
+    if not acknowledged:
+        return "You had not acknowledged this alert."
+    return None
 
 
 def _command_listener(app_services: Services) -> Callable[..., None]:
