@@ -15,6 +15,7 @@ from slack_sdk.errors import SlackApiError
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.actions import ACKNOWLEDGE, UNACKNOWLEDGE, VIEW_IN_THOUSANDEYES, decode_alert_ref
+from bot.render.escaping import date as slack_date
 from bot.services import Services
 from bot.slack.commands import CommandInput, command_response
 from bot.slack.oauth import build_oauth_settings, oauth_enabled
@@ -128,8 +129,7 @@ def _record_click(
         app_services.notify_new_jobs()
         return None
     if result.outcome is AckOutcome.CLEARED:
-        when = (f"<!date^{int(result.cleared_at.timestamp())}^{{date_short_pretty}} at {{time}}"
-                f"|{result.cleared_at:%Y-%m-%d %H:%M UTC}>") if result.cleared_at else "earlier"
+        when = str(slack_date(result.cleared_at)) if result.cleared_at else "earlier"
         return f"This alert already cleared at {when}; nothing to acknowledge."
     if result.outcome in (AckOutcome.UNKNOWN_ALERT, AckOutcome.FOREIGN):
         return "This alert is not known in this channel."

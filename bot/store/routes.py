@@ -115,7 +115,3 @@ def disable_team(db: Database, team_id: str, reason: str, now: datetime) -> tupl
         ).rowcount
     return routes or 0, jobs or 0
 
-
-def list_team_routes(db: Database, team_id: str) -> list[RouteRow]:
-    with db.session() as session:
-        return list(session.scalars(select(RouteRow).where(RouteRow.team_id == team_id)))

@@ -111,13 +111,7 @@ def test_kill_9_while_slack_fails_then_restart_delivers_each_event_once(
         fault.remaining = 0  # Slack recovers
     second = _restart_and_resend(tmp_path, port, env, events, answers)
     try:
-        numbers = list(range(ALERTS))
-        wait_for(lambda: all_cleared(fake_slack, numbers), 60, "every alert delivered")
-        wait_for(lambda: outbox_idle(database_url), 20, "outbox idle")
-        problems, duplicates = delivery_report(fake_slack, numbers)
-        assert not problems and not duplicates, "\n".join(problems + duplicates)
-        assert len(fake_slack.calls_to("chat.postMessage", ok_only=True)) == 2 * ALERTS
-        assert JobStatus.DEAD not in job_counts(database_url)
+        _assert_each_alert_delivered_once(fake_slack, database_url)
         log = second.log()
         assert "Traceback" not in log
         assert "lease of" not in log  # no job waited for its lease to expire
@@ -134,17 +128,22 @@ def test_kill_9_while_posting_then_restart_loses_nothing(tmp_path, database_url,
     )
     second = _restart_and_resend(tmp_path, port, env, events, answers)
     try:
-        numbers = list(range(ALERTS))
-        wait_for(lambda: all_cleared(fake_slack, numbers), 60, "every alert delivered")
-        # Anything posted twice (a job run again after the kill) has been posted by now.
-        wait_for(lambda: outbox_idle(database_url), 20, "outbox idle")
-        problems, duplicates = delivery_report(fake_slack, numbers)
-        assert not problems and not duplicates, "\n".join(problems + duplicates)
-        posts = fake_slack.calls_to("chat.postMessage", ok_only=True)
-        assert len(posts) == 2 * ALERTS, f"{len(posts)} posts"
-        assert JobStatus.DEAD not in job_counts(database_url)
+        _assert_each_alert_delivered_once(fake_slack, database_url)
         log = second.log()
         assert "Traceback" not in log
         assert "lease of" not in log  # the dead process's jobs were requeued at once
     finally:
         second.stop()
+
+
+def _assert_each_alert_delivered_once(fake_slack, database_url):
+    """Every alert has one parent and one reply in its thread, nothing posted twice."""
+    numbers = list(range(ALERTS))
+    wait_for(lambda: all_cleared(fake_slack, numbers), 60, "every alert delivered")
+    # Anything posted twice (a job run again after the kill) has been posted by now.
+    wait_for(lambda: outbox_idle(database_url), 20, "outbox idle")
+    problems, duplicates = delivery_report(fake_slack, numbers)
+    assert not problems and not duplicates, "\n".join(problems + duplicates)
+    posts = fake_slack.calls_to("chat.postMessage", ok_only=True)
+    assert len(posts) == 2 * ALERTS, f"{len(posts)} posts"
+    assert JobStatus.DEAD not in job_counts(database_url)
