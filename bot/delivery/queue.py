@@ -60,7 +60,10 @@ def claim_next(
     blocked_channels: Collection[str] = (),
     paced_channels: Collection[str] = (),
 ) -> ClaimedJob | None:
-    """Claim the oldest runnable job, skipping channels that must not be called now.
+    """Claim the job that has been due longest, skipping channels that must not be called now.
+
+    Ordering by due time rather than by id keeps a job that fails over and over (and so
+    is due again and again) from starving the jobs queued after it.
 
     ``blocked_channels`` (Retry-After) exclude every job of the channel;
     ``paced_channels`` (a post was just made) exclude only jobs that post.
@@ -88,7 +91,7 @@ def claim_next(
     statement = (
         select(JobRow)
         .where(*conditions)
-        .order_by(JobRow.id)
+        .order_by(JobRow.next_attempt_at, JobRow.id)
         .limit(1)
         .with_for_update(skip_locked=True, of=JobRow)
     )

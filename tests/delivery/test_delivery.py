@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import timedelta
 
 from sqlalchemy import select
 
@@ -234,3 +235,15 @@ def test_restart_with_pending_jobs_delivers_them(slack_config, fake_slack):
     with services(second).database.session() as session:
         assert {j.status for j in session.scalars(select(JobRow))} == {JobStatus.DONE}
     services(second).database.dispose()
+
+
+def test_a_job_failing_again_and_again_does_not_starve_later_jobs(slack_server, worker):
+    send(slack_server, load_sample("trigger"))
+    send(slack_server, load_sample("test"))
+    database, lease, start = worker.database, timedelta(seconds=60), utcnow()
+
+    failing = queue.claim_next(database, "w", start, lease)
+    # It fails and is due again one second later; the other job has been due since start.
+    assert queue.reschedule(database, failing, start + timedelta(seconds=1), 0, "http_502")
+    following = queue.claim_next(database, "w", start + timedelta(seconds=2), lease)
+    assert following is not None and following.id != failing.id
