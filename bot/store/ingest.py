@@ -8,18 +8,17 @@ nothing is stored and the webhook answers 503 so ThousandEyes retries.
 from __future__ import annotations
 
 import enum
+import functools
 import logging
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, Row, Select, Table, TextClause, bindparam, insert, select, text, update
 
 from bot.store.database import Database
-from bot.store.jobs import enqueue
-from bot.store.models import AlertRow, AlertState, EventRow, JobKind
+from bot.store.jobs import job_values
+from bot.store.models import AlertRow, AlertState, EventRow, JobKind, JobRow
 from bot.thousandeyes import AgentAlert, Event, TestAlert, Transition
 
 log = logging.getLogger(__name__)
@@ -50,68 +49,62 @@ def store_event(
 ) -> IngestResult:
     """Store one webhook event atomically; a repeated ``eventId`` stores nothing.
 
-    Two concurrent first triggers of one alert can collide on the alert's unique key
-    (PostgreSQL); the loser retries once and then finds the winner's row.
+    Core statements, not the ORM's unit of work: this is the hot path of every webhook,
+    and four plain statements cost a fraction of the ORM's bookkeeping for them.
     """
-    for attempt in range(2):
-        try:
-            with db.session() as session:
-                return _store(session, event, route, channel, team_id, body_text, now)
-        except IntegrityError:
-            if _event_exists(db, route, channel, event.event_id):
-                return IngestResult(IngestStatus.DUPLICATE)
-            if attempt == 1:
-                raise
-            log.info("alert row race on %s, retrying once", event.event_id)
-    raise AssertionError("unreachable")
+    try:
+        with db.session() as session:
+            return _store(session.connection(), event, route, channel, team_id, body_text, now)
+    except _DuplicateEvent:
+        return IngestResult(IngestStatus.DUPLICATE)
 
 
-def _event_exists(db: Database, route: str, channel: str, event_id: str) -> bool:
-    with db.session() as session:
-        return session.scalar(
-            select(EventRow.id).where(
-                EventRow.route == route,
-                EventRow.channel == channel,
-                EventRow.event_id == event_id,
-            )
-        ) is not None
+class _DuplicateEvent(Exception):
+    """Raised inside the transaction so that everything it wrote is rolled back."""
 
 
 def _store(
-    session: Session, event: Event, route: str, channel: str, team_id: str | None,
+    connection: Connection, event: Event, route: str, channel: str, team_id: str | None,
     body_text: str, now: datetime,
 ) -> IngestResult:
-    row = EventRow(
-        route=route,
-        channel=channel,
-        event_id=event.event_id,
-        event_type=event.event_type,
-        received_at=now,
-        payload=body_text,
-    )
-    session.add(row)
-    # Flushing the event first makes a repeated eventId fail before any other write.
-    session.flush()
-
-    alert_row = None
+    alert_pk = None
     job_kind = _job_kind_for(event)
     if event.alert is not None:
-        alert_row, job_kind = _upsert_alert(session, event, route, channel, now)
-        alert_row.slack_team = team_id
-        row.alert_id = alert_row.id
-    job = None
+        alert_pk, job_kind = _upsert_alert(connection, event, route, channel, team_id, now)
+    event_pk = _insert_unless_present(connection, EventRow, dict(
+        route=route, channel=channel, event_id=event.event_id, event_type=event.event_type,
+        received_at=now, payload=body_text, alert_id=alert_pk,
+    ))
+    if event_pk is None:
+        raise _DuplicateEvent(event.event_id)
+    job_pk = None
     if job_kind is not None:
-        job = enqueue(
-            session, kind=job_kind, alert_id=alert_row.id if alert_row is not None else None,
-            channel=channel, team_id=team_id, now=now, event_pk=row.id,
+        job_pk = connection.scalar(
+            insert(JobRow.__table__).returning(JobRow.__table__.c.id),
+            job_values(kind=job_kind, alert_id=alert_pk, channel=channel, team_id=team_id,
+                       now=now, event_pk=event_pk),
         )
-    session.flush()
-    return IngestResult(
-        IngestStatus.ACCEPTED,
-        event_pk=row.id,
-        alert_pk=alert_row.id if alert_row is not None else None,
-        job_pk=job.id if job is not None else None,
-    )
+    return IngestResult(IngestStatus.ACCEPTED, event_pk=event_pk, alert_pk=alert_pk,
+                        job_pk=job_pk)
+
+
+def _insert_unless_present(connection: Connection, model: type, values: dict[str, Any]) -> int | None:
+    """INSERT … ON CONFLICT DO NOTHING RETURNING id: the new id, or None if a unique key
+    already holds such a row."""
+    return connection.scalar(_insert_unless_present_statement(model.__table__, tuple(values)), values)
+
+
+@functools.lru_cache(maxsize=16)
+def _insert_unless_present_statement(table: Table, columns: tuple[str, ...]) -> TextClause:
+    # SQLAlchemy 2.0 does not cache the compiled form of its dialects' on_conflict_do_nothing()
+    # inserts, and compiling one costs more than running it. SQLite and PostgreSQL share
+    # this syntax, so one text statement, typed from the table's columns, serves both.
+    names = ", ".join(columns)
+    placeholders = ", ".join(f":{column}" for column in columns)
+    return text(
+        f"INSERT INTO {table.name} ({names}) VALUES ({placeholders})"
+        " ON CONFLICT DO NOTHING RETURNING id"
+    ).bindparams(*(bindparam(column, type_=table.c[column].type) for column in columns))
 
 
 def _job_kind_for(event: Event) -> str | None:
@@ -123,52 +116,62 @@ def _job_kind_for(event: Event) -> str | None:
 
 
 def _upsert_alert(
-    session: Session, event: Event, route: str, channel: str, now: datetime
-) -> tuple[AlertRow, str | None]:
-    """Apply the event to its alert row; returns the row and the job to queue (if any)."""
+    connection: Connection, event: Event, route: str, channel: str, team_id: str | None,
+    now: datetime,
+) -> tuple[int, str | None]:
+    """Apply the event to its alert row; returns the row's id and the job to queue (if any)."""
     alert = event.alert
     assert alert is not None and event.alert_kind is not None
-    kind = event.alert_kind.value
-    row = session.scalar(
-        select(AlertRow)
-        .where(
-            AlertRow.route == route,
-            AlertRow.channel == channel,
-            AlertRow.kind == kind,
-            AlertRow.alert_key == alert.key,
-        )
-        .with_for_update()
-    )
-    data = alert_payload(event)
-    if row is None:
-        row = AlertRow(
-            route=route,
-            channel=channel,
-            kind=kind,
-            alert_key=alert.key,
-            first_seen_at=now,
-            trigger_count=0,
-        )
-        session.add(row)
-        _apply(row, event, data, now)
-        session.flush()
-        return row, _job_kind_for(event)
+    key = dict(route=route, channel=channel, kind=event.alert_kind.value, alert_key=alert.key)
+    current = _lock_alert(connection, key)
+    if current is None:
+        values = _changes(None, event, now)
+        alert_pk = _insert_unless_present(connection, AlertRow, dict(
+            key, first_seen_at=now, slack_team=team_id, **values))
+        if alert_pk is not None:
+            return alert_pk, _job_kind_for(event)
+        # Another transaction created the row since we looked (PostgreSQL): its insert
+        # has committed, so the row can now be locked and updated like any other.
+        current = _lock_alert(connection, key)
+        assert current is not None
 
-    if event.transition is Transition.CLEAR and row.state == AlertState.CLEARED:
+    if event.transition is Transition.CLEAR and current.state == AlertState.CLEARED:
         # ThousandEyes also clears when a rule is deleted; the alert is already shown
         # cleared, so a second "Cleared" reply would only be noise.
-        log.info("repeated clear %s for cleared alert %s ignored", event.event_id, row.id)
-        return row, None
-    if event.transition is Transition.TRIGGER and _is_stale_trigger(row, alert):
+        log.info("repeated clear %s for cleared alert %s ignored", event.event_id, current.id)
+        return current.id, None
+    if event.transition is Transition.TRIGGER and _is_stale_trigger(current, alert):
         # A trigger retried by ThousandEyes after its clear was already accepted: keep the
         # record of it, but never reopen a cleared alert or post about it.
-        log.info("stale trigger %s for cleared alert %s ignored", event.event_id, row.id)
-        return row, None
-    _apply(row, event, data, now)
-    return row, _job_kind_for(event)
+        log.info("stale trigger %s for cleared alert %s ignored", event.event_id, current.id)
+        return current.id, None
+    alerts = AlertRow.__table__
+    connection.execute(
+        update(alerts).where(alerts.c.id == current.id)
+        .values(slack_team=team_id, **_changes(current, event, now))
+    )
+    return current.id, _job_kind_for(event)
 
 
-def _is_stale_trigger(row: AlertRow, alert: TestAlert | AgentAlert) -> bool:
+def _lock_alert(connection: Connection, key: dict[str, str]) -> Row[Any] | None:
+    return connection.execute(_LOCK_ALERT, key).first()
+
+
+def _lock_alert_statement() -> Select[Any]:
+    alerts = AlertRow.__table__
+    key_columns = ("route", "channel", "kind", "alert_key")
+    return (
+        select(alerts.c.id, alerts.c.state, alerts.c.cleared_at, alerts.c.triggered_at,
+               alerts.c.trigger_count)
+        .where(*(alerts.c[column] == bindparam(column) for column in key_columns))
+        .with_for_update()
+    )
+
+
+_LOCK_ALERT = _lock_alert_statement()
+
+
+def _is_stale_trigger(row: Row[Any], alert: TestAlert | AgentAlert) -> bool:
     if row.state != AlertState.CLEARED:
         return False
     if alert.date_start is None or row.cleared_at is None:
@@ -176,25 +179,29 @@ def _is_stale_trigger(row: AlertRow, alert: TestAlert | AgentAlert) -> bool:
     return alert.date_start <= row.cleared_at
 
 
-def _apply(row: AlertRow, event: Event, data: dict[str, Any], now: datetime) -> None:
+def _changes(current: Row[Any] | None, event: Event, now: datetime) -> dict[str, Any]:
+    """The alert columns this event sets, given the row as it was (None: a new alert)."""
     alert = event.alert
     assert alert is not None
-    row.data = data
-    row.event_type = event.event_type
-    row.last_event_at = now
-    row.rule_name = alert.rule_name[:500]
-    row.title = (alert.test_name if isinstance(alert, TestAlert) else alert.agent_name)[:500]
-    row.severity = alert.severity[:32] if isinstance(alert, TestAlert) and alert.severity else None
-    row.permalink = (alert.permalink if isinstance(alert, TestAlert) else "")[:2000]
-    if row.triggered_at is None:
-        row.triggered_at = alert.date_start
+    values: dict[str, Any] = dict(
+        data=alert_payload(event),
+        event_type=event.event_type,
+        last_event_at=now,
+        rule_name=alert.rule_name[:500],
+        title=(alert.test_name if isinstance(alert, TestAlert) else alert.agent_name)[:500],
+        severity=alert.severity[:32] if isinstance(alert, TestAlert) and alert.severity else None,
+        permalink=(alert.permalink if isinstance(alert, TestAlert) else "")[:2000],
+    )
+    if current is None or current.triggered_at is None:
+        values["triggered_at"] = alert.date_start
     if event.transition is Transition.TRIGGER:
-        row.state = AlertState.TRIGGERED
-        row.cleared_at = None
-        row.trigger_count = (row.trigger_count or 0) + 1
+        values.update(state=AlertState.TRIGGERED, cleared_at=None,
+                      trigger_count=(current.trigger_count or 0) + 1 if current else 1)
     else:
-        row.state = AlertState.CLEARED
-        row.cleared_at = alert.date_end or now
+        values.update(state=AlertState.CLEARED, cleared_at=alert.date_end or now)
+        if current is None:  # a clear whose trigger was never seen
+            values["trigger_count"] = 0
+    return values
 
 
 def alert_payload(event: Event) -> dict[str, Any]:

@@ -4,7 +4,10 @@ told to retry (503) rather than being told the event was accepted."""
 from __future__ import annotations
 
 import json
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
+import pytest
 import requests
 from sqlalchemy import func, select, text
 
@@ -87,3 +90,52 @@ def test_health_reports_503_when_database_is_unreachable(tmp_path):
     assert response.json["database"] == "unreachable"
     ingest = client.post("/webhooks/thousandeyes", json=load_sample("test"))
     assert ingest.status_code == 503
+
+
+def test_a_writer_waiting_too_long_for_sqlite_answers_503_and_loses_nothing(
+    live_server, database, monkeypatch
+):
+    if not database.is_sqlite:
+        pytest.skip("the in-process writer lock exists only for SQLite")
+    monkeypatch.setattr("bot.store.database._SQLITE_LOCK_TIMEOUT", 0.2)
+    url = live_server.url + "/webhooks/thousandeyes"
+    body = json.dumps(load_sample("trigger"))
+    holding, release = threading.Event(), threading.Event()
+
+    def hold_the_write_lock():
+        with database.session():
+            holding.set()
+            release.wait(10)
+
+    holder = threading.Thread(target=hold_the_write_lock)
+    holder.start()
+    try:
+        assert holding.wait(5)
+        response = requests.post(url, data=body, headers=AUTH, timeout=10)
+        assert response.status_code == 503 and response.headers["Retry-After"]
+    finally:
+        release.set()
+        holder.join(10)
+    assert counts(database) == (0, 0, 0)
+    # ThousandEyes sends it again later: now it is stored, once.
+    assert requests.post(url, data=body, headers=AUTH, timeout=10).status_code == 200
+    assert counts(database) == (1, 1, 1)
+
+
+def test_concurrent_webhooks_are_all_stored_once(live_server, database):
+    url = live_server.url + "/webhooks/thousandeyes"
+
+    def send_batch(batch):
+        statuses = []
+        for number in range(20):
+            payload = load_sample("trigger")
+            payload["eventId"] = f"concurrent-{batch}-{number}"
+            payload["alert"]["alertId"] = f"{batch}-{number % 5}"  # repeats hit the same alert
+            statuses.append(requests.post(url, data=json.dumps(payload), headers=AUTH,
+                                          timeout=30).status_code)
+        return statuses
+
+    with ThreadPoolExecutor(8) as pool:
+        statuses = [status for batch in pool.map(send_batch, range(8)) for status in batch]
+    assert statuses == [200] * 160
+    assert counts(database) == (160, 40, 160)
