@@ -1,5 +1,10 @@
 """Per-channel pacing for Slack's ~1 message/second/channel and its ``Retry-After``.
 
+The interval counts from the moment the previous post's answer came back, not from the
+slot it was given: a post that reached Slack late (a slow render, database or network)
+would otherwise leave the next one less than the interval behind it, and Slack answers
+429.
+
 Only this process's calls are paced; several processes sharing a channel may still meet
 a 429, which then blocks that channel here for as long as Slack asks.
 """
@@ -8,7 +13,9 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Callable
+from typing import Callable, TypeVar
+
+T = TypeVar("T")
 
 
 class ChannelPacer:
@@ -30,9 +37,21 @@ class ChannelPacer:
         """Take the channel's next post slot; returns seconds to wait before posting."""
         now = self._clock()
         with self._lock:
-            slot = max(now, self._next_post.get(channel, now), self._blocked_until.get(channel, now))
+            slot = self._slot(channel, now)
             self._next_post[channel] = slot + self._interval
             return slot - now
+
+    def posted(self, channel: str) -> None:
+        """A post to ``channel`` came back, answered or failed: the next waits a full interval."""
+        earliest = self._clock() + self._interval
+        with self._lock:
+            self._next_post[channel] = max(earliest, self._next_post.get(channel, earliest))
+
+    def seconds_until_slot(self, channel: str) -> float:
+        """How long until ``channel`` may be posted to again (0 when it may be now)."""
+        now = self._clock()
+        with self._lock:
+            return self._slot(channel, now) - now
 
     def block(self, channel: str, seconds: float) -> None:
         """Slack answered 429: no call to this channel for ``seconds``."""
@@ -48,7 +67,37 @@ class ChannelPacer:
         future = [t - now for t in times if t > now]
         return min([default, *future]) if future else default
 
+    def _slot(self, channel: str, now: float) -> float:
+        return max(now, self._next_post.get(channel, now), self._blocked_until.get(channel, now))
+
     def _forget_past(self, now: float) -> None:
         for table in (self._next_post, self._blocked_until):
             for channel in [c for c, t in table.items() if t <= now]:
                 del table[channel]
+
+
+class JobPosts:
+    """The posts one claimed job makes to its channel, spaced by the pacer.
+
+    The first post uses the slot reserved when the job was claimed; a second one (the
+    retry as plain text, or after joining the channel) waits a full interval after the
+    first one's answer. Each post reports when it came back, even with an error: Slack
+    may have received it.
+    """
+
+    def __init__(
+        self, pacer: ChannelPacer, channel: str, sleep: Callable[[float], object] = time.sleep
+    ) -> None:
+        self._pacer = pacer
+        self._channel = channel
+        self._sleep = sleep
+        self._has_posted = False
+
+    def post(self, call: Callable[[], T]) -> T:
+        if self._has_posted:
+            self._sleep(self._pacer.seconds_until_slot(self._channel))
+        try:
+            return call()
+        finally:
+            self._has_posted = True
+            self._pacer.posted(self._channel)

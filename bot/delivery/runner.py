@@ -21,7 +21,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from bot.config import Config
 from bot.delivery import queue
 from bot.delivery.handlers import JobExecutor
-from bot.delivery.pacer import ChannelPacer
+from bot.delivery.pacer import ChannelPacer, JobPosts
 from bot.delivery.queue import ClaimedJob
 from bot.render import MessageRenderer
 from bot.slack.errors import PermanentError, RateLimited, RetryableError
@@ -146,7 +146,8 @@ class DeliveryWorker:
         now = utcnow
         try:
             gateway = self.gateways.for_team(job.team_id)
-            JobExecutor(self.config, self.database, gateway, self.renderer).run(job)
+            posts = JobPosts(self.pacer, job.channel)
+            JobExecutor(self.config, self.database, gateway, self.renderer, posts).run(job)
         except RateLimited as error:
             self.pacer.block(job.channel, error.retry_after)
             log.warning("job %d (%s): Slack rate limit on %s; retrying in %.1fs",

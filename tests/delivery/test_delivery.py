@@ -10,6 +10,9 @@ from sqlalchemy import select
 
 from bot.actions import ACKNOWLEDGE, VIEW_IN_THOUSANDEYES
 from bot.delivery import queue
+from bot.delivery.pacer import ChannelPacer
+from bot.delivery.runner import DeliveryWorker
+from bot.services import services
 from bot.store.models import AlertRow, JobRow, JobStatus
 from bot.thousandeyes import utcnow
 from tests.support.delivery import drain, send
@@ -213,6 +216,22 @@ def test_rate_limited_channel_waits_while_another_proceeds(slack_server, worker,
     assert alerts_calls[1].at - alerts_calls[0].at >= 2.0  # Retry-After honoured
     assert other_ok[0].at - started < 1.0  # the other channel was not held up
     assert other_ok[0].at < alerts_calls[1].at
+
+
+def paced_worker(app, interval: float) -> DeliveryWorker:
+    app_services = services(app)
+    return DeliveryWorker(app_services.config, app_services.database,
+                          wake=app_services.jobs_waiting, pacer=ChannelPacer(interval),
+                          backoff=lambda attempts: 0.05)
+
+
+def test_the_post_retried_after_joining_waits_for_its_own_slot(slack_app, slack_server, fake_slack):
+    fake_slack.channels["C0ALERTS"].member = False
+    send(slack_server, load_sample("test"))
+    drain(paced_worker(slack_app, interval=0.3))
+    refused, retried = fake_slack.calls_to("chat.postMessage")
+    assert refused.error == "not_in_channel" and retried.error is None
+    assert retried.at - refused.at >= 0.3
 
 
 def test_restart_with_pending_jobs_delivers_them(slack_config, fake_slack):
