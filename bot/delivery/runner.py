@@ -134,7 +134,13 @@ class DeliveryWorker:
         return job
 
     def _execute(self, job: ClaimedJob) -> None:
-        record = self._run(job)
+        try:
+            record = self._run(job)
+        finally:
+            if job.kind in queue.POSTING_KINDS:
+                # Posted or not, the job will not post again: the channel's next slot
+                # is now known, so other jobs of it may be claimed.
+                self.pacer.end_reservation(job.channel)
         try:
             with_db_retries(record, f"recording the outcome of job {job.id}")
         except SQLAlchemyError as error:

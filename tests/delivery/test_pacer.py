@@ -31,10 +31,11 @@ def pacer(clock: FakeClock) -> ChannelPacer:
 
 
 def post_taking(pacer: ChannelPacer, clock: FakeClock, channel: str, seconds: float) -> None:
-    """One job's post: reserve the slot, wait for it, post for ``seconds``."""
+    """One job's post: reserve the slot, wait for it, post for ``seconds``, end the job."""
     clock.sleep(pacer.reserve_post(channel))
     clock.sleep(seconds)
     pacer.posted(channel)
+    pacer.end_reservation(channel)
 
 
 def test_the_next_slot_counts_from_the_answer_not_from_the_slot(pacer, clock):
@@ -90,6 +91,33 @@ def test_channels_are_paced_independently(pacer):
     assert pacer.reserve_post("C2") == 0
 
 
+def test_a_channel_with_a_post_running_stays_paced_until_its_job_ends(pacer, clock):
+    pacer.reserve_post("C1")
+    clock.sleep(5.0)  # long past the slot's interval, and still no answer
+    assert pacer.snapshot() == (set(), {"C1"})
+    pacer.posted("C1")
+    pacer.end_reservation("C1")
+    assert pacer.snapshot() == (set(), {"C1"})  # for the interval after the answer
+    clock.sleep(1.0)
+    assert pacer.snapshot() == (set(), set())
+
+
+def test_a_job_that_did_not_post_frees_the_channel_at_its_slot(pacer, clock):
+    pacer.reserve_post("C1")
+    clock.sleep(0.1)
+    pacer.end_reservation("C1")
+    clock.sleep(0.9)
+    assert pacer.snapshot() == (set(), set())
+    assert pacer.reserve_post("C1") == 0
+
+
+def test_with_no_interval_posts_to_one_channel_may_overlap(clock):
+    pacer = ChannelPacer(interval=0.0, clock=clock)
+    assert pacer.reserve_post("C1") == 0
+    assert pacer.snapshot() == (set(), set())
+    assert pacer.reserve_post("C1") == 0
+
+
 def test_retry_after_blocks_the_channel(pacer, clock):
     pacer.block("C1", 5.0)
     assert pacer.snapshot() == ({"C1"}, set())
@@ -102,6 +130,7 @@ def test_an_answer_does_not_shorten_a_block(pacer, clock):
     pacer.reserve_post("C1")
     pacer.block("C1", 5.0)
     pacer.posted("C1")
+    pacer.end_reservation("C1")
     assert pacer.seconds_until_slot("C1") == pytest.approx(5.0)
 
 
@@ -123,4 +152,5 @@ def test_a_jobs_first_post_uses_its_reserved_slot_and_a_second_waits(pacer, cloc
     assert posts.post(send) == "ok"
     assert posts.post(send) == "ok"  # e.g. the retry after joining the channel
     assert sent_at[1] - sent_at[0] == pytest.approx(0.2 + 1.0)
+    pacer.end_reservation("C1")
     assert pacer.seconds_until_slot("C1") == pytest.approx(1.0)
