@@ -3,7 +3,8 @@
 Every message is rendered from the state stored *now*, not from the event that queued the
 job: a trigger delivered after its clear arrived is posted already cleared. Each Slack
 call that creates a message is recorded before the next call, so a retried job resumes
-where it stopped instead of posting twice.
+where it stopped instead of posting twice. Every post goes through the job's ``JobPosts``,
+which spaces it from the channel's previous post.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from sqlalchemy import select
 from bot.alert_view import AlertView, Responder
 from bot.config import Config
 from bot.delivery import queue
+from bot.delivery.pacer import JobPosts
 from bot.delivery.queue import ClaimedJob
 from bot.render import MessageRenderer, RenderedMessage
 from bot.slack.errors import (
@@ -45,6 +47,7 @@ class JobExecutor:
     database: Database
     gateway: SlackGateway
     renderer: MessageRenderer
+    posts: JobPosts
 
     def run(self, job: ClaimedJob) -> None:
         """Do the job's Slack calls; raises a ``SlackDeliveryError`` when one fails."""
@@ -153,10 +156,10 @@ class JobExecutor:
         metadata = {"event_type": POST_MARKER_EVENT, "event_payload": {"marker": marker}}
 
         def send(blocks: list[dict[str, Any]] | None) -> Posted:
-            return self.gateway.post_message(
+            return self.posts.post(lambda: self.gateway.post_message(
                 channel, message.text, blocks, thread_ts=thread_ts,
                 reply_broadcast=reply_broadcast, metadata=metadata,
-            )
+            ))
 
         try:
             return send(message.blocks)

@@ -21,7 +21,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from bot.config import Config
 from bot.delivery import queue
 from bot.delivery.handlers import JobExecutor
-from bot.delivery.pacer import ChannelPacer
+from bot.delivery.pacer import ChannelPacer, JobPosts
 from bot.delivery.queue import ClaimedJob
 from bot.render import MessageRenderer
 from bot.slack.errors import PermanentError, RateLimited, RetryableError
@@ -134,7 +134,13 @@ class DeliveryWorker:
         return job
 
     def _execute(self, job: ClaimedJob) -> None:
-        record = self._run(job)
+        try:
+            record = self._run(job)
+        finally:
+            if job.kind in queue.POSTING_KINDS:
+                # Posted or not, the job will not post again: the channel's next slot
+                # is now known, so other jobs of it may be claimed.
+                self.pacer.end_reservation(job.channel)
         try:
             with_db_retries(record, f"recording the outcome of job {job.id}")
         except SQLAlchemyError as error:
@@ -146,7 +152,8 @@ class DeliveryWorker:
         now = utcnow
         try:
             gateway = self.gateways.for_team(job.team_id)
-            JobExecutor(self.config, self.database, gateway, self.renderer).run(job)
+            posts = JobPosts(self.pacer, job.channel)
+            JobExecutor(self.config, self.database, gateway, self.renderer, posts).run(job)
         except RateLimited as error:
             self.pacer.block(job.channel, error.retry_after)
             log.warning("job %d (%s): Slack rate limit on %s; retrying in %.1fs",

@@ -10,9 +10,12 @@ from sqlalchemy import select
 
 from bot.actions import ACKNOWLEDGE, VIEW_IN_THOUSANDEYES
 from bot.delivery import queue
+from bot.delivery.pacer import ChannelPacer
+from bot.delivery.runner import DeliveryWorker
+from bot.services import services
 from bot.store.models import AlertRow, JobRow, JobStatus
 from bot.thousandeyes import utcnow
-from tests.support.delivery import drain, send
+from tests.support.delivery import drain, open_jobs, send
 from tests.support.payloads import load_sample, load_variant
 
 
@@ -213,6 +216,45 @@ def test_rate_limited_channel_waits_while_another_proceeds(slack_server, worker,
     assert alerts_calls[1].at - alerts_calls[0].at >= 2.0  # Retry-After honoured
     assert other_ok[0].at - started < 1.0  # the other channel was not held up
     assert other_ok[0].at < alerts_calls[1].at
+
+
+def paced_worker(app, interval: float) -> DeliveryWorker:
+    app_services = services(app)
+    return DeliveryWorker(app_services.config, app_services.database,
+                          wake=app_services.jobs_waiting, pacer=ChannelPacer(interval),
+                          backoff=lambda attempts: 0.05)
+
+
+def test_a_post_answered_late_holds_the_next_post_of_its_channel_back(
+    slack_app, slack_server, fake_slack
+):
+    interval, answer_after = 0.5, 0.8
+    fake_slack.fail("chat.postMessage", status=503, delay=answer_after)
+    send(slack_server, load_sample("test"))
+    send(slack_server, load_sample("trigger"))
+    worker = paced_worker(slack_app, interval)
+    worker.start(threads=2)
+    try:
+        deadline = time.monotonic() + 20
+        while open_jobs(worker) and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        worker.stop()
+    posts = [c.at for c in fake_slack.calls_to("chat.postMessage")]
+    assert len(posts) == 3  # the failed post, the other job's, its retry
+    gaps = [later - earlier for earlier, later in zip(posts, posts[1:])]
+    # The second thread waited for the slow answer, not just for the first post's slot.
+    assert gaps[0] >= answer_after + interval
+    assert min(gaps) >= interval
+
+
+def test_the_post_retried_after_joining_waits_for_its_own_slot(slack_app, slack_server, fake_slack):
+    fake_slack.channels["C0ALERTS"].member = False
+    send(slack_server, load_sample("test"))
+    drain(paced_worker(slack_app, interval=0.3))
+    refused, retried = fake_slack.calls_to("chat.postMessage")
+    assert refused.error == "not_in_channel" and retried.error is None
+    assert retried.at - refused.at >= 0.3
 
 
 def test_restart_with_pending_jobs_delivers_them(slack_config, fake_slack):
