@@ -5,10 +5,13 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 from bot.config import Config, ConfigError
 from bot.samples import SAMPLES
+
+if TYPE_CHECKING:
+    from flask import Flask
 
 log = logging.getLogger(__name__)
 
@@ -132,18 +135,35 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _serve(config: Config, args: argparse.Namespace) -> int:
-    from bot.app import create_app
-    from bot.background import start_background, stop_background
     from bot.server import GunicornServer
 
-    app = create_app(config)
     port = args.port or config.port
     log.info("serving on %s:%s with settings %s", args.host, port, config.describe())
     GunicornServer(
-        app, config, args.host, port,
-        on_worker_start=start_background, on_worker_stop=stop_background,
+        lambda: _build_app(config), config, args.host, port,
+        on_worker_start=_start_background, on_worker_stop=_stop_background,
     ).run()
     return 0
+
+
+# Imported only where they run, so that a master which does not build the app (one
+# worker) never loads Flask, SQLAlchemy and the rest: that memory would be spent twice.
+def _build_app(config: Config) -> Flask:
+    from bot.app import create_app
+
+    return create_app(config)
+
+
+def _start_background(app: Flask) -> None:
+    from bot.background import start_background
+
+    start_background(app)
+
+
+def _stop_background(app: Flask) -> None:
+    from bot.background import stop_background
+
+    stop_background(app)
 
 
 def _send_sample(args: argparse.Namespace) -> int:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
-from flask import Flask
 from gunicorn.app.base import BaseApplication
 
 from bot.config import Config
+
+if TYPE_CHECKING:
+    from flask import Flask
 
 log = logging.getLogger(__name__)
 
@@ -16,27 +18,31 @@ log = logging.getLogger(__name__)
 class GunicornServer(BaseApplication):  # type: ignore[misc]
     """gunicorn configured from code, so ``python -m bot serve`` is the whole command.
 
-    The app is built once in the master (``preload_app``) so migrations run once; each
-    worker then drops the inherited database connections and starts its own delivery
-    threads, because threads and sockets do not survive ``fork``.
+    With one worker (the default) the master never builds the app: the worker does, so the
+    service holds one copy of it in memory, not a master's copy beside a worker's that
+    drifts apart page by page as reference counts change. With several workers the app
+    is built once in the master (``preload_app``) and shared; each worker then drops the
+    inherited database connections, because sockets do not survive ``fork``. Either way
+    each worker starts its own delivery threads after it has the app.
     """
 
     def __init__(
         self,
-        app: Flask,
+        build_app: Callable[[], Flask],
         config: Config,
         host: str,
         port: int,
         on_worker_start: Callable[[Flask], Any] | None = None,
         on_worker_stop: Callable[[Flask], Any] | None = None,
     ) -> None:
-        self._app = app
+        self._build_app = build_app
+        self._app: Flask | None = None
         self._settings = {
             "bind": f"{host}:{port}",
             "workers": config.web_concurrency,
             "worker_class": "gthread",
             "threads": config.web_threads,
-            "preload_app": True,
+            "preload_app": config.web_concurrency > 1,
             # Heroku's router gives up after 30 s: free a stuck worker before that.
             "timeout": 25,
             "graceful_timeout": 20,
@@ -53,25 +59,27 @@ class GunicornServer(BaseApplication):  # type: ignore[misc]
     def load_config(self) -> None:
         for key, value in self._settings.items():
             self.cfg.set(key, value)
-        app = self._app
         start, stop = self._on_worker_start, self._on_worker_stop
 
         def post_fork(_server: Any, _worker: Any) -> None:
-            from bot.services import services
+            if self._app is not None:  # preloaded: the master's connections are not ours
+                from bot.services import services
 
-            services(app).database.engine.dispose(close=False)
+                services(self._app).database.engine.dispose(close=False)
 
         def post_worker_init(_worker: Any) -> None:
             if start is not None:
-                start(app)
+                start(self.load())
 
         def worker_exit(_server: Any, _worker: Any) -> None:
-            if stop is not None:
-                stop(app)
+            if stop is not None and self._app is not None:
+                stop(self._app)
 
         self.cfg.set("post_fork", post_fork)
         self.cfg.set("post_worker_init", post_worker_init)
         self.cfg.set("worker_exit", worker_exit)
 
     def load(self) -> Flask:
+        if self._app is None:
+            self._app = self._build_app()
         return self._app
