@@ -315,3 +315,16 @@ def header(title: str) -> None:
 def scratch(prefix: str) -> Iterator[Path]:
     with tempfile.TemporaryDirectory(prefix=prefix) as directory:
         yield Path(directory)
+
+
+@contextlib.contextmanager
+def checkout_of(revision: str, work: Path) -> Iterator[Path]:
+    """A detached worktree of ``revision``; its path as PYTHONPATH runs that revision's bot."""
+    path = work / f"checkout-{revision.replace('/', '_')}"
+    subprocess.run(["git", "worktree", "add", "--detach", "--quiet", str(path), revision],
+                   cwd=REPO, check=True)
+    try:
+        yield path
+    finally:
+        subprocess.run(["git", "worktree", "remove", "--force", str(path)], cwd=REPO, check=False)
+

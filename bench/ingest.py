@@ -23,12 +23,14 @@ server cannot hide its queue by slowing the client down).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import itertools
 import sys
 import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Iterator
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -38,6 +40,7 @@ from _common import (  # noqa: E402
     KeepAliveClient,
     Serve,
     backends,
+    checkout_of,
     encode,
     fresh_database,
     header,
@@ -61,7 +64,7 @@ class Variant:
     backends: tuple[str, ...] = ("sqlite", "postgres")
 
 
-def variants(which: str) -> list[Variant]:
+def variants(which: str, baseline: Path | None = None, revision: str = "") -> list[Variant]:
     chosen = [
         Variant("base", {}),
         Variant("sync=NORMAL", {"SQLITE_SYNCHRONOUS": "NORMAL"}, ("sqlite",)),
@@ -71,6 +74,9 @@ def variants(which: str) -> list[Variant]:
         # run on while the other configurations are measured.
         Variant("delivery-on", {"DELIVERY_THREADS": "4", "SLACK_POST_INTERVAL": "0"}),
     ]
+    if baseline is not None:
+        # The same service from an earlier revision, measured in the same rounds.
+        chosen.insert(1, Variant(f"base@{revision}", {"PYTHONPATH": str(baseline)}))
     if which == "all":
         chosen += [
             Variant("threads=2", {"WEB_THREADS": "2"}),
@@ -238,6 +244,8 @@ def main() -> int:
     parser.add_argument("--rate-seconds", type=float, default=10.0)
     parser.add_argument("--variants", choices=["standard", "all"], default="standard")
     parser.add_argument("--no-rate", action="store_true", help="skip the open-loop run")
+    parser.add_argument("--baseline", metavar="REV",
+                        help="also run 'base' from this git revision, side by side")
     args = parser.parse_args()
     levels = [int(x) for x in args.levels.split(",") if x]
 
@@ -246,7 +254,8 @@ def main() -> int:
           f"rate={args.rate}/s for {args.rate_seconds}s; client: this process, "
           f"threads + keep-alive http.client; server: python -m bot serve (gunicorn gthread)")
 
-    with scratch("bench-ingest-") as work, _databases(args, work) as configs:
+    with scratch("bench-ingest-") as work, _baseline(args, work) as baseline, \
+            _databases(args, work, baseline) as configs:
         servers: dict[tuple[str, str], Serve] = {}
         bodies: dict[tuple[str, str], Bodies] = {}
         drains: dict[tuple[str, str], str] = {}  # key -> database URL, for delivery variants
@@ -293,18 +302,28 @@ def main() -> int:
     return 0
 
 
+@contextlib.contextmanager
+def _baseline(args: argparse.Namespace, work: Path) -> Iterator[Path | None]:
+    if not args.baseline:
+        yield None
+        return
+    with checkout_of(args.baseline, work) as path:
+        yield path
+
+
 class _databases:
     """Enter one fresh database per (backend, variant); yields (backend, variant, url)."""
 
-    def __init__(self, args: argparse.Namespace, work: Path) -> None:
+    def __init__(self, args: argparse.Namespace, work: Path, baseline: Path | None) -> None:
         self._args = args
         self._work = work
+        self._baseline = baseline
         self._stack: list = []
 
     def __enter__(self) -> list[tuple[str, Variant, str]]:
         configs = []
         for backend in backends(self._args.db):
-            for variant in variants(self._args.variants):
+            for variant in variants(self._args.variants, self._baseline, self._args.baseline):
                 if backend not in variant.backends:
                     continue
                 manager = fresh_database(backend, self._work / f"db-{backend}-{variant.name}",
