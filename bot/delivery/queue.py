@@ -3,7 +3,9 @@
 Claiming is safe across threads and processes: PostgreSQL locks the chosen row with
 ``FOR UPDATE SKIP LOCKED``; SQLite runs every transaction as ``BEGIN IMMEDIATE`` (one
 writer at a time, see ``bot.store.database``). Jobs of one alert run in order: a job is
-claimable only when no earlier job of its alert is still pending or running.
+claimable only when no earlier job of its alert is still pending or running, with one
+exception: a parent refresh does not wait for earlier thread notes (see
+``REFRESH_OVERTAKES``).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Collection
 
-from sqlalchemy import and_, exists, not_, or_, select, update
+from sqlalchemy import ColumnElement, and_, exists, not_, or_, select, update
 from sqlalchemy.orm import aliased
 
 from bot.store.database import Database
@@ -29,6 +31,16 @@ POSTING_KINDS = frozenset(
     {JobKind.WEBHOOK_TEST, JobKind.UNKNOWN_EVENT, JobKind.ALERT_TRIGGER, JobKind.ALERT_CLEAR,
      JobKind.ACK_NOTE}
 )
+
+# Kinds of earlier jobs that a REFRESH_PARENT of the same alert does not wait for.
+# A refresh re-renders the parent from the state stored when it runs, and a thread note
+# never changes the parent: waiting for notes only held the parent behind the channel's
+# paced posts (a second click showed ~20 s late during a storm). A refresh still waits
+# for the jobs that create or change the parent (trigger, clear) and for an earlier
+# refresh, so two never run at once on two workers and land out of order. Every other
+# kind waits for every earlier job of its alert: a clear follows the notes before it.
+REFRESH_OVERTAKES = frozenset({JobKind.ACK_NOTE})
+OPEN_STATUSES = (JobStatus.PENDING, JobStatus.RUNNING)
 
 
 @dataclass(frozen=True)
@@ -68,18 +80,12 @@ def claim_next(
     ``blocked_channels`` (Retry-After) exclude every job of the channel;
     ``paced_channels`` (a post was just made) exclude only jobs that post.
     """
-    earlier = aliased(JobRow)
-    earlier_job_open = exists().where(
-        earlier.alert_id == JobRow.alert_id,
-        earlier.id < JobRow.id,
-        earlier.status.in_((JobStatus.PENDING, JobStatus.RUNNING)),
-    )
     conditions = [
         or_(
             and_(JobRow.status == JobStatus.PENDING, JobRow.next_attempt_at <= now),
             and_(JobRow.status == JobStatus.RUNNING, JobRow.locked_until < now),
         ),
-        or_(JobRow.alert_id.is_(None), not_(earlier_job_open)),
+        or_(JobRow.alert_id.is_(None), not_(_earlier_job_to_wait_for())),
     ]
     if blocked_channels:
         conditions.append(JobRow.channel.not_in(list(blocked_channels)))
@@ -111,6 +117,19 @@ def claim_next(
             channel=row.channel, attempts=row.attempts, worker_id=worker_id,
             team_id=row.team_id, data=dict(row.data or {}),
         )
+
+
+def _earlier_job_to_wait_for() -> ColumnElement[bool]:
+    """True while an earlier job of the same alert, of a kind this job waits for, is open."""
+    earlier = aliased(JobRow)
+    waits_for_its_kind = or_(JobRow.kind != JobKind.REFRESH_PARENT,
+                             earlier.kind.not_in(list(REFRESH_OVERTAKES)))
+    return exists().where(
+        earlier.alert_id == JobRow.alert_id,
+        earlier.id < JobRow.id,
+        earlier.status.in_(OPEN_STATUSES),
+        waits_for_its_kind,
+    )
 
 
 def complete(db: Database, job: ClaimedJob, now: datetime) -> bool:

@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.actions import ACKNOWLEDGE, UNACKNOWLEDGE, encode_alert_ref
+from bot.delivery.pacer import ChannelPacer
 from bot.store.models import AcknowledgementRow, AlertRow
 from tests.support.delivery import drain, send
 from tests.support.payloads import load_sample
@@ -107,6 +108,49 @@ def test_two_responders_then_clear(slack_server, worker, fake_slack, posted_aler
     methods = {c.method for c in fake_slack.calls}
     assert methods <= {"chat.postMessage", "chat.update", "auth.test"}
     assert fake_slack.calls_to("chat.postEphemeral") == []
+
+
+def hold_thread_posts(worker, seconds=60.0):
+    """Take the alert channel's next post slot for a minute, as a storm of posts would."""
+    with worker.database.session() as session:
+        channel = session.scalars(select(AlertRow.channel)).one()  # as its jobs name it
+    worker.pacer = ChannelPacer(interval=seconds)
+    worker.pacer.reserve_post(channel)
+
+
+def shows(message, *user_ids):
+    return all(f"<@{user_id}>" in rendered(message) for user_id in user_ids)
+
+
+def update_showing(fake_slack, parent, user_id):
+    return next(c for c in fake_slack.calls_to("chat.update", ok_only=True)
+                if c.args["ts"] == parent.ts and f"<@{user_id}>" in json.dumps(c.args))
+
+
+def test_parent_shows_a_second_click_while_thread_notes_wait(slack_server, worker, fake_slack,
+                                                             posted_alert):
+    parent, ref = posted_alert
+    hold_thread_posts(worker)
+    worker.start(2)
+    ack(slack_server, ref, parent, "U0ALICE", "alice")
+    assert wait_until(lambda: shows(parent, "U0ALICE"))
+    clicked = time.monotonic()
+    ack(slack_server, ref, parent, "U0BOB", "bob")
+    # Alice's note is still waiting for the channel; Bob's refresh does not wait for it.
+    assert wait_until(lambda: shows(parent, "U0ALICE", "U0BOB"), timeout=10)
+    assert update_showing(fake_slack, parent, "U0BOB").at - clicked < 5.0
+    assert fake_slack.thread(parent) == []
+
+    worker.stop()
+    send(slack_server, recent_clear())
+    worker.pacer = ChannelPacer(interval=0.0)
+    drain(worker)
+    # The clear waited for the notes queued before it: the thread reads in order.
+    thread = fake_slack.thread(parent)
+    assert [("alice" in rendered(m), "bob" in rendered(m)) for m in thread[:2]] == [
+        (True, False), (False, True)]
+    assert len(thread) == 3 and "cleared" in thread[2].text.lower()
+    assert "cleared" in parent.text.lower() and shows(parent, "U0ALICE", "U0BOB")
 
 
 def test_repeated_clicks_record_once(slack_server, worker, fake_slack, posted_alert):
