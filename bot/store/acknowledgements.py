@@ -14,7 +14,7 @@ from datetime import datetime
 
 from sqlalchemy import select
 
-from bot.store.jobs import enqueue
+from bot.store.jobs import enqueue, enqueue_parent_refresh
 from bot.store.database import Database
 from bot.store.models import AcknowledgementRow, AlertRow, AlertState, JobKind
 
@@ -45,7 +45,7 @@ def set_acknowledgement(
     db: Database, alert_id: int, clicker: Clicker, acknowledged: bool, now: datetime
 ) -> AckResult:
     """Acknowledge (or withdraw) for one user, idempotently, and queue the refresh and
-    thread note in the same transaction."""
+    thread note in the same transaction (the refresh merged into one still pending)."""
     with db.session() as session:
         alert = session.scalar(select(AlertRow).where(AlertRow.id == alert_id).with_for_update())
         if alert is None:
@@ -73,8 +73,8 @@ def set_acknowledgement(
         else:
             assert active is not None
             active.withdrawn_at = now
-        enqueue(session, kind=JobKind.REFRESH_PARENT, alert_id=alert_id, channel=alert.channel,
-                team_id=alert.slack_team, now=now)
+        enqueue_parent_refresh(session, alert_id=alert_id, channel=alert.channel,
+                               team_id=alert.slack_team, now=now)
         enqueue(session, kind=JobKind.ACK_NOTE, alert_id=alert_id, channel=alert.channel,
                 team_id=alert.slack_team, now=now,
                 data={"user_id": clicker.user_id, "user_name": clicker.user_name,

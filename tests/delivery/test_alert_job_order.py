@@ -1,22 +1,28 @@
-"""Order of an alert's jobs at the queue itself.
+"""Order of an alert's jobs, and merged parent refreshes, at the queue itself.
 
 Jobs of one alert run one at a time in the order they were queued, except that a parent
 refresh runs before earlier thread notes (which may wait long in the channel's post
-queue).
+queue). Clicks while a refresh is still waiting share it. The click's transaction and
+the claim are made to overlap here on purpose: the suite runs on SQLite and, with
+TEST_DATABASE_URL, on PostgreSQL, whose locking differs.
 """
 
 from __future__ import annotations
 
 import json
+import threading
+import time
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import select
 
 from bot.delivery import queue
-from bot.store.alerts import record_parent
+from bot.store.acknowledgements import AckOutcome, Clicker, set_acknowledgement
+from bot.store.alerts import load_alert_view, record_parent
 from bot.store.ingest import store_event
-from bot.store.jobs import enqueue
-from bot.store.models import JobKind
+from bot.store.jobs import enqueue, enqueue_parent_refresh
+from bot.store.models import AcknowledgementRow, JobKind, JobRow, JobStatus
 from bot.store.routes import DEFAULT_ROUTE
 from bot.thousandeyes import parse_event, utcnow
 from tests.support.payloads import load_sample
@@ -60,6 +66,22 @@ def open_job(database, alert_id: int, kind: str, state: str) -> queue.ClaimedJob
     if state == "pending":
         assert queue.reschedule(database, job, utcnow(), 60.0, "http_503")
     return job
+
+
+def acknowledge(database, alert_id: int, user_id: str) -> None:
+    clicker = Clicker(user_id=user_id, user_name=user_id.lower(), team_id=None,
+                      channel_id=SLACK_CHANNEL)
+    result = set_acknowledgement(database, alert_id, clicker, True, utcnow())
+    assert result.outcome is AckOutcome.RECORDED
+
+
+def open_jobs(database) -> list[tuple[str, str]]:
+    with database.session() as session:
+        rows = session.scalars(
+            select(JobRow).where(JobRow.status.in_((JobStatus.PENDING, JobStatus.RUNNING)))
+            .order_by(JobRow.id)
+        )
+        return [(row.kind, row.status) for row in rows]
 
 
 # --- which earlier jobs a job waits for --------------------------------------------------
@@ -112,3 +134,93 @@ def test_a_refresh_goes_ahead_of_notes_waiting_for_the_channel(database, alert_i
     refresh = add_job(database, alert_id, JobKind.REFRESH_PARENT)
     claimed = claim(database, paced=THREAD_POSTS_HELD)
     assert claimed is not None and claimed.id == refresh
+
+
+# --- clicks share a refresh that has not started -----------------------------------------
+
+
+def test_clicks_while_the_refresh_waits_share_it(database, alert_id):
+    acknowledge(database, alert_id, "U0ALICE")
+    acknowledge(database, alert_id, "U0BOB")
+    assert open_jobs(database) == [
+        (JobKind.REFRESH_PARENT, JobStatus.PENDING),
+        (JobKind.ACK_NOTE, JobStatus.PENDING),
+        (JobKind.ACK_NOTE, JobStatus.PENDING),
+    ]
+
+
+def test_a_click_after_the_refresh_started_queues_another(database, alert_id):
+    acknowledge(database, alert_id, "U0ALICE")
+    started = claim(database)
+    assert started is not None and started.kind == JobKind.REFRESH_PARENT
+    acknowledge(database, alert_id, "U0BOB")
+    assert open_jobs(database) == [
+        (JobKind.REFRESH_PARENT, JobStatus.RUNNING),
+        (JobKind.ACK_NOTE, JobStatus.PENDING),
+        (JobKind.REFRESH_PARENT, JobStatus.PENDING),
+        (JobKind.ACK_NOTE, JobStatus.PENDING),
+    ]
+    # The running one may have rendered before Bob's click: the new one follows it.
+    assert claim(database, paced=THREAD_POSTS_HELD) is None
+    assert queue.complete(database, started, utcnow())
+    following = claim(database, paced=THREAD_POSTS_HELD)
+    assert following is not None and following.kind == JobKind.REFRESH_PARENT
+    assert following.id != started.id
+
+
+def test_no_worker_claims_the_refresh_a_click_is_joining(database, alert_id):
+    acknowledge(database, alert_id, "U0ALICE")
+    claims: list[tuple[queue.ClaimedJob | None, float]] = []
+
+    def worker() -> None:
+        job = claim(database, paced=THREAD_POSTS_HELD)
+        claims.append((job, time.monotonic()))
+
+    with database.session() as click:  # Bob's click, held open while a worker looks
+        joined = enqueue_parent_refresh(click, alert_id=alert_id, channel=JOB_CHANNEL,
+                                        now=utcnow())
+        click.add(AcknowledgementRow(alert_id=alert_id, user_id="U0BOB", user_name="bob",
+                                     acknowledged_at=utcnow()))
+        thread = threading.Thread(target=worker)
+        thread.start()
+        time.sleep(0.3)
+        committing_at = time.monotonic()
+    thread.join(10)
+    # PostgreSQL skips the locked refresh; SQLite's claim waits for the commit.
+    [(job, claimed_at)] = claims
+    assert job is None or claimed_at > committing_at
+    refresh = job or claim(database, paced=THREAD_POSTS_HELD)
+    assert refresh is not None and refresh.id == joined.id
+    _, view = load_alert_view(database, alert_id)
+    assert [r.user_id for r in view.responders] == ["U0ALICE", "U0BOB"]
+
+
+def test_a_click_during_a_claim_queues_its_own_refresh(database, alert_id):
+    acknowledge(database, alert_id, "U0ALICE")
+    clicked = threading.Event()
+
+    def bob_clicks() -> None:
+        acknowledge(database, alert_id, "U0BOB")
+        clicked.set()
+
+    with database.session() as claiming:  # a worker's claim of the refresh, held open
+        refresh = claiming.scalar(
+            select(JobRow).where(JobRow.kind == JobKind.REFRESH_PARENT)
+            .with_for_update(skip_locked=True)
+        )
+        refresh.status = JobStatus.RUNNING
+        claiming.flush()
+        thread = threading.Thread(target=bob_clicks)
+        thread.start()
+        time.sleep(0.3)
+        # The click waits for the claim (row lock, or SQLite's single writer)...
+        assert not clicked.is_set()
+    thread.join(10)
+    # ...then sees the refresh running, which may render without Bob: it adds its own.
+    assert clicked.is_set()
+    assert open_jobs(database) == [
+        (JobKind.REFRESH_PARENT, JobStatus.RUNNING),
+        (JobKind.ACK_NOTE, JobStatus.PENDING),
+        (JobKind.REFRESH_PARENT, JobStatus.PENDING),
+        (JobKind.ACK_NOTE, JobStatus.PENDING),
+    ]

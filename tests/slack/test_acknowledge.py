@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from bot.actions import ACKNOWLEDGE, UNACKNOWLEDGE, encode_alert_ref
 from bot.delivery.pacer import ChannelPacer
-from bot.store.models import AcknowledgementRow, AlertRow
+from bot.store.models import AcknowledgementRow, AlertRow, JobKind, JobRow, JobStatus
 from tests.support.delivery import drain, send
 from tests.support.payloads import load_sample
 from tests.support.slack_requests import (
@@ -151,6 +151,21 @@ def test_parent_shows_a_second_click_while_thread_notes_wait(slack_server, worke
         (True, False), (False, True)]
     assert len(thread) == 3 and "cleared" in thread[2].text.lower()
     assert "cleared" in parent.text.lower() and shows(parent, "U0ALICE", "U0BOB")
+
+
+def test_quick_clicks_share_one_parent_update(slack_server, worker, fake_slack, posted_alert):
+    parent, ref = posted_alert
+    updates = parent.updates
+    ack(slack_server, ref, parent, "U0ALICE", "alice")
+    ack(slack_server, ref, parent, "U0BOB", "bob")
+    assert wait_until(lambda: len(acknowledgements(worker)) == 2)
+    with worker.database.session() as session:
+        kinds = list(session.scalars(
+            select(JobRow.kind).where(JobRow.status == JobStatus.PENDING).order_by(JobRow.id)))
+    assert kinds == [JobKind.REFRESH_PARENT, JobKind.ACK_NOTE, JobKind.ACK_NOTE]
+    drain(worker)
+    assert parent.updates == updates + 1 and shows(parent, "U0ALICE", "U0BOB")
+    assert len(fake_slack.thread(parent)) == 2
 
 
 def test_repeated_clicks_record_once(slack_server, worker, fake_slack, posted_alert):
