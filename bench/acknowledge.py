@@ -16,8 +16,8 @@ and Unacknowledge over those alerts, one after the other. For each click:
 
 ``--interval`` is SLACK_POST_INTERVAL. The default 0 turns the service's own pacing off,
 which is what "Slack is not limiting" means for the thread note each click also posts;
-with the shipped 1.0 the note of one click and the update of the next share a queue
-(jobs of one alert run in order), so clicks faster than one per second per channel wait.
+with the shipped 1.0 the notes wait for the channel's post slots, while the parent
+updates go ahead of them (a refresh does not wait for earlier notes of its alert).
 
 Then (``--storm N``, 0 to skip) the same with the shipped pacing (SLACK_POST_INTERVAL=1,
 fake Slack limiting 1 post/s/channel) while the channel has a backlog of N new alerts to
