@@ -39,6 +39,7 @@ from tests.faults.helpers import post_webhook, trigger, wait_for
 from tests.support.servers import LiveServer
 
 EVENTS = 60
+ACCEPTED_BEFORE_OUTAGE = 15
 
 
 class PostgresOutage:
@@ -131,11 +132,15 @@ def test_database_away_answers_503_stores_nothing_half_and_ingest_resumes(outage
     answers: dict[str, int | str] = {}
     refusals: list[requests.Response] = []
     gate = threading.Lock()  # SQLite's outage switches between two requests
-    back = threading.Event()
+    away, back = threading.Event(), threading.Event()
 
     def stream(base_url: str) -> None:
         with requests.Session() as session:
-            for payload in events:
+            for index, payload in enumerate(events):
+                if index == ACCEPTED_BEFORE_OUTAGE:
+                    # Ingest is fast enough to send every event before the outage begins:
+                    # wait for it, so that the rest meet it.
+                    away.wait(30)
                 if isinstance(outage, SqliteOutage):
                     gate.acquire()
                 try:
@@ -157,9 +162,11 @@ def test_database_away_answers_503_stores_nothing_half_and_ingest_resumes(outage
         with LiveServer(app) as server:
             sender = threading.Thread(target=stream, args=(server.url,), daemon=True)
             sender.start()
-            wait_for(lambda: sum(a == 200 for a in answers.values()) >= 15, 20, "ingest running")
+            wait_for(lambda: sum(a == 200 for a in answers.values()) >= ACCEPTED_BEFORE_OUTAGE,
+                     20, "ingest running")
             with gate:
                 outage.start()
+            away.set()
             wait_for(lambda: len(refusals) >= 3, 20, "503s while the database is away")
             if isinstance(outage, PostgresOutage):
                 assert requests.get(server.url + "/healthz", timeout=10).status_code == 503
