@@ -56,7 +56,9 @@ class BotProcess:
             try:
                 if requests.get(url + "/healthz", timeout=1).status_code == 200:
                     return
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):
+                # gunicorn listens before its worker has loaded the app: a request may
+                # wait in the listen queue longer than this poll's timeout.
                 pass
             time.sleep(0.1)
         raise AssertionError(f"not healthy after {timeout}s:\n{self.log()}")
