@@ -6,13 +6,13 @@ two apps (two tests) never share state.
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass, field
 
 from flask import Flask
 from slack_sdk.oauth.installation_store import InstallationStore
 
 from bot.config import Config
+from bot.delivery.wakeup import JobWakeup
 from bot.store.database import Database
 from bot.webhook_auth import WebhookCredentials
 
@@ -25,12 +25,12 @@ class Services:
     database: Database
     webhook_credentials: WebhookCredentials
     installation_store: InstallationStore | None = None
-    # Set when a job is queued, so in-process delivery threads start at once instead of
-    # waiting for their next poll.
-    jobs_waiting: threading.Event = field(default_factory=threading.Event)
+    # Rung when a job is queued, so an in-process delivery thread starts at once instead
+    # of waiting for its next poll.
+    jobs_waiting: JobWakeup = field(default_factory=JobWakeup)
 
     def notify_new_jobs(self) -> None:
-        self.jobs_waiting.set()
+        self.jobs_waiting.notify_one()
 
 
 def services(app: Flask) -> Services:

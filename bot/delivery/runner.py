@@ -23,6 +23,7 @@ from bot.delivery import queue
 from bot.delivery.handlers import JobExecutor
 from bot.delivery.pacer import ChannelPacer, JobPosts
 from bot.delivery.queue import ClaimedJob
+from bot.delivery.wakeup import JobWakeup
 from bot.render import MessageRenderer
 from bot.slack.errors import PermanentError, RateLimited, RetryableError
 from bot.slack.oauth import build_installation_store
@@ -49,7 +50,7 @@ class DeliveryWorker:
         self,
         config: Config,
         database: Database,
-        wake: threading.Event | None = None,
+        wake: JobWakeup | None = None,
         gateways: GatewayProvider | None = None,
         renderer: MessageRenderer | None = None,
         pacer: ChannelPacer | None = None,
@@ -57,7 +58,7 @@ class DeliveryWorker:
     ) -> None:
         self.config = config
         self.database = database
-        self.wake = wake or threading.Event()
+        self.wake = wake or JobWakeup()
         self.gateways = gateways or GatewayProvider(
             config, build_installation_store(config, database)
         )
@@ -81,6 +82,7 @@ class DeliveryWorker:
         released = queue.release_orphans(self.database, socket.gethostname(), utcnow())
         if released:
             log.info("requeued %d job(s) left running by a process that died", released)
+        self.wake.set_threads(threads)
         for index in range(threads):
             thread = threading.Thread(
                 target=self._loop, name=f"delivery-{index}", daemon=True
@@ -92,7 +94,7 @@ class DeliveryWorker:
     def stop(self, timeout: float = 15.0) -> None:
         """Finish the jobs in hand, then stop; unfinished jobs stay queued."""
         self._stopping.set()
-        self.wake.set()
+        self.wake.notify_all()
         for thread in self._threads:
             thread.join(timeout)
         self._threads.clear()
@@ -115,7 +117,6 @@ class DeliveryWorker:
                 self._stopping.wait(2.0)
             if not worked:
                 self.wake.wait(self.pacer.seconds_until_next_change(IDLE_POLL_SECONDS))
-                self.wake.clear()
 
     def _claim(self) -> ClaimedJob | None:
         # One claim at a time in this process, so the pacer's view of the channels and

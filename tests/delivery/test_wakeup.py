@@ -1,0 +1,59 @@
+"""JobWakeup: a queued job wakes one idle delivery thread, and no wake-up is lost."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from bot.delivery.wakeup import JobWakeup
+
+
+def waiting_threads(wakeup: JobWakeup, count: int, timeout: float):
+    """Start ``count`` threads blocked in ``wait``; returns (threads, results list)."""
+    results: list[bool] = []
+    lock = threading.Lock()
+
+    def wait() -> None:
+        woken = wakeup.wait(timeout)
+        with lock:
+            results.append(woken)
+
+    threads = [threading.Thread(target=wait) for _ in range(count)]
+    for thread in threads:
+        thread.start()
+    time.sleep(0.2)  # let them all block in wait()
+    return threads, results
+
+
+def test_one_job_wakes_one_of_several_idle_threads():
+    wakeup = JobWakeup(threads=4)
+    threads, results = waiting_threads(wakeup, 4, timeout=1.5)
+    wakeup.notify_one()
+    for thread in threads:
+        thread.join(5)
+    assert sorted(results) == [False, False, False, True]
+
+
+def test_a_wake_up_given_while_no_thread_waits_is_kept_for_the_next():
+    wakeup = JobWakeup(threads=2)
+    wakeup.notify_one()  # the only thread was busy (between its claim and its wait)
+    started = time.monotonic()
+    assert wakeup.wait(5) is True
+    assert time.monotonic() - started < 1
+    assert wakeup.wait(0.05) is False  # taken once, not twice
+
+
+def test_wake_ups_while_every_thread_is_busy_are_kept_only_once_per_thread():
+    wakeup = JobWakeup(threads=2)
+    for _ in range(50):
+        wakeup.notify_one()
+    assert [wakeup.wait(0.05) for _ in range(3)] == [True, True, False]
+
+
+def test_stop_wakes_every_thread():
+    wakeup = JobWakeup(threads=3)
+    threads, results = waiting_threads(wakeup, 3, timeout=5)
+    wakeup.notify_all()
+    for thread in threads:
+        thread.join(5)
+    assert results == [True, True, True]
