@@ -8,8 +8,8 @@ import time
 from bot.delivery.wakeup import JobWakeup
 
 
-def waiting_threads(wakeup: JobWakeup, count: int, timeout: float):
-    """Start ``count`` threads blocked in ``wait``; returns (threads, results list)."""
+def answers_of_waiting_threads(wakeup: JobWakeup, count: int, ring, timeout: float):
+    """What ``wait`` returns in ``count`` threads blocked in it when ``ring()`` is called."""
     results: list[bool] = []
     lock = threading.Lock()
 
@@ -22,16 +22,16 @@ def waiting_threads(wakeup: JobWakeup, count: int, timeout: float):
     for thread in threads:
         thread.start()
     time.sleep(0.2)  # let them all block in wait()
-    return threads, results
+    ring()
+    for thread in threads:
+        thread.join(timeout + 5)
+    return sorted(results)
 
 
 def test_one_job_wakes_one_of_several_idle_threads():
     wakeup = JobWakeup(threads=4)
-    threads, results = waiting_threads(wakeup, 4, timeout=1.5)
-    wakeup.notify_one()
-    for thread in threads:
-        thread.join(5)
-    assert sorted(results) == [False, False, False, True]
+    assert answers_of_waiting_threads(wakeup, 4, wakeup.notify_one, timeout=1.5) == [
+        False, False, False, True]
 
 
 def test_a_wake_up_given_while_no_thread_waits_is_kept_for_the_next():
@@ -52,8 +52,4 @@ def test_wake_ups_while_every_thread_is_busy_are_kept_only_once_per_thread():
 
 def test_stop_wakes_every_thread():
     wakeup = JobWakeup(threads=3)
-    threads, results = waiting_threads(wakeup, 3, timeout=5)
-    wakeup.notify_all()
-    for thread in threads:
-        thread.join(5)
-    assert results == [True, True, True]
+    assert answers_of_waiting_threads(wakeup, 3, wakeup.notify_all, timeout=5) == [True] * 3
