@@ -76,7 +76,9 @@ def variants(which: str, baseline: Path | None = None, revision: str = "") -> li
     ]
     if baseline is not None:
         # The same service from an earlier revision, measured in the same rounds.
-        chosen.insert(1, Variant(f"base@{revision}", {"PYTHONPATH": str(baseline)}))
+        earlier = {"PYTHONPATH": str(baseline)}
+        chosen.insert(1, Variant(f"base@{revision}", earlier))
+        chosen.append(Variant(f"delivery-on@{revision}", {**chosen[-1].env, **earlier}))
     if which == "all":
         chosen += [
             Variant("threads=2", {"WEB_THREADS": "2"}),
