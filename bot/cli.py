@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import multiprocessing
 import sys
 from typing import TYPE_CHECKING, Sequence
 
@@ -114,9 +115,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return run_worker_forever(config)
     if args.command == "db":
-        from bot.store.database import Database
-
-        Database(config.database_url, config.sqlite_synchronous).upgrade()
+        _upgrade_database(config)
         print("database is at the latest migration")
         return 0
     if args.command == "jobs":
@@ -139,6 +138,8 @@ def _serve(config: Config, args: argparse.Namespace) -> int:
 
     port = args.port or config.port
     log.info("serving on %s:%s with settings %s", args.host, port, config.describe())
+    if not _migrations_applied_in_child(config):
+        return 1
     GunicornServer(
         lambda: _build_app(config), config, args.host, port,
         on_worker_start=_start_background, on_worker_stop=_stop_background,
@@ -146,12 +147,40 @@ def _serve(config: Config, args: argparse.Namespace) -> int:
     return 0
 
 
+def _migrations_applied_in_child(config: Config) -> bool:
+    """Apply migrations before gunicorn starts, in a child process.
+
+    Not in the worker: gunicorn kills a worker that has not checked in within its 25 s
+    timeout, and a slow migration (or a database still waking up) would then be rolled
+    back and retried on every boot. Not in the master itself either, which would then
+    hold SQLAlchemy and Alembic in memory for nothing.
+    """
+    child = multiprocessing.get_context("fork").Process(
+        target=_upgrade_database, args=(config,), name="migrations")
+    child.start()
+    child.join()
+    if child.exitcode != 0:
+        log.error("database migrations failed (exit code %s); not starting", child.exitcode)
+        return False
+    return True
+
+
+def _upgrade_database(config: Config) -> None:
+    from bot.store.database import Database
+
+    database = Database(config.database_url, config.sqlite_synchronous)
+    try:
+        database.upgrade()
+    finally:
+        database.dispose()
+
+
 # Imported only where they run, so that a master which does not build the app (one
 # worker) never loads Flask, SQLAlchemy and the rest: that memory would be spent twice.
 def _build_app(config: Config) -> Flask:
     from bot.app import create_app
 
-    return create_app(config)
+    return create_app(config, migrate=False)  # applied before gunicorn started
 
 
 def _start_background(app: Flask) -> None:

@@ -18,12 +18,14 @@ log = logging.getLogger(__name__)
 class GunicornServer(BaseApplication):  # type: ignore[misc]
     """gunicorn configured from code, so ``python -m bot serve`` is the whole command.
 
-    With one worker (the default) the master never builds the app: the worker does, so the
-    service holds one copy of it in memory, not a master's copy beside a worker's that
-    drifts apart page by page as reference counts change. With several workers the app
-    is built once in the master (``preload_app``) and shared; each worker then drops the
-    inherited database connections, because sockets do not survive ``fork``. Either way
-    each worker starts its own delivery threads after it has the app.
+    Migrations have been applied before this starts (``bot.cli``), so building the app is
+    quick wherever it happens. With one worker (the default) the master never builds the
+    app: the worker does, so the service holds one copy of it in memory, not a master's
+    copy beside a worker's that drifts apart page by page as reference counts change.
+    With several workers the app is built once in the master (``preload_app``) and
+    shared; each worker then drops the inherited database connections, because sockets
+    do not survive ``fork``. Either way each worker starts its own delivery threads
+    after it has the app.
     """
 
     def __init__(

@@ -108,3 +108,12 @@ def test_socket_mode_connects_with_the_app_token(tmp_path, database_url, fake_sl
         assert "xapp-socket-token" not in process.log()  # never logged
     finally:
         process.stop()
+
+
+def test_serve_refuses_to_start_when_migrations_cannot_run(tmp_path):
+    # Nothing listens on port 1: the database cannot be reached to apply migrations.
+    result = run_bot("serve", "--host", "127.0.0.1", "--port", str(free_port()),
+                     env=bot_env(DATABASE_URL="postgresql://bot@127.0.0.1:1/bot"), cwd=tmp_path,
+                     timeout=60)
+    assert result.returncode == 1
+    assert "database migrations failed" in result.stderr
