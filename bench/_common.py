@@ -27,9 +27,9 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from bot.samples import load_sample  # noqa: E402
 from tests.support.databases import fresh_database_url  # noqa: E402
-from tests.support.processes import BotProcess, bot_env, free_port  # noqa: E402
+from tests.support.payloads import numbered_alert_event  # noqa: E402
+from tests.support.processes import BotProcess, bot_env, children_of, free_port  # noqa: E402
 
 # The fake Slack's werkzeug server would print a line per call.
 logging.getLogger("werkzeug").setLevel(logging.ERROR)
@@ -155,16 +155,6 @@ class Serve:
         self.process.stop()
 
 
-def children_of(pid: int) -> list[int]:
-    found = []
-    for task in Path(f"/proc/{pid}/task").glob("*"):
-        try:
-            found += [int(p) for p in (task / "children").read_text().split()]
-        except OSError:
-            pass
-    return found
-
-
 def smaps_of(pid: int) -> dict[str, int]:
     """Rss, Pss and Private (USS) in KiB from /proc/<pid>/smaps_rollup (empty if gone)."""
     values: dict[str, int] = {}
@@ -194,19 +184,11 @@ def rss_of(pid: int) -> int:
 
 def unique_trigger(tag: str, number: int) -> dict[str, Any]:
     """The sample trigger as its own alert: a unique eventId and alertId."""
-    payload = load_sample("trigger")
-    payload["eventId"] = f"{tag}-t-{number}"
-    payload["alert"]["alertId"] = f"{tag}-{number}"
-    payload["alert"]["testName"] = f"bench test {number}"
-    return payload
+    return numbered_alert_event("trigger", number, tag, f"bench test {number}")
 
 
 def unique_clear(tag: str, number: int) -> dict[str, Any]:
-    payload = load_sample("clear")
-    payload["eventId"] = f"{tag}-c-{number}"
-    payload["alert"]["alertId"] = f"{tag}-{number}"
-    payload["alert"]["testName"] = f"bench test {number}"
-    return payload
+    return numbered_alert_event("clear", number, tag, f"bench test {number}")
 
 
 # --- HTTP client -------------------------------------------------------------------------

@@ -28,9 +28,11 @@ time from each click to its parent update is reported.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 import time
 from pathlib import Path
+from typing import Iterator
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -79,6 +81,28 @@ def wait_for(condition, timeout: float, poll: float = 0.002):
     return None
 
 
+@contextlib.contextmanager
+def serving(args: argparse.Namespace, name: str, post_interval: str,
+            post_rate_limit: float | None = None) -> Iterator[tuple[Serve, FakeSlack]]:
+    """``serve`` on a fresh database, posting to a fake Slack with the bench's channel."""
+    fake = FakeSlack(post_rate_limit=post_rate_limit).start()
+    fake.add_channel(CHANNEL, "ack-bench")
+    try:
+        with scratch(f"bench-ack-{name}-") as work, \
+                fresh_database(args.db, work / "db", args.pg_url) as url:
+            serve = Serve(work, "serve", DATABASE_URL=url, WEBHOOK_TOKEN=WEBHOOK_TOKEN,
+                          SLACK_BOT_TOKEN="xoxb-bench-ack", SLACK_SIGNING_SECRET=SIGNING_SECRET,
+                          SLACK_API_URL=fake.url, SLACK_CHANNEL=CHANNEL,
+                          SLACK_POST_INTERVAL=post_interval)
+            try:
+                serve.wait_healthy()
+                yield serve, fake
+            finally:
+                serve.stop()
+    finally:
+        fake.stop()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--clicks", type=int, default=200)
@@ -99,66 +123,55 @@ def main() -> int:
     print(f"# clicks={args.clicks} over {args.alerts} alerts, alternating acknowledge /"
           f" unacknowledge; SLACK_POST_INTERVAL={args.interval:g}; db={args.db}; "
           f"fake Slack without rate limit")
-    fake = FakeSlack().start()
-    fake.add_channel(CHANNEL, "ack-bench")
     answers_ms: list[float] = []
     updates_ms: list[float] = []
     statuses: dict[int, int] = {}
     missing = 0
-    with scratch("bench-ack-") as work, fresh_database(args.db, work / "db", args.pg_url) as url:
-        serve = Serve(work, "serve", DATABASE_URL=url, WEBHOOK_TOKEN=WEBHOOK_TOKEN,
-                      SLACK_BOT_TOKEN="xoxb-bench-ack", SLACK_SIGNING_SECRET=SIGNING_SECRET,
-                      SLACK_API_URL=fake.url, SLACK_CHANNEL=CHANNEL,
-                      SLACK_POST_INTERVAL=f"{args.interval:g}")
-        try:
-            serve.wait_healthy()
-            client = KeepAliveClient(serve.url)
-            tag = f"ack{time.time_ns()}"
-            for number in range(args.alerts):
-                status, body = client.post("/webhooks/thousandeyes",
-                                           encode(unique_trigger(tag, number)), webhook_headers())
-                assert status == 200, body
-            parents = wait_for(lambda: len(fake.top_level(CHANNEL)) >= args.alerts and
-                               fake.top_level(CHANNEL), timeout=60)
-            if not parents:
-                print("error: the alerts were not posted:\n" + serve.log()[-3000:])
-                return 1
-            targets = [(parent, button_value(parent)) for parent in parents[:args.alerts]]
-            # Warm up Bolt and the delivery path once per alert (not measured).
-            for parent, value in targets:
-                for action in (ACKNOWLEDGE, UNACKNOWLEDGE):
-                    before = parent.updates
-                    _click(client, action, value, parent)
-                    wait_for(lambda: parent.updates > before, args.update_timeout)
+    with serving(args, "main", f"{args.interval:g}") as (serve, fake):
+        client = KeepAliveClient(serve.url)
+        tag = f"ack{time.time_ns()}"
+        for number in range(args.alerts):
+            status, body = client.post("/webhooks/thousandeyes",
+                                       encode(unique_trigger(tag, number)), webhook_headers())
+            assert status == 200, body
+        parents = wait_for(lambda: len(fake.top_level(CHANNEL)) >= args.alerts and
+                           fake.top_level(CHANNEL), timeout=60)
+        if not parents:
+            print("error: the alerts were not posted:\n" + serve.log()[-3000:])
+            return 1
+        targets = [(parent, button_value(parent)) for parent in parents[:args.alerts]]
+        # Warm up Bolt and the delivery path once per alert (not measured).
+        for parent, value in targets:
+            for action in (ACKNOWLEDGE, UNACKNOWLEDGE):
+                before = parent.updates
+                _click(client, action, value, parent)
+                wait_for(lambda: parent.updates > before, args.update_timeout)
 
-            for index in range(args.clicks):
-                parent, value = targets[index % len(targets)]
-                action = ACKNOWLEDGE if (index // len(targets)) % 2 == 0 else UNACKNOWLEDGE
-                updates_before = len([c for c in fake.calls_to("chat.update")
-                                      if c.args.get("ts") == parent.ts])
-                sent = time.monotonic()
-                status = _click(client, action, value, parent)
-                answered = time.monotonic()
-                statuses[status] = statuses.get(status, 0) + 1
-                answers_ms.append((answered - sent) * 1000)
-                update = wait_for(lambda: ([c for c in fake.calls_to("chat.update")
-                                            if c.args.get("ts") == parent.ts][updates_before:]
-                                           or None), args.update_timeout)
-                if update is None:
-                    missing += 1
-                    continue
-                updates_ms.append((update[0].at - sent) * 1000)
-                if args.gap:
-                    time.sleep(args.gap)
-            client.close()
-            expected_notes = 2 * len(targets) + args.clicks
-            wait_for(lambda: sum(len(fake.thread(p)) for p, _ in targets) >= expected_notes,
-                     args.update_timeout, poll=0.05)
-            notes = sum(len(fake.thread(parent)) for parent, _ in targets)
-            log = serve.log()
-        finally:
-            serve.stop()
-    fake.stop()
+        for index in range(args.clicks):
+            parent, value = targets[index % len(targets)]
+            action = ACKNOWLEDGE if (index // len(targets)) % 2 == 0 else UNACKNOWLEDGE
+            updates_before = len([c for c in fake.calls_to("chat.update")
+                                  if c.args.get("ts") == parent.ts])
+            sent = time.monotonic()
+            status = _click(client, action, value, parent)
+            answered = time.monotonic()
+            statuses[status] = statuses.get(status, 0) + 1
+            answers_ms.append((answered - sent) * 1000)
+            update = wait_for(lambda: ([c for c in fake.calls_to("chat.update")
+                                        if c.args.get("ts") == parent.ts][updates_before:]
+                                       or None), args.update_timeout)
+            if update is None:
+                missing += 1
+                continue
+            updates_ms.append((update[0].at - sent) * 1000)
+            if args.gap:
+                time.sleep(args.gap)
+        client.close()
+        expected_notes = 2 * len(targets) + args.clicks
+        wait_for(lambda: sum(len(fake.thread(p)) for p, _ in targets) >= expected_notes,
+                 args.update_timeout, poll=0.05)
+        notes = sum(len(fake.thread(parent)) for parent, _ in targets)
+        log = serve.log()
 
     print(f"\nclicks: {len(answers_ms)}, HTTP answers {statuses}, thread notes posted {notes} of {expected_notes}, "
           f"updates missing after {args.update_timeout:g}s: {missing}")
@@ -183,84 +196,62 @@ def pairs_phase(args: argparse.Namespace) -> None:
     does the service record them in the order it answered them?"""
     print(f"\n## back-to-back clicks: one user acknowledges then unacknowledges each of "
           f"{args.pairs} alerts, the second click sent as soon as the first is answered")
-    fake = FakeSlack().start()
-    fake.add_channel(CHANNEL, "ack-bench")
-    with scratch("bench-ack-pairs-") as work, \
-            fresh_database(args.db, work / "db", args.pg_url) as url:
-        serve = Serve(work, "serve", DATABASE_URL=url, WEBHOOK_TOKEN=WEBHOOK_TOKEN,
-                      SLACK_BOT_TOKEN="xoxb-bench-ack", SLACK_SIGNING_SECRET=SIGNING_SECRET,
-                      SLACK_API_URL=fake.url, SLACK_CHANNEL=CHANNEL, SLACK_POST_INTERVAL="0")
-        try:
-            serve.wait_healthy()
-            client = KeepAliveClient(serve.url)
-            tag = f"ackpairs{time.time_ns()}"
-            for number in range(args.pairs):
-                client.post("/webhooks/thousandeyes", encode(unique_trigger(tag, number)),
-                            webhook_headers())
-            parents = wait_for(lambda: len(fake.top_level(CHANNEL)) >= args.pairs
-                               and fake.top_level(CHANNEL), 60)
-            for parent in parents:
-                value = button_value(parent)
-                for action in (ACKNOWLEDGE, UNACKNOWLEDGE):
-                    body = block_action_body(action, value or "", user_id="U0RACE",
-                                             user_name="race", channel_id=parent.channel,
-                                             message_ts=parent.ts)
-                    client.post("/slack/events", body.encode(), signed_headers(body))
-            client.close()
-            time.sleep(5.0)  # the last clicks' jobs finish well within this
-            still = sum(1 for p in parents if "<@U0RACE>" in str(p.blocks))
-            told = [c for c in fake.calls_to("chat.postEphemeral")
-                    if "not acknowledged" in str(c.args.get("text", ""))]
-            print(f"alerts still shown acknowledged by the user who withdrew: {still} of "
-                  f"{len(parents)}; 'You had not acknowledged' answers: {len(told)}")
-        finally:
-            serve.stop()
-    fake.stop()
+    with serving(args, "pairs", "0") as (serve, fake):
+        client = KeepAliveClient(serve.url)
+        tag = f"ackpairs{time.time_ns()}"
+        for number in range(args.pairs):
+            client.post("/webhooks/thousandeyes", encode(unique_trigger(tag, number)),
+                        webhook_headers())
+        parents = wait_for(lambda: len(fake.top_level(CHANNEL)) >= args.pairs
+                           and fake.top_level(CHANNEL), 60)
+        for parent in parents:
+            value = button_value(parent)
+            for action in (ACKNOWLEDGE, UNACKNOWLEDGE):
+                body = block_action_body(action, value or "", user_id="U0RACE",
+                                         user_name="race", channel_id=parent.channel,
+                                         message_ts=parent.ts)
+                client.post("/slack/events", body.encode(), signed_headers(body))
+        client.close()
+        time.sleep(5.0)  # the last clicks' jobs finish well within this
+        still = sum(1 for p in parents if "<@U0RACE>" in str(p.blocks))
+        told = [c for c in fake.calls_to("chat.postEphemeral")
+                if "not acknowledged" in str(c.args.get("text", ""))]
+        print(f"alerts still shown acknowledged by the user who withdrew: {still} of "
+              f"{len(parents)}; 'You had not acknowledged' answers: {len(told)}")
 
 
 def storm_phase(args: argparse.Namespace) -> None:
     """Two acknowledgements of one alert while the channel has N alerts queued to post."""
     print(f"\n## clicks during a storm: SLACK_POST_INTERVAL=1, fake Slack 1 post/s/channel, "
           f"{args.storm} alerts queued in the channel")
-    fake = FakeSlack(post_rate_limit=1.0).start()
-    fake.add_channel(CHANNEL, "ack-bench")
-    with scratch("bench-ack-storm-") as work, \
-            fresh_database(args.db, work / "db", args.pg_url) as url:
-        serve = Serve(work, "serve", DATABASE_URL=url, WEBHOOK_TOKEN=WEBHOOK_TOKEN,
-                      SLACK_BOT_TOKEN="xoxb-bench-ack", SLACK_SIGNING_SECRET=SIGNING_SECRET,
-                      SLACK_API_URL=fake.url, SLACK_CHANNEL=CHANNEL, SLACK_POST_INTERVAL="1")
-        try:
-            serve.wait_healthy()
-            client = KeepAliveClient(serve.url)
-            tag = f"ackstorm{time.time_ns()}"
-            client.post("/webhooks/thousandeyes", encode(unique_trigger(tag, 0)), webhook_headers())
-            parent = wait_for(lambda: fake.top_level(CHANNEL) and fake.top_level(CHANNEL)[0], 30)
-            value = button_value(parent)
-            time.sleep(1.1)  # the channel's next post slot is free again
-            for number in range(1, args.storm + 1):
-                client.post("/webhooks/thousandeyes", encode(unique_trigger(tag, number)),
-                            webhook_headers())
-            queued_at = time.monotonic()
-            results = []
-            for user in ("U0FIRST", "U0SECOND"):
-                before = parent.updates
-                sent = time.monotonic()
-                body = block_action_body(ACKNOWLEDGE, value or "", user_id=user, user_name=user,
-                                         channel_id=parent.channel, message_ts=parent.ts)
-                status, _ = client.post("/slack/events", body.encode(), signed_headers(body))
-                answered = time.monotonic()
-                updated = wait_for(lambda: parent.updates > before, 3 * args.storm + 30, 0.01)
-                results.append((user, status, (answered - sent) * 1000,
-                                (time.monotonic() - sent) * 1000 if updated else float("nan")))
-            for user, status, answer_ms, update_ms in results:
-                print(f"{user}: HTTP {status} answered in {answer_ms:6.1f} ms; parent updated "
-                      f"{update_ms:8.1f} ms after the click")
-            print(f"(backlog queued {time.monotonic() - queued_at:.1f} s ago; posts so far "
-                  f"{len(fake.calls_to('chat.postMessage', ok_only=True))})")
-            client.close()
-        finally:
-            serve.stop()
-    fake.stop()
+    with serving(args, "storm", "1", post_rate_limit=1.0) as (serve, fake):
+        client = KeepAliveClient(serve.url)
+        tag = f"ackstorm{time.time_ns()}"
+        client.post("/webhooks/thousandeyes", encode(unique_trigger(tag, 0)), webhook_headers())
+        parent = wait_for(lambda: fake.top_level(CHANNEL) and fake.top_level(CHANNEL)[0], 30)
+        value = button_value(parent)
+        time.sleep(1.1)  # the channel's next post slot is free again
+        for number in range(1, args.storm + 1):
+            client.post("/webhooks/thousandeyes", encode(unique_trigger(tag, number)),
+                        webhook_headers())
+        queued_at = time.monotonic()
+        results = []
+        for user in ("U0FIRST", "U0SECOND"):
+            before = parent.updates
+            sent = time.monotonic()
+            body = block_action_body(ACKNOWLEDGE, value or "", user_id=user, user_name=user,
+                                     channel_id=parent.channel, message_ts=parent.ts)
+            status, _ = client.post("/slack/events", body.encode(), signed_headers(body))
+            answered = time.monotonic()
+            updated = wait_for(lambda: parent.updates > before, 3 * args.storm + 30, 0.01)
+            results.append((user, status, (answered - sent) * 1000,
+                            (time.monotonic() - sent) * 1000 if updated else float("nan")))
+        for user, status, answer_ms, update_ms in results:
+            print(f"{user}: HTTP {status} answered in {answer_ms:6.1f} ms; parent updated "
+                  f"{update_ms:8.1f} ms after the click")
+        print(f"(backlog queued {time.monotonic() - queued_at:.1f} s ago; posts so far "
+              f"{len(fake.calls_to('chat.postMessage', ok_only=True))})")
+        client.close()
 
 
 def _click(client: KeepAliveClient, action: str, value: str | None, parent) -> int:

@@ -113,7 +113,7 @@ class Bodies:
 
     def __init__(self, tag: str) -> None:
         template = encode(unique_trigger("@TAG@", 0))
-        self._template = template.replace(b"@TAG@-t-0", b"%(event)s").replace(
+        self._template = template.replace(b"@TAG@-trigger-0", b"%(event)s").replace(
             b"@TAG@-0", b"%(alert)s").replace(b"bench test 0", b"bench test %(alert)s")
         self._tag = tag.encode()
         self._counter = itertools.count()
@@ -121,7 +121,7 @@ class Bodies:
     def next(self) -> bytes:
         number = str(next(self._counter)).encode()
         alert = self._tag + b"-" + number
-        return self._template.replace(b"%(event)s", self._tag + b"-t-" + number).replace(
+        return self._template.replace(b"%(event)s", self._tag + b"-trigger-" + number).replace(
             b"%(alert)s", alert)
 
 

@@ -20,8 +20,8 @@ from bot.store.database import Database
 from bot.store.models import JobRow, JobStatus
 from tests.conftest import WEBHOOK_TOKEN
 from tests.support.fake_slack import FakeSlack, Message
-from tests.support.payloads import load_sample
-from tests.support.processes import BotProcess, bot_env
+from tests.support.payloads import numbered_alert_event
+from tests.support.processes import BotProcess, bot_env, children_of
 
 AUTH = {"Authorization": f"Bearer {WEBHOOK_TOKEN}"}
 WEBHOOK = "/webhooks/thousandeyes"
@@ -33,19 +33,11 @@ def name_of(number: int) -> str:
 
 
 def trigger(number: int, tag: str = "f") -> dict[str, Any]:
-    payload = load_sample("trigger")
-    payload["eventId"] = f"{tag}-trigger-{number}"
-    payload["alert"]["alertId"] = f"{tag}-{number}"
-    payload["alert"]["testName"] = name_of(number)
-    return payload
+    return numbered_alert_event("trigger", number, tag, name_of(number))
 
 
 def clear(number: int, tag: str = "f") -> dict[str, Any]:
-    payload = load_sample("clear")
-    payload["eventId"] = f"{tag}-clear-{number}"
-    payload["alert"]["alertId"] = f"{tag}-{number}"
-    payload["alert"]["testName"] = name_of(number)
-    return payload
+    return numbered_alert_event("clear", number, tag, name_of(number))
 
 
 def wait_for(condition: Callable[[], Any], timeout: float, message: str = "",
@@ -109,7 +101,7 @@ class Serve:
         (see the report of the fault tests). Waiting here keeps the test about what the
         service promises after a crash, not about how fast this container's init reaps.
         """
-        group = [self.bot.process.pid, *_children(self.bot.process.pid)]
+        group = [self.bot.process.pid, *children_of(self.bot.process.pid)]
         try:
             os.killpg(self.bot.process.pid, signal.SIGKILL)
         except ProcessLookupError:
@@ -126,16 +118,6 @@ class Serve:
             self.bot.stop()
         else:
             self.bot._log.close()
-
-
-def _children(pid: int) -> list[int]:
-    found = []
-    for task in Path(f"/proc/{pid}/task").glob("*"):
-        try:
-            found += [int(child) for child in (task / "children").read_text().split()]
-        except OSError:
-            pass
-    return found
 
 
 # --- what Slack shows ----------------------------------------------------------------------

@@ -10,8 +10,18 @@ from bot.samples import SAMPLES, load_sample
 
 VARIANTS_DIR = Path(__file__).resolve().parents[1] / "fixtures" / "variants"
 
-__all__ = ["SAMPLES", "load_sample", "load_variant"]
+__all__ = ["SAMPLES", "load_sample", "load_variant", "numbered_alert_event"]
 
 
 def load_variant(name: str) -> dict[str, Any]:
     return json.loads((VARIANTS_DIR / f"{name}.json").read_text(encoding="utf-8"))
+
+
+def numbered_alert_event(transition: str, number: int, tag: str, test_name: str) -> dict[str, Any]:
+    """The sample ``"trigger"`` or ``"clear"`` as alert ``number`` of a run tagged ``tag``:
+    its own eventId, and an alertId its trigger and clear share."""
+    payload = load_sample(transition)
+    payload["eventId"] = f"{tag}-{transition}-{number}"
+    payload["alert"]["alertId"] = f"{tag}-{number}"
+    payload["alert"]["testName"] = test_name
+    return payload

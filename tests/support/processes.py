@@ -82,3 +82,14 @@ class BotProcess:
         self.process.kill()
         self.process.wait(5)
         self._log.close()
+
+
+def children_of(pid: int) -> list[int]:
+    """The child processes of ``pid`` (gunicorn's workers), from /proc."""
+    found = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            found += [int(child) for child in (task / "children").read_text().split()]
+        except OSError:
+            pass
+    return found
