@@ -64,14 +64,19 @@ def test_implicit_grant_for_classic_webhooks(oauth):
     assert webhook(server, token + "x").status_code == 401
 
 
-def test_authorization_code_grant_without_state(oauth):
-    server, database = oauth
+def approved_code(server, database):
+    """A confidential client, and a code the administrator approved for it (no state)."""
     client_id, secret = clients.add_client(database, "TE custom", THOUSANDEYES_OAUTH_CALLBACKS,
                                            confidential=True, now=utcnow())
     answer = consent(server, {"response_type": "code", "client_id": client_id,
                               "redirect_uri": CALLBACK})
     assert answer.status_code == 302
-    code = parse_qs(urlsplit(answer.headers["Location"]).query)["code"][0]
+    return client_id, secret, parse_qs(urlsplit(answer.headers["Location"]).query)["code"][0]
+
+
+def test_authorization_code_grant_without_state(oauth):
+    server, database = oauth
+    client_id, secret, code = approved_code(server, database)
     exchange = {"grant_type": "authorization_code", "code": code, "redirect_uri": CALLBACK}
     issued = requests.post(server.url + "/oauth/token", data=exchange, auth=(client_id, secret),
                            timeout=10)
@@ -205,11 +210,7 @@ def test_one_code_racing_twice_yields_one_token(oauth):
     from concurrent.futures import ThreadPoolExecutor
 
     server, database = oauth
-    client_id, secret = clients.add_client(database, "TE custom", THOUSANDEYES_OAUTH_CALLBACKS,
-                                           confidential=True, now=utcnow())
-    answer = consent(server, {"response_type": "code", "client_id": client_id,
-                              "redirect_uri": CALLBACK})
-    code = parse_qs(urlsplit(answer.headers["Location"]).query)["code"][0]
+    client_id, secret, code = approved_code(server, database)
     exchange = {"grant_type": "authorization_code", "code": code, "redirect_uri": CALLBACK}
 
     def redeem(_):
