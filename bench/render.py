@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import header, median, percentile  # noqa: E402
 from bot.render import MessageRenderer  # noqa: E402
 from bot.render_command import preview_view  # noqa: E402
-from bot.samples import load_sample  # noqa: E402
+from bot.thousandeyes.samples import load_sample  # noqa: E402
 from bot.thousandeyes import parse_event  # noqa: E402
 
 

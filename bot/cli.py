@@ -9,7 +9,7 @@ import sys
 from typing import TYPE_CHECKING, Sequence
 
 from bot.config import Config, ConfigError
-from bot.samples import SAMPLES
+from bot.thousandeyes.samples import SAMPLES
 
 if TYPE_CHECKING:
     from flask import Flask

@@ -13,7 +13,7 @@ from datetime import timedelta
 from bot.actions import encode_alert_ref
 from bot.alert_view import AlertView, DisplayState, Responder
 from bot.config import Config
-from bot.custom_webhook import is_custom_webhook, parse_custom_event
+from bot.thousandeyes.custom import is_custom_webhook, parse_custom_event
 from bot.render import MessageRenderer, RenderedMessage, block_kit_builder_url
 from bot.thousandeyes import Event, PayloadError, Transition, parse_event, utcnow
 

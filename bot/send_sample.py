@@ -8,7 +8,7 @@ import time
 import urllib.error
 import urllib.request
 
-from bot.samples import load_sample
+from bot.thousandeyes.samples import load_sample
 
 
 def send_sample(

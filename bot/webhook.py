@@ -17,7 +17,7 @@ from ipaddress import IPv6Address, ip_address
 from flask import Blueprint, Response, current_app, jsonify, request
 from sqlalchemy.exc import DataError, SQLAlchemyError
 
-from bot.custom_webhook import is_custom_webhook, parse_custom_event, to_classic_body
+from bot.thousandeyes.custom import is_custom_webhook, parse_custom_event, to_classic_body
 from bot.services import services
 from bot.slack.oauth import oauth_enabled
 from bot.store.ingest import IngestStatus, store_event

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from bot.samples import SAMPLES, load_sample
+from bot.thousandeyes.samples import SAMPLES, load_sample
 
 VARIANTS_DIR = Path(__file__).resolve().parents[1] / "fixtures" / "variants"
 

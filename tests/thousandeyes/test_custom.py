@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from bot.custom_webhook import is_custom_webhook, parse_custom_event, to_classic_body
-from bot.samples import SAMPLES, load_sample
+from bot.thousandeyes.custom import is_custom_webhook, parse_custom_event, to_classic_body
+from bot.thousandeyes.samples import SAMPLES, load_sample
 from bot.thousandeyes import (
     Event,
     PayloadError,

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Mapping
 
-from bot.timeparse import parse_te_datetime
+from bot.thousandeyes.dates import parse_te_datetime
 
 
 class PayloadError(ValueError):

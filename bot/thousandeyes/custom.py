@@ -23,7 +23,7 @@ import html
 from datetime import datetime
 from typing import Any, Mapping
 
-from bot.thousandeyes import (
+from bot.thousandeyes.events import (
     AlertAgent,
     Event,
     EventType,
@@ -33,7 +33,7 @@ from bot.thousandeyes import (
     id_text,
     json_type,
 )
-from bot.timeparse import parse_te_datetime
+from bot.thousandeyes.dates import parse_te_datetime
 
 _PREFIX = "custom webhook: "
 _TRIGGER_NAMES = {"2", "trigger", "triggered", "alert_notification_trigger"}
