@@ -36,10 +36,12 @@ class AlertView:
     state: DisplayState
     alert: Alert  # the latest payload: the clear's once cleared, else the trigger's
     first_seen_at: datetime  # when this service first heard of the alert
-    triggered_at: datetime | None  # ThousandEyes' dateStart, else first_seen_at
+    triggered_at: datetime | None  # ThousandEyes' dateStart of the first trigger, if placed
     cleared_at: datetime | None
     trigger_count: int  # >1 when ThousandEyes re-triggered an alert already posted
     responders: tuple[Responder, ...] = ()
     first_acknowledged_at: datetime | None = None
     # Who the first post notifies (a route option: "here", "channel", "subteam:S…", "").
     mention: str = ""
+    # When this service last received an event of the alert.
+    last_event_at: datetime | None = None

@@ -15,6 +15,9 @@ from typing import Mapping
 
 from dotenv import dotenv_values
 
+from bot.thousandeyes.options import ParseOptions
+from bot.thousandeyes.zones import UnknownTimezone, load_timezone
+
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 DEFAULT_PORT = 3000
@@ -65,6 +68,13 @@ class Config:
     # FULL makes every accepted webhook survive a power cut, not only a crash.
     sqlite_synchronous: str = "FULL"
     log_level: str = "INFO"
+    # The ThousandEyes account's IANA zone: unzoned dates are local times there; None
+    # (not set) reads them as UTC. See bot.thousandeyes.dates.
+    thousandeyes_timezone: str | None = None
+
+    def parse_options(self) -> ParseOptions:
+        """What parsing ThousandEyes payloads needs from the configuration."""
+        return ParseOptions.for_timezone(self.thousandeyes_timezone)
 
     @property
     def oauth_enabled(self) -> bool:
@@ -131,6 +141,7 @@ class Config:
             log_level=reader.choice(
                 "LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR")
             ),
+            thousandeyes_timezone=reader.timezone("THOUSANDEYES_TIMEZONE"),
         )
         if problems:
             raise ConfigError("invalid configuration:\n  " + "\n  ".join(problems))
@@ -303,6 +314,16 @@ class _Reader:
                 self._problems.append(f"{name}: {url[:80]!r} is not an https URL")
         return urls
 
+    def timezone(self, name: str) -> str | None:
+        value = self.text(name)
+        if value is None:
+            return None
+        try:
+            return load_timezone(value).key
+        except UnknownTimezone as error:
+            self._problems.append(f"{name}: {error}")
+            return None
+
     def directory(self, name: str) -> str | None:
         value = self.text(name)
         if value is None:
@@ -311,3 +332,4 @@ class _Reader:
             self._problems.append(f"{name}: {value[:120]!r} is not a directory")
             return None
         return value
+

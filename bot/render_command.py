@@ -22,7 +22,9 @@ def render_command(config: Config, path: str, state: str | None) -> int:
     try:
         with open(path, encoding="utf-8") as handle:
             body = json.load(handle)
-        event = parse_custom_event(body) if is_custom_webhook(body) else parse_event(body)
+        options = config.parse_options()
+        event = (parse_custom_event(body, options) if is_custom_webhook(body)
+                 else parse_event(body, options))
     except (OSError, json.JSONDecodeError, PayloadError) as error:
         print(f"error: {path}: {error}", file=sys.stderr)
         return 2
@@ -64,7 +66,7 @@ def preview_view(event: Event, state: str | None) -> AlertView:
         state=display,
         alert=event.alert,
         first_seen_at=started,
-        triggered_at=started,
+        triggered_at=event.alert.date_start,
         cleared_at=cleared_at,
         trigger_count=1,
         responders=responders,

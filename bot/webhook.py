@@ -135,12 +135,13 @@ def _ingest(destination: Destination) -> tuple[Response, int] | Response:
     if "\\u" in text and _has_lone_surrogate(decoded):
         return _error(400, "bad_request", "the body is not valid JSON: it escapes half of a"
                       " UTF-16 surrogate pair (\\ud800-\\udfff) that no character completes")
+    options = app_services.config.parse_options()
     try:
         if is_custom_webhook(decoded):
             # Stored in the classic shape, so delivery re-reads both kinds the same way.
-            decoded = to_classic_body(parse_custom_event(decoded))
+            decoded = to_classic_body(parse_custom_event(decoded, options))
             text = json.dumps(decoded, ensure_ascii=False)
-        event = parse_event(decoded)
+        event = parse_event(decoded, options)
     except PayloadError as error:
         return _error(400, "bad_request", str(error))
 

@@ -200,7 +200,7 @@ class JobExecutor:
     def _alert(self, job: ClaimedJob) -> tuple[AlertRow, AlertView]:
         if job.alert_id is None:
             raise PermanentError("no_alert", f"{job.kind} job {job.id} has no alert")
-        return load_alert_view(self.database, job.alert_id)
+        return load_alert_view(self.database, job.alert_id, options=self.config.parse_options())
 
     def _event(self, job: ClaimedJob) -> Event:
         with self.database.session() as session:
@@ -208,7 +208,7 @@ class JobExecutor:
             if row is None:
                 raise PermanentError("no_event", f"job {job.id} has no stored event")
             payload = json.loads(row.payload)
-        return parse_event(payload)
+        return parse_event(payload, self.config.parse_options())
 
 
 def _parse_time(value: Any) -> datetime:

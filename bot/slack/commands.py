@@ -7,7 +7,7 @@ from typing import Any
 
 from bot.alert_view import DisplayState
 from bot.config import Config
-from bot.render.escaping import escape_mrkdwn, safe_url
+from bot.render.escaping import date, escape_mrkdwn, safe_url, unescape_safe
 from bot.render.timefmt import human_duration, seconds_between
 from bot.store.alerts import open_alerts_in_channel
 from bot.store.database import Database
@@ -33,7 +33,7 @@ def command_response(
     words = given.text.strip().split()
     verb = words[0].lower() if words else "status"
     if verb == "status":
-        return _status(db, given.channel_id)
+        return _status(db, config, given.channel_id)
     if verb == "connect":
         return connect_channel(db, config, given, words[1:])
     if verb == "list":
@@ -43,8 +43,11 @@ def command_response(
     return _help(config.slack_command, unknown=None if verb == "help" else verb)
 
 
-def _status(db: Database, channel_id: str) -> tuple[str, list[dict[str, Any]] | None]:
-    alerts = open_alerts_in_channel(db, channel_id, limit=MAX_LISTED + 1)
+def _status(
+    db: Database, config: Config, channel_id: str
+) -> tuple[str, list[dict[str, Any]] | None]:
+    alerts = open_alerts_in_channel(db, channel_id, options=config.parse_options(),
+                                    limit=MAX_LISTED + 1)
     if not alerts:
         return "✅ No open ThousandEyes alerts in this channel.", None
     now = utcnow()
@@ -56,10 +59,11 @@ def _status(db: Database, channel_id: str) -> tuple[str, list[dict[str, Any]] | 
         url = escape_mrkdwn(safe_url(row.permalink))
         if url:
             title += f" · <{url}|ThousandEyes>"
-        age = human_duration(seconds_between(view.triggered_at, now))
+        opened = view.triggered_at or view.first_seen_at
+        age = human_duration(seconds_between(opened, now))
         state = _STATE_EMOJI[view.state] + " " + view.state.value.capitalize()
         who = ", ".join(escape_mrkdwn(r.user_name) for r in view.responders)
-        parts = [f"{state} for {age}"]
+        parts = [f"{state} · open for {age} (since {unescape_safe(date(opened))})"]
         if who:
             parts.append(f"responding: {who}")
         if row.slack_ts:

@@ -9,11 +9,17 @@ from bot.actions import encode_alert_ref
 from bot.alert_view import AlertView, DisplayState, Responder
 from bot.store.database import Database
 from bot.store.models import AcknowledgementRow, AlertRow, AlertState
-from bot.thousandeyes import AlertKind, parse_agent_alert, parse_test_alert
+from bot.thousandeyes import AlertKind, ParseOptions, alert_kind_of, parse_stored_alert
 
 
-def load_alert_view(db: Database, alert_id: int) -> tuple[AlertRow, AlertView]:
-    """The stored alert and the view templates render from, read in one transaction."""
+def load_alert_view(
+    db: Database, alert_id: int, *, options: ParseOptions
+) -> tuple[AlertRow, AlertView]:
+    """The stored alert and the view templates render from, read in one transaction.
+
+    ``options`` (``Config.parse_options()``) re-reads the stored payload's dates in the
+    account's zone, exactly as the webhook read them.
+    """
     with db.session() as session:
         row = session.get(AlertRow, alert_id)
         if row is None:
@@ -24,12 +30,13 @@ def load_alert_view(db: Database, alert_id: int) -> tuple[AlertRow, AlertView]:
                    AcknowledgementRow.withdrawn_at.is_(None))
             .order_by(AcknowledgementRow.acknowledged_at, AcknowledgementRow.id)
         ))
-        return row, build_view(row, acknowledgements)
+        return row, build_view(row, acknowledgements, options=options)
 
 
-def build_view(row: AlertRow, acknowledgements: list[AcknowledgementRow]) -> AlertView:
-    kind = AlertKind(row.kind)
-    alert = parse_test_alert(row.data) if kind is AlertKind.TEST else parse_agent_alert(row.data)
+def build_view(
+    row: AlertRow, acknowledgements: list[AcknowledgementRow], *, options: ParseOptions
+) -> AlertView:
+    alert = parse_stored_alert(AlertKind(row.kind), row.data, options)
     responders = tuple(
         Responder(user_id=a.user_id, user_name=a.user_name or a.user_id,
                   acknowledged_at=a.acknowledged_at)
@@ -43,15 +50,16 @@ def build_view(row: AlertRow, acknowledgements: list[AcknowledgementRow]) -> Ale
         state = DisplayState.TRIGGERED
     return AlertView(
         alert_ref=encode_alert_ref(row.id),
-        kind=kind,
+        kind=alert_kind_of(alert),
         state=state,
         alert=alert,
         first_seen_at=row.first_seen_at,
-        triggered_at=row.triggered_at or row.first_seen_at,
+        triggered_at=row.triggered_at,
         cleared_at=row.cleared_at,
         trigger_count=row.trigger_count,
         responders=responders,
         first_acknowledged_at=row.first_acknowledged_at,
+        last_event_at=row.last_event_at,
     )
 
 
@@ -66,7 +74,7 @@ def record_parent(db: Database, alert_id: int, channel: str, ts: str) -> None:
 
 
 def open_alerts_in_channel(
-    db: Database, channel_id: str, limit: int = 20
+    db: Database, channel_id: str, *, options: ParseOptions, limit: int = 20
 ) -> list[tuple[AlertRow, AlertView]]:
     """Alerts not yet cleared whose parent message is in ``channel_id``, oldest first."""
     with db.session() as session:
@@ -82,5 +90,6 @@ def open_alerts_in_channel(
                    AcknowledgementRow.withdrawn_at.is_(None))
             .order_by(AcknowledgementRow.acknowledged_at, AcknowledgementRow.id)
         )) if rows else []
-    return [(row, build_view(row, [a for a in acknowledgements if a.alert_id == row.id]))
+    return [(row, build_view(row, [a for a in acknowledgements if a.alert_id == row.id],
+                             options=options))
             for row in rows]

@@ -19,7 +19,8 @@ from sqlalchemy import Connection, Row, Select, Table, TextClause, bindparam, in
 from bot.store.database import Database
 from bot.store.jobs import job_values
 from bot.store.models import AlertRow, AlertState, EventRow, JobKind, JobRow
-from bot.thousandeyes import AgentAlert, Event, TestAlert, Transition
+from bot.thousandeyes import AgentAlert, AlertKind, Event, TestAlert, Transition
+from bot.thousandeyes.events import with_duplicates
 
 log = logging.getLogger(__name__)
 
@@ -121,8 +122,8 @@ def _upsert_alert(
 ) -> tuple[int, str | None]:
     """Apply the event to its alert row; returns the row's id and the job to queue (if any)."""
     alert = event.alert
-    assert alert is not None and event.alert_kind is not None
-    key = dict(route=route, channel=channel, kind=event.alert_kind.value, alert_key=alert.key)
+    assert alert is not None and event.key_kind is not None
+    key = dict(route=route, channel=channel, kind=event.key_kind.value, alert_key=alert.key)
     current = _lock_alert(connection, key)
     if current is None:
         values = _changes(None, event, now)
@@ -189,8 +190,8 @@ def _changes(current: Row[Any] | None, event: Event, now: datetime) -> dict[str,
         last_event_at=now,
         rule_name=alert.rule_name[:500],
         title=(alert.test_name if isinstance(alert, TestAlert) else alert.agent_name)[:500],
-        severity=alert.severity[:32] if isinstance(alert, TestAlert) and alert.severity else None,
-        permalink=(alert.permalink if isinstance(alert, TestAlert) else "")[:2000],
+        severity=alert.severity[:32] if alert.severity else None,
+        permalink=alert.permalink[:2000],
     )
     if current is None or current.triggered_at is None:
         values["triggered_at"] = alert.date_start
@@ -205,8 +206,11 @@ def _changes(current: Row[Any] | None, event: Event, now: datetime) -> dict[str,
 
 
 def alert_payload(event: Event) -> dict[str, Any]:
-    """The alert object as received, kept verbatim so templates can re-render from it."""
-    key = "agentAlert" if isinstance(event.alert, AgentAlert) else "alert"
-    value = event.raw.get(key)
-    return value if isinstance(value, dict) else {}
+    """The alert object as received, kept verbatim so templates can re-render from it
+    (``parse_stored_alert`` reads it back). An ``agentAlert`` or ``deviceAlert`` that
+    came beside ``alert`` is kept inside it."""
+    if event.key_kind is AlertKind.AGENT and isinstance(event.raw.get("agentAlert"), dict):
+        return event.raw["agentAlert"]
+    value = event.raw.get("alert")
+    return dict(with_duplicates(value, event.raw)) if isinstance(value, dict) else {}
 

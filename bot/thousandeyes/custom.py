@@ -23,17 +23,17 @@ import html
 from datetime import datetime
 from typing import Any, Mapping
 
-from bot.thousandeyes.events import (
+from bot.thousandeyes.dates import parse_te_datetime
+from bot.thousandeyes.fields import id_text, json_type
+from bot.thousandeyes.models import (
     AlertAgent,
     Event,
     EventType,
     PayloadError,
     TestAlert,
     Transition,
-    id_text,
-    json_type,
 )
-from bot.thousandeyes.dates import parse_te_datetime
+from bot.thousandeyes.options import DEFAULT_OPTIONS, ParseOptions
 
 _PREFIX = "custom webhook: "
 _TRIGGER_NAMES = {"2", "trigger", "triggered", "alert_notification_trigger"}
@@ -54,14 +54,17 @@ def is_custom_webhook(body: object) -> bool:
     return "alert" in body or "type" in body
 
 
-def parse_custom_event(body: Mapping[str, Any]) -> Event:
-    """Turn a decoded custom-webhook body into an :class:`Event`, or raise PayloadError."""
+def parse_custom_event(body: Mapping[str, Any], options: ParseOptions = DEFAULT_OPTIONS) -> Event:
+    """Turn a decoded custom-webhook body into an :class:`Event`, or raise PayloadError.
+
+    ``options`` gives the zone of dates a template renders without one.
+    """
     if not isinstance(body, dict):
         raise PayloadError(f"{_PREFIX}the body must be a JSON object, not {_kind(body)}")
     transition = _transition(body)
     if "alert" not in body or body["alert"] is None:
         raise PayloadError(f"{_PREFIX}the 'alert' object is missing")
-    alert = _test_alert(_object(body, "alert", "alert"))
+    alert = _test_alert(_object(body, "alert", "alert"), _Dates(options))
     event_type = (EventType.ALERT_NOTIFICATION_TRIGGER if transition is Transition.TRIGGER
                   else EventType.ALERT_NOTIFICATION_CLEAR)
     return Event(event_type.value, _event_id(body, alert, transition), transition, alert, body)
@@ -78,11 +81,14 @@ def to_classic_body(event: Event) -> dict[str, Any]:
     alert = event.alert
     if not isinstance(alert, TestAlert):
         raise ValueError("to_classic_body needs an event from parse_custom_event")
+    # A date that could not be placed is kept as sent: read again, it is unplaced again.
+    unplaced = dict(alert.unplaced_dates)
     classic: dict[str, Any] = {
         "alertId": alert.alert_id, "ruleId": alert.rule_id, "ruleName": alert.rule_name,
         "ruleExpression": alert.rule_expression, "testId": alert.test_id,
         "testName": alert.test_name, "type": alert.alert_type, "severity": alert.severity,
-        "dateStart": _iso(alert.date_start), "dateEnd": _iso(alert.date_end),
+        "dateStart": _iso(alert.date_start) or unplaced.get("dateStart"),
+        "dateEnd": _iso(alert.date_end) or unplaced.get("dateEnd"),
         "violationCount": alert.violation_count, "permalink": alert.permalink,
         "testLabels": list(alert.test_labels),
         "testTargetsDescription": list(alert.test_targets_description),
@@ -143,7 +149,7 @@ def _event_id(body: Mapping[str, Any], alert: TestAlert, transition: Transition)
     return "custom-" + hashlib.sha256(seed.encode("utf-8")).hexdigest()[:32]
 
 
-def _test_alert(obj: Mapping[str, Any]) -> TestAlert:
+def _test_alert(obj: Mapping[str, Any], dates: "_Dates") -> TestAlert:
     alert_id = id_text(_pick(obj, "id", "alertId"))
     if alert_id is None:
         if _pick(obj, "id", "alertId") is None:
@@ -156,7 +162,7 @@ def _test_alert(obj: Mapping[str, Any]) -> TestAlert:
     details = obj.get("details", obj.get("agents"))
     if details is not None and not isinstance(details, list):
         raise PayloadError(f"{_PREFIX}'alert.details' must be an array, not {_kind(details)}")
-    agents = [_agent(item, f"alert.details[{index}]")
+    agents = [_agent(item, f"alert.details[{index}]", dates)
               for index, item in enumerate(details or []) if isinstance(item, dict)]
     return TestAlert(
         alert_id=alert_id,
@@ -168,8 +174,9 @@ def _test_alert(obj: Mapping[str, Any]) -> TestAlert:
         alert_type=_text(_pick(obj, "type", "alertType") or _pick(rule, "alertType")
                          or _pick(test, "type", "testType")),
         severity=_severity(_pick(obj, "severity")),
-        date_start=_date(_pick(obj, "triggered", "firstSeen", "dateStart", "startTime")),
-        date_end=_date(_pick(obj, "cleared", "timeCleared", "dateEnd", "endTime")),
+        date_start=dates.read("dateStart", _pick(obj, "triggered", "firstSeen", "dateStart",
+                                                 "startTime")),
+        date_end=dates.read("dateEnd", _pick(obj, "cleared", "timeCleared", "dateEnd", "endTime")),
         violation_count=_count(obj.get("violationCount")),
         permalink=_text(_pick(obj, "link", "permalink", "url")),
         test_labels=_names(_pick(test, "labels") or _pick(obj, "labels", "testLabels"),
@@ -177,10 +184,11 @@ def _test_alert(obj: Mapping[str, Any]) -> TestAlert:
         test_targets_description=_names(_pick(obj, "targets", "testTargetsDescription"),
                                         "alert.targets", ", "),
         agents=tuple(agents),
+        unplaced_dates=tuple(dates.unplaced),
     )
 
 
-def _agent(obj: Mapping[str, Any], where: str) -> AlertAgent:
+def _agent(obj: Mapping[str, Any], where: str, dates: "_Dates") -> AlertAgent:
     """One ``alert.details`` element: an agent (or a BGP monitor) that saw the alert."""
     source = obj.get("source", obj.get("agent", obj.get("monitor")))
     if isinstance(source, str):
@@ -196,8 +204,8 @@ def _agent(obj: Mapping[str, Any], where: str) -> AlertAgent:
         agent_id=_short_id(_pick(source, "id") or _pick(obj, "agentId", "id")),
         agent_name=_text(_pick(source, "name") or _pick(obj, "agentName", "name")),
         location_name=_text(location),
-        date_start=_date(_pick(obj, "start", "startTime", "firstSeen", "dateStart")),
-        date_end=_date(_pick(obj, "end", "endTime", "timeCleared", "dateEnd")),
+        date_start=dates.read("", _pick(obj, "start", "startTime", "firstSeen", "dateStart")),
+        date_end=dates.read("", _pick(obj, "end", "endTime", "timeCleared", "dateEnd")),
         active=_active(_pick(obj, "active", "state")),
         metrics_at_start=_text(_pick(obj, "metricsAtStart")),
         metrics_at_end=_text(_pick(obj, "metricsAtEnd")),
@@ -279,13 +287,25 @@ def _active(value: Any) -> bool | None:
     return None if value is None else bool(value)
 
 
-def _date(value: Any) -> datetime | None:
-    """Epoch seconds or milliseconds (numbers or strings), ISO 8601, or ``{epochMilli: ...}``."""
-    if isinstance(value, dict):
-        value = _pick(value, "epochMilli", "epochSecond", "iso", "date")
-    if value in (0, "0"):
-        return None  # an unset epoch, not 1970
-    return parse_te_datetime(value) if value is not None else None
+class _Dates:
+    """Epoch seconds or milliseconds (numbers or strings), ISO 8601, ``{epochMilli: ...}``,
+    or local times in THOUSANDEYES_TIMEZONE; remembers the alert's dates it could not
+    place, so the message says the time shown is when the event arrived."""
+
+    def __init__(self, options: ParseOptions) -> None:
+        self.options = options
+        self.unplaced: list[tuple[str, str]] = []
+
+    def read(self, name: str, value: Any) -> datetime | None:
+        """``name`` is the classic field it stands for; "" for dates not worth a mention."""
+        if isinstance(value, dict):
+            value = _pick(value, "epochMilli", "epochSecond", "iso", "date")
+        if value is None or value in (0, "0"):
+            return None  # absent, or an unset epoch rather than 1970
+        instant = parse_te_datetime(value, self.options)
+        if instant is None and name:
+            self.unplaced.append((name, str(value)[:200]))
+        return instant
 
 
 def _names(value: Any, where: str, separator: str) -> tuple[str, ...]:

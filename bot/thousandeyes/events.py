@@ -1,139 +1,35 @@
-"""ThousandEyes webhook payloads as typed models.
+"""Classic ThousandEyes webhook payloads as typed models.
 
 The knowledge-base article defines five event types, but real senders drift from the
 samples: ``alertId`` arrives as a number or a UUID string, ``severity`` in any case,
-agent dates as epoch integers or strings, zoned date variants, extra fields. Parsing is
-tolerant of all of that and strict only where the service cannot work without a value
-(``eventType``, ``eventId`` and the key that correlates a trigger with its clear).
+agent dates as epoch integers or strings, zoned date variants, extra fields, and since
+October 2021 agent alerts as ALERT_NOTIFICATION_* with ``alert.type: "Agent"`` and the
+agent's fields at alert level. Parsing is tolerant of all of that and strict only where
+the service cannot work without a value (``eventType``, ``eventId`` and the key that
+correlates a trigger with its clear).
 """
 
 from __future__ import annotations
 
-import enum
-from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Mapping
 
-from bot.thousandeyes.dates import parse_te_datetime
-
-
-class PayloadError(ValueError):
-    """The body is JSON but not a usable ThousandEyes event; the message says why."""
-
-
-class EventType(str, enum.Enum):
-    WEBHOOK_TEST = "WEBHOOK_TEST"
-    ALERT_NOTIFICATION_TRIGGER = "ALERT_NOTIFICATION_TRIGGER"
-    ALERT_NOTIFICATION_CLEAR = "ALERT_NOTIFICATION_CLEAR"
-    AGENT_ALERT_NOTIFICATION_TRIGGER = "AGENT_ALERT_NOTIFICATION_TRIGGER"
-    AGENT_ALERT_NOTIFICATION_CLEAR = "AGENT_ALERT_NOTIFICATION_CLEAR"
-
-
-class AlertKind(str, enum.Enum):
-    TEST = "test"  # a test alert: correlated by alertId
-    AGENT = "agent"  # an agent notification: correlated by agentNotificationId
-
-
-class Transition(str, enum.Enum):
-    """What an event does to its alert."""
-
-    TRIGGER = "trigger"
-    CLEAR = "clear"
-    NONE = "none"  # WEBHOOK_TEST and unknown event types carry no alert
-
-
-@dataclass(frozen=True)
-class AlertAgent:
-    """One agent's view of a test alert."""
-
-    agent_id: str | None
-    agent_name: str
-    location_name: str
-    date_start: datetime | None
-    date_end: datetime | None
-    active: bool | None
-    metrics_at_start: str
-    metrics_at_end: str
-    permalink: str
-
-
-@dataclass(frozen=True)
-class TestAlert:
-    """A test alert (``alert`` object of ALERT_NOTIFICATION_*)."""
-
-    __test__ = False  # not a pytest test class, despite the name
-
-    alert_id: str
-    rule_id: str | None
-    rule_name: str
-    rule_expression: str
-    test_id: str | None
-    test_name: str
-    alert_type: str
-    severity: str | None  # normalised upper case: INFO, MINOR, MAJOR, CRITICAL, ...
-    date_start: datetime | None
-    date_end: datetime | None
-    violation_count: int | None
-    permalink: str
-    test_labels: tuple[str, ...]
-    test_targets_description: tuple[str, ...]
-    agents: tuple[AlertAgent, ...]
-
-    @property
-    def key(self) -> str:
-        return self.alert_id
-
-
-@dataclass(frozen=True)
-class AgentAlert:
-    """An agent notification (``agentAlert`` object of AGENT_ALERT_NOTIFICATION_*)."""
-
-    notification_id: str | None
-    agent_rule_id: str | None
-    agent_id: str | None
-    agent_name: str
-    hostname: str
-    ip_address: str
-    active: bool | None
-    rule_name: str
-    rule_expression: str
-    date_start: datetime | None
-    date_end: datetime | None
-    metrics_at_start: str
-    metrics_at_end: str
-
-    @property
-    def key(self) -> str:
-        if self.notification_id:
-            return self.notification_id
-        return f"{self.agent_rule_id}:{self.agent_id}"
-
-
-Alert = TestAlert | AgentAlert
-
-
-@dataclass(frozen=True)
-class Event:
-    """One webhook delivery from ThousandEyes."""
-
-    event_type: str  # as sent; may be a type this service does not know
-    event_id: str
-    transition: Transition
-    alert: Alert | None
-    raw: Mapping[str, Any] = field(repr=False)
-
-    @property
-    def known(self) -> bool:
-        return self.event_type in EventType.__members__
-
-    @property
-    def alert_kind(self) -> AlertKind | None:
-        if isinstance(self.alert, TestAlert):
-            return AlertKind.TEST
-        if isinstance(self.alert, AgentAlert):
-            return AlertKind.AGENT
-        return None
-
+from bot.thousandeyes import fields
+from bot.thousandeyes.fields import DateReader, json_type
+from bot.thousandeyes.labels import alert_type_label
+from bot.thousandeyes.models import (
+    AgentAlert,
+    Alert,
+    AlertAgent,
+    AlertKind,
+    Event,
+    EventType,
+    PayloadError,
+    TestAlert,
+    Transition,
+)
+from bot.thousandeyes.notes import custom_notes
+from bot.thousandeyes.options import DEFAULT_OPTIONS, ParseOptions
 
 _TRANSITIONS = {
     EventType.ALERT_NOTIFICATION_TRIGGER: Transition.TRIGGER,
@@ -142,10 +38,16 @@ _TRANSITIONS = {
     EventType.AGENT_ALERT_NOTIFICATION_CLEAR: Transition.CLEAR,
     EventType.WEBHOOK_TEST: Transition.NONE,
 }
+# Alert-level keys that only an alert on an agent or a device carries.
+_AGENT_FIELDS = ("agentName", "hostname", "ipAddress", "agentAlert")
+_DUPLICATES = ("agentAlert", "deviceAlert")
 
 
-def parse_event(body: Any) -> Event:
-    """Turn a decoded JSON body into an :class:`Event`, or raise :class:`PayloadError`."""
+def parse_event(body: Any, options: ParseOptions = DEFAULT_OPTIONS) -> Event:
+    """Turn a decoded JSON body into an :class:`Event`, or raise :class:`PayloadError`.
+
+    ``options`` says what the payload leaves implicit (the account's timezone).
+    """
     if not isinstance(body, dict):
         raise PayloadError(f"the body must be a JSON object, not {json_type(body)}")
     event_type = body.get("eventType")
@@ -155,89 +57,133 @@ def parse_event(body: Any) -> Event:
         raise PayloadError("'eventType' must be a string")
     if len(event_type) > 100:
         raise PayloadError("'eventType' is longer than 100 characters")
-    event_id = _required_id(body, "eventId", "the event")
+    event_id = fields.required_id(body, "eventId", "the event")
     if event_type not in EventType.__members__:
         # Stored and delivered as a generic message: ThousandEyes may add event types,
         # and an alert nobody sees is worse than an unfamiliar one.
         return Event(event_type, event_id, Transition.NONE, None, body)
     known = EventType(event_type)
-    alert = _parse_alert_for(known, body)
+    alert = _parse_alert_for(known, body, options)
     return Event(event_type, event_id, _TRANSITIONS[known], alert, body)
 
 
-def _parse_alert_for(event_type: EventType, body: Mapping[str, Any]) -> Alert | None:
+def _parse_alert_for(
+    event_type: EventType, body: Mapping[str, Any], options: ParseOptions
+) -> Alert | None:
     if event_type is EventType.WEBHOOK_TEST:
         return None
     if event_type in (
         EventType.AGENT_ALERT_NOTIFICATION_TRIGGER,
         EventType.AGENT_ALERT_NOTIFICATION_CLEAR,
     ):
-        return parse_agent_alert(_required_object(body, "agentAlert", event_type.value))
+        return parse_agent_alert(
+            fields.required_object(body, "agentAlert", event_type.value), options)
     # Some senders deliver an agent notification as ALERT_NOTIFICATION_* with an
     # ``agentAlert`` object and no ``alert``; treat it by its content.
     if "alert" not in body and isinstance(body.get("agentAlert"), dict):
-        return parse_agent_alert(body["agentAlert"])
-    return parse_test_alert(_required_object(body, "alert", event_type.value))
+        return parse_agent_alert(body["agentAlert"], options)
+    obj = fields.required_object(body, "alert", event_type.value)
+    return parse_alert_object(with_duplicates(obj, body), options)
 
 
-def parse_test_alert(obj: Mapping[str, Any]) -> TestAlert:
+def with_duplicates(obj: Mapping[str, Any], body: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The alert object with the ``agentAlert``/``deviceAlert`` duplicate some senders put
+    beside it (rather than inside), so the alert object alone says everything."""
+    moved = {name: body[name] for name in _DUPLICATES
+             if isinstance(body.get(name), dict) and name not in obj}
+    return {**obj, **moved} if moved else obj
+
+
+def parse_alert_object(obj: Mapping[str, Any], options: ParseOptions = DEFAULT_OPTIONS) -> Alert:
+    """The ``alert`` of ALERT_NOTIFICATION_*: on a test, or on an agent or a device."""
+    subject = alert_subject(obj)
+    if subject == "test":
+        return parse_test_alert(obj, options)
+    return _parse_agent_at_alert_level(obj, subject, options)
+
+
+def parse_stored_alert(
+    key_kind: AlertKind, obj: Mapping[str, Any], options: ParseOptions = DEFAULT_OPTIONS
+) -> Alert:
+    """An alert object as stored (``bot.store.ingest.alert_payload``), read back.
+
+    ``key_kind`` is the stored alert's kind: an ``alertId`` (TEST) alert object is read by
+    its content, so alerts stored before agent alerts were recognised read right too.
+    """
+    if AlertKind(key_kind) is AlertKind.AGENT:
+        return parse_agent_alert(obj, options)
+    return parse_alert_object(obj, options)
+
+
+def alert_subject(obj: Mapping[str, Any]) -> str:
+    """"test", "agent" or "device": what an ``alert`` object is about.
+
+    By its type when ThousandEyes names one we know; else by its fields: agent fields at
+    alert level and no test make an agent alert.
+    """
+    if isinstance(obj.get("deviceAlert"), dict):
+        return "device"
+    label = alert_type_label(obj.get("type"))
+    if label.known:
+        return label.subject
+    has_test = any(obj.get(name) not in (None, "", []) for name in ("testId", "testName", "agents"))
+    if not has_test and any(obj.get(name) not in (None, "") for name in _AGENT_FIELDS):
+        return "agent"
+    return "test"
+
+
+def parse_test_alert(obj: Mapping[str, Any], options: ParseOptions = DEFAULT_OPTIONS) -> TestAlert:
     agents_raw = obj.get("agents")
     if agents_raw is not None and not isinstance(agents_raw, list):
         raise PayloadError(f"'alert.agents' must be an array, not {json_type(agents_raw)}")
-    agents = [
-        _parse_alert_agent(agent)
+    dates = DateReader.for_alert(obj, options)
+    agents = tuple(
+        _parse_alert_agent(agent, dates.for_part())
         for agent in agents_raw or []
         if isinstance(agent, dict)
-    ]
+    )
+    active, rule_changed = fields.activity(obj.get("active"))
     return TestAlert(
-        alert_id=_required_id(obj, "alertId", "'alert'"),
-        rule_id=_optional_id(obj, "ruleId"),
-        rule_name=_text(obj, "ruleName"),
-        rule_expression=_text(obj, "ruleExpression"),
-        test_id=_optional_id(obj, "testId"),
-        test_name=_text(obj, "testName"),
-        alert_type=_text(obj, "type"),
-        severity=_severity(obj.get("severity")),
-        date_start=_date(obj, "dateStart"),
-        date_end=_date(obj, "dateEnd"),
-        violation_count=_int(obj, "violationCount"),
-        permalink=_text(obj, "permalink"),
-        test_labels=_labels(obj.get("testLabels")),
-        test_targets_description=_labels(obj.get("testTargetsDescription")),
-        agents=tuple(agents),
+        alert_id=fields.required_id(obj, "alertId", "'alert'"),
+        rule_id=fields.optional_id(obj, "ruleId"),
+        rule_name=fields.text(obj, "ruleName"),
+        rule_expression=fields.text(obj, "ruleExpression"),
+        test_id=fields.optional_id(obj, "testId"),
+        test_name=fields.text(obj, "testName"),
+        alert_type=fields.text(obj, "type"),
+        severity=fields.severity(obj.get("severity")),
+        date_start=dates.read(obj, "dateStart"),
+        date_end=dates.read(obj, "dateEnd"),
+        violation_count=fields.integer(obj, "violationCount"),
+        permalink=fields.text(obj, "permalink"),
+        test_labels=fields.labels(obj.get("testLabels")),
+        test_targets_description=fields.labels(obj.get("testTargetsDescription")),
+        agents=agents,
+        rule_changed=rule_changed or any(agent.rule_changed for agent in agents),
+        notes=custom_notes(obj),
+        unplaced_dates=tuple(dates.unplaced),
     )
 
 
-def _parse_alert_agent(obj: Mapping[str, Any]) -> AlertAgent:
+def _parse_alert_agent(obj: Mapping[str, Any], dates: DateReader) -> AlertAgent:
+    active, rule_changed = fields.activity(obj.get("active"))
     return AlertAgent(
-        agent_id=_optional_id(obj, "agentId"),
-        agent_name=_text(obj, "agentName"),
-        location_name=_text(obj, "locationName"),
-        date_start=_date(obj, "dateStart"),
-        date_end=_date(obj, "dateEnd"),
-        active=_flag(obj.get("active")),
-        metrics_at_start=_text(obj, "metricsAtStart"),
-        metrics_at_end=_text(obj, "metricsAtEnd"),
-        permalink=_text(obj, "permalink"),
+        agent_id=fields.optional_id(obj, "agentId"),
+        agent_name=fields.text(obj, "agentName"),
+        location_name=fields.text(obj, "locationName"),
+        date_start=dates.read(obj, "dateStart"),
+        date_end=dates.read(obj, "dateEnd"),
+        active=active,
+        metrics_at_start=fields.text(obj, "metricsAtStart"),
+        metrics_at_end=fields.text(obj, "metricsAtEnd"),
+        permalink=fields.text(obj, "permalink"),
+        rule_changed=rule_changed,
     )
 
 
-def parse_agent_alert(obj: Mapping[str, Any]) -> AgentAlert:
-    alert = AgentAlert(
-        notification_id=_optional_id(obj, "agentNotificationId"),
-        agent_rule_id=_optional_id(obj, "agentRuleId"),
-        agent_id=_optional_id(obj, "agentId"),
-        agent_name=_text(obj, "agentName"),
-        hostname=_text(obj, "hostname"),
-        ip_address=_text(obj, "ipAddress"),
-        active=_flag(obj.get("active")),
-        rule_name=_text(obj, "ruleName"),
-        rule_expression=_text(obj, "ruleExpression"),
-        date_start=_date(obj, "dateStart"),
-        date_end=_date(obj, "dateEnd"),
-        metrics_at_start=_text(obj, "metricsAtStart"),
-        metrics_at_end=_text(obj, "metricsAtEnd"),
-    )
+def parse_agent_alert(obj: Mapping[str, Any], options: ParseOptions = DEFAULT_OPTIONS) -> AgentAlert:
+    """The ``agentAlert`` object of AGENT_ALERT_NOTIFICATION_*."""
+    alert = _agent_alert(obj, obj, "agent", options)
     if alert.notification_id is None and (alert.agent_rule_id is None or alert.agent_id is None):
         raise PayloadError(
             "'agentAlert' needs 'agentNotificationId', or both 'agentRuleId' and 'agentId',"
@@ -248,131 +194,59 @@ def parse_agent_alert(obj: Mapping[str, Any]) -> AgentAlert:
     return alert
 
 
-# --- field helpers -------------------------------------------------------------------
+def _parse_agent_at_alert_level(
+    obj: Mapping[str, Any], subject: str, options: ParseOptions
+) -> AgentAlert:
+    """ALERT_NOTIFICATION_* on an agent or a device: keyed by ``alertId`` like every alert
+    of that event type (the trigger and its clear both carry it, while the duplicated
+    ``agentAlert`` object's notification id may differ). The alert level is what
+    ThousandEyes documents; the duplicate fills only what the alert level lacks."""
+    duplicate = fields.optional_object(obj, "deviceAlert" if subject == "device" else "agentAlert")
+    merged = {**duplicate, **{k: v for k, v in obj.items() if v not in (None, "")}}
+    return _agent_alert(merged, obj, subject, options,
+                        alert_id=fields.required_id(obj, "alertId", "'alert'"))
 
 
-def json_type(value: Any) -> str:
-    if isinstance(value, list):
-        return "an array"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, (int, float)):
-        return "a number"
-    if value is None:
-        return "null"
-    return type(value).__name__
+def _agent_alert(
+    values: Mapping[str, Any], alert_obj: Mapping[str, Any], subject: str,
+    options: ParseOptions, alert_id: str | None = None,
+) -> AgentAlert:
+    """An agent or device alert from ``values``; ``alert_obj`` is the object ThousandEyes
+    sent as the alert (its own keys: type, permalink, a user's notes)."""
+    dates = DateReader.for_alert(values, options)
+    active, rule_changed = fields.activity(values.get("active"))
 
+    def first(*names: str) -> str:
+        return next((value for value in (fields.text(values, n) for n in names) if value), "")
 
-def _required_object(body: Mapping[str, Any], name: str, owner: str) -> Mapping[str, Any]:
-    value = body.get(name)
-    if value is None:
-        raise PayloadError(f"{owner} requires an '{name}' object")
-    if not isinstance(value, dict):
-        raise PayloadError(f"'{name}' must be an object, not {json_type(value)}")
-    return value
+    def first_id(*names: str) -> str | None:
+        return next((value for value in (fields.optional_id(values, n) for n in names)
+                     if value), None)
 
-
-def id_text(value: Any) -> str | None:
-    """Ids arrive as numbers or strings (UUIDs); keep them as strings either way."""
-    if value is None or isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    if isinstance(value, str):
-        # NULs go first, so an id made only of them is no id at all.
-        cleaned = value.replace("\x00", "").strip()
-        return cleaned or None
-    return None
-
-
-def _required_id(obj: Mapping[str, Any], name: str, owner: str) -> str:
-    if name not in obj or obj[name] is None:
-        raise PayloadError(f"{owner} has no '{name}'")
-    value = id_text(obj[name])
-    if value is None:
-        raise PayloadError(f"'{name}' must be a non-empty string or an integer")
-    if len(value) > 200:
-        raise PayloadError(f"'{name}' is longer than 200 characters")
-    return value
-
-
-def _optional_id(obj: Mapping[str, Any], name: str) -> str | None:
-    value = id_text(obj.get(name))
-    return value[:200] if value else None
-
-
-def _text(obj: Mapping[str, Any], name: str) -> str:
-    value = obj.get(name)
-    if value is None:
-        return ""
-    if isinstance(value, str):
-        # NUL has no place in a name and PostgreSQL text cannot hold it.
-        return value.replace("\x00", "") if "\x00" in value else value
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return str(value)
-    return ""
-
-
-def _int(obj: Mapping[str, Any], name: str) -> int | None:
-    value = obj.get(name)
-    if value is None or value == "":
-        return None
-    if isinstance(value, bool):
-        return None
-    try:
-        return int(value)
-    except (TypeError, ValueError, OverflowError):
-        return None  # shown as unknown rather than refusing the alert
-
-
-def _flag(value: Any) -> bool | None:
-    if value is None or value == "":
-        return None
-    if isinstance(value, str):
-        return value.strip().lower() in ("1", "true", "yes")
-    return bool(value)
-
-
-def _severity(value: Any) -> str | None:
-    if not isinstance(value, str) or not value.strip():
-        return None
-    return value.strip().upper()
-
-
-def _labels(value: Any) -> tuple[str, ...]:
-    """``testLabels`` is a list of strings or of ``{"name": ...}`` objects in the wild."""
-    if value is None:
-        return ()
-    if isinstance(value, str):
-        return tuple(part.strip() for part in value.split(",") if part.strip())
-    if not isinstance(value, list):
-        return ()
-    labels = []
-    for item in value:
-        if isinstance(item, str) and item.strip():
-            labels.append(item.strip())
-        elif isinstance(item, dict):
-            name = item.get("name") or item.get("label")
-            if isinstance(name, str) and name.strip():
-                labels.append(name.strip())
-    return tuple(labels)
-
-
-def _date(obj: Mapping[str, Any], name: str) -> datetime | None:
-    """Prefer the zoned variant when a sender gives one; it says which zone it means."""
-    for candidate in (f"{name}Zoned", name):
-        value = obj.get(candidate)
-        if value is None or value == "":
-            continue
-        parsed = parse_te_datetime(value)
-        if parsed is not None:
-            return parsed
-        # An odd date must not cost the user the alert: show it without a start time.
-    return None
+    return AgentAlert(
+        notification_id=fields.optional_id(values, "agentNotificationId"),
+        agent_rule_id=first_id("agentRuleId", "ruleId"),
+        agent_id=first_id("agentId", "deviceId"),
+        agent_name=first("agentName", "deviceName", "hostname"),
+        hostname=fields.text(values, "hostname"),
+        ip_address=first("ipAddress", "managementIpAddress", "managementIp"),
+        active=active,
+        rule_name=fields.text(values, "ruleName"),
+        rule_expression=fields.text(values, "ruleExpression"),
+        date_start=dates.read(values, "dateStart"),
+        date_end=dates.read(values, "dateEnd"),
+        metrics_at_start=fields.text(values, "metricsAtStart"),
+        metrics_at_end=fields.text(values, "metricsAtEnd"),
+        alert_id=alert_id,
+        subject=subject,
+        alert_type=fields.text(alert_obj, "type"),
+        severity=fields.severity(values.get("severity")),
+        permalink=fields.text(alert_obj, "permalink"),
+        interface_name=first("interfaceName", "interface"),
+        rule_changed=rule_changed,
+        notes=custom_notes(alert_obj),
+        unplaced_dates=tuple(dates.unplaced),
+    )
 
 
 def utcnow() -> datetime:

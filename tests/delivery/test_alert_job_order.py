@@ -24,7 +24,7 @@ from bot.store.ingest import store_event
 from bot.store.jobs import enqueue, enqueue_parent_refresh
 from bot.store.models import AcknowledgementRow, JobKind, JobRow, JobStatus
 from bot.store.routes import DEFAULT_ROUTE
-from bot.thousandeyes import parse_event, utcnow
+from bot.thousandeyes import ParseOptions, parse_event, utcnow
 from tests.support.payloads import load_sample
 
 LEASE = timedelta(seconds=60)
@@ -191,7 +191,7 @@ def test_no_worker_claims_the_refresh_a_click_is_joining(database, alert_id):
     assert job is None or claimed_at > committing_at
     refresh = job or claim(database, paced=THREAD_POSTS_HELD)
     assert refresh is not None and refresh.id == joined.id
-    _, view = load_alert_view(database, alert_id)
+    _, view = load_alert_view(database, alert_id, options=ParseOptions())
     assert [r.user_id for r in view.responders] == ["U0ALICE", "U0BOB"]
 
 

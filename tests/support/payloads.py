@@ -10,7 +10,7 @@ from bot.thousandeyes.samples import SAMPLES, load_sample
 
 VARIANTS_DIR = Path(__file__).resolve().parents[1] / "fixtures" / "variants"
 
-__all__ = ["SAMPLES", "load_sample", "load_variant", "numbered_alert_event"]
+__all__ = ["SAMPLES", "load_sample", "load_shape", "load_variant", "numbered_alert_event"]
 
 
 def load_variant(name: str) -> dict[str, Any]:
@@ -25,3 +25,11 @@ def numbered_alert_event(transition: str, number: int, tag: str, test_name: str)
     payload["alert"]["alertId"] = f"{tag}-{number}"
     payload["alert"]["testName"] = test_name
     return payload
+
+
+SHAPES_DIR = Path(__file__).resolve().parents[1] / "fixtures" / "shapes"
+
+
+def load_shape(name: str) -> dict[str, Any]:
+    """A payload in a shape real accounts send today (``tests/fixtures/shapes/``)."""
+    return json.loads((SHAPES_DIR / f"{name}.json").read_text(encoding="utf-8"))

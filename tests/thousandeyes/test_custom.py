@@ -15,6 +15,7 @@ from bot.thousandeyes.custom import is_custom_webhook, parse_custom_event, to_cl
 from bot.thousandeyes.samples import SAMPLES, load_sample
 from bot.thousandeyes import (
     Event,
+    ParseOptions,
     PayloadError,
     TestAlert,
     Transition,
@@ -337,6 +338,21 @@ def test_unparseable_optional_values_do_not_lose_the_alert():
     alert = parse_custom_event(body).alert
     assert alert.date_start is None and alert.date_end is None
     assert alert.violation_count is None and alert.severity == "3"
+    # The unreadable start is remembered as sent, also once stored in the classic shape,
+    # so the message shows the time received and says why.
+    assert alert.unplaced_dates == (("dateStart", "yesterday"),)
+    stored = json.loads(json.dumps(to_classic_body(parse_custom_event(body))))
+    assert parse_event(stored).alert.unplaced_dates == (("dateStart", "yesterday"),)
+
+
+def test_local_times_without_zone_are_in_thousandeyes_timezone():
+    body = {"type": "2", "alert": {"id": "a", "triggered": "2024-03-14 05:15:00"}}
+    chicago = ParseOptions.for_timezone("America/Chicago")  # CDT since March 10th
+    event = parse_custom_event(body, chicago)
+    assert event.alert.date_start == TRIGGERED
+    # Stored with its offset: read back in any zone, the same instant.
+    stored = json.loads(json.dumps(to_classic_body(event)))
+    assert parse_event(stored).alert.date_start == TRIGGERED
 
 
 # --- malformed bodies ---------------------------------------------------------------
