@@ -46,6 +46,8 @@ def fallback_headline(kind: str, context: Mapping[str, Any]) -> str:
     if kind == "retrigger_note":
         return f"🔁 Triggered again ({_s(context.get('trigger_count'))} times): {about}"
     if kind.endswith("clear_reply"):
+        if context.get("rule_changed"):  # active: 2, not a recovery
+            return f"⚪ Closed, alert rule changed: {about}"
         duration = _s(context.get("duration"))
         return f"✅ Cleared{' after ' + duration if duration else ''}: {about}"
     emoji = _s(context.get("state_emoji")) or "🔔"

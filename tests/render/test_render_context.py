@@ -9,6 +9,7 @@ import pytest
 from bot import actions
 from bot.alert_view import DisplayState
 from bot.render.context import (
+    ALERT_LIST_URL,
     EXCERPT_LIMIT,
     MAX_AGENTS_SHOWN,
     alert_context,
@@ -85,7 +86,9 @@ def test_agent_alert_context_values():
     assert context["agent_hostname"] == "TE-AGENT1.local.lan"
     assert context["agent_ip"] == "147.75.199.171"
     assert context["metrics_at_start"] == "Clock Offset: 20 seconds"
-    assert context["permalink"] == "" and context["agents"] == []
+    # No permalink in agent notifications: the link goes to ThousandEyes' alert list.
+    assert context["permalink"] == ALERT_LIST_URL and context["agents"] == []
+    assert context["permalink_label"] == "ThousandEyes alerts"
     assert context["cleared_at"] is None and context["duration"] == ""
 
 

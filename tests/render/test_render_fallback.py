@@ -160,3 +160,14 @@ def test_render_with_the_shipped_template_by_kind(renderer):
     view = make_view(load_event("alert_notification_trigger"), DisplayState.TRIGGERED)
     message = renderer.render(ALERT_PARENT, alert_context(view))
     assert message == renderer.render_parent(view)
+
+
+def test_fallback_reply_for_a_closed_alert_does_not_read_as_a_recovery(override_dir):
+    from bot.thousandeyes import parse_event
+    from tests.support.payloads import load_shape
+
+    view = make_view(parse_event(load_shape("http_server_rule_removed_clear")), DisplayState.CLEARED)
+    renderer = MessageRenderer(str(override_dir("alert_clear_reply.json.j2", "{{ oops(")))
+    message = renderer.render_clear_reply(view)
+    assert message.fallback
+    assert message.text.startswith("⚪ Closed, alert rule changed: Checkout API availability")

@@ -156,7 +156,8 @@ def test_agent_alert_parent_shows_the_agent(renderer):
     view = make_view(load_event("agent_alert_notification_trigger"), DisplayState.TRIGGERED)
     message = renderer.render_parent(view)
 
-    assert message.text == "🔴 Triggered: Default Agent Clock Offset Notification on Packet1"
+    assert message.text == ("🔴 Triggered: Default Agent Clock Offset Notification on Packet1"
+                            " (TE-AGENT1.local.lan, 147.75.199.171)")
     text = all_text(message)
     for expected in (
         "*Packet1*",
@@ -167,14 +168,14 @@ def test_agent_alert_parent_shows_the_agent(renderer):
         "<!date^1476987748^",
     ):
         assert expected in text
-    # No permalink in agent notifications: no View button, Acknowledge only.
-    assert set(buttons(message)) == {actions.ACKNOWLEDGE}
+    # No permalink in agent notifications: the link goes to ThousandEyes' alert list.
+    assert set(buttons(message)) == {actions.ACKNOWLEDGE, actions.VIEW_IN_THOUSANDEYES}
 
 
 def test_agent_alert_clear_parent_and_reply(renderer):
     view = make_view(load_event("agent_alert_notification_clear"), DisplayState.CLEARED)
     parent = renderer.render_parent(view)
-    assert buttons(parent) == {}
+    assert set(buttons(parent)) == {actions.VIEW_IN_THOUSANDEYES}
     parent_text = all_text(parent)
     assert "*Metrics at end*\nClock Offset: 130 seconds" in parent_text
     assert "*Duration*\n113d 13h" in parent_text

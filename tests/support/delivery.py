@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import json
 import time
+from contextlib import contextmanager
+from typing import Iterator
 
 import requests
 from sqlalchemy import func, select
 
+from bot.app import create_app
+from bot.config import Config
 from bot.delivery.runner import DeliveryWorker
+from bot.services import services
 from bot.store.models import JobRow, JobStatus
+from tests.support.servers import LiveServer
 
 TOKEN_HEADER = {"Authorization": "Bearer test-webhook-token-0123456789"}
 
@@ -41,3 +47,18 @@ def drain(worker: DeliveryWorker, timeout: float = 20.0) -> None:
             return
         time.sleep(0.02)
     raise AssertionError(f"jobs still open after {timeout}s: {open_jobs(worker)}")
+
+
+@contextmanager
+def serving(config: Config) -> Iterator[tuple[LiveServer, DeliveryWorker]]:
+    """The app for ``config`` on loopback (webhook over HTTP) and a delivery worker that
+    the test drives with :func:`drain`."""
+    app = create_app(config)
+    worker = DeliveryWorker(services(app).config, services(app).database,
+                            backoff=lambda attempts: 0.05)
+    try:
+        with LiveServer(app) as server:
+            yield server, worker
+    finally:
+        worker.stop()
+        services(app).database.dispose()
