@@ -45,3 +45,5 @@ class AlertView:
     mention: str = ""
     # When this service last received an event of the alert.
     last_event_at: datetime | None = None
+    # Set while an open alert has had no news for STALE_AFTER: when it was marked so.
+    stale_since: datetime | None = None

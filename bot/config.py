@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass, field, fields, replace
+from datetime import timedelta
 from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 from typing import Mapping
@@ -28,6 +29,9 @@ THOUSANDEYES_OAUTH_CALLBACKS = (
     "https://app.thousandeyes.com/webhooks-oauth-callback",
 )
 _CHANNEL_PATTERN = re.compile(r"^(#[a-z0-9_\-.]{1,80}|[CGD][A-Z0-9]{2,30})$")
+_DURATION_PART = re.compile(r"(\d+)\s*([dhms])", re.IGNORECASE)
+_DURATION_UNITS = {"d": "days", "h": "hours", "m": "minutes", "s": "seconds"}
+_OFF = ("off", "0", "none", "false", "no")
 
 
 class ConfigError(ValueError):
@@ -71,6 +75,8 @@ class Config:
     # The ThousandEyes account's IANA zone: unzoned dates are local times there; None
     # (not set) reads them as UTC. See bot.thousandeyes.dates.
     thousandeyes_timezone: str | None = None
+    # An open alert with no event for this long is shown as "no news" (None: never).
+    stale_after: timedelta | None = None
 
     def parse_options(self) -> ParseOptions:
         """What parsing ThousandEyes payloads needs from the configuration."""
@@ -142,6 +148,7 @@ class Config:
                 "LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR")
             ),
             thousandeyes_timezone=reader.timezone("THOUSANDEYES_TIMEZONE"),
+            stale_after=reader.duration("STALE_AFTER", None, minimum=timedelta(minutes=1)),
         )
         if problems:
             raise ConfigError("invalid configuration:\n  " + "\n  ".join(problems))
@@ -166,6 +173,23 @@ def normalise_database_url(url: str) -> str:
         if url.startswith(prefix):
             return "postgresql+psycopg://" + url[len(prefix):]
     return url
+
+
+def parse_duration(text: str) -> timedelta:
+    """``24h``, ``90m``, ``45s``, ``2d``, ``1h30m``: whole numbers, each unit at most once,
+    largest first. Raises ValueError saying what is wrong."""
+    value = text.strip()
+    parts = _DURATION_PART.findall(value)
+    if not parts or _DURATION_PART.sub("", value).strip():
+        if value.isdigit():
+            raise ValueError(f"{value!r} needs a unit, like {value}h, 90m or 45s")
+        raise ValueError(f"{value[:20]!r} is not a duration like 24h, 90m or 45s")
+    units = [unit.lower() for _, unit in parts]
+    if units != sorted(set(units), key="dhms".index):
+        raise ValueError(f"{value[:20]!r} is not a duration like 24h, 90m or 45s"
+                         " (each unit once, largest first)")
+    return timedelta(**{_DURATION_UNITS[unit]: int(number) for number, unit in
+                        ((n, u.lower()) for n, u in parts)})
 
 
 def redact_database_url(url: str) -> str:
@@ -324,6 +348,25 @@ class _Reader:
             self._problems.append(f"{name}: {error}")
             return None
 
+    def duration(self, name: str, default: timedelta | None,
+                 minimum: timedelta) -> timedelta | None:
+        """A duration such as ``24h`` (:func:`parse_duration`); ``off`` or ``0``: None."""
+        value = self.text(name)
+        if value is None:
+            return default
+        if value.lower() in _OFF:
+            return None
+        try:
+            duration = parse_duration(value)
+        except ValueError as error:
+            self._problems.append(f"{name}: {error}")
+            return default
+        if duration < minimum:
+            self._problems.append(f"{name}: must be at least {_short(minimum)} (or off),"
+                                  f" got {value[:20]!r}")
+            return default
+        return duration
+
     def directory(self, name: str) -> str | None:
         value = self.text(name)
         if value is None:
@@ -333,3 +376,10 @@ class _Reader:
             return None
         return value
 
+
+def _short(duration: timedelta) -> str:
+    seconds = int(duration.total_seconds())
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"

@@ -30,6 +30,7 @@ from bot.slack.oauth import build_installation_store
 from bot.slack.workspaces import GatewayProvider
 from bot.store.database import Database
 from bot.store.retry import with_db_retries
+from bot.store.stale import StaleSweep
 from bot.thousandeyes import utcnow
 
 log = logging.getLogger(__name__)
@@ -65,6 +66,7 @@ class DeliveryWorker:
         self.pacer = pacer or ChannelPacer(interval=config.slack_post_interval)
         self.renderer = renderer or MessageRenderer(config.templates_dir)
         self.backoff = backoff
+        self.stale_sweep = StaleSweep(database, config.stale_after)
         # Longer than the slowest job (a handful of Slack calls, each with one retry), so
         # a live worker never loses its claim to another.
         self.lease = timedelta(seconds=max(120.0, 12 * config.slack_timeout))
@@ -101,6 +103,7 @@ class DeliveryWorker:
 
     def run_once(self) -> bool:
         """Claim and run one job; False when none is runnable now."""
+        self.stale_sweep.run_if_due(utcnow())
         job = self._claim()
         if job is None:
             return False

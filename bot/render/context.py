@@ -67,6 +67,8 @@ Alert messages (:func:`alert_context`):
 ``cleared_note``            "" or why ``cleared_at`` is the time the clear was received
 ``first_seen_at``           when this service first heard of the alert
 ``last_event_at``           when this service last received an event of the alert
+``is_stale``                open with no news from ThousandEyes for STALE_AFTER
+``stale_hint``              what to make of that (""  when not stale)
 ``duration``                "8m 4s" from start to clear; "" while active
 ``duration_seconds``        int or None
 ``responders``              up to ``MAX_RESPONDERS_SHOWN`` dicts: ``name``, ``user_id``,
@@ -138,6 +140,7 @@ def alert_context(view: AlertView) -> dict[str, Any]:
     )
     tta_seconds = seconds_between(started_at, first_ack)
     responders = sorted(view.responders, key=lambda r: r.acknowledged_at)
+    is_stale = view.stale_since is not None and not is_cleared
     type_label = alert_type_label(alert.alert_type)
     context: dict[str, Any] = {
         "kind": AlertKind(view.kind).value,
@@ -166,6 +169,8 @@ def alert_context(view: AlertView) -> dict[str, Any]:
         if is_cleared and alert.date_end is None else "",
         "first_seen_at": view.first_seen_at,
         "last_event_at": view.last_event_at,
+        "is_stale": is_stale,
+        "stale_hint": wording.STALE_HINT if is_stale else "",
         "duration": human_duration(duration_seconds),
         "duration_seconds": duration_seconds,
         "responders": [

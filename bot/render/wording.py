@@ -22,6 +22,8 @@ STATES = {
 CLOSED = ("Closed", "⚪", "#868686")
 RULE_CHANGED = ("The alert rule was modified or removed while this alert was active:"
                 " ThousandEyes stopped watching it, so this is not a recovery.")
+STALE_HINT = ("ThousandEyes sends a clear only when the alert rule asks for one;"
+              " check the alert there.")
 SUBJECTS = {"test": "Test", "agent": "Agent", "device": "Device"}
 # Keys whose value says it all: shown without the key ("📝 Call the branch desk").
 _SELF_EXPLAINING_KEYS = {"text", "note", "notes", "message", "description", "comment", "info"}

@@ -64,6 +64,9 @@ def _status(
         state = _STATE_EMOJI[view.state] + " " + view.state.value.capitalize()
         who = ", ".join(escape_mrkdwn(r.user_name) for r in view.responders)
         parts = [f"{state} · open for {age} (since {unescape_safe(date(opened))})"]
+        if view.stale_since is not None:
+            quiet = human_duration(seconds_between(view.last_event_at, now))
+            parts.append(f"⏳ no news from ThousandEyes for {quiet}")
         if who:
             parts.append(f"responding: {who}")
         if row.slack_ts:

@@ -60,6 +60,7 @@ def build_view(
         responders=responders,
         first_acknowledged_at=row.first_acknowledged_at,
         last_event_at=row.last_event_at,
+        stale_since=row.stale_at if row.state == AlertState.TRIGGERED else None,
     )
 
 

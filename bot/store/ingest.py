@@ -188,6 +188,7 @@ def _changes(current: Row[Any] | None, event: Event, now: datetime) -> dict[str,
         data=alert_payload(event),
         event_type=event.event_type,
         last_event_at=now,
+        stale_at=None,  # news from ThousandEyes: no longer stale (STALE_AFTER)
         rule_name=alert.rule_name[:500],
         title=(alert.test_name if isinstance(alert, TestAlert) else alert.agent_name)[:500],
         severity=alert.severity[:32] if alert.severity else None,

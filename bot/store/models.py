@@ -96,12 +96,18 @@ class AlertRow(Base):
     __tablename__ = "alerts"
     __table_args__ = (
         UniqueConstraint("route", "channel", "kind", "alert_key", name="uq_alerts_key"),
+        # The STALE_AFTER sweep: open alerts not yet marked, by their last event.
+        Index("ix_alerts_stale_sweep", "state", "stale_at", "last_event_at"),
     )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
     route: Mapped[str] = mapped_column(String(64))
     channel: Mapped[str] = mapped_column(String(100), default="")
-    kind: Mapped[str] = mapped_column(String(16))  # AlertKind value
+    # The id family of alert_key (an AlertKind value): "test" for alertId, which every
+    # ALERT_NOTIFICATION_* carries (alerts on tests, agents and devices alike), "agent"
+    # for the agentNotificationId of AGENT_ALERT_NOTIFICATION_*. What the alert is about
+    # is read from ``data`` (bot.thousandeyes.parse_stored_alert).
+    kind: Mapped[str] = mapped_column(String(16))
     alert_key: Mapped[str] = mapped_column(String(200))
     state: Mapped[str] = mapped_column(String(16))  # AlertState value
     rule_name: Mapped[str] = mapped_column(String(500), default="")
@@ -117,6 +123,9 @@ class AlertRow(Base):
     cleared_at: Mapped[datetime | None]
     trigger_count: Mapped[int] = mapped_column(Integer, default=0)
     first_acknowledged_at: Mapped[datetime | None]
+    # Set by the STALE_AFTER sweep when an open alert had no event for that long; the
+    # next event from ThousandEyes clears it.
+    stale_at: Mapped[datetime | None]
     # Filled by delivery: where the parent message lives.
     slack_team: Mapped[str | None] = mapped_column(String(32))
     slack_channel: Mapped[str | None] = mapped_column(String(100))

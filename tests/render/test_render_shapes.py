@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import replace
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
@@ -201,6 +201,23 @@ def test_names_are_trimmed_so_bold_stays_bold(renderer):
     text = all_text(renderer.render_parent(view_of("agent_offline_trigger",
                                                    DisplayState.TRIGGERED)))
     assert "*chi-branch-07*" in text and "chi-branch-07 *" not in text
+
+
+def test_a_stale_alert_says_there_was_no_news_and_stays_acknowledgeable(renderer):
+    last = datetime(2022, 4, 25, 22, 18, 4, tzinfo=UTC)
+    view = view_of("agent_offline_trigger", DisplayState.TRIGGERED, last_event_at=last,
+                   stale_since=last + timedelta(hours=24))
+    message = renderer.render_parent(view)
+    text = all_text(message)
+    assert f"No news from ThousandEyes since <!date^{int(last.timestamp())}^" in text
+    assert "sends a clear only when the alert rule asks for one" in text
+    assert actions.ACKNOWLEDGE in buttons(message)
+    context = alert_context(view)
+    assert context["is_stale"] and context["last_event_at"] == last
+    # Once cleared, it is no longer stale.
+    cleared = view_of("agent_offline_clear", DisplayState.CLEARED, last_event_at=last,
+                      stale_since=last + timedelta(hours=24))
+    assert "No news" not in all_text(renderer.render_parent(cleared))
 
 
 def test_the_context_documents_every_key_it_has():
