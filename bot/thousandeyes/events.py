@@ -203,6 +203,11 @@ def _parse_agent_at_alert_level(
     ThousandEyes documents; the duplicate fills only what the alert level lacks."""
     duplicate = fields.optional_object(obj, "deviceAlert" if subject == "device" else "agentAlert")
     merged = {**duplicate, **{k: v for k, v in obj.items() if v not in (None, "")}}
+    for name in ("dateStart", "dateEnd"):
+        # The duplicate's epoch names the instant; an unzoned alert-level date is only a
+        # local time in a zone the payload does not name.
+        if obj.get(f"{name}Zoned") in (None, "") and duplicate.get(name) not in (None, ""):
+            merged[name] = duplicate[name]
     return _agent_alert(merged, obj, subject, options,
                         alert_id=fields.required_id(obj, "alertId", "'alert'"))
 

@@ -53,6 +53,13 @@ def test_the_agent_alert_duplicate_fills_what_the_alert_level_lacks():
     assert alert.metrics_at_end == "Agent is online"
 
 
+def test_without_a_zoned_date_the_duplicates_epoch_gives_the_instant():
+    payload = load_shape("agent_offline_trigger")
+    del payload["alert"]["dateStartZoned"]  # "2022-04-25 17:18:00" alone is local time
+    alert = parse_event(payload).alert
+    assert alert.date_start == datetime(2022, 4, 25, 22, 18, tzinfo=UTC)
+
+
 def test_an_agent_shaped_alert_without_type_is_still_an_agent_alert():
     payload = load_shape("agent_offline_trigger")
     del payload["alert"]["type"]
