@@ -9,6 +9,7 @@ test alert, with no wording that would guess at its meaning.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -66,7 +67,11 @@ _add("Application outage", "application-outage")
 
 def alert_type_label(sent: Any) -> AlertTypeLabel:
     """The label for ``alert.type`` as sent (any spelling); a neutral one if unknown."""
-    text = sent.strip() if isinstance(sent, str) else ""
+    return _label(sent.strip() if isinstance(sent, str) else "")
+
+
+@functools.lru_cache(maxsize=256)  # an account sends a handful of spellings, again and again
+def _label(text: str) -> AlertTypeLabel:
     if not text:
         return AlertTypeLabel(DEFAULT_LABEL, known=False)
     known = _BY_KEY.get(_key(text))
