@@ -14,6 +14,7 @@ from bot.health import blueprint as health_blueprint
 from bot.oauth_server.clients import token_is_valid
 from bot.oauth_server.server import blueprint as oauth_blueprint
 from bot.oauth_server.server import init_oauth_server
+from bot.render import MessageRenderer
 from bot.services import EXTENSION_KEY, Services
 from bot.store.database import Database
 from bot.thousandeyes import utcnow
@@ -61,6 +62,7 @@ def create_app(
     )
     app.extensions[EXTENSION_KEY] = Services(
         config=config, database=database, webhook_credentials=credentials,
+        renderer=MessageRenderer(config.templates_dir),
         installation_store=build_installation_store(config, database),
     )
     app.register_blueprint(webhook_blueprint)

@@ -206,7 +206,8 @@ def start_in_process(app: Flask) -> None:
     if config.delivery_threads == 0:
         log.info("DELIVERY_THREADS=0: this process only accepts webhooks")
         return
-    worker = DeliveryWorker(config, app_services.database, wake=app_services.jobs_waiting)
+    worker = DeliveryWorker(config, app_services.database, wake=app_services.jobs_waiting,
+                            renderer=app_services.renderer)
     worker.start(config.delivery_threads)
     app.extensions[_WORKER_KEY] = worker
 

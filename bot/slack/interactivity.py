@@ -17,7 +17,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from bot.actions import ACKNOWLEDGE, UNACKNOWLEDGE, VIEW_IN_THOUSANDEYES, decode_alert_ref
 from bot.render.escaping import date as slack_date
 from bot.services import Services
-from bot.slack.commands import CommandInput, command_response
+from bot.slack.command_input import CommandInput
+from bot.slack.commands import command_response
 from bot.slack.oauth import build_oauth_settings, oauth_enabled
 from bot.store.routes import disable_team
 from bot.store.acknowledgements import AckOutcome, Clicker, set_acknowledgement
@@ -141,8 +142,8 @@ def _record_click(
 def _command_listener(app_services: Services) -> Callable[..., None]:
     def listener(ack: Ack, command: dict[str, Any]) -> None:
         try:
-            text, blocks = command_response(
-                app_services.database, app_services.config,
+            answer = command_response(
+                app_services.database, app_services.config, app_services.renderer,
                 CommandInput(
                     text=str(command.get("text", "")),
                     channel_id=str(command.get("channel_id", "")),
@@ -154,7 +155,7 @@ def _command_listener(app_services: Services) -> Callable[..., None]:
             log.error("slash command failed: %s", error.__class__.__name__)
             ack(text="Sorry, the alert database is not answering; please try again.")
             return
-        ack(text=text, blocks=blocks, response_type="ephemeral")
+        ack(text=answer.text, blocks=answer.blocks or None, response_type="ephemeral")
 
     return listener
 
