@@ -218,10 +218,8 @@ def stop_in_process(app: Flask) -> None:
         worker.stop()
 
 
-def run_worker_forever(config: Config) -> int:
+def run_worker_forever(config: Config, database: Database) -> int:
     """``python -m bot worker``: delivery only, until SIGTERM or SIGINT."""
-    database = Database(config.database_url, config.sqlite_synchronous)
-    database.upgrade()
     worker = DeliveryWorker(config, database)
     stop = threading.Event()
 
@@ -234,5 +232,4 @@ def run_worker_forever(config: Config) -> int:
     worker.start(max(1, config.delivery_threads))
     stop.wait()
     worker.stop()
-    database.dispose()
     return 0
