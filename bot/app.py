@@ -9,17 +9,18 @@ from slack_bolt.adapter.flask import SlackRequestHandler
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from bot.config import Config
+from bot.config import Config, SlackMode
 from bot.health import blueprint as health_blueprint
 from bot.oauth_server.clients import token_is_valid
 from bot.oauth_server.server import blueprint as oauth_blueprint
 from bot.oauth_server.server import init_oauth_server
+from bot.render import MessageRenderer
 from bot.services import EXTENSION_KEY, Services
 from bot.store.database import Database
 from bot.thousandeyes import utcnow
 from bot.webhook import blueprint as webhook_blueprint
 from bot.slack.interactivity import build_bolt_app
-from bot.slack.oauth import build_installation_store, oauth_enabled
+from bot.slack.oauth import build_installation_store
 from bot.slack.routes import HANDLER_KEY as SLACK_HANDLER_KEY
 from bot.slack.routes import blueprint as slack_blueprint
 from bot.webhook_auth import WebhookCredentials
@@ -56,21 +57,22 @@ def create_app(
         config.webhook_token, config.webhook_basic_auth,
         oauth_token_valid=(
             (lambda token: token_is_valid(database, token, utcnow()))
-            if config.oauth_enabled else None
+            if config.te_oauth_server else None
         ),
     )
     app.extensions[EXTENSION_KEY] = Services(
         config=config, database=database, webhook_credentials=credentials,
+        renderer=MessageRenderer(config.templates_dir),
         installation_store=build_installation_store(config, database),
     )
     app.register_blueprint(webhook_blueprint)
     app.register_blueprint(health_blueprint)
     app.register_blueprint(slack_blueprint)
     app.register_blueprint(oauth_blueprint)
-    if config.oauth_enabled:
+    if config.te_oauth_server:
         init_oauth_server(app)
-    can_act = bool(config.slack_bot_token) or oauth_enabled(config)
-    if can_act and (config.slack_signing_secret or config.slack_app_token):
+    can_post = config.slack_mode is not SlackMode.LOG_ONLY
+    if can_post and (config.slack_signing_secret or config.slack_app_token):
         bolt = build_bolt_app(app.extensions[EXTENSION_KEY])
         app.extensions[BOLT_APP_KEY] = bolt
         if config.slack_signing_secret:

@@ -1,20 +1,49 @@
-"""Command line: ``python -m bot serve | worker | db upgrade | send-sample | jobs | render``."""
+"""Command line: ``python -m bot serve | worker | db | jobs | oauth | render | send-sample``.
+
+Each subcommand declares, next to its options, its handler and what it needs: the
+configuration, and the database opened to read (never migrating) or to write (migrated
+first). ``main`` provides them, runs the handler, and turns the errors a user can cause
+into one line and an exit code instead of a traceback.
+"""
 
 from __future__ import annotations
 
 import argparse
+import enum
 import logging
 import multiprocessing
 import sys
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
-from bot.config import Config, ConfigError
+from bot.config import Config, ConfigError, redact_database_url
 from bot.thousandeyes.samples import SAMPLES
 
 if TYPE_CHECKING:
     from flask import Flask
 
+    from bot.store.database import Database
+
 log = logging.getLogger(__name__)
+
+EXIT_USAGE = 2  # a setting or an argument is wrong
+EXIT_FAILED = 1  # the command ran and could not do its job
+
+
+class Needs(str, enum.Enum):
+    """What a subcommand needs before its handler runs."""
+
+    NOTHING = "nothing"  # not even the configuration (send-sample talks to a service)
+    CONFIG = "config"
+    DATABASE_TO_READ = "read"  # opened as it is; a database not migrated is an error
+    DATABASE_TO_WRITE = "write"  # migrated to the latest schema first
+
+
+class CommandFailed(Exception):
+    """A known failure: ``main`` prints the message (one line) and exits with the code."""
+
+    def __init__(self, message: str, exit_code: int = EXIT_FAILED) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -23,17 +52,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True)
 
-    serve = commands.add_parser("serve", help="run the HTTP server and delivery worker")
+    serve = _command(commands, "serve", "run the HTTP server and delivery worker",
+                     _serve, Needs.CONFIG)
     serve.add_argument("--host", default="0.0.0.0", help="address to bind (default 0.0.0.0)")
     serve.add_argument("--port", type=int, help="port (default: $PORT, else 3000)")
 
-    commands.add_parser("worker", help="run only the delivery worker")
+    _command(commands, "worker", "run only the delivery worker", _worker, Needs.DATABASE_TO_WRITE)
 
     db = commands.add_parser("db", help="database maintenance")
     db_commands = db.add_subparsers(dest="db_command", required=True)
-    db_commands.add_parser("upgrade", help="apply migrations up to the latest")
+    _command(db_commands, "upgrade", "apply migrations up to the latest", _db_upgrade,
+             Needs.DATABASE_TO_WRITE)
 
-    sample = commands.add_parser("send-sample", help="post a ThousandEyes sample payload")
+    sample = _command(commands, "send-sample", "post a ThousandEyes sample payload",
+                      _send_sample, Needs.NOTHING)
     sample.add_argument("name", choices=list(SAMPLES))
     sample.add_argument(
         "--url", default="http://127.0.0.1:3000/webhooks/thousandeyes",
@@ -45,34 +77,46 @@ def build_parser() -> argparse.ArgumentParser:
         "--unique", action="store_true",
         help="give the event a fresh eventId so it is not answered as a duplicate",
     )
-    _add_delivery_commands(commands)
-    _add_oauth_commands(commands)
-    return parser
 
-
-def _add_delivery_commands(commands: argparse._SubParsersAction) -> None:
-    jobs = commands.add_parser("jobs", help="list and retry delivery jobs")
-    job_commands = jobs.add_subparsers(dest="jobs_command", required=True)
-    listing = job_commands.add_parser("list", help="show jobs (newest first)")
-    listing.add_argument("--dead", action="store_true", help="only dead-lettered jobs")
-    listing.add_argument("--limit", type=int, default=50)
-    retry = job_commands.add_parser("retry", help="queue dead jobs again")
-    target = retry.add_mutually_exclusive_group(required=True)
-    target.add_argument("job_id", nargs="?", type=int, help="the job to retry")
-    target.add_argument("--all-dead", action="store_true", help="retry every dead job")
-
-    render = commands.add_parser("render", help="print the Slack message for a payload")
+    render = _command(commands, "render", "print the Slack message for a payload",
+                      _render, Needs.CONFIG)
     render.add_argument("payload", help="a ThousandEyes webhook payload (JSON file)")
     render.add_argument(
         "--state", choices=["triggered", "acknowledged", "cleared"],
         help="render the parent in this state (default: from the event)",
     )
+    _add_jobs_commands(commands)
+    _add_oauth_commands(commands)
+    return parser
 
 
-def _add_oauth_commands(commands: argparse._SubParsersAction) -> None:
+def _command(
+    commands: Any, name: str, help_text: str, handler: Callable[..., int], needs: Needs
+) -> argparse.ArgumentParser:
+    parser = commands.add_parser(name, help=help_text)
+    parser.set_defaults(handler=handler, needs=needs)
+    return parser
+
+
+def _add_jobs_commands(commands: Any) -> None:
+    jobs = commands.add_parser("jobs", help="list and retry delivery jobs")
+    job_commands = jobs.add_subparsers(dest="jobs_command", required=True)
+    listing = _command(job_commands, "list", "show jobs (newest first)", _jobs_list,
+                       Needs.DATABASE_TO_READ)
+    listing.add_argument("--dead", action="store_true", help="only dead-lettered jobs")
+    listing.add_argument("--limit", type=int, default=50)
+    retry = _command(job_commands, "retry", "queue dead jobs again", _jobs_retry,
+                     Needs.DATABASE_TO_WRITE)
+    target = retry.add_mutually_exclusive_group(required=True)
+    target.add_argument("job_id", nargs="?", type=int, help="the job to retry")
+    target.add_argument("--all-dead", action="store_true", help="retry every dead job")
+
+
+def _add_oauth_commands(commands: Any) -> None:
     oauth = commands.add_parser("oauth", help="OAuth clients and tokens for ThousandEyes")
     oauth_commands = oauth.add_subparsers(dest="oauth_command", required=True)
-    add = oauth_commands.add_parser("add-client", help="register a ThousandEyes webhook")
+    add = _command(oauth_commands, "add-client", "register a ThousandEyes webhook",
+                   _oauth_add, Needs.DATABASE_TO_WRITE)
     add.add_argument("name", help="a name to recognise it by, e.g. 'TE prod alerts'")
     add.add_argument(
         "--confidential", action="store_true",
@@ -81,8 +125,9 @@ def _add_oauth_commands(commands: argparse._SubParsersAction) -> None:
     )
     add.add_argument("--redirect-uri", action="append", dest="redirect_uris",
                      help="allowed redirect URI (default: ThousandEyes' callbacks)")
-    oauth_commands.add_parser("list", help="show clients")
-    revoke = oauth_commands.add_parser("revoke", help="revoke tokens or a whole client")
+    _command(oauth_commands, "list", "show clients", _oauth_list, Needs.DATABASE_TO_READ)
+    revoke = _command(oauth_commands, "revoke", "revoke tokens or a whole client",
+                      _oauth_revoke, Needs.DATABASE_TO_WRITE)
     which = revoke.add_mutually_exclusive_group(required=True)
     which.add_argument("--client", help="revoke the client and all its tokens")
     which.add_argument("--token", help="revoke one token")
@@ -100,37 +145,59 @@ def configure_logging(level: str) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if args.command == "send-sample":
-        return _send_sample(args)
+    try:
+        return _run(args)
+    except CommandFailed as failure:
+        print(f"error: {failure}", file=sys.stderr)
+        return failure.exit_code
+
+
+def _run(args: argparse.Namespace) -> int:
+    if args.needs is Needs.NOTHING:
+        return int(args.handler(args))
     try:
         config = Config.from_env()
     except ConfigError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+        raise CommandFailed(str(error), EXIT_USAGE) from None
     configure_logging(config.log_level)
-    if args.command == "serve":
-        return _serve(config, args)
-    if args.command == "worker":
-        from bot.delivery.runner import run_worker_forever
+    if args.needs is Needs.CONFIG:
+        return int(args.handler(config, args))
+    database = open_database(config, migrate=args.needs is Needs.DATABASE_TO_WRITE)
+    try:
+        return int(args.handler(config, database, args))
+    finally:
+        database.dispose()
 
-        return run_worker_forever(config)
-    if args.command == "db":
-        _upgrade_database(config)
-        print("database is at the latest migration")
-        return 0
-    if args.command == "jobs":
-        from bot.delivery.admin import jobs_command
 
-        return jobs_command(config, args)
-    if args.command == "oauth":
-        from bot.oauth_server.admin import oauth_command
+def open_database(config: Config, *, migrate: bool) -> Database:
+    """The one way commands open the database: migrated first, or checked as it is."""
+    from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
-        return oauth_command(config, args)
-    if args.command == "render":
-        from bot.render_command import render_command
+    from bot.store.database import Database, SchemaNotCurrent
 
-        return render_command(config, args.payload, args.state)
-    raise AssertionError(args.command)
+    where = f"DATABASE_URL={redact_database_url(config.database_url)}"
+    try:
+        database = Database(config.database_url, config.sqlite_synchronous)
+    except ArgumentError as error:
+        raise CommandFailed(f"{where} is not a database URL ({error})", EXIT_USAGE) from None
+    try:
+        if migrate:
+            database.upgrade()
+        else:
+            database.check_schema()
+    except SchemaNotCurrent as error:
+        database.dispose()
+        raise CommandFailed(str(error)) from None
+    except SQLAlchemyError as error:
+        database.dispose()
+        reason = str(getattr(error, "orig", None) or error).strip().splitlines()[0][:200]
+        raise CommandFailed(f"cannot use the database at {where}: {reason}") from None
+    return database
+
+
+# --- handlers ------------------------------------------------------------------------
+# Imported only where they run, so that light commands (send-sample, render) and a
+# gunicorn master that does not build the app never load Flask, SQLAlchemy and the rest.
 
 
 def _serve(config: Config, args: argparse.Namespace) -> int:
@@ -139,12 +206,72 @@ def _serve(config: Config, args: argparse.Namespace) -> int:
     port = args.port or config.port
     log.info("serving on %s:%s with settings %s", args.host, port, config.describe())
     if not _migrations_applied_in_child(config):
-        return 1
+        return EXIT_FAILED
     GunicornServer(
         lambda: _build_app(config), config, args.host, port,
         on_worker_start=_start_background, on_worker_stop=_stop_background,
     ).run()
     return 0
+
+
+def _worker(config: Config, database: Database, _args: argparse.Namespace) -> int:
+    from bot.delivery.runner import run_worker_forever
+
+    return run_worker_forever(config, database)
+
+
+def _db_upgrade(_config: Config, _database: Database, _args: argparse.Namespace) -> int:
+    print("database is at the latest migration")
+    return 0
+
+
+def _jobs_list(_config: Config, database: Database, args: argparse.Namespace) -> int:
+    from bot.delivery.admin import list_jobs_command
+
+    return list_jobs_command(database, args.dead, args.limit)
+
+
+def _jobs_retry(_config: Config, database: Database, args: argparse.Namespace) -> int:
+    from bot.delivery.admin import retry_jobs_command
+
+    return retry_jobs_command(database, None if args.all_dead else args.job_id)
+
+
+def _oauth_add(config: Config, database: Database, args: argparse.Namespace) -> int:
+    from bot.oauth_server.admin import add_client_command
+
+    return add_client_command(config, database, args.name, args.redirect_uris, args.confidential)
+
+
+def _oauth_list(_config: Config, database: Database, _args: argparse.Namespace) -> int:
+    from bot.oauth_server.admin import list_clients_command
+
+    return list_clients_command(database)
+
+
+def _oauth_revoke(_config: Config, database: Database, args: argparse.Namespace) -> int:
+    from bot.oauth_server.admin import revoke_command
+
+    return revoke_command(database, client=args.client, token=args.token)
+
+
+def _render(config: Config, args: argparse.Namespace) -> int:
+    from bot.render_command import render_command
+
+    return render_command(config, args.payload, args.state)
+
+
+def _send_sample(args: argparse.Namespace) -> int:
+    from bot.send_sample import send_sample
+
+    try:
+        status, body = send_sample(
+            args.name, args.url, token=args.token, basic=args.basic, unique=args.unique
+        )
+    except OSError as error:
+        raise CommandFailed(f"could not reach {args.url}: {error}") from None
+    print(f"{status} {body.strip()}")
+    return 0 if status == 200 else EXIT_FAILED
 
 
 def _migrations_applied_in_child(config: Config) -> bool:
@@ -156,7 +283,7 @@ def _migrations_applied_in_child(config: Config) -> bool:
     hold SQLAlchemy and Alembic in memory for nothing.
     """
     child = multiprocessing.get_context("fork").Process(
-        target=_upgrade_database, args=(config,), name="migrations")
+        target=_upgrade_in_child, args=(config,), name="migrations")
     child.start()
     child.join()
     if child.exitcode != 0:
@@ -165,18 +292,14 @@ def _migrations_applied_in_child(config: Config) -> bool:
     return True
 
 
-def _upgrade_database(config: Config) -> None:
-    from bot.store.database import Database
-
-    database = Database(config.database_url, config.sqlite_synchronous)
+def _upgrade_in_child(config: Config) -> None:
     try:
-        database.upgrade()
-    finally:
-        database.dispose()
+        open_database(config, migrate=True).dispose()
+    except CommandFailed as failure:
+        print(f"error: {failure}", file=sys.stderr)
+        sys.exit(failure.exit_code)
 
 
-# Imported only where they run, so that a master which does not build the app (one
-# worker) never loads Flask, SQLAlchemy and the rest: that memory would be spent twice.
 def _build_app(config: Config) -> Flask:
     from bot.app import create_app
 
@@ -193,17 +316,3 @@ def _stop_background(app: Flask) -> None:
     from bot.background import stop_background
 
     stop_background(app)
-
-
-def _send_sample(args: argparse.Namespace) -> int:
-    from bot.send_sample import send_sample
-
-    try:
-        status, body = send_sample(
-            args.name, args.url, token=args.token, basic=args.basic, unique=args.unique
-        )
-    except OSError as error:
-        print(f"error: could not reach {args.url}: {error}", file=sys.stderr)
-        return 1
-    print(f"{status} {body.strip()}")
-    return 0 if status == 200 else 1

@@ -6,6 +6,7 @@ Nothing here runs at import time: :meth:`Config.from_env` is called by the CLI a
 
 from __future__ import annotations
 
+import enum
 import os
 import re
 from dataclasses import dataclass, field, fields, replace
@@ -36,6 +37,16 @@ _OFF = ("off", "0", "none", "false", "no")
 
 class ConfigError(ValueError):
     """A setting is missing or malformed; the message names the variable."""
+
+
+class SlackMode(str, enum.Enum):
+    """How the service talks to Slack, decided once from the credentials."""
+
+    LOG_ONLY = "log-only"  # no credentials: every message is written to the log
+    SINGLE = "single"  # one workspace: SLACK_BOT_TOKEN
+    # Installed to many workspaces (SLACK_CLIENT_ID/SECRET); a SLACK_BOT_TOKEN beside them
+    # is the workspace of the default route.
+    MULTI = "multi"
 
 
 @dataclass(frozen=True)
@@ -83,7 +94,23 @@ class Config:
         return ParseOptions.for_timezone(self.thousandeyes_timezone)
 
     @property
-    def oauth_enabled(self) -> bool:
+    def slack_mode(self) -> SlackMode:
+        if self.slack_client_id and self.slack_client_secret:
+            return SlackMode.MULTI
+        if self.slack_bot_token:
+            return SlackMode.SINGLE
+        return SlackMode.LOG_ONLY
+
+    @property
+    def default_route_has_workspace(self) -> bool:
+        """Whether ``/webhooks/thousandeyes`` (no route id) has somewhere to deliver: the
+        one bot token, or the log. With many workspaces and no default token it has not:
+        each channel gets its own route from ``/thousandeyes connect``."""
+        return self.slack_mode is not SlackMode.MULTI or bool(self.slack_bot_token)
+
+    @property
+    def te_oauth_server(self) -> bool:
+        """Whether this service is the OAuth server ThousandEyes gets webhook tokens from."""
         return bool(self.oauth_admin_password)
 
     def with_overrides(self, **changes: object) -> "Config":

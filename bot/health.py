@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, current_app, jsonify
 
+from bot.config import SlackMode
 from bot.services import services
-from bot.slack.oauth import oauth_enabled
 
 blueprint = Blueprint("health", __name__)
 
@@ -15,10 +15,9 @@ def healthz() -> tuple[Response, int]:
     app_services = services(current_app)
     database_ok = app_services.database.ping()
     config = app_services.config
-    slack_configured = bool(config.slack_bot_token) or oauth_enabled(config)
     body = {
         "status": "ok" if database_ok else "unavailable",
         "database": "ok" if database_ok else "unreachable",
-        "slack": "configured" if slack_configured else "log-only",
+        "slack": "log-only" if config.slack_mode is SlackMode.LOG_ONLY else "configured",
     }
     return jsonify(body), 200 if database_ok else 503

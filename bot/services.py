@@ -13,6 +13,7 @@ from slack_sdk.oauth.installation_store import InstallationStore
 
 from bot.config import Config
 from bot.delivery.wakeup import JobWakeup
+from bot.render import MessageRenderer
 from bot.store.database import Database
 from bot.webhook_auth import WebhookCredentials
 
@@ -24,6 +25,8 @@ class Services:
     config: Config
     database: Database
     webhook_credentials: WebhookCredentials
+    # One per process: it compiles each template once (TEMPLATES_DIR overrides first).
+    renderer: MessageRenderer
     installation_store: InstallationStore | None = None
     # Rung when a job is queued, so an in-process delivery thread starts at once instead
     # of waiting for its next poll.

@@ -19,7 +19,6 @@ from sqlalchemy.exc import DataError, SQLAlchemyError
 
 from bot.thousandeyes.custom import is_custom_webhook, parse_custom_event, to_classic_body
 from bot.services import services
-from bot.slack.oauth import oauth_enabled
 from bot.store.ingest import IngestStatus, store_event
 from bot.store.routes import DEFAULT_ROUTE, find_route, token_matches
 from bot.thousandeyes import PayloadError, parse_event, utcnow
@@ -73,7 +72,7 @@ def receive_default() -> tuple[Response, int] | Response:
     or a token from our OAuth server."""
     app_services = services(current_app)
     config = app_services.config
-    if oauth_enabled(config) and not config.slack_bot_token:
+    if not config.default_route_has_workspace:
         # Many workspaces and no single bot token: this route has nowhere to post.
         return _error(404, "not_found", "this service serves many workspaces: use the webhook"
                       " URL that /thousandeyes connect gives in your channel")

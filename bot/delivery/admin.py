@@ -2,26 +2,12 @@
 
 from __future__ import annotations
 
-import argparse
-
-from bot.config import Config
 from bot.delivery import queue
 from bot.store.database import Database
 from bot.thousandeyes import utcnow
 
 
-def jobs_command(config: Config, args: argparse.Namespace) -> int:
-    database = Database(config.database_url, config.sqlite_synchronous)
-    database.upgrade()
-    try:
-        if args.jobs_command == "list":
-            return _list(database, args.dead, args.limit)
-        return _retry(database, None if args.all_dead else args.job_id)
-    finally:
-        database.dispose()
-
-
-def _list(database: Database, dead_only: bool, limit: int) -> int:
+def list_jobs_command(database: Database, dead_only: bool, limit: int) -> int:
     jobs = queue.list_jobs(database, dead_only=dead_only, limit=limit)
     if not jobs:
         print("no dead jobs" if dead_only else "no jobs")
@@ -35,7 +21,8 @@ def _list(database: Database, dead_only: bool, limit: int) -> int:
     return 0
 
 
-def _retry(database: Database, job_id: int | None) -> int:
+def retry_jobs_command(database: Database, job_id: int | None) -> int:
+    """Queue one dead job again, or all of them (``job_id`` None)."""
     revived = queue.revive(database, utcnow(), job_id)
     if job_id is not None and revived == 0:
         print(f"job {job_id} is not dead (or does not exist); nothing to retry")

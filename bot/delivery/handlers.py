@@ -9,13 +9,11 @@ which spaces it from the channel's previous post.
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Callable
 
-from sqlalchemy import select
 
 from bot.alert_view import AlertView, Responder
 from bot.config import Config
@@ -33,10 +31,11 @@ from bot.slack.errors import (
 from bot.slack.gateway import LOG_ONLY_TS_PREFIX, POST_MARKER_EVENT, Posted, SlackGateway
 from bot.store.alerts import load_alert_view, record_parent
 from bot.store.database import Database
-from bot.store.models import AlertRow, EventRow, JobKind
+from bot.store.events import load_event
+from bot.store.models import AlertRow, JobKind
 from bot.store.retry import with_db_retries
 from bot.store.routes import DEFAULT_ROUTE, RouteOptions, route_options
-from bot.thousandeyes import Event, parse_event, utcnow
+from bot.thousandeyes import Event, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -203,12 +202,10 @@ class JobExecutor:
         return load_alert_view(self.database, job.alert_id, options=self.config.parse_options())
 
     def _event(self, job: ClaimedJob) -> Event:
-        with self.database.session() as session:
-            row = session.scalar(select(EventRow).where(EventRow.id == job.event_pk))
-            if row is None:
-                raise PermanentError("no_event", f"job {job.id} has no stored event")
-            payload = json.loads(row.payload)
-        return parse_event(payload, self.config.parse_options())
+        event = load_event(self.database, job.event_pk, self.config.parse_options())
+        if event is None:
+            raise PermanentError("no_event", f"job {job.id} has no stored event")
+        return event
 
 
 def _parse_time(value: Any) -> datetime:

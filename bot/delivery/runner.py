@@ -209,7 +209,8 @@ def start_in_process(app: Flask) -> None:
     if config.delivery_threads == 0:
         log.info("DELIVERY_THREADS=0: this process only accepts webhooks")
         return
-    worker = DeliveryWorker(config, app_services.database, wake=app_services.jobs_waiting)
+    worker = DeliveryWorker(config, app_services.database, wake=app_services.jobs_waiting,
+                            renderer=app_services.renderer)
     worker.start(config.delivery_threads)
     app.extensions[_WORKER_KEY] = worker
 
@@ -220,10 +221,8 @@ def stop_in_process(app: Flask) -> None:
         worker.stop()
 
 
-def run_worker_forever(config: Config) -> int:
+def run_worker_forever(config: Config, database: Database) -> int:
     """``python -m bot worker``: delivery only, until SIGTERM or SIGINT."""
-    database = Database(config.database_url, config.sqlite_synchronous)
-    database.upgrade()
     worker = DeliveryWorker(config, database)
     stop = threading.Event()
 
@@ -236,5 +235,4 @@ def run_worker_forever(config: Config) -> int:
     worker.start(max(1, config.delivery_threads))
     stop.wait()
     worker.stop()
-    database.dispose()
     return 0

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import argparse
+from typing import Sequence
 
 from bot.config import Config
 from bot.oauth_server import clients
@@ -10,28 +10,16 @@ from bot.store.database import Database
 from bot.thousandeyes import utcnow
 
 
-def oauth_command(config: Config, args: argparse.Namespace) -> int:
-    database = Database(config.database_url, config.sqlite_synchronous)
-    database.upgrade()
-    try:
-        if args.oauth_command == "add-client":
-            return _add(database, config, args)
-        if args.oauth_command == "list":
-            return _list(database)
-        return _revoke(database, args)
-    finally:
-        database.dispose()
-
-
-def _add(database: Database, config: Config, args: argparse.Namespace) -> int:
-    redirect_uris = tuple(args.redirect_uris or config.oauth_redirect_uris)
-    outside = [u for u in redirect_uris if u not in config.oauth_redirect_uris]
+def add_client_command(
+    config: Config, database: Database, name: str, redirect_uris: Sequence[str] | None,
+    confidential: bool,
+) -> int:
+    uris = tuple(redirect_uris or config.oauth_redirect_uris)
+    outside = [u for u in uris if u not in config.oauth_redirect_uris]
     if outside:
         print(f"error: not in OAUTH_REDIRECT_URIS: {', '.join(outside)}")
         return 2
-    client_id, secret = clients.add_client(
-        database, args.name, redirect_uris, args.confidential, utcnow()
-    )
+    client_id, secret = clients.add_client(database, name, uris, confidential, utcnow())
     base = config.public_url or "https://YOUR-HOST"
     print(f"Client ID:     {client_id}")
     if secret:
@@ -39,12 +27,12 @@ def _add(database: Database, config: Config, args: argparse.Namespace) -> int:
     print(f"Auth URL:      {base}/oauth/authorize")
     if secret:
         print(f"Token URL:     {base}/oauth/token")
-    if not config.oauth_enabled:
+    if not config.te_oauth_server:
         print("note: set OAUTH_ADMIN_PASSWORD on the service, or the consent page stays off")
     return 0
 
 
-def _list(database: Database) -> int:
+def list_clients_command(database: Database) -> int:
     rows = clients.list_clients(database)
     if not rows:
         print("no OAuth clients")
@@ -55,14 +43,15 @@ def _list(database: Database) -> int:
     return 0
 
 
-def _revoke(database: Database, args: argparse.Namespace) -> int:
+def revoke_command(database: Database, *, client: str | None, token: str | None) -> int:
+    """Revoke a client and its tokens, one token, or (neither given) every token."""
     now = utcnow()
-    if args.client:
-        if not clients.revoke_client(database, args.client, now):
-            print(f"no active client {args.client}")
+    if client:
+        if not clients.revoke_client(database, client, now):
+            print(f"no active client {client}")
             return 1
-        print(f"revoked client {args.client} and its tokens")
+        print(f"revoked client {client} and its tokens")
         return 0
-    count = clients.revoke_tokens(database, now, token=args.token)
+    count = clients.revoke_tokens(database, now, token=token)
     print(f"revoked {count} token(s)")
-    return 0 if count or args.all_tokens else 1
+    return 0 if count or token is None else 1

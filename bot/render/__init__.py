@@ -1,4 +1,4 @@
-"""Slack messages from ThousandEyes alerts: context -> sandboxed Jinja -> Block Kit.
+"""Slack messages from ThousandEyes alerts: context -> sandboxed Jinja (text) -> Block Kit.
 
 Use one :class:`MessageRenderer` per process (it compiles each template once)::
 

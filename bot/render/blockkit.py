@@ -4,7 +4,7 @@ Slack rejects a whole message (``invalid_blocks``) for one field over its limit.
 with a 5,000-character name must still reach the channel, so the renderer trims here
 instead of failing, and returns warnings naming each cut so it shows in the logs.
 
-Trimming happens on the parsed JSON (mrkdwn strings), and never cuts through ``&amp;``
+Trimming happens on the laid-out message (mrkdwn strings), and never cuts through ``&amp;``
 or a ``<url|label>`` token; a cut text ends with "…". Empty texts, which Slack also
 rejects, are dropped with a warning.
 """
@@ -36,10 +36,6 @@ ELLIPSIS = "…"
 BUILDER_URL = "https://app.slack.com/block-kit-builder#"
 
 
-class MessageFormatError(ValueError):
-    """The rendered text is not a Slack message object; the message says why."""
-
-
 @dataclass
 class _Checker:
     warnings: list[str]
@@ -48,25 +44,6 @@ class _Checker:
 
     def warn(self, message: str) -> None:
         self.warnings.append(message)
-
-
-def parse_message(rendered: str) -> dict[str, Any]:
-    """Decode template output; raise for anything that is not ``{"text": "...", ...}``.
-
-    :class:`json.JSONDecodeError` propagates as is (it is a ValueError too).
-    """
-    message = json.loads(rendered)
-    if not isinstance(message, dict):
-        raise MessageFormatError(
-            f"the template rendered a JSON {type(message).__name__}, not an object"
-        )
-    text = message.get("text")
-    if not isinstance(text, str) or not text.strip():
-        raise MessageFormatError("the message has no 'text' (the notification fallback)")
-    blocks = message.get("blocks", [])
-    if not isinstance(blocks, list):
-        raise MessageFormatError("'blocks' must be an array")
-    return message
 
 
 def enforce_limits(message: dict[str, Any]) -> tuple[str, list[dict[str, Any]], list[str]]:

@@ -5,90 +5,8 @@ is a str, int, bool, None, datetime, list or dict; no store objects, no network.
 key is always present (empty string, None or empty list when it does not apply), so a
 template can use any key without guarding against Undefined.
 
-Alert messages (:func:`alert_context`):
-
-==========================  =========================================================
-``kind``                    "test" (test alert) or "agent" (an alert on an agent or a
-                            device: the agent templates)
-``subject``                 what the alert is about: "test", "agent" or "device"
-``subject_label``           "Test" / "Agent" / "Device"
-``state``                   "triggered", "acknowledged" or "cleared"
-``state_label``             "Triggered" / "Acknowledged" / "Cleared"; "Closed" when the
-                            rule changed (``rule_changed``)
-``state_emoji``             🔴 / 🟠 / ✅; ⚪ when closed
-``state_color``             hex colour for the state ("#E01E5A" / "#ECB22E" / "#2EB67D")
-``is_cleared``              True once cleared (no Acknowledge buttons then)
-``rule_changed``            cleared because the alert rule was modified or removed while
-                            alerting (``active: 2``): not a recovery
-``clear_explanation``       what that means for the reader when ``rule_changed``, else ""
-``alert_ref``               stored alert reference; the Acknowledge button value
-``actions``                 {"acknowledge", "unacknowledge", "view"}: action ids
-``title``                   what the alert is about: test name, else agent name
-``mention``                 who a triggered parent notifies (``<!here>``, a user group),
-                            already safe; "" when the route asks for nobody or cleared
-``rule_name``               alert rule name
-``rule_expression``         the rule's condition, e.g. "Page Load is incomplete"
-``test_name``, ``test_id``  test alerts ("" / None for agent alerts)
-``alert_type``              the type as sent, e.g. "Page Load", "page-load"
-``alert_type_label``        the type as people read it ("Page Load", "DNS+ Server"); an
-                            unknown type as sent; "" when none was sent or it only
-                            repeats ``subject_label`` ("Agent")
-``sources_label``           heading for those that saw it: "Agents", "BGP monitors"
-``severity``                upper case ("MAJOR"), or "" when not sent
-``permalink``               http(s) link to ThousandEyes, or "" (non-http dropped); for
-                            agent and device alerts without one, ``ALERT_LIST_URL``
-``permalink_label``         the link's button text ("View in ThousandEyes", or
-                            "ThousandEyes alerts" for the alert list)
-``notes``                   custom static keys of the webhook (bot.thousandeyes.notes):
-                            dicts ``key``, ``label`` ("" for keys like "text") and ``value``
-``labels``                  test labels (list of str)
-``targets``                 test targets description (list of str)
-``violation_count``         int or None
-``agents``                  up to ``MAX_AGENTS_SHOWN`` dicts: ``name``, ``location``,
-                            ``agent_id``, ``metrics_at_start``, ``metrics_at_end``,
-                            ``permalink``, ``started_at``, ``ended_at``, ``active``,
-                            ``duration``
-``agents_total``            number of agents in the alert
-``agents_more``             agents not in ``agents`` ("…and N more agents")
-``agent_name``, ``agent_hostname``, ``agent_ip``, ``agent_id``, ``agent_interface``
-                            agent and device alerts ("" / None for test alerts); for a
-                            device, its name, id, address and interface
-``agent_where``             "hostname, IP" of an agent or device (the parts that add to
-                            its name), "" for test alerts
-``metrics_at_start``        agent notifications: metrics when triggered ("" otherwise)
-``metrics_at_end``          agent notifications: metrics when cleared ("" otherwise)
-``started_at``              datetime the alert started (ThousandEyes dateStart); the time
-                            the first event was received when ThousandEyes gave none
-                            that can be placed in time
-``started_note``            "" or why ``started_at`` is the time received ("time
-                            received: ThousandEyes sent no start time")
-``last_started_at``         start of the latest trigger (differs after a re-trigger)
-``cleared_at``              datetime cleared, or None while active
-``cleared_note``            "" or why ``cleared_at`` is the time the clear was received
-``first_seen_at``           when this service first heard of the alert
-``last_event_at``           when this service last received an event of the alert
-``is_stale``                open with no news from ThousandEyes for STALE_AFTER
-``stale_hint``              what to make of that (""  when not stale)
-``duration``                "8m 4s" from start to clear; "" while active
-``duration_seconds``        int or None
-``responders``              up to ``MAX_RESPONDERS_SHOWN`` dicts: ``name``, ``user_id``,
-                            ``acknowledged_at``, ``after_trigger`` ("2m"),
-                            ``after_trigger_seconds``
-``responders_total``        number of people acknowledging now
-``responders_more``         responders not in ``responders``
-``first_acknowledged_at``   datetime of the first acknowledgement ever, or None
-``time_to_acknowledge``     "2m" from trigger to first acknowledgement, or ""
-``time_to_acknowledge_seconds``  int or None
-``trigger_count``           how often ThousandEyes triggered this alert (>= 1)
-``retriggered``             trigger_count > 1
-==========================  =========================================================
-
-Acknowledgement notes (:func:`ack_note_context`) add ``actor`` (a responder dict) and
-``acknowledged`` (True for "acknowledged", False for "no longer acknowledging").
-
-Events without an alert (:func:`event_context`): ``event_type``, ``event_id``, ``title``
-(the event type), ``known`` (a type this service understands), ``payload_excerpt``
-(pretty JSON of the body, cut to ``EXCERPT_LIMIT`` characters) and ``payload_truncated``.
+Every key is documented, once, in ``docs/templates.md`` (a test checks that each key
+the functions below produce is listed there).
 """
 
 from __future__ import annotations
@@ -96,7 +14,7 @@ from __future__ import annotations
 import json
 import logging
 from datetime import datetime
-from typing import Any
+from typing import Any, Mapping
 
 from bot import actions
 from bot.alert_view import AlertView, DisplayState, Responder
@@ -130,7 +48,6 @@ def alert_context(view: AlertView) -> dict[str, Any]:
     alert = view.alert
     is_cleared = state is DisplayState.CLEARED
     rule_changed = is_cleared and alert.rule_changed
-    label, emoji, color = wording.state_words(state, rule_changed)
     placed_start = view.triggered_at or alert.date_start
     started_at = placed_start or view.first_seen_at
     cleared_at = (view.cleared_at or alert.date_end) if is_cleared else None
@@ -144,10 +61,7 @@ def alert_context(view: AlertView) -> dict[str, Any]:
     type_label = alert_type_label(alert.alert_type)
     context: dict[str, Any] = {
         "kind": AlertKind(view.kind).value,
-        "state": state.value,
-        "state_label": label,
-        "state_emoji": emoji,
-        "state_color": color,
+        **state_fields(state, rule_changed),
         "is_cleared": is_cleared,
         "rule_changed": rule_changed,
         "clear_explanation": wording.RULE_CHANGED if rule_changed else "",
@@ -192,7 +106,38 @@ def alert_context(view: AlertView) -> dict[str, Any]:
     context["title"] = (
         context["test_name"] or context["agent_name"] or alert.rule_name or "ThousandEyes alert"
     )
+    context["buttons"] = parent_buttons(context)
     return context
+
+
+def parent_buttons(context: Mapping[str, Any]) -> list[dict[str, str]]:
+    """The parent's buttons: Acknowledge while the alert is open (others can still join),
+    Unacknowledge once someone has, View in ThousandEyes whenever there is a link.
+
+    Read from a context so the built-in fallback shows the same buttons as the template.
+    """
+    ids = context.get("actions") if isinstance(context.get("actions"), Mapping) else {}
+    ref = context.get("alert_ref")
+    buttons: list[dict[str, str]] = []
+    if isinstance(ref, str) and ref and not context.get("is_cleared"):
+        if ids.get("acknowledge"):
+            buttons.append({"text": "Acknowledge", "action_id": ids["acknowledge"],
+                            "value": ref, "style": "primary"})
+        if context.get("responders_total") and ids.get("unacknowledge"):
+            buttons.append({"text": "Unacknowledge", "action_id": ids["unacknowledge"],
+                            "value": ref})
+    url = safe_url(context.get("permalink"))
+    if url and ids.get("view"):
+        buttons.append({"text": context.get("permalink_label") or VIEW_LABEL,
+                        "action_id": ids["view"], "url": url})
+    return buttons
+
+
+def state_fields(state: DisplayState, rule_changed: bool = False) -> dict[str, str]:
+    """``state``, ``state_label``, ``state_emoji`` and ``state_color`` of a display state."""
+    label, emoji, color = wording.state_words(DisplayState(state), rule_changed)
+    return {"state": DisplayState(state).value, "state_label": label, "state_emoji": emoji,
+            "state_color": color}
 
 
 def ack_note_context(view: AlertView, responder: Responder, acknowledged: bool) -> dict[str, Any]:

@@ -1,22 +1,20 @@
 """The one Jinja environment that renders Slack messages, and the one place for its filters.
 
-Templates produce JSON text whose strings Slack reads as mrkdwn. The environment makes
-that safe without the template author's help:
+Templates render text, never JSON: a message's blocks are laid out with the ``msg`` object
+(:mod:`bot.render.layout`) and serialised by ``json.dumps``. Safety comes from Jinja's own
+mechanisms, unchanged:
 
-* ``autoescape`` is on so macro output is trusted markup and not escaped twice, and
-  ``finalize`` escapes every other value printed with ``{{ }}`` for JSON *and* mrkdwn
-  (:func:`bot.render.escaping.escape_text`). The compiler prints ``finalize``'s result
-  as is, instead of passing it through Jinja's HTML ``escape``.
-* ``~`` compiles to :func:`~bot.render.escaping.safe_concat` instead of Jinja's HTML
-  ``markup_join``; the filters that would HTML-escape (``escape``, ``join``, ``replace``,
-  ``tojson``, ``safe``) are replaced, and ``urlize``/``xmlattr`` (HTML producers) removed.
+* ``autoescape`` is on, so every ``{{ value }}`` is escaped and helpers' output
+  (:class:`markupsafe.Markup`) is not; ``~``, ``join``, ``replace`` and ``format`` keep
+  that right as they do for HTML, because mrkdwn's escaping is HTML's minus the quotes
+  (see :mod:`bot.render.escaping`).
 * It is an immutable sandbox: templates (possibly operator-supplied via ``TEMPLATES_DIR``)
   cannot reach Python internals, mutate the context, or build huge strings; an unsafe
   attribute raises instead of printing nothing, so the renderer falls back loudly.
 
 Template globals: ``link(url, label)``, ``mention(user_id, name)``,
-``date(value, format, fallback)``. Filters: ``tojson``, ``url``, ``clip(n)``, ``code``,
-``duration``, ``safe`` (trusted template mrkdwn, still JSON-escaped), ``plural``.
+``date(value, format, fallback)``. Filters: ``clip(n)``, ``code``, ``duration``,
+``plural``. The template context is documented in ``docs/templates.md``.
 """
 
 from __future__ import annotations
@@ -24,15 +22,13 @@ from __future__ import annotations
 import logging
 import operator
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
-from jinja2 import ChoiceLoader, FileSystemLoader, Undefined, pass_environment, pass_eval_context
-from jinja2.compiler import CodeGenerator, Frame, optimizeconst
+from jinja2 import ChoiceLoader, FileSystemLoader, Undefined, pass_eval_context
 from jinja2.environment import TemplateModule
-from jinja2.nodes import Concat, EvalContext
+from jinja2.nodes import EvalContext
 from jinja2.runtime import LoopContext
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
-from markupsafe import Markup
 
 from bot.render import escaping
 from bot.render.timefmt import human_duration
@@ -40,6 +36,9 @@ from bot.render.timefmt import human_duration
 log = logging.getLogger(__name__)
 
 SHIPPED_TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "message_templates"
+TEMPLATE_SUFFIX = ".j2"
+# Templates of the JSON form used before; a TEMPLATES_DIR still holding one is told so.
+LEGACY_TEMPLATE_SUFFIX = ".json.j2"
 
 # Sizes a template may build with * or **; real messages are a few kB.
 MAX_REPEAT_LENGTH = 100_000
@@ -47,37 +46,10 @@ MAX_EXPONENT = 1_000
 _TEMPLATE_FACING = (LoopContext, TemplateModule)
 
 
-class _SlackCodeGenerator(CodeGenerator):
-    """Jinja's compiler with two outputs changed (see the module docstring).
-
-    Jinja is pinned (3.1.6); ``tests/render/test_render_escaping.py`` fails loudly if an
-    upgrade changes these hooks.
-    """
-
-    def _output_child_pre(self, node: Any, frame: Frame, finalize: Any) -> None:
-        # ``finalize`` already returns escaped text for every value, so Jinja's HTML
-        # ``escape()`` around it (a second Markup per value) is skipped.
-        self.write("str(")
-        if finalize.src is not None:
-            self.write(finalize.src)
-
-    @optimizeconst
-    def visit_Concat(self, node: Concat, frame: Frame) -> None:
-        self.write("environment.concat_safe((")
-        for arg in node.nodes:
-            self.visit(arg, frame)
-            self.write(", ")
-        self.write("))")
-
-
 class SlackTemplateEnvironment(ImmutableSandboxedEnvironment):
-    """Sandboxed environment whose output is JSON with Slack-escaped strings."""
+    """Sandboxed environment with bounded ``*``/``**`` and loud unsafe attributes."""
 
-    code_generator_class = _SlackCodeGenerator
     intercepted_binops = frozenset({"*", "**"})
-
-    def concat_safe(self, parts: Sequence[Any]) -> str:
-        return escaping.safe_concat(parts)
 
     def getattr(self, obj: Any, attribute: str) -> Any:
         # The context is made of plain dicts; ``agent.name`` would otherwise cost a failed
@@ -123,35 +95,13 @@ class SlackTemplateEnvironment(ImmutableSandboxedEnvironment):
 
 
 @pass_eval_context
-def _finalize(eval_ctx: EvalContext, value: Any) -> str:
-    """Escape every printed value; pass trusted markup (macros, helpers) through.
+def _none_as_nothing(_eval_ctx: EvalContext, value: Any) -> Any:
+    """A missing optional value prints as nothing, not as "None".
 
-    Takes the eval context only so Jinja cannot run it at compile time, where constants
-    would be HTML-escaped before reaching it.
+    Takes the eval context only so that Jinja calls it at render time: a constant
+    (``{{ none }}``) is otherwise folded at compile time, escaped first, as "None".
     """
-    if type(value) is str:
-        return escaping.escape_text(value)
-    if isinstance(value, Markup):
-        return value
-    if value is None or isinstance(value, Undefined):
-        return ""
-    return escaping.escape_text(str(value))
-
-
-def _safe_replace(value: Any, old: Any, new: Any, count: int | None = None) -> Any:
-    if isinstance(value, Markup):
-        # Replacing inside escaped text: escape the replacement the same way.
-        value = escaping.SlackSafe(value)
-        return value.replace(escaping.escape_text(str(old)), new, -1 if count is None else count)
-    text = "" if value is None or isinstance(value, Undefined) else str(value)
-    return text.replace(str(old), str(new), -1 if count is None else count)
-
-
-@pass_environment
-def _safe_join(env: Any, value: Any, d: Any = "", attribute: Any = None) -> Any:
-    """``|join`` that escapes plain items our way and keeps safe ones (links, mentions)."""
-    items = value if attribute is None else (env.getitem(item, attribute) for item in value)
-    return escaping.safe_join(items, d)
+    return "" if value is None else value
 
 
 def _plural(count: Any, singular: str = "", plural: str = "s") -> str:
@@ -175,12 +125,15 @@ def create_environment(
             log.warning(
                 "TEMPLATES_DIR %s is not a directory; using the shipped templates", override
             )
+        else:
+            _warn_about_legacy_templates(override)
         loaders.append(FileSystemLoader(str(override)))
     loaders.append(FileSystemLoader(str(SHIPPED_TEMPLATES_DIR)))
     env = SlackTemplateEnvironment(
         loader=ChoiceLoader(loaders),
         autoescape=True,
-        finalize=_finalize,
+        finalize=_none_as_nothing,
+        extensions=["jinja2.ext.do"],
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=False,
@@ -191,20 +144,22 @@ def create_environment(
     return env
 
 
+def _warn_about_legacy_templates(directory: Path) -> None:
+    for legacy in sorted(directory.glob("*" + LEGACY_TEMPLATE_SUFFIX)):
+        name = legacy.name.removesuffix(LEGACY_TEMPLATE_SUFFIX)
+        log.warning(
+            "TEMPLATES_DIR: %s renders JSON, the template form of earlier versions, and is"
+            " not used; write %s%s with msg.* calls instead (docs/templates.md)",
+            legacy.name, name, TEMPLATE_SUFFIX,
+        )
+
+
 def register(env: SlackTemplateEnvironment) -> None:
     """Install every filter and global; the only place templates' vocabulary is defined."""
-    for unsafe_html_filter in ("urlize", "xmlattr"):
-        env.filters.pop(unsafe_html_filter, None)
+    for html_producer in ("urlize", "xmlattr"):  # HTML tags mean nothing to Slack
+        env.filters.pop(html_producer, None)
     env.filters.update(
         {
-            "escape": escaping.to_safe,
-            "e": escaping.to_safe,
-            "forceescape": escaping.to_safe,
-            "safe": escaping.trusted_mrkdwn,
-            "join": _safe_join,
-            "replace": _safe_replace,
-            "tojson": escaping.tojson,
-            "url": escaping.url_value,
             "clip": escaping.clip,
             "code": escaping.code,
             "duration": human_duration,

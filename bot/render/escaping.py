@@ -1,92 +1,40 @@
-"""Escaping for text that lands in a JSON string which Slack then reads as mrkdwn.
+"""Text for Slack mrkdwn: escaping, and the helpers that build links, mentions and dates.
 
-Templates print values into JSON text, and Slack parses the decoded strings as mrkdwn, so
-every value crosses two languages. A payload field must survive both: ``"`` or ``\\`` must
-not end the JSON string, and ``<!channel>`` must not ping a channel. Both escapes happen
-in :func:`escape_text`, applied to every ``{{ }}`` by the environment's ``finalize``.
+Slack decodes exactly three entities in message text (``&amp;``, ``&lt;``, ``&gt;``) and
+reads ``<…>`` as a link, mention or date token, so a payload value must have ``&``, ``<``
+and ``>`` escaped or a test named ``<!channel>`` would ping a channel.
 
-:class:`SlackSafe` marks text that is already escaped for both layers (the output of the
-helpers below: links, mentions, dates). It is a :class:`markupsafe.Markup` subclass with
-its own ``escape``, so concatenating, joining or ``%``-formatting it with a plain string
-escapes the plain string *our* way, never as HTML.
-
-Slack only decodes ``&amp;``, ``&lt;`` and ``&gt;``; HTML-escaping quotes would show
-``&#34;`` in the channel, which is why markupsafe's escape is never used for output.
+Templates render text with Jinja's standard autoescaping (markupsafe): every ``{{ }}``
+value is escaped, and helpers return :class:`~markupsafe.Markup` that is already safe.
+markupsafe escapes for HTML, which is mrkdwn's three entities plus quotes (``&#34;``,
+``&#39;``); :func:`to_mrkdwn` turns rendered text into what Slack reads by putting the
+quotes back. That substitution cannot touch an escaped value: escaping turns every ``&``
+of a value into ``&amp;``, so ``&#`` only ever comes from markupsafe's own quote escapes.
+JSON is never written here: the layout (:mod:`bot.render.layout`) hands the texts to
+``json.dumps``.
 """
 
 from __future__ import annotations
 
-import json
-import logging
 import re
 from datetime import datetime, timezone
-from typing import Any, Iterable
+from typing import Any
 from urllib.parse import urlsplit
 
 from jinja2 import Undefined
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
-log = logging.getLogger(__name__)
-
-# Anything that needs work in either layer; most values have none and skip both passes.
-_NEEDS_ESCAPE = re.compile(r'[&<>"\\\x00-\x1f\x7f]')
 _MRKDWN_SPECIAL = re.compile(r"[&<>]")
+_HTML_QUOTES = re.compile(r"&#3[49];")
 _SLACK_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,20}$")
 # Control characters and whitespace have no business in a URL Slack will link.
 _URL_DROP = re.compile(r"[\x00-\x20\x7f]")
 _URL_ENCODE = {"<": "%3C", ">": "%3E", "|": "%7C", '"': "%22", "\\": "%5C", "`": "%60"}
+_NOTIFY_OPTION = re.compile(r"^(here|channel|subteam:(S[A-Z0-9]{2,20}))$")
 
 MAX_URL_LENGTH = 3000  # Slack's limit for a button url; a longer link is useless anyway
 DEFAULT_DATE_FORMAT = "{date_short_pretty} at {time}"
-_INF = float("inf")
-
-
-class SlackSafe(Markup):
-    """Text escaped for Slack mrkdwn *and* for the inside of a JSON string.
-
-    Only this module and the environment create it. Anything combined with it is escaped
-    with :func:`escape_text`, so the safety travels with the value.
-    """
-
-    __slots__ = ()
-
-    @classmethod
-    def escape(cls, s: Any, /) -> SlackSafe:  # type: ignore[override]
-        if isinstance(s, cls):
-            return s
-        if hasattr(s, "__html__"):
-            # Macro output and other template-built text: already JSON, pass it through.
-            return cls(s.__html__())
-        if s is None or isinstance(s, Undefined):
-            return cls("")
-        return cls(escape_text(str(s)))
-
-    # Slicing or splitting escaped text could cut ``\\n`` or ``&amp;`` in half; the pieces
-    # are returned as plain strings so they get escaped again (ugly, never unsafe).
-    def __getitem__(self, key: Any, /) -> str:  # type: ignore[override]
-        return str.__getitem__(self, key)
-
-    def split(  # type: ignore[override]
-        self, /, sep: str | None = None, maxsplit: Any = -1
-    ) -> list[str]:
-        return str.split(self, sep, maxsplit)
-
-    def rsplit(  # type: ignore[override]
-        self, /, sep: str | None = None, maxsplit: Any = -1
-    ) -> list[str]:
-        return str.rsplit(self, sep, maxsplit)
-
-    def splitlines(self, /, keepends: bool = False) -> list[str]:  # type: ignore[override]
-        return str.splitlines(self, keepends)
-
-    def partition(self, sep: str, /) -> tuple[str, str, str]:  # type: ignore[override]
-        return str.partition(self, sep)
-
-    def rpartition(self, sep: str, /) -> tuple[str, str, str]:  # type: ignore[override]
-        return str.rpartition(self, sep)
-
-
-EMPTY = SlackSafe("")
+EMPTY = Markup("")
 
 
 def escape_mrkdwn(text: str) -> str:
@@ -96,58 +44,29 @@ def escape_mrkdwn(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def json_string_content(text: str) -> str:
-    """The inside of a JSON string literal for ``text`` (quotes, backslashes, controls)."""
-    return json.dumps(text, ensure_ascii=False)[1:-1]
+def to_mrkdwn(value: Any) -> str:
+    """The text Slack should receive for a template value.
 
-
-def escape_text(text: str) -> str:
-    """Both layers at once: the escape every printed value gets."""
-    if not _NEEDS_ESCAPE.search(text):
-        return text
-    return json_string_content(escape_mrkdwn(text))
-
-
-def trusted_mrkdwn(text: Any) -> SlackSafe:
-    """Template-authored mrkdwn (``|safe``): only the JSON layer is applied.
-
-    A template author can write ``<!here>`` on purpose; the JSON string still cannot be
-    broken out of, so the worst a misuse can do is format text, never corrupt the message.
-    Never apply it to a payload value: that is exactly how ``<!channel>`` would ping.
+    Safe text (rendered template text, helpers' output) keeps its tokens and gets its
+    quotes back; anything else is a raw value and is escaped.
     """
-    if isinstance(text, Markup):
-        return SlackSafe(text)
-    if text is None or isinstance(text, Undefined):
+    if isinstance(value, Markup):
+        text = str(value)
+        return _HTML_QUOTES.sub(_unquote, text) if "&#3" in text else text
+    if value is None or isinstance(value, Undefined):
+        return ""
+    return escape_mrkdwn(str(value))
+
+
+def _unquote(match: re.Match[str]) -> str:
+    return '"' if match.group(0) == "&#34;" else "'"
+
+
+def _label(value: Any) -> Markup:
+    """A value as safe text: Markup kept, anything else escaped, newlines flattened."""
+    if value is None or isinstance(value, Undefined):
         return EMPTY
-    return SlackSafe(json_string_content(str(text)))
-
-
-def to_safe(value: Any) -> SlackSafe:
-    """Escape a value as every printed value is, marking it so it is not escaped again."""
-    return SlackSafe.escape(value)
-
-
-def unescape_safe(value: SlackSafe) -> str:
-    """The mrkdwn a :class:`SlackSafe` stands for (its JSON layer removed)."""
-    return json.loads(f'"{value}"')
-
-
-def safe_join(values: Iterable[Any], separator: Any = "") -> SlackSafe:
-    """``|join`` that escapes each plain item and keeps safe ones (links, mentions)."""
-    sep = to_safe(separator)
-    return SlackSafe(sep.join(to_safe(v) for v in values if v is not None))
-
-
-def safe_concat(parts: Iterable[Any]) -> str:
-    """What ``~`` compiles to: plain when all parts are plain, else escaped part by part.
-
-    Jinja's own concatenation HTML-escapes plain parts when one part is markup, which
-    would leave backslashes and newlines raw inside the JSON string.
-    """
-    items = ["" if p is None or isinstance(p, Undefined) else p for p in parts]
-    if any(isinstance(p, Markup) for p in items):
-        return SlackSafe("").join(to_safe(p) for p in items)
-    return "".join(map(str, items))
+    return escape(value)
 
 
 def safe_url(value: Any) -> str:
@@ -172,40 +91,29 @@ def safe_url(value: Any) -> str:
     return url
 
 
-def url_value(value: Any) -> SlackSafe:
-    """A URL for a non-mrkdwn field (button ``url``): JSON-escaped, ``&`` left as is."""
-    return SlackSafe(json_string_content(safe_url(value)))
-
-
-def link(url: Any, label: Any = None) -> SlackSafe:
+def link(url: Any, label: Any = None) -> Markup:
     """``<url|label>``, or just the escaped label when the URL is not http(s)."""
     target = safe_url(url)
-    text = "" if label is None or isinstance(label, Undefined) else label
+    text = _label(label)
     if not target:
-        return to_safe(text)
-    target = target.replace("&", "&amp;")
-    if isinstance(text, SlackSafe):
-        inner = unescape_safe(text)
-    else:
-        inner = escape_mrkdwn(str(text)).replace("\n", " ")
-    token = f"<{target}|{inner}>" if inner.strip() else f"<{target}>"
-    return SlackSafe(json_string_content(token))
+        return text
+    inner = Markup(str(text).replace("\n", " "))
+    if not inner.strip():
+        return Markup("<%s>") % target
+    return Markup("<%s|%s>") % (target, inner)
 
 
-def mention(user_id: Any, name: Any = None) -> SlackSafe:
+def mention(user_id: Any, name: Any = None) -> Markup:
     """``<@U123>`` for a well-formed Slack user id, else the escaped display name.
 
     The id is checked, not escaped: an id like ``U1>|<!channel`` must not become a token.
     """
     if isinstance(user_id, str) and _SLACK_USER_ID.match(user_id):
-        return SlackSafe(f"<@{user_id}>")
-    return to_safe(name if name else user_id)
+        return Markup(f"<@{user_id}>")
+    return _label(name if name else user_id)
 
 
-_NOTIFY_OPTION = re.compile(r"^(here|channel|subteam:(S[A-Z0-9]{2,20}))$")
-
-
-def notify_mention(option: Any) -> SlackSafe:
+def notify_mention(option: Any) -> Markup:
     """The mention a route asks for on a trigger (``here``, ``channel``, ``subteam:S1``).
 
     The option comes from the route's settings, never from a payload, and is checked
@@ -215,8 +123,8 @@ def notify_mention(option: Any) -> SlackSafe:
     if match is None:
         return EMPTY
     if match.group(2):
-        return SlackSafe(f"<!subteam^{match.group(2)}>")
-    return SlackSafe(f"<!{match.group(1)}>")
+        return Markup(f"<!subteam^{match.group(2)}>")
+    return Markup(f"<!{match.group(1)}>")
 
 
 def _as_datetime(value: Any) -> datetime | None:
@@ -238,7 +146,7 @@ def fallback_date_text(value: Any) -> str:
     return moment.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
 
 
-def date(value: Any, format: str = DEFAULT_DATE_FORMAT, fallback: Any = None) -> SlackSafe:
+def date(value: Any, format: str = DEFAULT_DATE_FORMAT, fallback: Any = None) -> Markup:
     """A Slack date token, shown in each reader's own time zone.
 
     ``<!date^EPOCH^{date_short_pretty} at {time}|2014-08-24 01:01 UTC>``; empty for a
@@ -249,40 +157,11 @@ def date(value: Any, format: str = DEFAULT_DATE_FORMAT, fallback: Any = None) ->
         return EMPTY
     fmt = re.sub(r"[<>|^\n]", "", str(format)).replace("&", "&amp;") or DEFAULT_DATE_FORMAT
     shown = fallback_date_text(moment) if fallback is None else str(fallback)
-    token = f"<!date^{int(moment.timestamp())}^{fmt}|{escape_mrkdwn(shown)}>"
-    return SlackSafe(json_string_content(token))
-
-
-def _mrkdwn_deep(value: Any) -> Any:
-    """A JSON-ready copy of ``value`` whose strings are mrkdwn-escaped."""
-    if isinstance(value, Markup):
-        return unescape_safe(SlackSafe(value))
-    if isinstance(value, str):
-        return escape_mrkdwn(value)
-    if value is None or isinstance(value, (bool, int)) or isinstance(value, Undefined):
-        return None if isinstance(value, Undefined) else value
-    if isinstance(value, float):
-        return value if value == value and value not in (_INF, -_INF) else None  # no NaN in JSON
-    if isinstance(value, dict):
-        return {escape_mrkdwn(str(k)): _mrkdwn_deep(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_mrkdwn_deep(v) for v in value]
-    if isinstance(value, datetime):
-        return value.isoformat()
-    return escape_mrkdwn(str(value))
-
-
-def tojson(value: Any) -> SlackSafe:
-    """A JSON literal (number, boolean, null, or an escaped string/array/object).
-
-    For places where the template wants a JSON value, not text inside a string:
-    ``"emoji": {{ flag|tojson }}``. Strings inside are mrkdwn-escaped like everything else.
-    """
-    return SlackSafe(json.dumps(_mrkdwn_deep(value), ensure_ascii=False))
+    return Markup(f"<!date^{int(moment.timestamp())}^{fmt}|{escape_mrkdwn(shown)}>")
 
 
 def clip(value: Any, length: int = 200, end: str = "…") -> Any:
-    """Shorten a plain value *before* escaping, so no entity or escape is ever cut.
+    """Shorten a plain value *before* escaping, so no entity is ever cut.
 
     Safe values are returned whole: cutting them could split a token.
     """
@@ -297,9 +176,9 @@ def clip(value: Any, length: int = 200, end: str = "…") -> Any:
     return text[: length - len(end)].rstrip() + end
 
 
-def code(value: Any) -> SlackSafe:
+def code(value: Any) -> Markup:
     """Inline code for a value (rule expressions); backticks inside would end it early."""
     if value is None or isinstance(value, Undefined) or str(value) == "":
         return EMPTY
     text = str(value).replace("`", "ˋ").replace("\n", " ")
-    return SlackSafe("`") + text + SlackSafe("`")
+    return Markup("`%s`") % text

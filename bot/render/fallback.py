@@ -10,7 +10,8 @@ from __future__ import annotations
 import logging
 from typing import Any, Mapping
 
-from bot.render.escaping import escape_mrkdwn, safe_url
+from bot.render.context import parent_buttons
+from bot.render.layout import MessageLayout
 
 log = logging.getLogger(__name__)
 
@@ -19,20 +20,22 @@ _NAME_LIMIT = 300  # the fallback is a stopgap: keep it short, blockkit trims th
 
 
 def _s(value: Any, limit: int = _NAME_LIMIT) -> str:
-    """A context value as escaped mrkdwn, cut before escaping so no entity is split."""
+    """A context value as one short line of raw text (the layout escapes it)."""
     if value is None:
         return ""
     text = str(value).replace("\n", " ")
     if len(text) > limit:
         text = text[: limit - 1] + "…"
-    return escape_mrkdwn(text)
+    return text
 
 
 def fallback_headline(kind: str, context: Mapping[str, Any]) -> str:
-    """One escaped line that says what happened, whatever the kind."""
+    """One line of raw text that says what happened, whatever the kind."""
     rule = _s(context.get("rule_name")) or "ThousandEyes alert"
     title = _s(context.get("title"))
     about = f"{rule} on {title}" if title and title != rule else rule
+    if kind.startswith("command_"):
+        return "Sorry, this answer could not be shown; the service log has the error."
     if kind == "webhook_test":
         return "✅ ThousandEyes webhook test received — alerts will appear in this channel."
     if kind == "unknown_event" or "alert_ref" not in context:
@@ -57,56 +60,22 @@ def fallback_headline(kind: str, context: Mapping[str, Any]) -> str:
 
 def fallback_message(kind: str, context: Mapping[str, Any]) -> dict[str, Any]:
     """A complete ``{"text", "blocks"}`` message built without templates."""
+    layout = MessageLayout()
     headline = fallback_headline(kind, context)
-    blocks: list[dict[str, Any]] = [
-        {"type": "section", "text": {"type": "mrkdwn", "text": headline}},
-    ]
+    layout.text(headline)
+    layout.section(headline)
     details = []
     if context.get("rule_expression"):
         details.append(f"Condition: {_s(context.get('rule_expression'))}")
     if context.get("event_id"):
         details.append(f"Event ID: {_s(context.get('event_id'), 200)}")
+    if context.get("token"):
+        # /thousandeyes connect shows a new route's token only once: never lose it.
+        details.append(f"Webhook URL: {_s(context.get('url'), 500)}\nToken: {_s(context['token'])}")
     if details:
-        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": "\n".join(details)}})
-    blocks.append(
-        {
-            "type": "context",
-            "elements": [
-                {
-                    "type": "mrkdwn",
-                    "text": f"Built-in layout: the `{_s(kind, 80)}` template failed;"
-                    " the service log has the error.",
-                }
-            ],
-        }
-    )
+        layout.section("\n".join(details))
+    layout.context([f"Built-in layout: the `{_s(kind, 80)}` template failed;"
+                    " the service log has the error."])
     if kind in PARENT_KINDS:
-        buttons = _parent_buttons(context)
-        if buttons:
-            blocks.append({"type": "actions", "elements": buttons})
-    return {"text": headline, "blocks": blocks}
-
-
-def _parent_buttons(context: Mapping[str, Any]) -> list[dict[str, Any]]:
-    ids = context.get("actions") if isinstance(context.get("actions"), Mapping) else {}
-    ref = context.get("alert_ref")
-    buttons: list[dict[str, Any]] = []
-    if isinstance(ref, str) and ref and not context.get("is_cleared"):
-        if ids.get("acknowledge"):
-            buttons.append(_button("Acknowledge", ids["acknowledge"], value=ref, style="primary"))
-        if context.get("responders_total") and ids.get("unacknowledge"):
-            buttons.append(_button("Unacknowledge", ids["unacknowledge"], value=ref))
-    url = safe_url(context.get("permalink"))
-    if url and ids.get("view"):
-        buttons.append(_button("View in ThousandEyes", ids["view"], url=url))
-    return buttons
-
-
-def _button(label: str, action_id: str, **extra: str) -> dict[str, Any]:
-    button: dict[str, Any] = {
-        "type": "button",
-        "text": {"type": "plain_text", "text": label, "emoji": True},
-        "action_id": str(action_id),
-    }
-    button.update(extra)
-    return button
+        layout.actions(parent_buttons(context))
+    return layout.message()

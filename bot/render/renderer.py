@@ -1,15 +1,14 @@
 """Render a message kind with its template, validate it, and never lose the alert.
 
 Stage two of two-stage rendering: a flat context (see :mod:`bot.render.context`) goes
-through the sandboxed environment, the JSON comes back, Block Kit limits are enforced,
-and any template failure becomes the built-in message of :mod:`bot.render.fallback`,
-logged with its traceback. Rendering has no side effects: the delivery code decides
+through the sandboxed environment, the template lays the message out with ``msg``
+(:mod:`bot.render.layout`), Block Kit limits are enforced, and any template failure
+becomes the built-in message of :mod:`bot.render.fallback`, logged with its traceback. Rendering has no side effects: the delivery code decides
 what to post and where.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 from dataclasses import dataclass, field
@@ -20,14 +19,14 @@ from jinja2 import TemplateError
 
 from bot.alert_view import AlertView, Responder
 from bot.render import context as ctx
-from bot.render.blockkit import MessageFormatError, enforce_limits, parse_message
-from bot.render.environment import create_environment
+from bot.render.blockkit import enforce_limits
+from bot.render.environment import TEMPLATE_SUFFIX, create_environment
 from bot.render.fallback import fallback_message
+from bot.render.layout import LayoutError, MessageLayout
 from bot.thousandeyes import AlertKind, Event
 
 log = logging.getLogger(__name__)
 
-TEMPLATE_SUFFIX = ".json.j2"
 ALERT_PARENT = "alert_parent"
 AGENT_ALERT_PARENT = "agent_alert_parent"
 ALERT_CLEAR_REPLY = "alert_clear_reply"
@@ -45,18 +44,23 @@ KINDS = (
     ACK_NOTE,
     WEBHOOK_TEST,
     UNKNOWN_EVENT,
+    # The slash command's answers (bot/slack/commands.py builds their contexts).
+    "command_status",
+    "command_help",
+    "command_connect",
+    "command_list",
+    "command_disconnect",
 )
 _KIND_PATTERN = re.compile(r"^[a-z0-9_]{1,64}$")
 
 # What a template (or the data it is given) can raise while rendering. Jinja's own errors
 # cover syntax, missing templates and sandbox violations; the rest come from expressions
 # inside templates (a filter given the wrong type, a division by zero, a deep recursion)
-# and from output that is not a message (JSONDecodeError and MessageFormatError are
-# ValueErrors; named for the reader).
+# and from ``msg`` calls that are not a message (LayoutError is a ValueError; named for
+# the reader).
 TEMPLATE_FAILURES: tuple[type[BaseException], ...] = (
     TemplateError,
-    json.JSONDecodeError,
-    MessageFormatError,
+    LayoutError,
     ValueError,
     TypeError,
     LookupError,
@@ -97,13 +101,16 @@ class MessageRenderer:
     # --- the general entry point ------------------------------------------------------
 
     def render(self, kind: str, context: Mapping[str, Any]) -> RenderedMessage:
-        """Render ``message_templates/<kind>.json.j2``; on any failure, the fallback."""
+        """Render ``message_templates/<kind>.j2``; on any failure, the fallback."""
         try:
             if not isinstance(kind, str) or not _KIND_PATTERN.match(kind):
                 raise ValueError(f"not a message kind: {kind!r:.80}")
             template = self.environment.get_template(kind + TEMPLATE_SUFFIX)
-            message = parse_message(template.render(context))
-            text, blocks, warnings = enforce_limits(message)
+            layout = MessageLayout()
+            stray = template.render(context, msg=layout)
+            text, blocks, warnings = enforce_limits(layout.message())
+            if stray.strip():
+                warnings.append(f"text printed outside msg.* calls was ignored: {stray.strip()[:80]!r}")
         except TEMPLATE_FAILURES:
             log.exception(
                 "template %r failed (templates_dir=%s); sending the built-in message",

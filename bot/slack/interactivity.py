@@ -17,8 +17,11 @@ from sqlalchemy.exc import SQLAlchemyError
 from bot.actions import ACKNOWLEDGE, UNACKNOWLEDGE, VIEW_IN_THOUSANDEYES, decode_alert_ref
 from bot.render.escaping import date as slack_date
 from bot.services import Services
-from bot.slack.commands import CommandInput, command_response
-from bot.slack.oauth import build_oauth_settings, oauth_enabled
+from bot.slack.command_input import CommandInput
+from bot.slack.commands import command_response
+from bot.config import SlackMode
+from bot.slack.bolt_environment import config_only
+from bot.slack.oauth import build_oauth_settings
 from bot.store.routes import disable_team
 from bot.store.acknowledgements import AckOutcome, Clicker, set_acknowledgement
 from bot.thousandeyes import utcnow
@@ -29,9 +32,23 @@ log = logging.getLogger(__name__)
 def build_bolt_app(app_services: Services) -> App:
     """The Bolt app for this Flask app; built by ``create_app``, never at import."""
     config = app_services.config
-    multi_workspace = oauth_enabled(config)
-    bolt = App(
-        signing_secret=config.slack_signing_secret,
+    multi_workspace = config.slack_mode is SlackMode.MULTI
+    with config_only():
+        bolt = _bolt_app(app_services, multi_workspace)
+    if multi_workspace:
+        bolt.event("app_uninstalled")(_uninstalled_listener(app_services))
+        bolt.event("tokens_revoked")(_uninstalled_listener(app_services))
+    bolt.action(ACKNOWLEDGE)(_ack_listener(app_services, acknowledged=True))
+    bolt.action(UNACKNOWLEDGE)(_ack_listener(app_services, acknowledged=False))
+    bolt.action(VIEW_IN_THOUSANDEYES)(_link_clicked)
+    bolt.command(config.slack_command)(_command_listener(app_services))
+    return bolt
+
+
+def _bolt_app(app_services: Services, multi_workspace: bool) -> App:
+    config = app_services.config
+    return App(
+        signing_secret=config.slack_signing_secret or "",
         # Without a signing secret Bolt serves Socket Mode only; the HTTP route is then
         # not mounted at all (see create_app), so nothing unsigned is ever accepted.
         request_verification_enabled=bool(config.slack_signing_secret),
@@ -47,14 +64,6 @@ def build_bolt_app(app_services: Services) -> App:
         token_verification_enabled=False,
         logger=logging.getLogger("slack_bolt"),
     )
-    if multi_workspace:
-        bolt.event("app_uninstalled")(_uninstalled_listener(app_services))
-        bolt.event("tokens_revoked")(_uninstalled_listener(app_services))
-    bolt.action(ACKNOWLEDGE)(_ack_listener(app_services, acknowledged=True))
-    bolt.action(UNACKNOWLEDGE)(_ack_listener(app_services, acknowledged=False))
-    bolt.action(VIEW_IN_THOUSANDEYES)(_link_clicked)
-    bolt.command(config.slack_command)(_command_listener(app_services))
-    return bolt
 
 
 def _uninstalled_listener(app_services: Services) -> Callable[..., None]:
@@ -141,8 +150,8 @@ def _record_click(
 def _command_listener(app_services: Services) -> Callable[..., None]:
     def listener(ack: Ack, command: dict[str, Any]) -> None:
         try:
-            text, blocks = command_response(
-                app_services.database, app_services.config,
+            answer = command_response(
+                app_services.database, app_services.config, app_services.renderer,
                 CommandInput(
                     text=str(command.get("text", "")),
                     channel_id=str(command.get("channel_id", "")),
@@ -154,7 +163,7 @@ def _command_listener(app_services: Services) -> Callable[..., None]:
             log.error("slash command failed: %s", error.__class__.__name__)
             ack(text="Sorry, the alert database is not answering; please try again.")
             return
-        ack(text=text, blocks=blocks, response_type="ephemeral")
+        ack(text=answer.text, blocks=answer.blocks or None, response_type="ephemeral")
 
     return listener
 

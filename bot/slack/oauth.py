@@ -7,7 +7,7 @@ from slack_bolt.oauth.oauth_settings import OAuthSettings
 from slack_sdk.oauth.installation_store.sqlalchemy import SQLAlchemyInstallationStore
 from slack_sdk.oauth.state_store.sqlalchemy import SQLAlchemyOAuthStateStore
 
-from bot.config import Config
+from bot.config import Config, SlackMode
 from bot.store.database import Database
 
 # What the bot needs and nothing more: post and update its messages, join a public
@@ -21,14 +21,10 @@ REDIRECT_PATH = "/slack/oauth_redirect"
 STATE_EXPIRATION_SECONDS = 600
 
 
-def oauth_enabled(config: Config) -> bool:
-    return bool(config.slack_client_id and config.slack_client_secret)
-
-
 def build_installation_store(
     config: Config, database: Database
 ) -> SQLAlchemyInstallationStore | None:
-    if not oauth_enabled(config):
+    if config.slack_mode is not SlackMode.MULTI:
         return None
     return SQLAlchemyInstallationStore(
         client_id=config.slack_client_id or "", engine=database.engine

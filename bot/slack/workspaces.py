@@ -11,7 +11,7 @@ import threading
 
 from slack_sdk.oauth.installation_store import InstallationStore
 
-from bot.config import Config
+from bot.config import Config, SlackMode
 from bot.slack.errors import PermanentError
 from bot.slack.gateway import LogOnlyGateway, SlackGateway, WebApiGateway
 
@@ -28,7 +28,7 @@ class GatewayProvider:
 
     @property
     def log_only(self) -> bool:
-        return self._store is None and self._default.log_only
+        return self._config.slack_mode is SlackMode.LOG_ONLY
 
     def for_team(self, team_id: str | None) -> SlackGateway:
         """The gateway for ``team_id``; raises PermanentError when it has no install."""

@@ -11,6 +11,8 @@ from typing import Any, Iterator
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
@@ -22,6 +24,10 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 # Any constant works; it only has to be the same for every process of this service.
 _MIGRATION_LOCK_ID = 7_310_021_337
 _SQLITE_LOCK_TIMEOUT = 30.0  # seconds, the same as the connections' busy_timeout
+
+
+class SchemaNotCurrent(RuntimeError):
+    """The database lacks migrations this code needs; the message says what to run."""
 
 
 class Database:
@@ -95,9 +101,6 @@ class Database:
         finally:
             self._writer_lock.release()
 
-    def new_session(self) -> Session:
-        return self._sessions()
-
     def ping(self) -> bool:
         """True when a trivial query answers; used by /healthz."""
         try:
@@ -126,6 +129,22 @@ class Database:
                         text("SELECT pg_advisory_unlock(:id)"), {"id": _MIGRATION_LOCK_ID}
                     )
                     connection.commit()
+
+    def check_schema(self) -> None:
+        """Raise :class:`SchemaNotCurrent` unless every migration has been applied.
+
+        For commands that only read: they never migrate, so they say so instead of
+        failing on a missing table.
+        """
+        heads = set(ScriptDirectory(str(MIGRATIONS_DIR)).get_heads())
+        with self.engine.connect() as connection:
+            current = set(MigrationContext.configure(connection).get_current_heads())
+        if current != heads:
+            at = ", ".join(sorted(current)) or "no migrations yet"
+            raise SchemaNotCurrent(
+                f"the database is not up to date ({at}; this version needs"
+                f" {', '.join(sorted(heads))}): run `python -m bot db upgrade`"
+            )
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -7,15 +7,7 @@ import time
 import pytest
 
 from tests.support.processes import BotProcess, bot_env, free_port, run_bot
-
-
-def wait_for(condition, timeout=20.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.05)
-    raise AssertionError("condition not met in time")
+from tests.support.waiting import wait_for
 
 
 @pytest.fixture

@@ -7,11 +7,10 @@ import json
 import os
 import re
 import signal
-import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import requests
 from sqlalchemy import func, select
@@ -20,6 +19,7 @@ from bot.store.database import Database
 from bot.store.models import JobRow, JobStatus
 from tests.conftest import WEBHOOK_TOKEN
 from tests.support.fake_slack import FakeSlack, Message
+from tests.support.waiting import wait_for
 from tests.support.payloads import numbered_alert_event
 from tests.support.processes import BotProcess, bot_env, children_of
 
@@ -38,18 +38,6 @@ def trigger(number: int, tag: str = "f") -> dict[str, Any]:
 
 def clear(number: int, tag: str = "f") -> dict[str, Any]:
     return numbered_alert_event("clear", number, tag, name_of(number))
-
-
-def wait_for(condition: Callable[[], Any], timeout: float, message: str = "",
-             poll: float = 0.05) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {timeout:g}s: {message or condition}")
-        time.sleep(poll)
 
 
 def post_webhook(base_url: str, payload: dict[str, Any], *, channel: str | None = None,

@@ -35,7 +35,8 @@ from bot.services import services
 from bot.store.database import Database
 from bot.store.models import AlertRow, EventRow, JobRow
 from tests.conftest import WEBHOOK_TOKEN
-from tests.faults.helpers import post_webhook, trigger, wait_for
+from tests.faults.helpers import post_webhook, trigger
+from tests.support.waiting import wait_for
 from tests.support.servers import LiveServer
 
 EVENTS = 60

@@ -22,7 +22,8 @@ import time
 import pytest
 
 from tests.conftest import WEBHOOK_TOKEN
-from tests.faults.helpers import trigger, wait_for
+from tests.faults.helpers import trigger
+from tests.support.waiting import wait_for
 from tests.support.delivery import drain, send
 from tests.support.fake_slack import FakeSlack
 

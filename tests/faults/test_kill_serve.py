@@ -30,8 +30,8 @@ from tests.faults.helpers import (
     outbox_idle,
     post_webhook,
     trigger,
-    wait_for,
 )
+from tests.support.waiting import wait_for
 from tests.support.processes import free_port
 
 ALERTS = 30

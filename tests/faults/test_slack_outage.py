@@ -15,8 +15,8 @@ from tests.faults.helpers import (
     outbox_idle,
     post_webhook,
     trigger,
-    wait_for,
 )
+from tests.support.waiting import wait_for
 
 ALERTS = 16
 CHANNELS = ("C0ALERTS", "C0OTHER")

@@ -28,8 +28,8 @@ from tests.faults.helpers import (
     outbox_idle,
     post_webhook,
     trigger,
-    wait_for,
 )
+from tests.support.waiting import wait_for
 from tests.support.processes import BotProcess, bot_env
 from tests.support.slack_requests import click
 

@@ -5,10 +5,9 @@ from __future__ import annotations
 import json
 from urllib.parse import unquote
 
-import pytest
 
 from bot.render import MessageRenderer, block_kit_builder_url
-from bot.render.blockkit import MessageFormatError, enforce_limits, parse_message, trim_text
+from bot.render.blockkit import enforce_limits, trim_text
 
 from .helpers import assert_valid_message, load_event
 
@@ -122,26 +121,10 @@ def test_empty_texts_are_dropped_not_sent():
     ]
 
 
-@pytest.mark.parametrize(
-    "rendered, error",
-    [
-        ("[]", MessageFormatError),
-        ('{"blocks": []}', MessageFormatError),
-        ('{"text": 3}', MessageFormatError),
-        ('{"text": "x", "blocks": 1}', MessageFormatError),
-        ('{"text": "x",}', json.JSONDecodeError),
-    ],
-)
-def test_parse_rejects_non_messages(rendered, error):
-    with pytest.raises(error):
-        parse_message(rendered)
-
-
 def test_override_template_over_limits_is_trimmed_and_reported(override_dir):
     directory = override_dir(
-        "webhook_test.json.j2",
-        '{"text": "ok", "blocks": [{"type": "header", "text": {"type": "plain_text", '
-        '"text": "{{ "&" * 400 }}"}}]}',
+        "webhook_test.j2",
+        '{% do msg.text("ok") %}{% do msg.header("&" * 400) %}',
     )
     message = MessageRenderer(str(directory)).render_webhook_test(load_event("webhook_test"))
     assert not message.fallback

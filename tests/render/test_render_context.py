@@ -149,3 +149,28 @@ def test_payload_excerpt_is_cut_and_code_fences_broken():
     text, truncated = payload_excerpt({"a": "```" + "x" * 5000})
     assert truncated and len(text) <= EXCERPT_LIMIT + 2 and text.endswith("\n…")
     assert "```" not in text
+
+
+def _documented_keys() -> set[str]:
+    import re
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[2] / "docs" / "templates.md").read_text()
+    return set(re.findall(r"`([a-z_]+)`", text))
+
+
+@pytest.mark.parametrize("payload", ALERT_PAYLOADS)
+def test_every_context_key_is_documented_in_docs_templates(payload):
+    from bot.render.context import ack_note_context
+
+    documented = _documented_keys()
+    view = make_view(load_event(payload), DisplayState.ACKNOWLEDGED)
+    context = ack_note_context(view, view.responders[0], True)
+    missing = {key for key in context if key not in documented}
+    for nested in ("agents", "responders"):
+        for item in context[nested]:
+            missing |= {f"{nested}.{key}" for key in item if key not in documented}
+    missing |= {f"actions.{key}" for key in context["actions"] if key not in documented}
+    assert missing == set()
+    event = event_context(parse_event(load_payload("webhook_test")))
+    assert {key for key in event if key not in documented} == set()

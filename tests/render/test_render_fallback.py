@@ -14,21 +14,22 @@ from bot.render.renderer import ALERT_PARENT
 from .helpers import all_text, assert_valid_message, buttons, load_event, make_view, with_alert
 
 BROKEN_TEMPLATES = {
-    "syntax error": '{"text": "{{ rule_name }", "blocks": []}',
-    "unclosed block": '{% if rule_name %}{"text": "x", "blocks": []}',
-    "raises at render": '{"text": "{{ 1 // 0 }}", "blocks": []}',
-    "calls a missing method": '{"text": "{{ rule_name.nope() }}", "blocks": []}',
-    "invalid JSON": '{"text": "{{ rule_name }}", "blocks": [}',
-    "not an object": '[{"text": "{{ rule_name }}"}]',
-    "no text": '{"blocks": []}',
-    "empty text": '{"text": "  ", "blocks": []}',
-    "blocks not a list": '{"text": "x", "blocks": {"type": "divider"}}',
-    "sandbox escape": '{"text": "{{ \'\'.__class__.__mro__ }}", "blocks": []}',
-    "sandbox probe": '{"text": "{{ \'\'.__class__ }}", "blocks": []}',
-    "globals probe": '{"text": "{{ link.__globals__ }}", "blocks": []}',
-    "huge string": '{"text": "{{ \'x\' * 100000000 }}", "blocks": []}',
-    "context mutation": '{"text": "{{ agents.append(1) }}", "blocks": []}',
-    "missing import": '{% import "nope.j2" as n %}{"text": "x", "blocks": []}',
+    "syntax error": '{% do msg.text(rule_name }',
+    "unclosed block": '{% if rule_name %}{% do msg.text("x") %}',
+    "raises at render": '{% do msg.text(1 // 0) %}',
+    "calls a missing method": '{% do msg.text(rule_name.nope()) %}',
+    "no text": '{% do msg.section("x") %}',
+    "empty text": '{% do msg.text("  ") %}',
+    "fields not pairs": '{% do msg.text("x") %}{% do msg.fields(["a"]) %}',
+    "context not a list": '{% do msg.text("x") %}{% do msg.context("a") %}',
+    "button without action": '{% do msg.text("x") %}{% do msg.actions([{"text": "a"}]) %}',
+    "layout probe": '{% do msg.text(msg._blocks) %}',
+    "sandbox escape": '{% do msg.text(\'\'.__class__.__mro__) %}',
+    "sandbox probe": '{{ \'\'.__class__ }}{% do msg.text("x") %}',
+    "globals probe": '{% do msg.text(link.__globals__) %}',
+    "huge string": '{% do msg.text(\'x\' * 100000000) %}',
+    "context mutation": '{% do agents.append(1) %}{% do msg.text("x") %}',
+    "missing import": '{% import "nope.j2" as n %}{% do msg.text("x") %}',
 }
 
 
@@ -42,7 +43,7 @@ def hostile_view():
 def test_broken_parent_template_falls_back_and_keeps_the_alert(
     override_dir, hostile_view, caplog, broken
 ):
-    directory = override_dir("alert_parent.json.j2", BROKEN_TEMPLATES[broken])
+    directory = override_dir("alert_parent.j2", BROKEN_TEMPLATES[broken])
     renderer = MessageRenderer(str(directory))
 
     with caplog.at_level(logging.ERROR, logger="bot.render.renderer"):
@@ -64,7 +65,7 @@ def test_broken_parent_template_falls_back_and_keeps_the_alert(
 
 def test_fallback_for_a_cleared_alert_has_no_acknowledge(override_dir):
     view = make_view(load_event("alert_notification_clear"), DisplayState.CLEARED)
-    renderer = MessageRenderer(str(override_dir("alert_parent.json.j2", "{{ oops(")))
+    renderer = MessageRenderer(str(override_dir("alert_parent.j2", "{{ oops(")))
     message = renderer.render_parent(view)
     assert message.fallback
     assert set(buttons(message)) == {actions.VIEW_IN_THOUSANDEYES}
@@ -73,8 +74,8 @@ def test_fallback_for_a_cleared_alert_has_no_acknowledge(override_dir):
 @pytest.mark.parametrize(
     "method, template",
     [
-        ("render_clear_reply", "alert_clear_reply.json.j2"),
-        ("render_retrigger_note", "retrigger_note.json.j2"),
+        ("render_clear_reply", "alert_clear_reply.j2"),
+        ("render_retrigger_note", "retrigger_note.j2"),
     ],
 )
 def test_broken_thread_templates_fall_back_with_the_alert_named(override_dir, method, template):
@@ -89,7 +90,7 @@ def test_broken_thread_templates_fall_back_with_the_alert_named(override_dir, me
 
 def test_broken_ack_note_and_event_templates_fall_back(override_dir):
     for name in ("ack_note", "webhook_test", "unknown_event"):
-        override_dir(f"{name}.json.j2", "{{ 1 / 0 }}")
+        override_dir(f"{name}.j2", "{{ 1 / 0 }}")
     renderer = MessageRenderer(str(override_dir.path))
     view = make_view(load_event("alert_notification_trigger"), DisplayState.ACKNOWLEDGED)
 
@@ -110,9 +111,10 @@ def test_broken_ack_note_and_event_templates_fall_back(override_dir):
 def test_override_replaces_one_template_and_the_rest_stay_shipped(override_dir):
     # The override reuses the shipped macros: imports resolve through the same loader.
     directory = override_dir(
-        "webhook_test.json.j2",
+        "webhook_test.j2",
         '{% import "_macros.j2" as m %}'
-        '{"text": "Custom hello {{ event_id }}", "blocks": [{{ m.section("Custom " ~ event_id) }}]}',
+        '{% do msg.text("Custom hello " ~ event_id) %}'
+        '{% call msg.section() %}Custom {{ event_id }} {{ m.responder_names([], 0) }}{% endcall %}',
     )
     renderer = MessageRenderer(str(directory))
 
@@ -131,12 +133,12 @@ def test_override_of_the_macros_applies_to_shipped_templates(override_dir):
     from bot.render.environment import SHIPPED_TEMPLATES_DIR
 
     macros = (SHIPPED_TEMPLATES_DIR / "_macros.j2").read_text()
-    macros = macros.replace('"text": "Acknowledge"', '"text": "Take it"')
+    macros = macros.replace('"Acknowledged by "', '"Taken by "')
     renderer = MessageRenderer(str(override_dir("_macros.j2", macros)))
-    view = make_view(load_event("alert_notification_trigger"), DisplayState.TRIGGERED)
+    view = make_view(load_event("alert_notification_clear"), DisplayState.CLEARED)
     message = renderer.render_parent(view)
     assert not message.fallback
-    assert buttons(message)[actions.ACKNOWLEDGE]["text"]["text"] == "Take it"
+    assert "Taken by <@U0ALICE01> (2m)" in all_text(message)
 
 
 def test_missing_override_directory_uses_the_shipped_templates(tmp_path, caplog):
@@ -167,7 +169,24 @@ def test_fallback_reply_for_a_closed_alert_does_not_read_as_a_recovery(override_
     from tests.support.payloads import load_shape
 
     view = make_view(parse_event(load_shape("http_server_rule_removed_clear")), DisplayState.CLEARED)
-    renderer = MessageRenderer(str(override_dir("alert_clear_reply.json.j2", "{{ oops(")))
+    renderer = MessageRenderer(str(override_dir("alert_clear_reply.j2", "{{ oops(")))
     message = renderer.render_clear_reply(view)
     assert message.fallback
     assert message.text.startswith("⚪ Closed, alert rule changed: Checkout API availability")
+
+
+def test_a_legacy_json_template_in_templates_dir_is_named_and_not_used(override_dir, caplog):
+    directory = override_dir("alert_parent.json.j2", '{"text": "old", "blocks": []}')
+    with caplog.at_level(logging.WARNING):
+        renderer = MessageRenderer(str(directory))
+    assert "alert_parent.json.j2 renders JSON" in caplog.text
+    assert "alert_parent.j2" in caplog.text
+    view = make_view(load_event("alert_notification_trigger"), DisplayState.TRIGGERED)
+    assert renderer.render_parent(view).text.startswith("🔴 Triggered: Default Page Load")
+
+
+def test_text_printed_outside_msg_is_reported_not_sent(override_dir):
+    directory = override_dir("webhook_test.j2", '{"text": "<!channel>"}{% do msg.text("ok") %}')
+    message = MessageRenderer(str(directory)).render_webhook_test(load_event("webhook_test"))
+    assert message.text == "ok" and message.blocks == []
+    assert any("outside msg" in warning for warning in message.warnings)

@@ -15,6 +15,7 @@ from bot.delivery.pacer import ChannelPacer
 from bot.store.models import AcknowledgementRow, AlertRow, JobKind, JobRow, JobStatus
 from tests.support.delivery import drain, send
 from tests.support.payloads import load_sample
+from tests.support.waiting import wait_for
 from tests.support.slack_requests import (
     block_action_body,
     click,
@@ -64,15 +65,6 @@ def ack(server, ref, parent, user_id="U0ALICE", user_name="alice", action=ACKNOW
     return response
 
 
-def wait_until(condition, timeout=5.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.02)
-    return False
-
-
 def acknowledgements(worker):
     with worker.database.session() as session:
         return list(session.scalars(select(AcknowledgementRow).order_by(AcknowledgementRow.id)))
@@ -81,14 +73,14 @@ def acknowledgements(worker):
 def test_two_responders_then_clear(slack_server, worker, fake_slack, posted_alert):
     parent, ref = posted_alert
     ack(slack_server, ref, parent, "U0ALICE", "alice")
-    assert wait_until(lambda: len(acknowledgements(worker)) == 1)
+    wait_for(lambda: len(acknowledgements(worker)) == 1)
     drain(worker)
     assert "<@U0ALICE>" in rendered(parent)
     assert UNACKNOWLEDGE in action_ids(parent) and ACKNOWLEDGE in action_ids(parent)
     assert "acknowledged" in parent.text.lower()
 
     ack(slack_server, ref, parent, "U0BOB", "bob")
-    assert wait_until(lambda: len(acknowledgements(worker)) == 2)
+    wait_for(lambda: len(acknowledgements(worker)) == 2)
     drain(worker)
     assert "<@U0ALICE>" in rendered(parent) and "<@U0BOB>" in rendered(parent)
 
@@ -133,11 +125,11 @@ def test_parent_shows_a_second_click_while_thread_notes_wait(slack_server, worke
     hold_thread_posts(worker)
     worker.start(2)
     ack(slack_server, ref, parent, "U0ALICE", "alice")
-    assert wait_until(lambda: shows(parent, "U0ALICE"))
+    wait_for(lambda: shows(parent, "U0ALICE"))
     clicked = time.monotonic()
     ack(slack_server, ref, parent, "U0BOB", "bob")
     # Alice's note is still waiting for the channel; Bob's refresh does not wait for it.
-    assert wait_until(lambda: shows(parent, "U0ALICE", "U0BOB"), timeout=10)
+    wait_for(lambda: shows(parent, "U0ALICE", "U0BOB"), timeout=10)
     assert update_showing(fake_slack, parent, "U0BOB").at - clicked < 5.0
     assert fake_slack.thread(parent) == []
 
@@ -158,7 +150,7 @@ def test_quick_clicks_share_one_parent_update(slack_server, worker, fake_slack, 
     updates = parent.updates
     ack(slack_server, ref, parent, "U0ALICE", "alice")
     ack(slack_server, ref, parent, "U0BOB", "bob")
-    assert wait_until(lambda: len(acknowledgements(worker)) == 2)
+    wait_for(lambda: len(acknowledgements(worker)) == 2)
     with worker.database.session() as session:
         kinds = list(session.scalars(
             select(JobRow.kind).where(JobRow.status == JobStatus.PENDING).order_by(JobRow.id)))
@@ -172,7 +164,7 @@ def test_repeated_clicks_record_once(slack_server, worker, fake_slack, posted_al
     parent, ref = posted_alert
     for _ in range(3):
         ack(slack_server, ref, parent)
-    assert wait_until(lambda: len(acknowledgements(worker)) == 1)
+    wait_for(lambda: len(acknowledgements(worker)) == 1)
     time.sleep(0.2)
     drain(worker)
     assert len(acknowledgements(worker)) == 1
@@ -183,9 +175,9 @@ def test_unacknowledge_removes_only_the_clicking_user(slack_server, worker, fake
     parent, ref = posted_alert
     ack(slack_server, ref, parent, "U0ALICE", "alice")
     ack(slack_server, ref, parent, "U0BOB", "bob")
-    assert wait_until(lambda: len(acknowledgements(worker)) == 2)
+    wait_for(lambda: len(acknowledgements(worker)) == 2)
     ack(slack_server, ref, parent, "U0ALICE", "alice", action=UNACKNOWLEDGE)
-    assert wait_until(lambda: any(a.withdrawn_at for a in acknowledgements(worker)))
+    wait_for(lambda: any(a.withdrawn_at for a in acknowledgements(worker)))
     drain(worker)
     body = rendered(parent)
     assert "<@U0BOB>" in body and "<@U0ALICE>" not in body
@@ -194,7 +186,7 @@ def test_unacknowledge_removes_only_the_clicking_user(slack_server, worker, fake
         ("U0ALICE", True), ("U0BOB", False)]  # history is kept
 
     ack(slack_server, ref, parent, "U0BOB", "bob", action=UNACKNOWLEDGE)
-    assert wait_until(lambda: all(a.withdrawn_at for a in acknowledgements(worker)))
+    wait_for(lambda: all(a.withdrawn_at for a in acknowledgements(worker)))
     drain(worker)
     assert "triggered" in parent.text.lower()
     assert UNACKNOWLEDGE not in action_ids(parent)
@@ -204,7 +196,7 @@ def test_unacknowledge_without_acknowledging_answers_ephemerally(slack_server, w
                                                                  posted_alert):
     parent, ref = posted_alert
     ack(slack_server, ref, parent, action=UNACKNOWLEDGE)
-    assert wait_until(lambda: len(fake_slack.calls_to("chat.postEphemeral")) == 1)
+    wait_for(lambda: len(fake_slack.calls_to("chat.postEphemeral")) == 1)
     assert "had not acknowledged" in fake_slack.calls_to("chat.postEphemeral")[0].args["text"]
 
 
@@ -230,7 +222,7 @@ def test_click_on_cleared_alert_changes_nothing(slack_server, worker, fake_slack
     drain(worker)
     updates = parent.updates
     ack(slack_server, ref, parent)
-    assert wait_until(lambda: len(fake_slack.calls_to("chat.postEphemeral")) == 1)
+    wait_for(lambda: len(fake_slack.calls_to("chat.postEphemeral")) == 1)
     call = fake_slack.calls_to("chat.postEphemeral")[0]
     assert "already cleared" in call.args["text"] and call.args["user"] == "U0ALICE"
     drain(worker)
@@ -240,10 +232,10 @@ def test_click_on_cleared_alert_changes_nothing(slack_server, worker, fake_slack
 def test_click_carrying_another_channels_alert(slack_server, worker, fake_slack, posted_alert):
     parent, ref = posted_alert
     ack(slack_server, ref, parent, channel_id="C0OTHER")
-    assert wait_until(lambda: len(fake_slack.calls_to("chat.postEphemeral")) == 1)
+    wait_for(lambda: len(fake_slack.calls_to("chat.postEphemeral")) == 1)
     assert "not known in this channel" in fake_slack.calls_to("chat.postEphemeral")[0].args["text"]
     ack(slack_server, encode_alert_ref(999999), parent)
-    assert wait_until(lambda: len(fake_slack.calls_to("chat.postEphemeral")) == 2)
+    wait_for(lambda: len(fake_slack.calls_to("chat.postEphemeral")) == 2)
     assert acknowledgements(worker) == []
 
 
@@ -275,7 +267,7 @@ def test_slash_command_status_and_help(slack_server, worker, fake_slack, posted_
 
     parent, ref = posted_alert
     ack(slack_server, ref, parent, "U0ALICE", "alice")
-    assert wait_until(lambda: len(acknowledgements(worker)) == 1)
+    wait_for(lambda: len(acknowledgements(worker)) == 1)
     body = slash_command_body("status", channel_id="C0ALERTS")
     response = post_to_slack_endpoint(slack_server.url, body, signed_headers(body))
     assert response.status_code == 200

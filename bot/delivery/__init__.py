@@ -1,0 +1,1 @@
+"""Delivery: the outbox queue, the channel pacer, job handlers and worker threads."""

@@ -1,0 +1,194 @@
+"""Pictures of the bot's messages for the README, made from the real templates.
+
+    .venv/bin/python docs/pictures/make_pictures.py
+
+Renders the knowledge-base sample alert with the shipped templates (as the service does),
+lays each message's Block Kit out in a page styled like Slack's, and captures it with
+headless Chromium. Needs Debian's ``chromium`` and ``chromium-driver`` and the emoji font
+(``apt-get install -y chromium chromium-driver fonts-noto-color-emoji``) and the test
+requirements (selenium). The PNGs land next to this script.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import sys
+import tempfile
+from dataclasses import replace
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO))
+
+from bot.alert_view import DisplayState, Responder  # noqa: E402
+from bot.render import MessageRenderer, RenderedMessage  # noqa: E402
+from bot.render_command import preview_view  # noqa: E402
+from bot.samples import load_sample  # noqa: E402
+from bot.thousandeyes import parse_event  # noqa: E402
+
+OUT = Path(__file__).resolve().parent
+WIDTH = 760
+BOT_NAME = "ThousandEyes Alerts"
+PEOPLE = {"U0ALICE01": "alice", "U0BOB0002": "bob"}
+
+_STYLE = """
+body { margin: 0; background: #fff; font: 15px/1.46668 "Liberation Sans", "DejaVu Sans",
+  sans-serif, "Noto Color Emoji"; color: #1d1c1d; }
+.pane { width: %dpx; padding: 8px 0 12px; }
+.msg { display: flex; padding: 8px 20px; }
+.avatar { width: 36px; height: 36px; border-radius: 6px; background: #4a154b; color: #fff;
+  font-weight: bold; display: flex; align-items: center; justify-content: center;
+  margin-right: 8px; flex: none; font-size: 13px; }
+.who { font-weight: 900; } .app { font-size: 10px; background: #e8e8e8; color: #616061;
+  padding: 1px 3px; border-radius: 2px; margin-left: 4px; vertical-align: 2px; }
+.time { color: #616061; font-size: 12px; margin-left: 6px; }
+.header { font-size: 18px; font-weight: 900; margin: 4px 0; }
+.section { margin: 4px 0; white-space: pre-wrap; }
+.fields { display: grid; grid-template-columns: 1fr 1fr; gap: 4px 16px; margin: 8px 0; }
+.field { white-space: pre-wrap; }
+.context { color: #616061; font-size: 12px; margin: 6px 0; }
+.context span + span { margin-left: 8px; }
+.actions { margin: 8px 0 4px; }
+.button { display: inline-block; border: 1px solid #bbb; border-radius: 4px;
+  padding: 3px 12px; font-weight: bold; font-size: 13px; margin-right: 8px; }
+.primary { background: #007a5a; color: #fff; border-color: #007a5a; }
+a { color: #1264a3; text-decoration: none; }
+code { font-family: "DejaVu Sans Mono", monospace; font-size: 12px; color: #e01e5a;
+  background: #f6f6f6; border: 1px solid #ddd; border-radius: 3px; padding: 0 3px; }
+.mention { background: #e8f5fa; color: #1264a3; border-radius: 3px; padding: 0 2px; }
+.thread { margin-left: 64px; border-left: 2px solid #ddd; }
+.caption { color: #616061; font-size: 13px; padding: 4px 20px 0; }
+""" % WIDTH
+
+
+def mrkdwn_html(text: str) -> str:
+    """Slack mrkdwn as HTML, for the picture only (links, mentions, dates, bold, code)."""
+    # mrkdwn arrives with &, < and > escaped as entities, which HTML reads the same way;
+    # only the tokens Slack would turn into links, mentions and dates are raw < >.
+    def token(match: re.Match[str]) -> str:
+        inner = match.group(1)
+        if inner.startswith("@"):
+            return f'<span class="mention">@{PEOPLE.get(inner[1:], inner[1:])}</span>'
+        if inner.startswith("!date^"):
+            return inner.rsplit("|", 1)[-1]
+        if inner.startswith("!"):
+            return f'<span class="mention">@{inner[1:].split("^")[0]}</span>'
+        url, _, label = inner.partition("|")
+        return f'<a href="{url}">{label or url}</a>'
+
+    text = text.replace('"', "&quot;")
+    text = re.sub(r"<([^<>]+)>", token, text)
+    text = re.sub(r"`([^`]+)`", r"<code>\1</code>", text)
+    text = re.sub(r"(?<![\w*])\*([^*\n]+)\*(?![\w*])", r"<b>\1</b>", text)
+    text = re.sub(r"(?<![\w_])_([^_\n]+)_(?![\w_])", r"<i>\1</i>", text)
+    return text
+
+
+def blocks_html(message: RenderedMessage) -> str:
+    parts = []
+    for block in message.blocks:
+        kind = block["type"]
+        if kind == "header":
+            parts.append(f'<div class="header">{html.escape(block["text"]["text"])}</div>')
+        elif kind == "section":
+            if "text" in block:
+                parts.append(f'<div class="section">{mrkdwn_html(block["text"]["text"])}</div>')
+            if "fields" in block:
+                cells = "".join(f'<div class="field">{mrkdwn_html(f["text"])}</div>'
+                                for f in block["fields"])
+                parts.append(f'<div class="fields">{cells}</div>')
+        elif kind == "context":
+            cells = "".join(f"<span>{mrkdwn_html(e.get('text', ''))}</span>"
+                            for e in block["elements"])
+            parts.append(f'<div class="context">{cells}</div>')
+        elif kind == "actions":
+            buttons = "".join(
+                f'<span class="button {b.get("style", "")}">{html.escape(b["text"]["text"])}</span>'
+                for b in block["elements"])
+            parts.append(f'<div class="actions">{buttons}</div>')
+        elif kind == "divider":
+            parts.append("<hr>")
+    return "".join(parts) or f'<div class="section">{mrkdwn_html(message.text)}</div>'
+
+
+def message_html(message: RenderedMessage, time: str, thread: bool = False) -> str:
+    return (f'<div class="msg{" thread" if thread else ""}"><div class="avatar">TE</div><div>'
+            f'<span class="who">{BOT_NAME}</span><span class="app">APP</span>'
+            f'<span class="time">{time}</span>{blocks_html(message)}</div></div>')
+
+
+def page(body: str) -> str:
+    return (f'<!doctype html><html><head><meta charset="utf-8"><style>{_STYLE}</style>'
+            f'</head><body><div class="pane">{body}</div></body></html>')
+
+
+def pictures() -> dict[str, str]:
+    """name -> page, for each picture in the README."""
+    renderer = MessageRenderer()
+    trigger = parse_event(load_sample("trigger"))
+    clear = parse_event(load_sample("clear"))
+    triggered = preview_view(trigger, "triggered")
+    start = triggered.triggered_at or triggered.first_seen_at
+    alice = Responder("U0ALICE01", "alice", start + timedelta(minutes=2))
+    acknowledged = replace(triggered, state=DisplayState.ACKNOWLEDGED, responders=(alice,),
+                           first_acknowledged_at=alice.acknowledged_at)
+    cleared = replace(preview_view(clear, "cleared"), responders=(alice,),
+                      first_acknowledged_at=alice.acknowledged_at)
+    retriggered = replace(acknowledged, trigger_count=2)
+    thread = "".join([
+        message_html(renderer.render_parent(cleared), "01:01"),
+        '<div class="caption">3 replies</div>',
+        message_html(renderer.render_ack_note(acknowledged, alice, True), "01:03", thread=True),
+        message_html(renderer.render_retrigger_note(retriggered), "01:05", thread=True),
+        message_html(renderer.render_clear_reply(cleared), "01:09", thread=True),
+    ])
+    return {
+        "parent-triggered": page(message_html(renderer.render_parent(triggered), "01:01")),
+        "parent-acknowledged": page(message_html(renderer.render_parent(acknowledged), "01:01")),
+        "parent-cleared": page(message_html(renderer.render_parent(cleared), "01:01")),
+        "thread": page(thread),
+        "agent-parent": page(message_html(renderer.render_parent(
+            preview_view(parse_event(load_sample("agent-trigger")), "triggered")), "01:01")),
+    }
+
+
+def capture(pages: dict[str, str]) -> None:
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = "/usr/bin/chromium"
+    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                 "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run", "--hide-scrollbars",
+                 "--force-device-scale-factor=1"):
+        options.add_argument(flag)
+    with tempfile.TemporaryDirectory() as profile:
+        options.add_argument(f"--user-data-dir={profile}")
+        driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+        try:
+            for name, source in pages.items():
+                path = Path(profile) / f"{name}.html"
+                path.write_text(source, encoding="utf-8")
+                driver.set_window_size(WIDTH, 400)
+                driver.get(path.as_uri())
+                height = driver.execute_script(
+                    "return document.querySelector('.pane').getBoundingClientRect().height")
+                # The window is taller than its viewport; leave room so nothing is cut.
+                driver.set_window_size(WIDTH + 40, int(height) + 400)
+                pane = driver.find_element("css selector", ".pane")
+                pane.screenshot(str(OUT / f"{name}.png"))
+                print(f"wrote {OUT / name}.png")
+        finally:
+            driver.quit()
+
+
+def main() -> Any:
+    capture(pictures())
+
+
+if __name__ == "__main__":
+    main()
