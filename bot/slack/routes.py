@@ -1,15 +1,34 @@
 """Slack's requests handed to Bolt: ``POST /slack/events`` (events, buttons, slash
 commands) and, in multi-workspace mode, ``GET /slack/install`` and
-``GET /slack/oauth_redirect`` (Bolt answers 404 for those two in single-workspace mode)."""
+``GET /slack/oauth_redirect`` (Bolt answers 404 for those two in single-workspace mode).
+
+Bolt verifies the signature, but only after it has parsed the body and the timestamp
+header: an unsigned ``payload=x`` or a timestamp of ``abc`` made it raise, a 500 for
+anyone. So the signature is checked here first, with slack-sdk's own verifier (the one
+Bolt uses), and only signed requests reach Bolt, which checks them again.
+"""
 
 from __future__ import annotations
 
+import logging
+import re
+
 from flask import Blueprint, Response, current_app, jsonify, request
 from slack_bolt.adapter.flask import SlackRequestHandler
+from slack_sdk.signature import SignatureVerifier
+
+from bot.services import services
+
+log = logging.getLogger(__name__)
 
 blueprint = Blueprint("slack", __name__)
 
 HANDLER_KEY = "thousandeyes_bot.slack_handler"
+
+# Slack sends Unix seconds and "v0=" with a hex SHA-256; int() alone would also take
+# " 1", "1_0", "+1" and other scripts' digits.
+_TIMESTAMP = re.compile(r"[0-9]{1,12}", re.ASCII)
+_SIGNATURE = re.compile(r"v0=[0-9a-f]{64}", re.ASCII)
 
 
 @blueprint.route("/slack/events", methods=["POST"])
@@ -24,4 +43,25 @@ def slack_events() -> Response | tuple[Response, int]:
             " (or SLACK_CLIENT_ID and SLACK_CLIENT_SECRET to install to many workspaces)",
         )
         return response, 503
-    return handler.handle(request)
+    if request.method == "POST" and not _signed_by_slack():
+        log.warning("Slack request refused from %s: missing, malformed or wrong signature",
+                    request.remote_addr)
+        return jsonify(error="unauthorized",
+                       message="missing, malformed, stale or wrong Slack signature"), 401
+    try:
+        return handler.handle(request)
+    except ValueError as error:  # json.JSONDecodeError: signed, yet not what Slack sends
+        log.warning("signed Slack request with a body Bolt cannot parse: %s",
+                    error.__class__.__name__)
+        return jsonify(error="bad_request", message="the body is not a Slack payload"), 400
+
+
+def _signed_by_slack() -> bool:
+    timestamp = request.headers.get("X-Slack-Request-Timestamp", "")
+    signature = request.headers.get("X-Slack-Signature", "")
+    if not (_TIMESTAMP.fullmatch(timestamp) and _SIGNATURE.fullmatch(signature)):
+        return False
+    secret = services(current_app).config.slack_signing_secret or ""
+    # The same text Bolt's Flask adapter verifies (as_text decodes with replacement).
+    body = request.get_data(as_text=True)
+    return SignatureVerifier(secret).is_valid(body, timestamp, signature)
