@@ -12,7 +12,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from bot.config import Config
 from bot.health import blueprint as health_blueprint
 from bot.oauth_server.clients import token_is_valid
-from bot.oauth_server.server import blueprint as oauth_blueprint
+from bot.oauth_server.routes import blueprint as oauth_blueprint
 from bot.oauth_server.server import init_oauth_server
 from bot.services import EXTENSION_KEY, Services
 from bot.store.database import Database
