@@ -9,6 +9,7 @@ from slack_bolt.adapter.flask import SlackRequestHandler
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from bot.body_limits import BodyLimits, body_limit
 from bot.config import Config
 from bot.health import blueprint as health_blueprint
 from bot.oauth_server.clients import token_is_valid
@@ -52,6 +53,9 @@ def create_app(
         # in X-Forwarded-For is whatever the client chose to send.
         hops = config.trusted_proxy_hops
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
+    # Outermost: no body reaches anything (Bolt, Authlib, views) past its route's limit.
+    app.wsgi_app = BodyLimits(  # type: ignore[method-assign]
+        app.wsgi_app, lambda path: body_limit(path, config.webhook_max_body_bytes))
     credentials = WebhookCredentials(
         config.webhook_token, config.webhook_basic_auth,
         oauth_token_valid=(
