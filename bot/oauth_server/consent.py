@@ -34,7 +34,9 @@ OAUTH_PARAMS = ("response_type", "client_id", "redirect_uri", "scope", "state")
 TOKEN_PARAMS = ("grant_type", "code", "redirect_uri", "client_id", "client_secret", "scope")
 _FORM_FIELDS = ("admin_password", "decision", "csrf_token")
 MAX_PARAMETER_LENGTH = 2000
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# RFC 6749 allows only printable ASCII in these (VSCHAR, NQCHAR, URI characters), and
+# Authlib refuses anything else in the error descriptions it builds from them.
+_NOT_PRINTABLE_ASCII = re.compile(r"[^\x20-\x7e]")
 
 _CONSENT_PAGE = """<!doctype html>
 <html><head><meta charset="utf-8"><title>Authorize ThousandEyes</title>
@@ -57,18 +59,22 @@ _ERROR_PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>Cannot 
 </head><body><h1>Cannot authorize</h1><p>{{ message }}</p></body></html>"""
 
 
-def malformed_parameter(sources: Sequence[MultiDict[str, str]], names: Sequence[str]) -> str | None:
+def malformed_parameter(sources: Sequence[MultiDict[str, str]], names: Sequence[str],
+                        form_fields: Sequence[str] = ()) -> str | None:
     """Why these OAuth parameters cannot be right, or None.
 
     Checked before Authlib sees them: Authlib put a redirect_uri with a newline into its
-    error description, which refused it with a ValueError (a 500).
+    error description, which refused it with a ValueError (a 500). The form's own fields
+    (the password may hold any character) need only come once and be of sane length.
     """
-    for name in names:
+    for name in (*names, *form_fields):
         values = [value for source in sources for value in source.getlist(name)]
         if len(values) > 1:
             return f"'{name}' is given more than once"
-        if values and (len(values[0]) > MAX_PARAMETER_LENGTH or _CONTROL.search(values[0])):
-            return f"'{name}' is longer than {MAX_PARAMETER_LENGTH} characters or holds control characters"
+        if values and len(values[0]) > MAX_PARAMETER_LENGTH:
+            return f"'{name}' is longer than {MAX_PARAMETER_LENGTH} characters"
+        if values and name in names and _NOT_PRINTABLE_ASCII.search(values[0]):
+            return f"'{name}' holds characters other than printable ASCII"
     return None
 
 
@@ -76,7 +82,7 @@ def authorize() -> Response | tuple[str, int]:
     server = oauth_server()
     if server is None:
         return _error_page("OAuth is off: set OAUTH_ADMIN_PASSWORD to enable it.", 404)
-    problem = malformed_parameter((request.args, request.form), OAUTH_PARAMS + _FORM_FIELDS)
+    problem = malformed_parameter((request.args, request.form), OAUTH_PARAMS, _FORM_FIELDS)
     if problem is not None:
         log.warning("OAuth authorize refused: %s", problem)
         return _error_page(problem, 400)

@@ -5,7 +5,8 @@ commands) and, in multi-workspace mode, ``GET /slack/install`` and
 Bolt verifies the signature, but only after it has parsed the body and the timestamp
 header: an unsigned ``payload=x`` or a timestamp of ``abc`` made it raise, a 500 for
 anyone. So the signature is checked here first, with slack-sdk's own verifier (the one
-Bolt uses), and only signed requests reach Bolt, which checks them again.
+Bolt uses), and only signed requests that Bolt's parser can read reach Bolt, which
+checks them again.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import re
 
 from flask import Blueprint, Response, current_app, jsonify, request
 from slack_bolt.adapter.flask import SlackRequestHandler
+from slack_bolt.request.internals import parse_body
 from slack_sdk.signature import SignatureVerifier
 
 from bot.services import services
@@ -48,12 +50,21 @@ def slack_events() -> Response | tuple[Response, int]:
                     request.remote_addr)
         return jsonify(error="unauthorized",
                        message="missing, malformed, stale or wrong Slack signature"), 401
-    try:
-        return handler.handle(request)
-    except ValueError as error:  # json.JSONDecodeError: signed, yet not what Slack sends
-        log.warning("signed Slack request with a body Bolt cannot parse: %s",
-                    error.__class__.__name__)
+    if request.method == "POST" and not _parses_as_slack_payload():
+        log.warning("signed Slack request whose body is not a Slack payload")
         return jsonify(error="bad_request", message="the body is not a Slack payload"), 400
+    return handler.handle(request)
+
+
+def _parses_as_slack_payload() -> bool:
+    """Bolt's own parser, run once ahead of Bolt: what it cannot parse into an object
+    (``payload=null``, ``{``) made Bolt raise."""
+    content_type = (request.headers.get("Content-Type") or "").split(";")[0] or None
+    try:
+        body = parse_body(request.get_data(as_text=True), content_type)
+    except ValueError:  # json.JSONDecodeError
+        return False
+    return isinstance(body, dict)
 
 
 def _signed_by_slack() -> bool:
