@@ -14,7 +14,8 @@ import hmac
 import logging
 import math
 import re
-from typing import Sequence
+from datetime import timedelta
+from typing import Any, Sequence
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer
 from authlib.oauth2 import OAuth2Error
@@ -102,9 +103,9 @@ def authorize() -> Response | tuple[str, int]:
         return _error_page("The service's database is unavailable; try again shortly.", 503)
 
 
-def _decide(server: AuthorizationServer, grant: object,
+def _decide(server: AuthorizationServer, grant: Any,
             params: list[tuple[str, str]]) -> Response | tuple[str, int]:
-    client = grant.client  # type: ignore[attr-defined]
+    client = grant.client
     forms: ConsentForms = current_app.extensions[FORMS_KEY]
     now = utcnow()
     if not forms.valid(request.cookies.get(COOKIE), request.form.get("csrf_token"), params, now):
@@ -140,11 +141,11 @@ def _decide(server: AuthorizationServer, grant: object,
 
 
 def _consent_page(client_name: str, params: list[tuple[str, str]], *, status: int = 200,
-                  error: str | None = None, retry_after: object = None) -> Response:
+                  error: str | None = None, retry_after: timedelta | None = None) -> Response:
     """The page with a fresh CSRF token, and its nonce in a cookie for this path only."""
     forms: ConsentForms = current_app.extensions[FORMS_KEY]
     nonce, token = forms.issue(params, utcnow(), request.cookies.get(COOKIE))
-    seconds = math.ceil(retry_after.total_seconds()) if retry_after is not None else None  # type: ignore[attr-defined]
+    seconds = math.ceil(retry_after.total_seconds()) if retry_after is not None else None
     if error and seconds:
         error += f" Wait {seconds} seconds before the next try."
     config = services(current_app).config
