@@ -53,6 +53,9 @@ def test_non_ascii_path_head_and_duplicate_headers(served):
     missing = requests.post(served.url + "/webhooks/thousandeyes/%C3%A9t%C3%A9", headers=AUTH,
                             data="{}", timeout=10)
     assert missing.status_code == 404 and missing.json()["message"]
+    not_utf8 = requests.post(served.url + "/webhooks/thousandeyes/%ff%fe?x=%ff", headers=AUTH,
+                             data="{}", timeout=10)
+    assert not_utf8.status_code == 404 and not_utf8.json()["message"]
     head = requests.head(served.url + "/healthz", timeout=10)
     assert head.status_code == 200 and head.content == b""
     port = int(served.url.rsplit(":", 1)[1])
