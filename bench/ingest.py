@@ -254,7 +254,7 @@ def main() -> int:
     header("bench/ingest.py: webhook ingest throughput and latency")
     print(f"# levels={levels} duration={args.duration}s rounds={args.rounds} "
           f"rate={args.rate}/s for {args.rate_seconds}s; client: this process, "
-          f"threads + keep-alive http.client; server: python -m bot serve (gunicorn gthread)")
+          f"threads + keep-alive http.client; server: python -m bot serve (gunicorn asyncio worker, app threads)")
 
     with scratch("bench-ingest-") as work, _baseline(args, work) as baseline, \
             _databases(args, work, baseline) as configs:

@@ -9,10 +9,11 @@ from slack_bolt.adapter.flask import SlackRequestHandler
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from bot.body_limits import BodyLimits, body_limit
 from bot.config import Config, SlackMode
 from bot.health import blueprint as health_blueprint
 from bot.oauth_server.clients import token_is_valid
-from bot.oauth_server.server import blueprint as oauth_blueprint
+from bot.oauth_server.routes import blueprint as oauth_blueprint
 from bot.oauth_server.server import init_oauth_server
 from bot.render import MessageRenderer
 from bot.services import EXTENSION_KEY, Services
@@ -53,6 +54,9 @@ def create_app(
         # in X-Forwarded-For is whatever the client chose to send.
         hops = config.trusted_proxy_hops
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
+    # Outermost: no body reaches anything (Bolt, Authlib, views) past its route's limit.
+    app.wsgi_app = BodyLimits(  # type: ignore[method-assign]
+        app.wsgi_app, lambda path: body_limit(path, config.webhook_max_body_bytes))
     credentials = WebhookCredentials(
         config.webhook_token, config.webhook_basic_auth,
         oauth_token_valid=(

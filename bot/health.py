@@ -1,4 +1,5 @@
-"""``GET /healthz``: 200 when the app and its database answer, 503 otherwise."""
+"""``GET /healthz``: 200 when the app and its database answer and take a write, 503
+otherwise, saying which part is down."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from flask import Blueprint, Response, current_app, jsonify
 
 from bot.config import SlackMode
 from bot.services import services
+from bot.thousandeyes import utcnow
 
 blueprint = Blueprint("health", __name__)
 
@@ -13,11 +15,13 @@ blueprint = Blueprint("health", __name__)
 @blueprint.route("/healthz", methods=["GET"])
 def healthz() -> tuple[Response, int]:
     app_services = services(current_app)
-    database_ok = app_services.database.ping()
+    database = app_services.database.health(utcnow())
     config = app_services.config
-    body = {
-        "status": "ok" if database_ok else "unavailable",
-        "database": "ok" if database_ok else "unreachable",
+    body: dict[str, object] = {
+        "status": "ok" if database.ok else "unavailable",
+        "database": database.state,
         "slack": "log-only" if config.slack_mode is SlackMode.LOG_ONLY else "configured",
     }
-    return jsonify(body), 200 if database_ok else 503
+    if database.problem:
+        body["problem"] = f"database: {database.problem}"
+    return jsonify(body), 200 if database.ok else 503

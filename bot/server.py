@@ -1,4 +1,9 @@
-"""Run the app under gunicorn (threads), with delivery threads in each worker process."""
+"""Run the app under gunicorn, with delivery threads in each worker process.
+
+gunicorn's asyncio worker reads the connections; ``bot.buffering`` hands each complete
+request to the Flask app on one of ``WEB_THREADS`` threads. (Its threaded worker let a
+thread read the body, so clients that stalled held the threads.)
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,8 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from gunicorn.app.base import BaseApplication
 
+from bot.body_limits import body_limit
+from bot.buffering import BufferedRequests
 from bot.config import Config
 
 if TYPE_CHECKING:
@@ -39,11 +46,15 @@ class GunicornServer(BaseApplication):  # type: ignore[misc]
     ) -> None:
         self._build_app = build_app
         self._app: Flask | None = None
+        self._served: BufferedRequests | None = None
+        self._config = config
         self._settings = {
             "bind": f"{host}:{port}",
             "workers": config.web_concurrency,
-            "worker_class": "gthread",
-            "threads": config.web_threads,
+            # Threads are ours (bot.buffering), not gunicorn's: its asyncio worker has none.
+            "worker_class": "asgi",
+            "threads": 1,
+            "asgi_lifespan": "off",
             "preload_app": config.web_concurrency > 1,
             # Heroku's router gives up after 30 s: free a stuck worker before that.
             "timeout": 25,
@@ -53,6 +64,9 @@ class GunicornServer(BaseApplication):  # type: ignore[misc]
             "errorlog": "-",
             "loglevel": config.log_level.lower(),
             "forwarded_allow_ips": "127.0.0.1",
+            # One fixed path per machine (~/.gunicorn/gunicorn.ctl) that every instance
+            # would claim; nothing here uses gunicornc.
+            "control_socket_disable": True,
         }
         self._on_worker_start = on_worker_start
         self._on_worker_stop = on_worker_stop
@@ -71,7 +85,8 @@ class GunicornServer(BaseApplication):  # type: ignore[misc]
 
         def post_worker_init(_worker: Any) -> None:
             if start is not None:
-                start(self.load())
+                self.load()
+                start(self._flask())
 
         def worker_exit(_server: Any, _worker: Any) -> None:
             if stop is not None and self._app is not None:
@@ -81,7 +96,16 @@ class GunicornServer(BaseApplication):  # type: ignore[misc]
         self.cfg.set("post_worker_init", post_worker_init)
         self.cfg.set("worker_exit", worker_exit)
 
-    def load(self) -> Flask:
+    def load(self) -> BufferedRequests:
+        if self._served is None:
+            flask_app = self._flask()
+            config = self._config
+            self._served = BufferedRequests(
+                flask_app, config.web_threads,
+                lambda path: body_limit(path, config.webhook_max_body_bytes))
+        return self._served
+
+    def _flask(self) -> Flask:
         if self._app is None:
             self._app = self._build_app()
         return self._app

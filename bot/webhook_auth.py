@@ -48,7 +48,7 @@ def check_authorization(header: str | None, credentials: WebhookCredentials) -> 
             return None
         return "invalid, expired or revoked bearer token"
     if scheme == "basic" and credentials.basic_auth:
-        decoded = _decode_basic(value)
+        decoded = decode_basic(value)
         if decoded is None:
             return "malformed Basic credentials"
         user, password = decoded
@@ -73,7 +73,7 @@ def _equal(given: str, expected: str) -> bool:
     return hmac.compare_digest(given.encode("utf-8"), expected.encode("utf-8"))
 
 
-def _decode_basic(value: str) -> tuple[str, str] | None:
+def decode_basic(value: str) -> tuple[str, str] | None:
     try:
         decoded = base64.b64decode(value, validate=True).decode("utf-8")
     except ValueError:  # binascii.Error, UnicodeDecodeError, non-ASCII input

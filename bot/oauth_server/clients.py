@@ -7,6 +7,7 @@ constant-time comparison of hashes.
 from __future__ import annotations
 
 import hmac
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
@@ -20,6 +21,7 @@ from bot.store.database import Database
 from bot.store.models import OAuthClientRow, OAuthTokenRow
 
 SCOPE = "webhook"
+CLIENT_ID = re.compile(r"te-[0-9a-f]{24}", re.ASCII)  # what add_client makes
 # ThousandEyes' classic webhooks use the implicit grant; custom webhooks use the
 # authorization-code grant (no state) or client credentials.
 PUBLIC_GRANTS = ("implicit",)
@@ -70,6 +72,8 @@ class OAuthClient(ClientMixin):  # type: ignore[misc]
 
 
 def load_client(db: Database, client_id: str, allowed_redirects: Sequence[str]) -> OAuthClient | None:
+    if not CLIENT_ID.fullmatch(client_id or ""):
+        return None  # never ours; and a NUL or a megabyte never reaches the database
     with db.session() as session:
         row = session.get(OAuthClientRow, client_id)
         if row is None or row.revoked_at is not None:

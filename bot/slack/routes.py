@@ -1,15 +1,36 @@
 """Slack's requests handed to Bolt: ``POST /slack/events`` (events, buttons, slash
 commands) and, in multi-workspace mode, ``GET /slack/install`` and
-``GET /slack/oauth_redirect`` (Bolt answers 404 for those two in single-workspace mode)."""
+``GET /slack/oauth_redirect`` (Bolt answers 404 for those two in single-workspace mode).
+
+Bolt verifies the signature, but only after it has parsed the body and the timestamp
+header: an unsigned ``payload=x`` or a timestamp of ``abc`` made it raise, a 500 for
+anyone. So the signature is checked here first, with slack-sdk's own verifier (the one
+Bolt uses), and only signed requests that Bolt's parser can read reach Bolt, which
+checks them again.
+"""
 
 from __future__ import annotations
 
+import logging
+import re
+
 from flask import Blueprint, Response, current_app, jsonify, request
 from slack_bolt.adapter.flask import SlackRequestHandler
+from slack_bolt.request.internals import parse_body
+from slack_sdk.signature import SignatureVerifier
+
+from bot.services import services
+
+log = logging.getLogger(__name__)
 
 blueprint = Blueprint("slack", __name__)
 
 HANDLER_KEY = "thousandeyes_bot.slack_handler"
+
+# Slack sends Unix seconds and "v0=" with a hex SHA-256; int() alone would also take
+# " 1", "1_0", "+1" and other scripts' digits.
+_TIMESTAMP = re.compile(r"[0-9]{1,12}", re.ASCII)
+_SIGNATURE = re.compile(r"v0=[0-9a-f]{64}", re.ASCII)
 
 
 @blueprint.route("/slack/events", methods=["POST"])
@@ -24,4 +45,34 @@ def slack_events() -> Response | tuple[Response, int]:
             " (or SLACK_CLIENT_ID and SLACK_CLIENT_SECRET to install to many workspaces)",
         )
         return response, 503
+    if request.method == "POST" and not _signed_by_slack():
+        log.warning("Slack request refused from %s: missing, malformed or wrong signature",
+                    request.remote_addr)
+        return jsonify(error="unauthorized",
+                       message="missing, malformed, stale or wrong Slack signature"), 401
+    if request.method == "POST" and not _parses_as_slack_payload():
+        log.warning("signed Slack request whose body is not a Slack payload")
+        return jsonify(error="bad_request", message="the body is not a Slack payload"), 400
     return handler.handle(request)
+
+
+def _parses_as_slack_payload() -> bool:
+    """Bolt's own parser, run once ahead of Bolt: what it cannot parse into an object
+    (``payload=null``, ``{``) made Bolt raise."""
+    content_type = (request.headers.get("Content-Type") or "").split(";")[0] or None
+    try:
+        body = parse_body(request.get_data(as_text=True), content_type)
+    except ValueError:  # json.JSONDecodeError
+        return False
+    return isinstance(body, dict)
+
+
+def _signed_by_slack() -> bool:
+    timestamp = request.headers.get("X-Slack-Request-Timestamp", "")
+    signature = request.headers.get("X-Slack-Signature", "")
+    if not (_TIMESTAMP.fullmatch(timestamp) and _SIGNATURE.fullmatch(signature)):
+        return False
+    secret = services(current_app).config.slack_signing_secret or ""
+    # The same text Bolt's Flask adapter verifies (as_text decodes with replacement).
+    body = request.get_data(as_text=True)
+    return SignatureVerifier(secret).is_valid(body, timestamp, signature)

@@ -6,6 +6,8 @@ import logging
 import sqlite3
 import threading
 from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -14,9 +16,15 @@ from alembic.config import Config as AlembicConfig
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, event, text
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.exc import DisconnectionError, OperationalError, SQLAlchemyError
+from sqlalchemy.pool import NullPool
 from sqlalchemy.orm import Session, sessionmaker
+
+from bot.store.deadline import ConnectionDeadlines
+from bot.store.models import HealthCheckRow
 
 log = logging.getLogger(__name__)
 
@@ -24,6 +32,34 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 # Any constant works; it only has to be the same for every process of this service.
 _MIGRATION_LOCK_ID = 7_310_021_337
 _SQLITE_LOCK_TIMEOUT = 30.0  # seconds, the same as the connections' busy_timeout
+
+# PostgreSQL that stops answering: a request gets its 503 within about five seconds.
+CONNECT_TIMEOUT = 3  # seconds to open a connection (psycopg's connect_timeout)
+PING_DEADLINE = 1.5  # seconds for the check of a pooled connection as it is taken
+HOLD_DEADLINE = 5.0  # seconds a connection may stay out of the pool, commit included
+# Server-side, shorter than HOLD_DEADLINE: a live server cancels a slow statement itself.
+STATEMENT_TIMEOUT_MS = 4000
+# Libpq's own TCP checks, for a network that really drops packets (no ACK): the kernel
+# then gives up on the connection instead of retransmitting for minutes.
+_TCP_SETTINGS = {"keepalives": 1, "keepalives_idle": 10, "keepalives_interval": 5,
+                 "keepalives_count": 3, "tcp_user_timeout": 10_000}
+
+
+@dataclass(frozen=True)
+class DatabaseHealth:
+    state: str  # "ok", "unreachable" or "cannot write"
+    problem: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.state == "ok"
+
+
+def _write_problem(error: SQLAlchemyError) -> str:
+    """A short reason safe to show: the driver's message names no credential."""
+    original = getattr(error, "orig", None)
+    text_of = str(original).strip().splitlines()[0] if original is not None else ""
+    return (text_of or error.__class__.__name__)[:120]
 
 
 class SchemaNotCurrent(RuntimeError):
@@ -36,13 +72,12 @@ class Database:
     def __init__(self, url: str, sqlite_synchronous: str = "FULL", pool_size: int = 10) -> None:
         self.url = make_url(url)
         self.is_sqlite = self.url.get_backend_name() == "sqlite"
+        self._deadlines: ConnectionDeadlines | None = None
         if self.is_sqlite:
             self.engine = self._sqlite_engine(url, sqlite_synchronous)
         else:
-            self.engine = create_engine(
-                url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True,
-                pool_timeout=5,
-            )
+            self._deadlines = ConnectionDeadlines()
+            self.engine = self._postgres_engine(url, pool_size, self._deadlines)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._writer_lock = threading.RLock()
 
@@ -70,6 +105,48 @@ class Database:
             # single-writer transaction that makes job claiming safe on SQLite.
             connection.exec_driver_sql("BEGIN IMMEDIATE")
 
+        return engine
+
+    @staticmethod
+    def _postgres_engine(url: str, pool_size: int, deadlines: ConnectionDeadlines) -> Engine:
+        """Connections with timeouts at every step (see ``bot.store.deadline``).
+
+        The pooled connection is checked here, under ``PING_DEADLINE``, rather than by
+        SQLAlchemy's pre-ping, which runs before any event could give it a deadline.
+        """
+        engine = create_engine(
+            url, pool_size=pool_size, max_overflow=pool_size, pool_timeout=5,
+            connect_args={"connect_timeout": CONNECT_TIMEOUT, **_TCP_SETTINGS},
+        )
+
+        @event.listens_for(engine, "connect")
+        def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+            autocommit = dbapi_connection.autocommit
+            dbapi_connection.autocommit = True
+            dbapi_connection.execute(f"SET statement_timeout = {STATEMENT_TIMEOUT_MS}")
+            dbapi_connection.autocommit = autocommit
+
+        @event.listens_for(engine, "checkout")
+        def _on_checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+            key = id(record)
+            deadlines.arm(key, dbapi_connection.fileno(), PING_DEADLINE)
+            try:
+                # One round trip, outside any transaction (none is open at checkout).
+                autocommit = dbapi_connection.autocommit
+                dbapi_connection.autocommit = True
+                dbapi_connection.execute("SELECT 1").close()
+                dbapi_connection.autocommit = autocommit
+            except engine.dialect.loaded_dbapi.Error as error:  # this connection is spent
+                deadlines.disarm(key)
+                raise DisconnectionError(
+                    f"pooled connection failed its check: {error.__class__.__name__}") from error
+            deadlines.arm(key, dbapi_connection.fileno(), HOLD_DEADLINE)
+
+        def _disarm(_dbapi_connection: Any, record: Any, *_args: Any) -> None:
+            deadlines.disarm(id(record))
+
+        for name in ("checkin", "invalidate", "soft_invalidate", "close", "detach"):
+            event.listen(engine, name, _disarm)
         return engine
 
     @contextmanager
@@ -111,24 +188,57 @@ class Database:
             log.warning("database ping failed: %s", error.__class__.__name__)
             return False
 
+    def health(self, now: datetime) -> DatabaseHealth:
+        """Whether the database answers, and whether it also takes a write.
+
+        The write is real (one row of ``health_checks``, committed): a database that
+        answers reads but cannot store an event (a full disk, a read-only file or replica)
+        must not look healthy while every webhook gets 503.
+        """
+        if not self.ping():
+            return DatabaseHealth("unreachable", "no answer to SELECT 1")
+        insert = sqlite_insert if self.is_sqlite else postgresql_insert
+        statement = insert(HealthCheckRow).values(name="healthz", checked_at=now)
+        try:
+            with self.session() as session:
+                session.execute(statement.on_conflict_do_update(
+                    index_elements=["name"], set_={"checked_at": now}))
+        except SQLAlchemyError as error:
+            reason = _write_problem(error)
+            log.warning("database answers but cannot write: %s", reason)
+            return DatabaseHealth("cannot write", reason)
+        return DatabaseHealth("ok")
+
     def upgrade(self) -> None:
         """Apply Alembic migrations up to head; safe when several processes start at once."""
         alembic_config = AlembicConfig()
         alembic_config.set_main_option("script_location", str(MIGRATIONS_DIR))
-        with self.engine.connect() as connection:
+        # Not the pool's connections: waiting for another process's migration lock, or a
+        # long migration, must not meet the statement timeout and deadlines set there.
+        engine = self.engine if self.is_sqlite else create_engine(
+            self.url, poolclass=NullPool,
+            connect_args={"connect_timeout": CONNECT_TIMEOUT, **_TCP_SETTINGS})
+        try:
+            with engine.connect() as connection:
+                self._upgrade_on(connection, alembic_config)
+        finally:
+            if engine is not self.engine:
+                engine.dispose()
+
+    def _upgrade_on(self, connection: Any, alembic_config: AlembicConfig) -> None:
+        if not self.is_sqlite:
+            connection.execute(text("SELECT pg_advisory_lock(:id)"), {"id": _MIGRATION_LOCK_ID})
+            connection.commit()
+        try:
+            alembic_config.attributes["connection"] = connection
+            command.upgrade(alembic_config, "head")
+            connection.commit()
+        finally:
             if not self.is_sqlite:
-                connection.execute(text("SELECT pg_advisory_lock(:id)"), {"id": _MIGRATION_LOCK_ID})
+                connection.execute(
+                    text("SELECT pg_advisory_unlock(:id)"), {"id": _MIGRATION_LOCK_ID}
+                )
                 connection.commit()
-            try:
-                alembic_config.attributes["connection"] = connection
-                command.upgrade(alembic_config, "head")
-                connection.commit()
-            finally:
-                if not self.is_sqlite:
-                    connection.execute(
-                        text("SELECT pg_advisory_unlock(:id)"), {"id": _MIGRATION_LOCK_ID}
-                    )
-                    connection.commit()
 
     def check_schema(self) -> None:
         """Raise :class:`SchemaNotCurrent` unless every migration has been applied.
@@ -148,3 +258,5 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+        if self._deadlines is not None:
+            self._deadlines.stop()

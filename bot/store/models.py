@@ -230,3 +230,36 @@ class OAuthTokenRow(Base):
     issued_at: Mapped[datetime]
     expires_at: Mapped[datetime]
     revoked_at: Mapped[datetime | None]
+
+
+class ConsentFailureRow(Base):
+    """Wrong administrator passwords on the consent page, per client address (an IPv6
+    address counts by its /64), shared by every process that serves the page."""
+
+    __tablename__ = "oauth_consent_failures"
+
+    client_key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    last_failure_at: Mapped[datetime]
+    locked_until: Mapped[datetime]
+
+
+class ServiceSecretRow(Base):
+    """Random keys every process of the service must share (e.g. the consent form's CSRF
+    signing key); made once, on first use."""
+
+    __tablename__ = "service_secrets"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime]
+
+
+class HealthCheckRow(Base):
+    """The row ``/healthz`` writes, to tell a database that answers from one that also
+    takes writes (a full disk, a read-only file or replica)."""
+
+    __tablename__ = "health_checks"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    checked_at: Mapped[datetime]
