@@ -5,28 +5,19 @@ from __future__ import annotations
 import logging
 
 from flask import Flask, Response, jsonify
-from slack_bolt.adapter.flask import SlackRequestHandler
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from bot import health, oauth_server, slack, webhook
 from bot.body_limits import BodyLimits, body_limit
-from bot.config import Config, SlackMode
-from bot.health import blueprint as health_blueprint
+from bot.config import Config
 from bot.oauth_server.clients import token_is_valid
-from bot.oauth_server.routes import blueprint as oauth_blueprint
-from bot.oauth_server.server import init_oauth_server
 from bot.render import MessageRenderer
 from bot.services import EXTENSION_KEY, Services
+from bot.slack.oauth import build_installation_store
 from bot.store.database import Database
 from bot.thousandeyes import utcnow
-from bot.webhook import blueprint as webhook_blueprint
-from bot.slack.interactivity import build_bolt_app
-from bot.slack.oauth import build_installation_store
-from bot.slack.routes import HANDLER_KEY as SLACK_HANDLER_KEY
-from bot.slack.routes import blueprint as slack_blueprint
 from bot.webhook_auth import WebhookCredentials
-
-BOLT_APP_KEY = "thousandeyes_bot.bolt_app"
 
 log = logging.getLogger(__name__)
 
@@ -64,27 +55,14 @@ def create_app(
             if config.te_oauth_server else None
         ),
     )
-    app.extensions[EXTENSION_KEY] = Services(
+    app_services = Services(
         config=config, database=database, webhook_credentials=credentials,
         renderer=MessageRenderer(config.templates_dir),
         installation_store=build_installation_store(config, database),
     )
-    app.register_blueprint(webhook_blueprint)
-    app.register_blueprint(health_blueprint)
-    app.register_blueprint(slack_blueprint)
-    app.register_blueprint(oauth_blueprint)
-    if config.te_oauth_server:
-        init_oauth_server(app)
-    can_post = config.slack_mode is not SlackMode.LOG_ONLY
-    if can_post and (config.slack_signing_secret or config.slack_app_token):
-        bolt = build_bolt_app(app.extensions[EXTENSION_KEY])
-        app.extensions[BOLT_APP_KEY] = bolt
-        if config.slack_signing_secret:
-            # Only signed requests reach the listeners over HTTP.
-            app.extensions[SLACK_HANDLER_KEY] = SlackRequestHandler(bolt)
-    else:
-        log.info("Slack buttons and commands are off until SLACK_BOT_TOKEN and"
-                 " SLACK_SIGNING_SECRET (or SLACK_APP_TOKEN for Socket Mode) are set")
+    app.extensions[EXTENSION_KEY] = app_services
+    for subsystem in (webhook, health, slack, oauth_server):
+        subsystem.init_app(app, app_services)
     app.register_error_handler(HTTPException, _json_http_error)
 
     if credentials.open:

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from flask import Flask
 
-from bot.app import BOLT_APP_KEY
 from bot.delivery.runner import start_in_process, stop_in_process
 from bot.slack.socket_mode import start_socket_mode, stop_socket_mode
 
 
 def start_background(app: Flask) -> None:
     start_in_process(app)
-    start_socket_mode(app, BOLT_APP_KEY)
+    start_socket_mode(app)
 
 
 def stop_background(app: Flask) -> None:

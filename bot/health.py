@@ -3,13 +3,17 @@ otherwise, saying which part is down."""
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, current_app, jsonify
+from flask import Blueprint, Flask, Response, current_app, jsonify
 
 from bot.config import SlackMode
-from bot.services import services
+from bot.services import Services, services
 from bot.thousandeyes import utcnow
 
 blueprint = Blueprint("health", __name__)
+
+
+def init_app(app: Flask, _services: Services) -> None:
+    app.register_blueprint(blueprint)
 
 
 @blueprint.route("/healthz", methods=["GET"])

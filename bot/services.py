@@ -1,12 +1,16 @@
-"""The objects one app instance shares: config, database, credentials, wake-ups.
+"""The objects one app instance shares: config, database, credentials, wake-ups, and
+what each subsystem adds to them.
 
-Built by ``create_app`` and kept on ``app.extensions``; no module-level singletons, so
-two apps (two tests) never share state.
+Built by ``create_app`` and kept on ``app.extensions``; ``services(app)`` is the one way
+to reach any of it. Each subsystem's ``init_app(app, services)`` fills in its own field;
+nothing else is stored on the app. No module-level singletons, so two apps (two tests)
+never share state.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from flask import Flask
 from slack_sdk.oauth.installation_store import InstallationStore
@@ -16,6 +20,15 @@ from bot.delivery.wakeup import JobWakeup
 from bot.render import MessageRenderer
 from bot.store.database import Database
 from bot.webhook_auth import WebhookCredentials
+
+if TYPE_CHECKING:
+    from authlib.integrations.flask_oauth2 import AuthorizationServer
+    from slack_bolt import App as BoltApp
+    from slack_bolt.adapter.flask import SlackRequestHandler
+
+    from bot.delivery.runner import DeliveryWorker
+    from bot.oauth_server.csrf import ConsentForms
+    from bot.slack.socket_mode import SocketModeRunner
 
 EXTENSION_KEY = "thousandeyes_bot"
 
@@ -31,6 +44,15 @@ class Services:
     # Rung when a job is queued, so an in-process delivery thread starts at once instead
     # of waiting for its next poll.
     jobs_waiting: JobWakeup = field(default_factory=JobWakeup)
+    # Slack's listeners (bot.slack.init_app): None while buttons and commands are off.
+    bolt: BoltApp | None = None
+    slack_handler: SlackRequestHandler | None = None  # over HTTP; None: Socket Mode only
+    # Our OAuth server for ThousandEyes (bot.oauth_server.init_app): None while off.
+    oauth_server: AuthorizationServer | None = None
+    consent_forms: ConsentForms | None = None
+    # What a serving process runs beside its web threads (bot.background).
+    delivery_worker: DeliveryWorker | None = None
+    socket_mode: SocketModeRunner | None = None
 
     def notify_new_jobs(self) -> None:
         self.jobs_waiting.notify_one()

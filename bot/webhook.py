@@ -14,11 +14,11 @@ import re
 from dataclasses import dataclass
 from ipaddress import IPv6Address, ip_address
 
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, Flask, Response, current_app, jsonify, request
 from sqlalchemy.exc import DataError, SQLAlchemyError
 
 from bot.thousandeyes.custom import is_custom_webhook, parse_custom_event, to_classic_body
-from bot.services import services
+from bot.services import Services, services
 from bot.store.ingest import IngestStatus, store_event
 from bot.store.routes import DEFAULT_ROUTE, find_route, token_matches
 from bot.thousandeyes import PayloadError, parse_event, utcnow
@@ -27,6 +27,10 @@ from bot.webhook_auth import check_authorization, split_authorization
 log = logging.getLogger(__name__)
 
 blueprint = Blueprint("webhook", __name__)
+
+
+def init_app(app: Flask, _services: Services) -> None:
+    app.register_blueprint(blueprint)
 
 _CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{2,30}$")
 _CHANNEL_NAME = re.compile(r"^#?([a-z0-9][a-z0-9_\-.]{0,79})$")

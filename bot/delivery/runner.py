@@ -197,9 +197,6 @@ class DeliveryWorker:
 
 # --- process integration ---------------------------------------------------------------
 
-_WORKER_KEY = "thousandeyes_bot.delivery"
-
-
 def start_in_process(app: Flask) -> None:
     """gunicorn ``post_worker_init`` hook: delivery threads beside the web threads."""
     from bot.services import services
@@ -212,11 +209,14 @@ def start_in_process(app: Flask) -> None:
     worker = DeliveryWorker(config, app_services.database, wake=app_services.jobs_waiting,
                             renderer=app_services.renderer)
     worker.start(config.delivery_threads)
-    app.extensions[_WORKER_KEY] = worker
+    app_services.delivery_worker = worker
 
 
 def stop_in_process(app: Flask) -> None:
-    worker = app.extensions.pop(_WORKER_KEY, None)
+    from bot.services import services
+
+    app_services = services(app)
+    worker, app_services.delivery_worker = app_services.delivery_worker, None
     if worker is not None:
         worker.stop()
 

@@ -25,7 +25,7 @@ from werkzeug.datastructures import MultiDict
 
 from bot.oauth_server import lockout
 from bot.oauth_server.csrf import COOKIE, MAX_AGE, ConsentForms
-from bot.oauth_server.server import FORMS_KEY, ServiceAdmin, oauth_server
+from bot.oauth_server.server import ServiceAdmin, oauth_server
 from bot.services import services
 from bot.thousandeyes import utcnow
 
@@ -106,7 +106,7 @@ def authorize() -> Response | tuple[str, int]:
 def _decide(server: AuthorizationServer, grant: Any,
             params: list[tuple[str, str]]) -> Response | tuple[str, int]:
     client = grant.client
-    forms: ConsentForms = current_app.extensions[FORMS_KEY]
+    forms = _consent_forms()
     now = utcnow()
     if not forms.valid(request.cookies.get(COOKIE), request.form.get("csrf_token"), params, now):
         log.warning("OAuth consent for %s refused: no valid CSRF token", client.get_client_id())
@@ -143,7 +143,7 @@ def _decide(server: AuthorizationServer, grant: Any,
 def _consent_page(client_name: str, params: list[tuple[str, str]], *, status: int = 200,
                   error: str | None = None, retry_after: timedelta | None = None) -> Response:
     """The page with a fresh CSRF token, and its nonce in a cookie for this path only."""
-    forms: ConsentForms = current_app.extensions[FORMS_KEY]
+    forms = _consent_forms()
     nonce, token = forms.issue(params, utcnow(), request.cookies.get(COOKIE))
     seconds = math.ceil(retry_after.total_seconds()) if retry_after is not None else None
     if error and seconds:
@@ -162,3 +162,9 @@ def _consent_page(client_name: str, params: list[tuple[str, str]], *, status: in
 
 def _error_page(message: str, status: int) -> tuple[str, int]:
     return render_template_string(_ERROR_PAGE, message=message), status
+
+
+def _consent_forms() -> ConsentForms:
+    forms = services(current_app).consent_forms
+    assert forms is not None, "the consent page runs only with the OAuth server on"
+    return forms

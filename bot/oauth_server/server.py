@@ -24,14 +24,12 @@ from sqlalchemy import delete
 from bot.hashing import sha256_hex
 from bot.oauth_server.clients import OAuthClient, load_client
 from bot.oauth_server.csrf import ConsentForms
-from bot.services import services
+from bot.services import Services, services
 from bot.store.models import OAuthCodeRow, OAuthTokenRow
 from bot.thousandeyes import utcnow
 
 log = logging.getLogger(__name__)
 
-SERVER_KEY = "thousandeyes_bot.oauth_server"
-FORMS_KEY = "thousandeyes_bot.oauth_consent_forms"
 CODE_LIFETIME = timedelta(minutes=5)
 
 
@@ -99,14 +97,14 @@ class ClientCredentialsGrant(grants.ClientCredentialsGrant):  # type: ignore[mis
     TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
 
 
-def init_oauth_server(app: Flask) -> None:
+def attach_oauth_server(app: Flask, app_services: Services) -> None:
     """Attach the authorization server; only when ``OAUTH_ADMIN_PASSWORD`` is set."""
-    config = services(app).config
+    config = app_services.config
     lifetime = config.oauth_token_lifetime
     app.config["OAUTH2_TOKEN_EXPIRES_IN"] = {
         "implicit": lifetime, "authorization_code": lifetime, "client_credentials": lifetime,
     }
-    database = services(app).database
+    database = app_services.database
 
     def query_client(client_id: str) -> OAuthClient | None:
         return load_client(database, client_id, config.oauth_redirect_uris)
@@ -128,10 +126,10 @@ def init_oauth_server(app: Flask) -> None:
     server.register_grant(grants.ImplicitGrant)
     server.register_grant(AuthorizationCodeGrant)
     server.register_grant(ClientCredentialsGrant)
-    app.extensions[SERVER_KEY] = server
-    app.extensions[FORMS_KEY] = ConsentForms(database)
+    app_services.oauth_server = server
+    app_services.consent_forms = ConsentForms(database)
 
 
 def oauth_server() -> AuthorizationServer | None:
     """The app's authorization server, or None while ``OAUTH_ADMIN_PASSWORD`` is unset."""
-    return current_app.extensions.get(SERVER_KEY)
+    return services(current_app).oauth_server

@@ -1,1 +1,37 @@
-"""Talking to the Slack Web API (and not talking to it, in log-only mode)."""
+"""Talking to Slack: the Web API (and not talking to it, in log-only mode), and Slack's
+requests (buttons, slash commands, installs) handed to Bolt."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from flask import Flask
+
+    from bot.services import Services
+
+log = logging.getLogger(__name__)
+
+
+def init_app(app: Flask, app_services: Services) -> None:
+    """``/slack/*`` always answer; Bolt listens once the service can post (a bot token or
+    many workspaces) and Slack can reach it (a signing secret, or Socket Mode)."""
+    # Imported here: the delivery worker uses bot.slack's gateway without Bolt.
+    from slack_bolt.adapter.flask import SlackRequestHandler
+
+    from bot.config import SlackMode
+    from bot.slack.interactivity import build_bolt_app
+    from bot.slack.routes import blueprint
+
+    app.register_blueprint(blueprint)
+    config = app_services.config
+    can_post = config.slack_mode is not SlackMode.LOG_ONLY
+    if not (can_post and (config.slack_signing_secret or config.slack_app_token)):
+        log.info("Slack buttons and commands are off until SLACK_BOT_TOKEN and"
+                 " SLACK_SIGNING_SECRET (or SLACK_APP_TOKEN for Socket Mode) are set")
+        return
+    app_services.bolt = build_bolt_app(app_services)
+    if config.slack_signing_secret:
+        # Only signed requests reach the listeners over HTTP.
+        app_services.slack_handler = SlackRequestHandler(app_services.bolt)

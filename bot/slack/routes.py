@@ -15,7 +15,6 @@ import logging
 import re
 
 from flask import Blueprint, Response, current_app, jsonify, request
-from slack_bolt.adapter.flask import SlackRequestHandler
 from slack_bolt.request.internals import parse_body
 from slack_sdk.signature import SignatureVerifier
 
@@ -24,8 +23,6 @@ from bot.services import services
 log = logging.getLogger(__name__)
 
 blueprint = Blueprint("slack", __name__)
-
-HANDLER_KEY = "thousandeyes_bot.slack_handler"
 
 # Slack sends Unix seconds and "v0=" with a hex SHA-256; int() alone would also take
 # " 1", "1_0", "+1" and other scripts' digits.
@@ -37,7 +34,7 @@ _SIGNATURE = re.compile(r"v0=[0-9a-f]{64}", re.ASCII)
 @blueprint.route("/slack/install", methods=["GET"])
 @blueprint.route("/slack/oauth_redirect", methods=["GET"])
 def slack_events() -> Response | tuple[Response, int]:
-    handler: SlackRequestHandler | None = current_app.extensions.get(HANDLER_KEY)
+    handler = services(current_app).slack_handler
     if handler is None:
         response = jsonify(
             error="not_configured",

@@ -17,11 +17,10 @@ from slack_sdk.errors import SlackApiError
 
 log = logging.getLogger(__name__)
 
-_KEY = "thousandeyes_bot.socket_mode"
 _RETRY_SECONDS = (1, 2, 5, 10, 30, 60)
 
 
-class _SocketModeRunner:
+class SocketModeRunner:
     def __init__(self, handler: SocketModeHandler) -> None:
         self.handler = handler
         self.stopping = threading.Event()
@@ -42,20 +41,23 @@ class _SocketModeRunner:
                 self.stopping.wait(delay)
 
 
-def start_socket_mode(app: Flask, bolt_app_key: str) -> None:
+def start_socket_mode(app: Flask) -> None:
     from bot.services import services
 
-    config = services(app).config
-    bolt = app.extensions.get(bolt_app_key)
-    if not config.slack_app_token or bolt is None:
+    app_services = services(app)
+    token = app_services.config.slack_app_token
+    if not token or app_services.bolt is None:
         return
-    runner = _SocketModeRunner(SocketModeHandler(bolt, app_token=config.slack_app_token))
+    runner = SocketModeRunner(SocketModeHandler(app_services.bolt, app_token=token))
     runner.thread.start()
-    app.extensions[_KEY] = runner
+    app_services.socket_mode = runner
 
 
 def stop_socket_mode(app: Flask) -> None:
-    runner = app.extensions.pop(_KEY, None)
+    from bot.services import services
+
+    app_services = services(app)
+    runner, app_services.socket_mode = app_services.socket_mode, None
     if runner is not None:
         runner.stopping.set()
         runner.handler.close()
