@@ -16,7 +16,7 @@ from bot.render import MessageRenderer
 from bot.services import EXTENSION_KEY, Services
 from bot.slack.oauth import build_installation_store
 from bot.store.database import Database
-from bot.thousandeyes import utcnow
+from bot.clock import utcnow
 from bot.webhook_auth import WebhookCredentials
 
 log = logging.getLogger(__name__)

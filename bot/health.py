@@ -7,7 +7,7 @@ from flask import Blueprint, Flask, Response, current_app, jsonify
 
 from bot.config import SlackMode
 from bot.services import Services, services
-from bot.thousandeyes import utcnow
+from bot.clock import utcnow
 
 blueprint = Blueprint("health", __name__)
 

@@ -15,7 +15,8 @@ from bot.alert_view import AlertView, DisplayState, Responder
 from bot.config import Config
 from bot.thousandeyes.custom import is_custom_webhook, parse_custom_event
 from bot.render import MessageRenderer, RenderedMessage, block_kit_builder_url
-from bot.thousandeyes import Event, PayloadError, Transition, parse_event, utcnow
+from bot.thousandeyes import Event, PayloadError, Transition, parse_event
+from bot.clock import utcnow
 
 
 def render_command(config: Config, path: str, state: str | None) -> int:

@@ -21,7 +21,8 @@ from bot.thousandeyes.custom import is_custom_webhook, parse_custom_event, to_cl
 from bot.services import Services, services
 from bot.store.ingest import IngestStatus, store_event
 from bot.store.routes import DEFAULT_ROUTE, find_route, token_matches
-from bot.thousandeyes import PayloadError, parse_event, utcnow
+from bot.thousandeyes import PayloadError, parse_event
+from bot.clock import utcnow
 from bot.webhook_auth import check_authorization, split_authorization
 
 log = logging.getLogger(__name__)

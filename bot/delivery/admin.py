@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bot.delivery import queue
 from bot.store.database import Database
-from bot.thousandeyes import utcnow
+from bot.clock import utcnow
 
 
 def list_jobs_command(database: Database, dead_only: bool, limit: int) -> int:

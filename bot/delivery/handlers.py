@@ -35,7 +35,8 @@ from bot.store.events import load_event
 from bot.store.models import AlertRow, JobKind
 from bot.store.retry import with_db_retries
 from bot.store.routes import DEFAULT_ROUTE, RouteOptions, route_options
-from bot.thousandeyes import Event, utcnow
+from bot.thousandeyes import Event
+from bot.clock import utcnow
 
 log = logging.getLogger(__name__)
 

@@ -31,7 +31,7 @@ from bot.slack.workspaces import GatewayProvider
 from bot.store.database import Database
 from bot.store.retry import with_db_retries
 from bot.store.stale import StaleSweep
-from bot.thousandeyes import utcnow
+from bot.clock import utcnow
 
 log = logging.getLogger(__name__)
 

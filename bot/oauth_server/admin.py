@@ -7,7 +7,7 @@ from typing import Sequence
 from bot.config import Config
 from bot.oauth_server import clients
 from bot.store.database import Database
-from bot.thousandeyes import utcnow
+from bot.clock import utcnow
 
 
 def add_client_command(

@@ -27,7 +27,7 @@ from bot.oauth_server import lockout
 from bot.oauth_server.csrf import COOKIE, MAX_AGE, ConsentForms
 from bot.oauth_server.server import ServiceAdmin, oauth_server
 from bot.services import services
-from bot.thousandeyes import utcnow
+from bot.clock import utcnow
 
 log = logging.getLogger(__name__)
 

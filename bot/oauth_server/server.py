@@ -26,7 +26,7 @@ from bot.oauth_server.clients import OAuthClient, load_client
 from bot.oauth_server.csrf import ConsentForms
 from bot.services import Services, services
 from bot.store.models import OAuthCodeRow, OAuthTokenRow
-from bot.thousandeyes import utcnow
+from bot.clock import utcnow
 
 log = logging.getLogger(__name__)
 

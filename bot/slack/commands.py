@@ -21,7 +21,7 @@ from bot.slack.subscriptions import connect_channel, disconnect_route, list_chan
 from bot.store.alerts import open_alerts_in_channel
 from bot.store.database import Database
 from bot.store.models import AlertRow
-from bot.thousandeyes import utcnow
+from bot.clock import utcnow
 
 MAX_LISTED = 20
 

@@ -24,7 +24,7 @@ from bot.slack.bolt_environment import config_only
 from bot.slack.oauth import build_oauth_settings
 from bot.store.routes import disable_team
 from bot.store.acknowledgements import AckOutcome, Clicker, set_acknowledgement
-from bot.thousandeyes import utcnow
+from bot.clock import utcnow
 
 log = logging.getLogger(__name__)
 

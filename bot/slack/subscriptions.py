@@ -18,7 +18,7 @@ from bot.store.routes import (
     is_route_id,
     routes_in_channel,
 )
-from bot.thousandeyes import utcnow
+from bot.clock import utcnow
 
 if TYPE_CHECKING:
     from bot.config import Config

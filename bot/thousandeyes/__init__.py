@@ -21,7 +21,6 @@ from bot.thousandeyes.events import (
     parse_event,
     parse_stored_alert,
     parse_test_alert,
-    utcnow,
 )
 from bot.thousandeyes.fields import id_text, json_type
 from bot.thousandeyes.models import (
@@ -58,5 +57,4 @@ __all__ = [
     "parse_event",
     "parse_stored_alert",
     "parse_test_alert",
-    "utcnow",
 ]

@@ -11,7 +11,6 @@ correlates a trigger with its clear).
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
 from typing import Any, Mapping
 
 from bot.thousandeyes import fields
@@ -253,6 +252,3 @@ def _agent_alert(
         unplaced_dates=tuple(dates.unplaced),
     )
 
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)

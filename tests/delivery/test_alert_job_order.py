@@ -24,7 +24,8 @@ from bot.store.ingest import store_event
 from bot.store.jobs import enqueue, enqueue_parent_refresh
 from bot.store.models import AcknowledgementRow, JobKind, JobRow, JobStatus
 from bot.store.routes import DEFAULT_ROUTE
-from bot.thousandeyes import ParseOptions, parse_event, utcnow
+from bot.thousandeyes import ParseOptions, parse_event
+from bot.clock import utcnow
 from tests.support.payloads import load_sample
 
 LEASE = timedelta(seconds=60)

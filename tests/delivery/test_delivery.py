@@ -14,7 +14,7 @@ from bot.delivery.pacer import ChannelPacer
 from bot.delivery.runner import DeliveryWorker
 from bot.services import services
 from bot.store.models import AlertRow, JobRow, JobStatus
-from bot.thousandeyes import utcnow
+from bot.clock import utcnow
 from tests.support.delivery import drain, open_jobs, send
 from tests.support.payloads import load_sample, load_variant
 

@@ -13,7 +13,7 @@ from bot.actions import ACKNOWLEDGE, encode_alert_ref
 from bot.delivery.runner import DeliveryWorker
 from bot.store.models import AlertRow, JobKind, JobRow, JobStatus
 from bot.store.stale import BATCH, StaleSweep, mark_stale_alerts
-from bot.thousandeyes import utcnow
+from bot.clock import utcnow
 from tests.support.delivery import drain, send, serving
 from tests.support.payloads import load_sample, load_shape, numbered_alert_event
 from tests.support.slack_requests import click, post_to_slack_endpoint, signed_headers, \

@@ -27,7 +27,7 @@ from bot.app import create_app
 from bot.config import THOUSANDEYES_OAUTH_CALLBACKS, Config
 from bot.oauth_server import clients
 from bot.services import services
-from bot.thousandeyes import utcnow
+from bot.clock import utcnow
 from tests.faults.helpers import Serve
 from tests.faults.test_webhook_fuzz import FUZZ, hostile_text, json_values
 from tests.support.fake_slack import FakeSlack

@@ -24,7 +24,7 @@ from bot.app import create_app
 from bot.config import Config
 from bot.oauth_server import clients
 from bot.services import services
-from bot.thousandeyes import utcnow
+from bot.clock import utcnow
 from tests.support.payloads import load_sample
 from tests.support.servers import LiveServer
 

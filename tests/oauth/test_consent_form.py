@@ -14,7 +14,7 @@ from bot.app import create_app
 from bot.config import THOUSANDEYES_OAUTH_CALLBACKS, Config
 from bot.oauth_server import clients, lockout
 from bot.services import services
-from bot.thousandeyes import utcnow
+from bot.clock import utcnow
 from tests.support.consent_form import consent_form, submit
 from tests.support.servers import LiveServer
 

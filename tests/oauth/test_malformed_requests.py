@@ -13,7 +13,7 @@ from bot.body_limits import OTHER_MAX_BODY_BYTES
 from bot.config import THOUSANDEYES_OAUTH_CALLBACKS, Config
 from bot.oauth_server import clients
 from bot.services import services
-from bot.thousandeyes import utcnow
+from bot.clock import utcnow
 
 CALLBACK = THOUSANDEYES_OAUTH_CALLBACKS[0]
 

@@ -13,7 +13,7 @@ from bot.app import create_app
 from bot.config import THOUSANDEYES_OAUTH_CALLBACKS, Config
 from bot.oauth_server import clients
 from bot.services import services
-from bot.thousandeyes import utcnow
+from bot.clock import utcnow
 from tests.support.consent_form import submit
 from tests.support.payloads import load_sample
 from tests.support.servers import LiveServer

@@ -11,7 +11,8 @@ from bot.slack.command_input import CommandInput
 from bot.slack.commands import MAX_LISTED, command_response
 from bot.store.alerts import record_parent
 from bot.store.ingest import store_event
-from bot.thousandeyes import parse_event, utcnow
+from bot.thousandeyes import parse_event
+from bot.clock import utcnow
 from tests.render.helpers import assert_valid_message
 from tests.support.payloads import numbered_alert_event
 

@@ -1,0 +1,10 @@
+"""The one clock: aware UTC ``now``, so every timestamp the service stores compares with
+every other (and tests can see where time comes from)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
