@@ -7,6 +7,7 @@ two apps (two tests) never share state.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 
 from flask import Flask
 from slack_sdk.oauth.installation_store import InstallationStore
@@ -29,8 +30,12 @@ class Services:
     # of waiting for its next poll.
     jobs_waiting: JobWakeup = field(default_factory=JobWakeup)
 
-    def notify_new_jobs(self) -> None:
-        self.jobs_waiting.notify_one()
+    def notify_new_jobs(self, due_at: datetime | None = None) -> None:
+        """A job was queued; ``due_at`` is when it can start (its channel may be paced)."""
+        if due_at is None:
+            self.jobs_waiting.notify_one()
+        else:
+            self.jobs_waiting.notify_at((due_at - datetime.now(timezone.utc)).total_seconds())
 
 
 def services(app: Flask) -> Services:

@@ -165,7 +165,7 @@ def _ingest(destination: Destination) -> tuple[Response, int] | Response:
         "accepted %s %s alert=%s route=%s channel=%s", event.event_type, event.event_id,
         event.alert.key if event.alert else "-", destination.route, destination.channel or "-",
     )
-    app_services.notify_new_jobs()
+    app_services.notify_new_jobs(result.job_due_at)
     return jsonify(status="accepted", eventId=event.event_id)
 
 

@@ -11,23 +11,27 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Callable
 
 from sqlalchemy import select
 
 from bot.alert_view import AlertView, Responder
 from bot.config import Config
-from bot.delivery import queue
+from bot.delivery import circuit, queue
 from bot.delivery.pacer import JobPosts
 from bot.delivery.queue import ClaimedJob
 from bot.render import MessageRenderer, RenderedMessage
 from bot.slack.errors import (
     ChannelUnavailable,
+    ClaimLost,
     InvalidBlocks,
     NotInChannel,
     PermanentError,
+    RateLimited,
+    SlackDeliveryError,
     SlackUnavailable,
 )
 from bot.slack.gateway import LOG_ONLY_TS_PREFIX, POST_MARKER_EVENT, Posted, SlackGateway
@@ -48,10 +52,11 @@ class JobExecutor:
     gateway: SlackGateway
     renderer: MessageRenderer
     posts: JobPosts
+    lookup_interval: timedelta = timedelta(seconds=60)
 
     def run(self, job: ClaimedJob) -> None:
         """Do the job's Slack calls; raises a ``SlackDeliveryError`` when one fails."""
-        handler: Callable[[ClaimedJob], None] = {
+        handler: Callable[[ClaimedJob], None] = {  # one entry per bot.delivery.kinds.KINDS
             JobKind.WEBHOOK_TEST: self._webhook_test,
             JobKind.UNKNOWN_EVENT: self._unknown_event,
             JobKind.ALERT_TRIGGER: self._alert_trigger,
@@ -127,7 +132,7 @@ class JobExecutor:
         # A lost claim means another worker runs this job now; stop before posting more.
         if not with_db_retries(lambda: queue.save_progress(self.database, job, utcnow(), **progress),
                                f"recording progress of job {job.id}"):
-            raise SlackUnavailable("claim_lost", f"job {job.id} was taken over by another worker")
+            raise ClaimLost("claim_lost", f"job {job.id} was taken over by another worker")
 
     def _update_parent(self, row: AlertRow, view: AlertView) -> None:
         message = self.renderer.render_parent(view)
@@ -143,37 +148,69 @@ class JobExecutor:
         thread_ts: str | None = None, reply_broadcast: bool = False,
     ) -> Posted:
         # Every job posts at most one message; its marker rides along as Slack message
-        # metadata. If an earlier attempt may have posted it (it timed out, or the
-        # process died before recording the ts), look for the marker before posting.
+        # metadata. Only when an earlier attempt's answer was lost (a timeout, a 5xx,
+        # the process died mid-call) may the message exist: then look for the marker
+        # before posting again. An answer that arrived (ok, an error code, a 429) settled
+        # the attempt, and needs no look-up.
         marker = f"job-{job.id}"
         if job.data.get("in_flight") == marker:
-            found = self.gateway.find_posted(channel, marker, thread_ts=thread_ts)
+            found = self._find_earlier_post(job, channel, marker, thread_ts)
             if found is not None:
                 log.info("job %d: the message was already posted (%s); not posting again",
                          job.id, found.ts)
                 return found
-        self._save_progress(job, in_flight=marker)
+        self._save_progress(job, in_flight=marker, in_flight_since=time.time())
         metadata = {"event_type": POST_MARKER_EVENT, "event_payload": {"marker": marker}}
 
-        def send(blocks: list[dict[str, Any]] | None) -> Posted:
+        def send(target: str, blocks: list[dict[str, Any]] | None) -> Posted:
             return self.posts.post(lambda: self.gateway.post_message(
-                channel, message.text, blocks, thread_ts=thread_ts,
+                target, message.text, blocks, thread_ts=thread_ts,
                 reply_broadcast=reply_broadcast, metadata=metadata,
             ))
 
         try:
-            return send(message.blocks)
-        except NotInChannel:
-            if channel.startswith(("G", "D")):
-                raise PermanentError(
-                    "not_in_channel", f"invite the bot to {channel} with /invite"
-                ) from None
-            log.info("job %d: joining %s, which the bot is not in", job.id, channel)
-            channel = self.gateway.join_channel(channel)
-            return send(message.blocks)
-        except InvalidBlocks as error:
-            log.warning("job %d: Slack refused the blocks (%s); posting as text", job.id, error)
-            return send(None)
+            try:
+                return send(channel, message.blocks)
+            except NotInChannel:
+                if channel.startswith(("G", "D")):
+                    raise PermanentError(
+                        "not_in_channel", f"invite the bot to {channel} with /invite"
+                    ) from None
+                log.info("job %d: joining %s, which the bot is not in", job.id, channel)
+                return send(self.gateway.join_channel(channel), message.blocks)
+            except InvalidBlocks as error:
+                log.warning("job %d: Slack refused the blocks (%s); posting as text", job.id, error)
+                return send(channel, None)
+        except SlackDeliveryError as error:
+            if not _answer_may_be_lost(error):
+                job.data.pop("in_flight", None)  # settled: nothing was posted
+            raise
+
+    def _find_earlier_post(
+        self, job: ClaimedJob, channel: str, marker: str, thread_ts: str | None
+    ) -> Posted | None:
+        """The message an interrupted attempt posted, if Slack shows it; None when it
+        does not, or when we cannot tell (then the job posts: a rare duplicate is better
+        than an alert held back)."""
+        channel_id = channel if not channel.startswith("#") and channel else job.lane_channel_id
+        if not channel_id or channel_id.startswith("#"):
+            log.warning("job %d: the answer to its post was lost and the id of %s is not known"
+                        " yet, so it cannot be looked for; posting", job.id, channel or "(default)")
+            return None
+        if not circuit.take_lookup(self.database, job.team_id, thread_ts is not None, utcnow(),
+                                   self.lookup_interval):
+            log.warning("job %d: the answer to its post was lost, and this workspace's"
+                        " history reads (one per %s) are spent; posting without looking",
+                        job.id, self.lookup_interval)
+            return None
+        since = job.data.get("in_flight_since")
+        try:
+            return self.gateway.find_posted(
+                channel_id, marker, thread_ts=thread_ts,
+                oldest=float(since) - 5 if isinstance(since, (int, float)) else None)
+        except RateLimited:
+            log.warning("job %d: Slack limited the history read; posting without looking", job.id)
+            return None
 
     def _options(self, row: AlertRow) -> RouteOptions:
         options = route_options(self.database, row.route) if row.route != DEFAULT_ROUTE else None
@@ -209,6 +246,11 @@ class JobExecutor:
                 raise PermanentError("no_event", f"job {job.id} has no stored event")
             payload = json.loads(row.payload)
         return parse_event(payload)
+
+
+def _answer_may_be_lost(error: SlackDeliveryError) -> bool:
+    """True when Slack may have created the message although the call failed."""
+    return isinstance(error, SlackUnavailable) and error.answer_lost
 
 
 def _parse_time(value: Any) -> datetime:

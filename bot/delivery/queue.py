@@ -1,11 +1,17 @@
-"""The outbox queue: claim, finish, retry and dead-letter jobs in the app's database.
+"""The outbox queue: claim, finish, heartbeat and dead-letter jobs in the app's database.
 
-Claiming is safe across threads and processes: PostgreSQL locks the chosen row with
-``FOR UPDATE SKIP LOCKED``; SQLite runs every transaction as ``BEGIN IMMEDIATE`` (one
-writer at a time, see ``bot.store.database``). Jobs of one alert run in order: a job is
-claimable only when no earlier job of its alert is still pending or running, with one
-exception: a parent refresh does not wait for earlier thread notes (see
-``REFRESH_OVERTAKES``).
+Claims go through delivery lanes (``DeliveryLaneRow``, one per channel jobs post to). A
+claim looks only at lanes that are ready (have a job due), whose next post slot has come
+and which no other post holds, then at that lane's oldest due job through an index: its
+cost depends on the number of lanes, not on the backlog. Taking a posting job holds its
+lane until the job ends, and the job's last answer sets the lane's next slot, so every
+thread of every process posts at most one message per interval per channel.
+
+Claiming is safe across threads and processes: PostgreSQL locks the lane and the job
+with ``FOR UPDATE SKIP LOCKED``; SQLite runs every transaction as ``BEGIN IMMEDIATE``
+(one writer at a time, see ``bot.store.database``). Jobs of one alert run in order: a
+job is claimable only when no earlier job of its alert that it waits for is still open
+(``bot.delivery.kinds``).
 """
 
 from __future__ import annotations
@@ -19,28 +25,22 @@ from datetime import datetime, timedelta
 from typing import Any, Collection
 
 from sqlalchemy import ColumnElement, and_, exists, not_, or_, select, update
-from sqlalchemy.orm import aliased
+from sqlalchemy.orm import Session, aliased
 
+from bot.delivery import circuit
+from bot.delivery.kinds import KINDS, NON_BLOCKING_KINDS, POSTING_KINDS
+from bot.delivery.outcome import Dead, Done, Outcome, Retry
 from bot.store.database import Database
-from bot.store.models import JobKind, JobRow, JobStatus
+from bot.store.models import DeliveryLaneRow, JobRow, JobStatus
 
 log = logging.getLogger(__name__)
 
-# Kinds that call chat.postMessage, the call Slack limits to ~1/s per channel.
-POSTING_KINDS = frozenset(
-    {JobKind.WEBHOOK_TEST, JobKind.UNKNOWN_EVENT, JobKind.ALERT_TRIGGER, JobKind.ALERT_CLEAR,
-     JobKind.ACK_NOTE}
-)
-
-# Kinds of earlier jobs that a REFRESH_PARENT of the same alert does not wait for.
-# A refresh re-renders the parent from the state stored when it runs, and a thread note
-# never changes the parent: waiting for notes only held the parent behind the channel's
-# paced posts (a second click showed ~20 s late during a storm). A refresh still waits
-# for the jobs that create or change the parent (trigger, clear) and for an earlier
-# refresh, so two never run at once on two workers and land out of order. Every other
-# kind waits for every earlier job of its alert: a clear follows the notes before it.
-REFRESH_OVERTAKES = frozenset({JobKind.ACK_NOTE})
 OPEN_STATUSES = (JobStatus.PENDING, JobStatus.RUNNING)
+# Lanes one claim looks at; more are looked at on the next claim.
+_LANES_PER_CLAIM = 8
+# A lane whose due jobs all wait for an earlier job of their alert in another lane is
+# looked at again when that job ends, or after this long at the latest.
+_BLOCKED_RECHECK = timedelta(seconds=5)
 
 
 @dataclass(frozen=True)
@@ -54,6 +54,22 @@ class ClaimedJob:
     worker_id: str = ""
     team_id: str | None = None
     data: dict[str, Any] = field(default_factory=dict)
+    lane: str = ""
+    created_at: datetime | None = None
+    # The id Slack answered with for this lane's channel, if a post has told us.
+    lane_channel_id: str | None = None
+    holds_lane: bool = False  # a posting job holds its lane until it ends
+
+    @property
+    def hold_key(self) -> str:
+        return f"{self.worker_id}/{self.id}"
+
+
+@dataclass(frozen=True)
+class Claim:
+    job: ClaimedJob | None
+    # With no job: when a lane may have one next (None: no job is pending anywhere).
+    next_due: datetime | None = None
 
 
 _BOOT_ID = secrets.token_hex(4)  # tells this process from an earlier one with its pid
@@ -65,93 +81,256 @@ def worker_identity() -> str:
 
 
 def claim_next(
-    db: Database,
-    worker_id: str,
-    now: datetime,
-    lease: timedelta,
-    blocked_channels: Collection[str] = (),
-    paced_channels: Collection[str] = (),
-) -> ClaimedJob | None:
-    """Claim the job that has been due longest, skipping channels that must not be called now.
+    db: Database, worker_id: str, now: datetime, lease: timedelta, post_interval: float = 1.0,
+) -> Claim:
+    """Claim the oldest due job of a lane that may post now.
 
-    Ordering by due time rather than by id keeps a job that fails over and over (and so
-    is due again and again) from starving the jobs queued after it.
-
-    ``blocked_channels`` (Retry-After) exclude every job of the channel;
-    ``paced_channels`` (a post was just made) exclude only jobs that post.
+    Lanes are taken in order of their next post slot, so busy lanes take turns. With no
+    ``post_interval`` (log-only delivery, or pacing turned off) posting jobs do not hold
+    their lane and posts to one channel may overlap.
     """
-    conditions = [
-        or_(
-            and_(JobRow.status == JobStatus.PENDING, JobRow.next_attempt_at <= now),
-            and_(JobRow.status == JobStatus.RUNNING, JobRow.locked_until < now),
-        ),
-        or_(JobRow.alert_id.is_(None), not_(_earlier_job_to_wait_for())),
-    ]
-    if blocked_channels:
-        conditions.append(JobRow.channel.not_in(list(blocked_channels)))
-    if paced_channels:
-        conditions.append(
-            not_(and_(JobRow.channel.in_(list(paced_channels)),
-                      JobRow.kind.in_(list(POSTING_KINDS))))
-        )
-    statement = (
-        select(JobRow)
-        .where(*conditions)
-        .order_by(JobRow.next_attempt_at, JobRow.id)
-        .limit(1)
-        .with_for_update(skip_locked=True, of=JobRow)
-    )
     with db.session() as session:
-        row = session.scalars(statement).first()
-        if row is None:
-            return None
-        if row.status == JobStatus.RUNNING:
-            log.warning("job %d: lease of %s expired; taking it over", row.id, row.locked_by)
-        row.status = JobStatus.RUNNING
-        row.locked_by = worker_id
-        row.locked_until = now + lease
-        row.attempts += 1
-        row.updated_at = now
-        return ClaimedJob(
-            id=row.id, kind=row.kind, alert_id=row.alert_id, event_pk=row.event_pk,
-            channel=row.channel, attempts=row.attempts, worker_id=worker_id,
-            team_id=row.team_id, data=dict(row.data or {}),
-        )
+        lanes = list(session.scalars(
+            select(DeliveryLaneRow)
+            .where(DeliveryLaneRow.ready_at <= now, DeliveryLaneRow.next_post_at <= now,
+                   or_(DeliveryLaneRow.held_until.is_(None), DeliveryLaneRow.held_until < now))
+            .order_by(DeliveryLaneRow.next_post_at, DeliveryLaneRow.lane)
+            .limit(_LANES_PER_CLAIM)
+            .with_for_update(skip_locked=True)
+        ))
+        for lane in lanes:
+            row = session.scalars(
+                select(JobRow)
+                .where(JobRow.status == JobStatus.PENDING, JobRow.lane == lane.lane,
+                       JobRow.next_attempt_at <= now,
+                       or_(JobRow.alert_id.is_(None), not_(_earlier_job_to_wait_for())))
+                .order_by(JobRow.next_attempt_at, JobRow.id)
+                .limit(1)
+                .with_for_update(skip_locked=True, of=JobRow)
+            ).first()
+            if row is None:
+                lane.ready_at = _when_lane_is_ready(session, lane.lane, now)
+                continue
+            return Claim(_take(row, lane, worker_id, now, lease, post_interval))
+    return Claim(None, next_due(db, now))
+
+
+def _take(row: JobRow, lane: DeliveryLaneRow, worker_id: str, now: datetime,
+          lease: timedelta, post_interval: float) -> ClaimedJob:
+    row.status = JobStatus.RUNNING
+    row.locked_by = worker_id
+    row.locked_until = now + lease
+    row.attempts += 1
+    row.updated_at = now
+    holds = row.kind in POSTING_KINDS and post_interval > 0
+    job = ClaimedJob(
+        id=row.id, kind=row.kind, alert_id=row.alert_id, event_pk=row.event_pk,
+        channel=row.channel, attempts=row.attempts, worker_id=worker_id,
+        team_id=row.team_id, data=dict(row.data or {}), lane=row.lane,
+        created_at=row.created_at, lane_channel_id=lane.channel_id, holds_lane=holds,
+    )
+    # Moving the slot to now puts the lane behind the others that are waiting (turns).
+    lane.next_post_at = now
+    if holds:
+        lane.held_by, lane.held_until = job.hold_key, now + lease
+    return job
+
+
+def _when_lane_is_ready(session: Session, lane: str, now: datetime) -> datetime | None:
+    """Nothing claimable in ``lane`` now: when to look at it again (None: it is empty).
+
+    That is when its next job in backoff (or otherwise not yet due) is due. Jobs due now
+    wait for an earlier job of their alert: finishing that job readies the lane, and the
+    lane is looked at again after ``_BLOCKED_RECHECK`` at the latest.
+    """
+    pending = (JobRow.status == JobStatus.PENDING, JobRow.lane == lane)
+    later = session.scalar(
+        select(JobRow.next_attempt_at).where(*pending, JobRow.next_attempt_at > now)
+        .order_by(JobRow.next_attempt_at).limit(1)
+    )
+    waiting_now = session.scalar(
+        select(JobRow.id).where(*pending, JobRow.next_attempt_at <= now).limit(1)
+    )
+    times = [t for t in (later, now + _BLOCKED_RECHECK if waiting_now else None) if t]
+    return min(times) if times else None
+
+
+def next_due(db: Database, now: datetime) -> datetime | None:
+    """The earliest time a claim may find a job (None: no lane has pending jobs)."""
+    with db.session() as session:
+        rows = session.execute(
+            select(DeliveryLaneRow.ready_at, DeliveryLaneRow.next_post_at,
+                   DeliveryLaneRow.held_until)
+            .where(DeliveryLaneRow.ready_at.is_not(None))
+            .order_by(DeliveryLaneRow.ready_at).limit(500)
+        ).all()
+    times = [max(ready, post, held or ready) for ready, post, held in rows]
+    return min(times) if times else None
 
 
 def _earlier_job_to_wait_for() -> ColumnElement[bool]:
     """True while an earlier job of the same alert, of a kind this job waits for, is open."""
     earlier = aliased(JobRow)
-    waits_for_its_kind = or_(JobRow.kind != JobKind.REFRESH_PARENT,
-                             earlier.kind.not_in(list(REFRESH_OVERTAKES)))
-    return exists().where(
-        earlier.alert_id == JobRow.alert_id,
-        earlier.id < JobRow.id,
-        earlier.status.in_(OPEN_STATUSES),
-        waits_for_its_kind,
-    )
+    waits_for_its_kind = and_(*(
+        or_(JobRow.kind != kind, earlier.kind.not_in(sorted(spec.overtakes)))
+        for kind, spec in KINDS.items() if spec.overtakes
+    ))
+    conditions = [earlier.alert_id == JobRow.alert_id, earlier.id < JobRow.id,
+                  earlier.status.in_(OPEN_STATUSES), waits_for_its_kind]
+    if NON_BLOCKING_KINDS:
+        conditions.append(earlier.kind.not_in(sorted(NON_BLOCKING_KINDS)))
+    return exists().where(*conditions)
 
 
-def complete(db: Database, job: ClaimedJob, now: datetime) -> bool:
-    return _set_held(db, job, status=JobStatus.DONE, locked_by=None, locked_until=None,
-                     last_error=None, updated_at=now)
+# --- the end of a run ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LaneAfter:
+    """What a run tells its lane: when the next post may start, and the channel's id."""
+
+    next_post_at: datetime | None = None
+    channel_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Finished:
+    recorded: bool  # False: the claim was lost, nothing was recorded
+    released: int = 0  # jobs in backoff released by closing the workspace's circuit
+
+
+def finish(
+    db: Database, job: ClaimedJob, outcome: Outcome, now: datetime,
+    lane: LaneAfter = LaneAfter(), slack_ok: bool | None = None,
+) -> Finished:
+    """Record the outcome, free the job's lane and ready what waited for the job.
+
+    ``slack_ok`` is what the run learnt of its workspace's Slack: True closes its circuit
+    (and releases the jobs in backoff), False opens it. Nothing is recorded when the
+    claim was lost (the lease expired and another worker took the job).
+    """
+    values: dict[str, Any] = dict(locked_by=None, locked_until=None, updated_at=now,
+                                  data=dict(job.data))
+    if isinstance(outcome, Done):
+        values.update(status=JobStatus.DONE, last_error=None, waiting_for=None)
+    elif isinstance(outcome, Retry):
+        values.update(status=JobStatus.PENDING, last_error=outcome.reason[:2000],
+                      next_attempt_at=now + timedelta(seconds=outcome.delay),
+                      waiting_for=outcome.waiting_for)
+        if not outcome.counts:
+            values["attempts"] = job.attempts - 1
+    elif isinstance(outcome, Dead):
+        values.update(status=JobStatus.DEAD, last_error=outcome.reason[:2000], waiting_for=None)
+    released = 0
+    with db.session() as session:
+        if not _update_held(session, job, values):
+            return Finished(False)
+        _free_lane(session, job, lane, outcome, now)
+        if not isinstance(outcome, Retry) and job.alert_id is not None:
+            _ready_lanes_of_alert(session, job.alert_id, now)
+        if slack_ok is True:
+            released = circuit.note_success(session, job.team_id, now)
+        elif slack_ok is False:
+            circuit.note_failure(session, job.team_id, now)
+    return Finished(True, released)
+
+
+def _free_lane(session: Session, job: ClaimedJob, after: LaneAfter, outcome: Outcome,
+               now: datetime) -> None:
+    lane = session.get(DeliveryLaneRow, job.lane, with_for_update=True)
+    if lane is None:
+        return
+    if job.holds_lane and lane.held_by == job.hold_key:
+        lane.held_by, lane.held_until = None, None
+    if after.next_post_at is not None and after.next_post_at > lane.next_post_at:
+        lane.next_post_at = after.next_post_at
+    if after.channel_id and job.kind in POSTING_KINDS:
+        lane.channel_id = after.channel_id
+    if isinstance(outcome, Retry):
+        retry_at = now + timedelta(seconds=outcome.delay)
+        if lane.ready_at is None or lane.ready_at > retry_at:
+            lane.ready_at = retry_at
+
+
+def _ready_lanes_of_alert(session: Session, alert_id: int, now: datetime) -> None:
+    """Jobs of the alert that waited for the one that just ended may be claimable now."""
+    lanes = set(session.scalars(select(JobRow.lane).where(
+        JobRow.alert_id == alert_id, JobRow.status == JobStatus.PENDING)))
+    ready_lanes(session, lanes, now)
+
+
+def ready_lanes(session: Session, lanes: Collection[str], now: datetime) -> None:
+    if lanes:
+        session.execute(
+            update(DeliveryLaneRow)
+            .where(DeliveryLaneRow.lane.in_(sorted(lanes)),
+                   or_(DeliveryLaneRow.ready_at.is_(None), DeliveryLaneRow.ready_at > now))
+            .values(ready_at=now)
+        )
 
 
 def save_progress(db: Database, job: ClaimedJob, now: datetime, **progress: Any) -> bool:
     """Record a step (e.g. a reply's ts) so a retried job does not repeat it."""
     job.data.update(progress)
-    return _set_held(db, job, data=dict(job.data), updated_at=now)
+    with db.session() as session:
+        return _update_held(session, job, dict(data=dict(job.data), updated_at=now))
 
 
-def reschedule(db: Database, job: ClaimedJob, now: datetime, delay: float, error: str) -> bool:
-    return _set_held(db, job, status=JobStatus.PENDING, locked_by=None, locked_until=None,
-                     next_attempt_at=now + timedelta(seconds=delay), last_error=error[:2000],
-                     updated_at=now)
+def _update_held(session: Session, job: ClaimedJob, values: dict[str, Any]) -> bool:
+    """Update the job only while this claim still holds it.
+
+    A worker whose lease expired must not mark done (or pending again) a job another
+    worker has since claimed; ``attempts`` tells two claims by one process apart.
+    """
+    result = session.execute(
+        update(JobRow)
+        .where(JobRow.id == job.id, JobRow.status == JobStatus.RUNNING,
+               JobRow.locked_by == job.worker_id, JobRow.attempts == job.attempts)
+        .values(**values)
+    )
+    if not result.rowcount:
+        log.warning("job %d: claim lost (lease expired and another worker took it)", job.id)
+        return False
+    return True
 
 
-def dead_letter(db: Database, job: ClaimedJob, now: datetime, error: str) -> bool:
-    return _set_held(db, job, status=JobStatus.DEAD, locked_by=None, locked_until=None,
-                     last_error=error[:2000], updated_at=now)
+# --- leases -----------------------------------------------------------------------------------
+
+
+def heartbeat(db: Database, worker_id: str, holds: Collection[str], now: datetime,
+              lease: timedelta) -> int:
+    """Renew the leases of the jobs (and the lanes) this worker holds; returns the jobs."""
+    with db.session() as session:
+        renewed = session.execute(
+            update(JobRow)
+            .where(JobRow.status == JobStatus.RUNNING, JobRow.locked_by == worker_id)
+            .values(locked_until=now + lease)
+        ).rowcount or 0
+        if holds:
+            session.execute(
+                update(DeliveryLaneRow).where(DeliveryLaneRow.held_by.in_(sorted(holds)))
+                .values(held_until=now + lease)
+            )
+    return renewed
+
+
+def expire_leases(db: Database, now: datetime) -> int:
+    """Queue again the jobs whose holder stopped renewing its lease (it died, or its host).
+
+    The job keeps its progress, so a post that may have been in flight is looked for
+    before it is posted again.
+    """
+    with db.session() as session:
+        rows = session.scalars(
+            select(JobRow)
+            .where(JobRow.status == JobStatus.RUNNING, JobRow.locked_until < now)
+            .with_for_update(skip_locked=True)
+        ).all()
+        for row in rows:
+            log.warning("job %d: the lease of %s expired; queueing it again", row.id, row.locked_by)
+            _requeue(row, now)
+        ready_lanes(session, {row.lane for row in rows}, now)
+        return len(rows)
 
 
 def release_orphans(db: Database, host: str, now: datetime) -> int:
@@ -165,28 +344,48 @@ def release_orphans(db: Database, host: str, now: datetime) -> int:
                 JobRow.status == JobStatus.RUNNING, JobRow.locked_by.like(f"{host}:%")
             ).with_for_update()
         ).all()
-        released = 0
-        for row in rows:
-            if _holder_is_gone(row.locked_by or ""):
-                row.status = JobStatus.PENDING
-                row.locked_by = None
-                row.locked_until = None
-                row.next_attempt_at = now
-                row.updated_at = now
-                released += 1
-        return released
+        released = [row for row in rows if _holder_is_gone(row.locked_by or "")]
+        holds = sorted(f"{row.locked_by}/{row.id}" for row in released)
+        for row in released:
+            _requeue(row, now)
+        ready_lanes(session, {row.lane for row in released}, now)
+        if holds:
+            session.execute(update(DeliveryLaneRow).where(DeliveryLaneRow.held_by.in_(holds))
+                            .values(held_by=None, held_until=None))
+        return len(released)
+
+
+def _requeue(row: JobRow, now: datetime) -> None:
+    row.status = JobStatus.PENDING
+    row.locked_by = None
+    row.locked_until = None
+    row.next_attempt_at = now
+    row.updated_at = now
 
 
 def revive(db: Database, now: datetime, job_id: int | None = None) -> int:
     """Queue dead jobs again (one, or all of them); returns how many."""
-    statement = update(JobRow).where(JobRow.status == JobStatus.DEAD)
-    if job_id is not None:
-        statement = statement.where(JobRow.id == job_id)
     with db.session() as session:
-        result = session.execute(statement.values(
-            status=JobStatus.PENDING, attempts=0, next_attempt_at=now, updated_at=now,
-        ))
-        return result.rowcount or 0
+        statement = select(JobRow).where(JobRow.status == JobStatus.DEAD)
+        if job_id is not None:
+            statement = statement.where(JobRow.id == job_id)
+        rows = session.scalars(statement.with_for_update()).all()
+        for row in rows:
+            row.status, row.attempts, row.waiting_for = JobStatus.PENDING, 0, None
+            row.next_attempt_at, row.updated_at = now, now
+        ready_lanes(session, {row.lane for row in rows}, now)
+        return len(rows)
+
+
+def ready_lanes_with_pending_jobs(db: Database, now: datetime) -> int:
+    """A safety net: ready every idle lane that has pending jobs (none should)."""
+    with db.session() as session:
+        pending = exists().where(JobRow.lane == DeliveryLaneRow.lane,
+                                 JobRow.status == JobStatus.PENDING)
+        return session.execute(
+            update(DeliveryLaneRow).where(DeliveryLaneRow.ready_at.is_(None), pending)
+            .values(ready_at=now)
+        ).rowcount or 0
 
 
 def list_jobs(db: Database, dead_only: bool = False, limit: int = 50) -> list[JobRow]:
@@ -195,26 +394,6 @@ def list_jobs(db: Database, dead_only: bool = False, limit: int = 50) -> list[Jo
         statement = statement.where(JobRow.status == JobStatus.DEAD)
     with db.session() as session:
         return list(session.scalars(statement))
-
-
-def _set_held(db: Database, job: ClaimedJob, **values: Any) -> bool:
-    """Update the job only while this claim still holds it.
-
-    A worker whose lease expired must not mark done (or pending again) a job another
-    worker has since claimed; ``attempts`` tells two claims by one process apart.
-    Returns False when the claim was lost.
-    """
-    with db.session() as session:
-        result = session.execute(
-            update(JobRow)
-            .where(JobRow.id == job.id, JobRow.status == JobStatus.RUNNING,
-                   JobRow.locked_by == job.worker_id, JobRow.attempts == job.attempts)
-            .values(**values)
-        )
-    if not result.rowcount:
-        log.warning("job %d: claim lost (lease expired and another worker took it)", job.id)
-        return False
-    return True
 
 
 def _holder_is_gone(locked_by: str) -> bool:

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import Connection, Row, Select, Table, TextClause, bindparam, insert, select, text, update
 
 from bot.store.database import Database
-from bot.store.jobs import job_values
+from bot.store.jobs import job_values, mark_lane_ready
 from bot.store.models import AlertRow, AlertState, EventRow, JobKind, JobRow
 from bot.thousandeyes import AgentAlert, Event, TestAlert, Transition
 
@@ -35,6 +35,9 @@ class IngestResult:
     event_pk: int | None = None
     alert_pk: int | None = None
     job_pk: int | None = None
+    # When the queued job can start at the earliest (its lane may be paced), so the
+    # webhook wakes a delivery thread only when there is something it can do.
+    job_due_at: datetime | None = None
 
 
 def store_event(
@@ -77,15 +80,14 @@ def _store(
     ))
     if event_pk is None:
         raise _DuplicateEvent(event.event_id)
-    job_pk = None
+    job_pk = job_due_at = None
     if job_kind is not None:
-        job_pk = connection.scalar(
-            insert(JobRow.__table__).returning(JobRow.__table__.c.id),
-            job_values(kind=job_kind, alert_id=alert_pk, channel=channel, team_id=team_id,
-                       now=now, event_pk=event_pk),
-        )
+        job = job_values(kind=job_kind, alert_id=alert_pk, channel=channel, team_id=team_id,
+                         now=now, event_pk=event_pk)
+        job_pk = connection.scalar(insert(JobRow.__table__).returning(JobRow.__table__.c.id), job)
+        job_due_at = mark_lane_ready(connection, job)
     return IngestResult(IngestStatus.ACCEPTED, event_pk=event_pk, alert_pk=alert_pk,
-                        job_pk=job_pk)
+                        job_pk=job_pk, job_due_at=job_due_at)
 
 
 def _insert_unless_present(connection: Connection, model: type, values: dict[str, Any]) -> int | None:

@@ -6,10 +6,14 @@ import json
 import time
 
 import requests
-from sqlalchemy import func, select
+from datetime import timedelta
 
+from sqlalchemy import func, select, update
+
+from bot.delivery.kinds import UPDATES_LANE
 from bot.delivery.runner import DeliveryWorker
-from bot.store.models import JobRow, JobStatus
+from bot.store.models import DeliveryLaneRow, JobRow, JobStatus
+from bot.thousandeyes import utcnow
 
 TOKEN_HEADER = {"Authorization": "Bearer test-webhook-token-0123456789"}
 
@@ -41,3 +45,16 @@ def drain(worker: DeliveryWorker, timeout: float = 20.0) -> None:
             return
         time.sleep(0.02)
     raise AssertionError(f"jobs still open after {timeout}s: {open_jobs(worker)}")
+
+
+def hold_lanes(worker: DeliveryWorker, seconds: float) -> None:
+    """Push every channel's next post slot out, as a storm of posts (in any process) would."""
+    with worker.database.session() as session:
+        session.execute(update(DeliveryLaneRow)
+                        .where(DeliveryLaneRow.lane.not_like(f"%:{UPDATES_LANE}"))
+                        .values(next_post_at=utcnow() + timedelta(seconds=seconds)))
+
+
+def release_lanes(worker: DeliveryWorker) -> None:
+    with worker.database.session() as session:
+        session.execute(update(DeliveryLaneRow).values(next_post_at=utcnow()))
