@@ -99,19 +99,21 @@ def claim_next(
             .with_for_update(skip_locked=True)
         ))
         for lane in lanes:
-            row = session.scalars(
+            claimable = (
                 select(JobRow)
                 .where(JobRow.status == JobStatus.PENDING, JobRow.lane == lane.lane,
                        JobRow.next_attempt_at <= now,
                        or_(JobRow.alert_id.is_(None), not_(_earlier_job_to_wait_for())))
                 .order_by(JobRow.next_attempt_at, JobRow.id)
                 .limit(1)
-                .with_for_update(skip_locked=True, of=JobRow)
-            ).first()
-            if row is None:
+            )
+            row = session.scalars(claimable.with_for_update(skip_locked=True, of=JobRow)).first()
+            if row is not None:
+                return Claim(_take(row, lane, worker_id, now, lease, post_interval))
+            if session.scalars(claimable).first() is None:
                 lane.ready_at = _when_lane_is_ready(session, lane.lane, now)
-                continue
-            return Claim(_take(row, lane, worker_id, now, lease, post_interval))
+            # Otherwise its job is locked by a transaction that joins it (a click merging
+            # into a waiting refresh, PostgreSQL): the lane stays ready for the next claim.
     return Claim(None, next_due(db, now))
 
 
@@ -221,17 +223,22 @@ def finish(
             values["attempts"] = job.attempts - 1
     elif isinstance(outcome, Dead):
         values.update(status=JobStatus.DEAD, last_error=outcome.reason[:2000], waiting_for=None)
-    released = 0
+    # Each transaction locks at most one lane row, so two of them cannot deadlock (a
+    # multi-lane update waits holding no lane). The job and its lane are recorded
+    # first; readying what waited for the job and the circuit follow.
     with db.session() as session:
         if not _update_held(session, job, values):
             return Finished(False)
         _free_lane(session, job, lane, outcome, now)
-        if not isinstance(outcome, Retry) and job.alert_id is not None:
-            _ready_lanes_of_alert(session, job.alert_id, now)
-        if slack_ok is True:
-            released = circuit.note_success(session, job.team_id, now)
-        elif slack_ok is False:
-            circuit.note_failure(session, job.team_id, now)
+    if not isinstance(outcome, Retry) and job.alert_id is not None:
+        _ready_lanes_of_alert(db, job.alert_id, now)
+    released = 0
+    if slack_ok is not None:
+        with db.session() as session:
+            if slack_ok:
+                released = circuit.note_success(session, job.team_id, now)
+            else:
+                circuit.note_failure(session, job.team_id, now)
     return Finished(True, released)
 
 
@@ -252,11 +259,12 @@ def _free_lane(session: Session, job: ClaimedJob, after: LaneAfter, outcome: Out
             lane.ready_at = retry_at
 
 
-def _ready_lanes_of_alert(session: Session, alert_id: int, now: datetime) -> None:
+def _ready_lanes_of_alert(db: Database, alert_id: int, now: datetime) -> None:
     """Jobs of the alert that waited for the one that just ended may be claimable now."""
-    lanes = set(session.scalars(select(JobRow.lane).where(
-        JobRow.alert_id == alert_id, JobRow.status == JobStatus.PENDING)))
-    ready_lanes(session, lanes, now)
+    with db.session() as session:
+        lanes = set(session.scalars(select(JobRow.lane).where(
+            JobRow.alert_id == alert_id, JobRow.status == JobStatus.PENDING)))
+        ready_lanes(session, lanes, now)
 
 
 def ready_lanes(session: Session, lanes: Collection[str], now: datetime) -> None:
@@ -372,7 +380,8 @@ def revive(db: Database, now: datetime, job_id: int | None = None) -> int:
         rows = session.scalars(statement.with_for_update()).all()
         for row in rows:
             row.status, row.attempts, row.waiting_for = JobStatus.PENDING, 0, None
-            row.next_attempt_at, row.updated_at = now, now
+            # DELIVERY_MAX_AGE counts again from the retry the operator asked for.
+            row.next_attempt_at, row.updated_at, row.created_at = now, now, now
         ready_lanes(session, {row.lane for row in rows}, now)
         return len(rows)
 

@@ -133,8 +133,10 @@ class DeliveryWorker:
                                  self.post_interval)
         if claim.job is None:
             if claim.next_due is not None:
-                self.wake.notify_at(min(IDLE_POLL_SECONDS,
-                                        (claim.next_due - utcnow()).total_seconds()))
+                # At least a moment: a lane due now but locked by a webhook's transaction
+                # (PostgreSQL) is free again a few milliseconds later.
+                self.wake.notify_at(max(0.01, min(IDLE_POLL_SECONDS,
+                                                  (claim.next_due - utcnow()).total_seconds())))
             return False
         self._execute(claim.job)
         return True

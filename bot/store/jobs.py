@@ -59,12 +59,13 @@ def mark_lane_ready(connection: Connection, job: dict[str, Any]) -> datetime:
     marking it idle holds the row lock, so this waits for it and then marks it ready, and
     no job is left in a lane marked idle.
     """
-    next_post_at = connection.scalar(_mark_ready_statement(), dict(
+    row = connection.execute(_mark_ready_statement(), dict(
         lane=job["lane"], team_id=job["team_id"], channel=job["channel"],
         due=job["next_attempt_at"], epoch=_EPOCH,
-    ))
-    due: datetime = job["next_attempt_at"]
-    return max(due, next_post_at) if next_post_at is not None else due
+    )).one()
+    # A post in flight holds the lane until its answer; its end is not known here, but
+    # the thread that made it wakes one for the lane's next slot.
+    return max(t for t in (job["next_attempt_at"], row.next_post_at, row.held_until) if t)
 
 
 @functools.lru_cache(maxsize=1)
@@ -78,14 +79,14 @@ def _mark_ready_statement() -> TextClause:
         " ON CONFLICT (lane) DO UPDATE SET ready_at = CASE"
         " WHEN delivery_lanes.ready_at IS NULL OR delivery_lanes.ready_at > excluded.ready_at"
         " THEN excluded.ready_at ELSE delivery_lanes.ready_at END"
-        " RETURNING next_post_at"
+        " RETURNING next_post_at, held_until"
     ).bindparams(
         bindparam("lane", type_=columns.lane.type),
         bindparam("team_id", type_=columns.team_id.type),
         bindparam("channel", type_=columns.channel.type),
         bindparam("epoch", type_=columns.next_post_at.type),
         bindparam("due", type_=columns.ready_at.type),
-    ).columns(next_post_at=columns.next_post_at.type)
+    ).columns(next_post_at=columns.next_post_at.type, held_until=columns.held_until.type)
 
 
 def enqueue_parent_refresh(
