@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import itertools
 import sys
 import time
 from collections import defaultdict
@@ -47,7 +48,7 @@ from _common import (  # noqa: E402
     wait_drained,
     webhook_headers,
 )
-from ingest import Bodies, open_loop  # noqa: E402
+from ingest import Bodies, open_loop, warm_up  # noqa: E402
 from tests.support.fake_slack import FakeSlack  # noqa: E402
 
 
@@ -56,6 +57,12 @@ class Setup:
         self.args = args
         self.work = work
         self.channels = [f"C0BENCH{index:03d}" for index in range(args.channels)]
+        self._databases = itertools.count()
+
+    def database(self) -> contextlib.AbstractContextManager[str]:
+        """A fresh database for one service (a SQLite file of its own)."""
+        return fresh_database(self.args.db, self.work / f"db{next(self._databases)}",
+                              self.args.pg_url)
 
     def fake(self) -> FakeSlack:
         fake = FakeSlack(post_rate_limit=self.args.rate).start()
@@ -91,9 +98,10 @@ def latency(setup: Setup, code_by_name: list[tuple[str, Path | None]]) -> None:
             for delivery in (False, True):
                 label = f"{name} delivery-{'on' if delivery else 'off'}"
                 fake = setup.fake()
-                with fresh_database(args.db, setup.work / "db", args.pg_url) as url:
+                with setup.database() as url:
                     serve = setup.serve(label.replace(" ", "-"), url, fake, code, delivery)
                     try:
+                        warm_up(serve.url, Bodies(f"warm{time.time_ns()}"), count=100)
                         before = serve.cpu_seconds()
                         sample, _late = open_loop(serve.url, args.webhook_rate, args.seconds,
                                                   Bodies(f"lat{time.time_ns()}"),
@@ -145,7 +153,7 @@ def backlog(setup: Setup, code_by_name: list[tuple[str, Path | None]]) -> None:
           f"{args.rate:g} post/s/channel, drained for {args.window:g} s")
     for name, code in code_by_name:
         fake = setup.fake()
-        with fresh_database(args.db, setup.work / "db", args.pg_url) as url:
+        with setup.database() as url:
             loaded = load(setup, url, fake, code, args.backlog)
             serve = setup.serve(f"backlog-{name}", url, fake, code, delivery=True)
             try:
@@ -184,7 +192,7 @@ def outage(setup: Setup, code_by_name: list[tuple[str, Path | None]]) -> None:
           f"{args.outage:g} s outage (every call 503)")
     for name, code in code_by_name:
         fake = setup.fake()
-        with fresh_database(args.db, setup.work / "db", args.pg_url) as url:
+        with setup.database() as url:
             serve = setup.serve(f"outage-{name}", url, fake, code, delivery=True)
             try:
                 fake.go_down("503")

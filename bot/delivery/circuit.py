@@ -54,27 +54,31 @@ def note_failure(session: Session, team_id: str | None, now: datetime) -> None:
                     team_key(team_id) or "(single token)", PROBE_SECONDS)
 
 
-def note_success(session: Session, team_id: str | None, now: datetime) -> int:
-    """A call of this workspace succeeded: close the circuit; returns jobs released."""
-    closed = session.execute(
-        update(DeliveryWorkspaceRow)
-        .where(DeliveryWorkspaceRow.team_key == team_key(team_id),
-               DeliveryWorkspaceRow.failing_since.is_not(None))
+def close(session: Session, team_id: str | None) -> bool:
+    """A call of this workspace succeeded: close its circuit; True if it was open."""
+    workspaces = DeliveryWorkspaceRow.__table__  # Core: this runs after every job
+    return bool(session.execute(
+        update(workspaces)
+        .where(workspaces.c.team_key == team_key(team_id), workspaces.c.failing_since.is_not(None))
         .values(failing_since=None, probe_at=None)
-    ).rowcount
-    if not closed:
-        return 0
-    released = session.execute(
-        update(JobRow)
-        .where(JobRow.waiting_for == WaitingFor.BACKOFF, _team_is(JobRow.team_id, team_id),
-               JobRow.status == JobStatus.PENDING)
-        .values(next_attempt_at=now, waiting_for=None)
-    ).rowcount or 0
-    session.execute(
-        update(DeliveryLaneRow)
-        .where(_team_is(DeliveryLaneRow.team_id, team_id), DeliveryLaneRow.ready_at > now)
-        .values(ready_at=now)
-    )
+    ).rowcount)
+
+
+def release_backoff(db: Database, team_id: str | None, now: datetime) -> int:
+    """Make every job of the workspace waiting out a backoff due now; returns how many."""
+    with db.session() as session:
+        released = session.execute(
+            update(JobRow)
+            .where(JobRow.waiting_for == WaitingFor.BACKOFF, _team_is(JobRow.team_id, team_id),
+                   JobRow.status == JobStatus.PENDING)
+            .values(next_attempt_at=now, waiting_for=None)
+        ).rowcount or 0
+    with db.session() as session:
+        session.execute(
+            update(DeliveryLaneRow)
+            .where(_team_is(DeliveryLaneRow.team_id, team_id), DeliveryLaneRow.ready_at > now)
+            .values(ready_at=now)
+        )
     log.info("Slack answers again for workspace %s: %d job(s) in backoff released",
              team_key(team_id) or "(single token)", released)
     return released

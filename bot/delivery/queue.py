@@ -16,6 +16,7 @@ job is claimable only when no earlier job of its alert that it waits for is stil
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import secrets
@@ -24,14 +25,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Collection
 
-from sqlalchemy import ColumnElement, and_, exists, not_, or_, select, update
+from sqlalchemy import ColumnElement, Select, and_, bindparam, exists, not_, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from bot.delivery import circuit
 from bot.delivery.kinds import KINDS, NON_BLOCKING_KINDS, POSTING_KINDS
 from bot.delivery.outcome import Dead, Done, Outcome, Retry
 from bot.store.database import Database
-from bot.store.models import DeliveryLaneRow, JobRow, JobStatus
+from bot.store.models import DeliveryLaneRow, JobRow, JobStatus, UtcDateTime
 
 log = logging.getLogger(__name__)
 
@@ -90,31 +91,48 @@ def claim_next(
     their lane and posts to one channel may overlap.
     """
     with db.session() as session:
-        lanes = list(session.scalars(
-            select(DeliveryLaneRow)
-            .where(DeliveryLaneRow.ready_at <= now, DeliveryLaneRow.next_post_at <= now,
-                   or_(DeliveryLaneRow.held_until.is_(None), DeliveryLaneRow.held_until < now))
-            .order_by(DeliveryLaneRow.next_post_at, DeliveryLaneRow.lane)
-            .limit(_LANES_PER_CLAIM)
-            .with_for_update(skip_locked=True)
-        ))
+        lanes = list(session.scalars(_free_lanes_statement(), {"now": now}))
         for lane in lanes:
-            claimable = (
-                select(JobRow)
-                .where(JobRow.status == JobStatus.PENDING, JobRow.lane == lane.lane,
-                       JobRow.next_attempt_at <= now,
-                       or_(JobRow.alert_id.is_(None), not_(_earlier_job_to_wait_for())))
-                .order_by(JobRow.next_attempt_at, JobRow.id)
-                .limit(1)
-            )
-            row = session.scalars(claimable.with_for_update(skip_locked=True, of=JobRow)).first()
+            found = {"lane": lane.lane, "now": now}
+            row = session.scalars(_claimable_statement(locking=True), found).first()
             if row is not None:
                 return Claim(_take(row, lane, worker_id, now, lease, post_interval))
-            if session.scalars(claimable).first() is None:
+            if session.scalars(_claimable_statement(locking=False), found).first() is None:
                 lane.ready_at = _when_lane_is_ready(session, lane.lane, now)
             # Otherwise its job is locked by a transaction that joins it (a click merging
             # into a waiting refresh, PostgreSQL): the lane stays ready for the next claim.
-    return Claim(None, next_due(db, now))
+        session.flush()
+        return Claim(None, _next_due(session, now))
+
+
+# The claim's statements are built once: building them cost more than running them.
+_NOW = bindparam("now", type_=UtcDateTime())
+
+
+@functools.lru_cache(maxsize=1)
+def _free_lanes_statement() -> Select[tuple[DeliveryLaneRow]]:
+    return (
+        select(DeliveryLaneRow)
+        .where(DeliveryLaneRow.ready_at <= _NOW, DeliveryLaneRow.next_post_at <= _NOW,
+               or_(DeliveryLaneRow.held_until.is_(None), DeliveryLaneRow.held_until < _NOW))
+        .order_by(DeliveryLaneRow.next_post_at, DeliveryLaneRow.lane)
+        .limit(_LANES_PER_CLAIM)
+        .with_for_update(skip_locked=True)
+    )
+
+
+@functools.lru_cache(maxsize=2)
+def _claimable_statement(locking: bool) -> Select[tuple[JobRow]]:
+    """The lane's oldest due job that waits for no earlier job of its alert."""
+    statement = (
+        select(JobRow)
+        .where(JobRow.status == JobStatus.PENDING, JobRow.lane == bindparam("lane"),
+               JobRow.next_attempt_at <= _NOW,
+               or_(JobRow.alert_id.is_(None), not_(_earlier_job_to_wait_for())))
+        .order_by(JobRow.next_attempt_at, JobRow.id)
+        .limit(1)
+    )
+    return statement.with_for_update(skip_locked=True, of=JobRow) if locking else statement
 
 
 def _take(row: JobRow, lane: DeliveryLaneRow, worker_id: str, now: datetime,
@@ -160,12 +178,15 @@ def _when_lane_is_ready(session: Session, lane: str, now: datetime) -> datetime 
 def next_due(db: Database, now: datetime) -> datetime | None:
     """The earliest time a claim may find a job (None: no lane has pending jobs)."""
     with db.session() as session:
-        rows = session.execute(
-            select(DeliveryLaneRow.ready_at, DeliveryLaneRow.next_post_at,
-                   DeliveryLaneRow.held_until)
-            .where(DeliveryLaneRow.ready_at.is_not(None))
-            .order_by(DeliveryLaneRow.ready_at).limit(500)
-        ).all()
+        return _next_due(session, now)
+
+
+def _next_due(session: Session, now: datetime) -> datetime | None:
+    rows = session.execute(
+        select(DeliveryLaneRow.ready_at, DeliveryLaneRow.next_post_at, DeliveryLaneRow.held_until)
+        .where(DeliveryLaneRow.ready_at.is_not(None))
+        .order_by(DeliveryLaneRow.ready_at).limit(500)
+    ).all()
     times = [max(ready, post, held or ready) for ready, post, held in rows]
     return min(times) if times else None
 
@@ -223,30 +244,33 @@ def finish(
             values["attempts"] = job.attempts - 1
     elif isinstance(outcome, Dead):
         values.update(status=JobStatus.DEAD, last_error=outcome.reason[:2000], waiting_for=None)
-    # Each transaction locks at most one lane row, so two of them cannot deadlock (a
-    # multi-lane update waits holding no lane). The job and its lane are recorded
-    # first; readying what waited for the job and the circuit follow.
     with db.session() as session:
         if not _update_held(session, job, values):
             return Finished(False)
-        _free_lane(session, job, lane, outcome, now)
-    if not isinstance(outcome, Retry) and job.alert_id is not None:
-        _ready_lanes_of_alert(db, job.alert_id, now)
-    released = 0
-    if slack_ok is not None:
-        with db.session() as session:
-            if slack_ok:
-                released = circuit.note_success(session, job.team_id, now)
-            else:
-                circuit.note_failure(session, job.team_id, now)
+        waiting: set[str] = set()
+        if not isinstance(outcome, Retry) and job.alert_id is not None:
+            # Jobs of the alert that waited for this one may be claimable now.
+            waiting = set(session.scalars(select(JobRow.lane).where(
+                JobRow.alert_id == job.alert_id, JobRow.status == JobStatus.PENDING)))
+        # Every lane this touches is locked at once, in one order, so two finishing
+        # jobs never wait for each other's lanes (no deadlock on PostgreSQL).
+        rows = {row.lane: row for row in session.scalars(
+            select(DeliveryLaneRow).where(DeliveryLaneRow.lane.in_(sorted(waiting | {job.lane})))
+            .order_by(DeliveryLaneRow.lane).with_for_update())}
+        if job.lane in rows:
+            _free_lane(rows[job.lane], job, lane, outcome, now)
+        for name in waiting:
+            if name in rows and (rows[name].ready_at is None or rows[name].ready_at > now):
+                rows[name].ready_at = now
+        closed = bool(slack_ok) and circuit.close(session, job.team_id)
+        if slack_ok is False:
+            circuit.note_failure(session, job.team_id, now)
+    released = circuit.release_backoff(db, job.team_id, now) if closed else 0
     return Finished(True, released)
 
 
-def _free_lane(session: Session, job: ClaimedJob, after: LaneAfter, outcome: Outcome,
+def _free_lane(lane: DeliveryLaneRow, job: ClaimedJob, after: LaneAfter, outcome: Outcome,
                now: datetime) -> None:
-    lane = session.get(DeliveryLaneRow, job.lane, with_for_update=True)
-    if lane is None:
-        return
     if job.holds_lane and lane.held_by == job.hold_key:
         lane.held_by, lane.held_until = None, None
     if after.next_post_at is not None and after.next_post_at > lane.next_post_at:
@@ -257,14 +281,6 @@ def _free_lane(session: Session, job: ClaimedJob, after: LaneAfter, outcome: Out
         retry_at = now + timedelta(seconds=outcome.delay)
         if lane.ready_at is None or lane.ready_at > retry_at:
             lane.ready_at = retry_at
-
-
-def _ready_lanes_of_alert(db: Database, alert_id: int, now: datetime) -> None:
-    """Jobs of the alert that waited for the one that just ended may be claimable now."""
-    with db.session() as session:
-        lanes = set(session.scalars(select(JobRow.lane).where(
-            JobRow.alert_id == alert_id, JobRow.status == JobStatus.PENDING)))
-        ready_lanes(session, lanes, now)
 
 
 def ready_lanes(session: Session, lanes: Collection[str], now: datetime) -> None:
@@ -290,10 +306,11 @@ def _update_held(session: Session, job: ClaimedJob, values: dict[str, Any]) -> b
     A worker whose lease expired must not mark done (or pending again) a job another
     worker has since claimed; ``attempts`` tells two claims by one process apart.
     """
+    jobs = JobRow.__table__.c  # a Core update: the ORM's bulk-update logic cost more
     result = session.execute(
-        update(JobRow)
-        .where(JobRow.id == job.id, JobRow.status == JobStatus.RUNNING,
-               JobRow.locked_by == job.worker_id, JobRow.attempts == job.attempts)
+        update(JobRow.__table__)
+        .where(jobs.id == job.id, jobs.status == JobStatus.RUNNING,
+               jobs.locked_by == job.worker_id, jobs.attempts == job.attempts)
         .values(**values)
     )
     if not result.rowcount:
