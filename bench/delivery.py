@@ -172,18 +172,13 @@ def backlog(setup: Setup, code_by_name: list[tuple[str, Path | None]]) -> None:
         for times in by_channel.values():
             if len(times) > 1:
                 ratios.append((max(times) - min(times)) / ((len(times) - 1) / args.rate))
-        first = min((c.at for c in posts), default=0.0)
         print(f"  {name:12} loaded in {loaded:.1f} s; {len(posts)} posted in {args.window:g} s"
               f" ({len(posts) / args.window:.1f}/s, Slack allows {args.rate * args.channels:g}/s);"
               f" per channel, time / bound: median {median(ratios):.3f}x, worst "
               f"{max(ratios, default=float('nan')):.3f}x (target <= 1.05x); 429s "
               f"{len(limited)}; history reads {len(fake.calls_to('conversations.history'))};"
-              f" first post {first - fake_start(fake):.1f} s after start; server CPU "
+              f" server CPU "
               f"{cpu * 1000 / max(1, len(posts)):.2f} ms per delivered job", flush=True)
-
-
-def fake_start(fake: FakeSlack) -> float:
-    return min((c.at for c in fake.calls), default=0.0)
 
 
 def outage(setup: Setup, code_by_name: list[tuple[str, Path | None]]) -> None:

@@ -25,8 +25,10 @@ class JobPosts:
     def __init__(
         self, interval: float, sleep: Callable[[float], object] = time.sleep,
         clock: Callable[[], float] = time.monotonic, wall_clock: Callable[[], datetime] = utcnow,
+        first_at: datetime | None = None,
     ) -> None:
         self._interval = interval
+        self._first_at = first_at  # the lane's slot the job was claimed for
         self._sleep = sleep
         self._clock = clock
         self._wall_clock = wall_clock
@@ -37,8 +39,12 @@ class JobPosts:
     def post(self, call: Callable[[], T]) -> T:
         if self._answered is not None:
             wait = self._interval - (self._clock() - self._answered)
-            if wait > 0:
-                self._sleep(wait)
+        elif self._first_at is not None:
+            wait = (self._first_at - self._wall_clock()).total_seconds()
+        else:
+            wait = 0.0
+        if wait > 0:
+            self._sleep(wait)
         try:
             result = call()
         finally:

@@ -60,6 +60,9 @@ class ClaimedJob:
     # The id Slack answered with for this lane's channel, if a post has told us.
     lane_channel_id: str | None = None
     holds_lane: bool = False  # a posting job holds its lane until it ends
+    # The lane's next post slot when the job was claimed (a claim may come a moment early,
+    # so the job is ready to post at the slot): its first post waits until then.
+    post_at: datetime | None = None
 
     @property
     def hold_key(self) -> str:
@@ -83,15 +86,19 @@ def worker_identity() -> str:
 
 def claim_next(
     db: Database, worker_id: str, now: datetime, lease: timedelta, post_interval: float = 1.0,
+    lookahead: timedelta = timedelta(0),
 ) -> Claim:
-    """Claim the oldest due job of a lane that may post now.
+    """Claim the oldest due job of a lane that may post now (or within ``lookahead``).
 
-    Lanes are taken in order of their next post slot, so busy lanes take turns. With no
+    Lanes are taken in order of their next post slot, so busy lanes take turns. A job
+    claimed ahead of its lane's slot renders and records its progress meanwhile, and posts
+    at the slot (``ClaimedJob.post_at``): the channel's posts then follow each other at
+    the interval, not at the interval plus the work of starting a job. With no
     ``post_interval`` (log-only delivery, or pacing turned off) posting jobs do not hold
     their lane and posts to one channel may overlap.
     """
     with db.session() as session:
-        lanes = list(session.scalars(_free_lanes_statement(), {"now": now}))
+        lanes = list(session.scalars(_free_lanes_statement(), {"now": now, "soon": now + lookahead}))
         for lane in lanes:
             found = {"lane": lane.lane, "now": now}
             row = session.scalars(_claimable_statement(locking=True), found).first()
@@ -113,7 +120,8 @@ _NOW = bindparam("now", type_=UtcDateTime())
 def _free_lanes_statement() -> Select[tuple[DeliveryLaneRow]]:
     return (
         select(DeliveryLaneRow)
-        .where(DeliveryLaneRow.ready_at <= _NOW, DeliveryLaneRow.next_post_at <= _NOW,
+        .where(DeliveryLaneRow.ready_at <= _NOW,
+               DeliveryLaneRow.next_post_at <= bindparam("soon", type_=UtcDateTime()),
                or_(DeliveryLaneRow.held_until.is_(None), DeliveryLaneRow.held_until < _NOW))
         .order_by(DeliveryLaneRow.next_post_at, DeliveryLaneRow.lane)
         .limit(_LANES_PER_CLAIM)
@@ -148,9 +156,10 @@ def _take(row: JobRow, lane: DeliveryLaneRow, worker_id: str, now: datetime,
         channel=row.channel, attempts=row.attempts, worker_id=worker_id,
         team_id=row.team_id, data=dict(row.data or {}), lane=row.lane,
         created_at=row.created_at, lane_channel_id=lane.channel_id, holds_lane=holds,
+        post_at=max(lane.next_post_at, now) if holds else None,
     )
-    # Moving the slot to now puts the lane behind the others that are waiting (turns).
-    lane.next_post_at = now
+    # Moving the slot up to now puts the lane behind the others that are waiting (turns).
+    lane.next_post_at = max(lane.next_post_at, now)
     if holds:
         lane.held_by, lane.held_until = job.hold_key, now + lease
     return job

@@ -15,7 +15,7 @@ import socket
 import threading
 import time
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, Callable
 
 from flask import Flask
@@ -44,6 +44,9 @@ log = logging.getLogger(__name__)
 IDLE_POLL_SECONDS = 0.5
 LEASE_SECONDS = 30.0
 HEARTBEAT_SECONDS = 10.0
+# A paced channel's next job is claimed this long before its slot, so it is rendered and
+# ready to post when the slot comes.
+LOOKAHEAD_SECONDS = 0.25
 
 
 @dataclass
@@ -76,6 +79,7 @@ class DeliveryWorker:
         # Log-only delivery calls no one: nothing to pace.
         interval = config.slack_post_interval if post_interval is None else post_interval
         self.post_interval = 0.0 if self.gateways.log_only else interval
+        self.lookahead = timedelta(seconds=LOOKAHEAD_SECONDS if self.post_interval > 0 else 0)
         self.renderer = renderer or MessageRenderer(config.templates_dir)
         self.backoff = backoff
         # Renewed every ``heartbeat`` seconds while the job runs, so a live worker keeps
@@ -130,13 +134,12 @@ class DeliveryWorker:
     def run_once(self) -> bool:
         """Claim and run one job; False when none is runnable now."""
         claim = queue.claim_next(self.database, self.worker_id, utcnow(), self.lease,
-                                 self.post_interval)
+                                 self.post_interval, self.lookahead)
         if claim.job is None:
             if claim.next_due is not None:
                 # At least a moment: a lane due now but locked by a webhook's transaction
                 # (PostgreSQL) is free again a few milliseconds later.
-                self.wake.notify_at(max(0.01, min(IDLE_POLL_SECONDS,
-                                                  (claim.next_due - utcnow()).total_seconds())))
+                self.wake.notify_at(max(0.01, min(IDLE_POLL_SECONDS, self._until(claim.next_due))))
             return False
         self._execute(claim.job)
         return True
@@ -157,7 +160,7 @@ class DeliveryWorker:
     # --- one job ---------------------------------------------------------------------
 
     def _execute(self, job: ClaimedJob) -> None:
-        posts = JobPosts(self.post_interval)
+        posts = JobPosts(self.post_interval, first_at=job.post_at)
         error: BaseException | None = None
         if job.holds_lane:
             with self._holds_lock:
@@ -195,7 +198,11 @@ class DeliveryWorker:
             self.wake.notify_all()
         if lane.next_post_at is not None:
             # The lane's next slot: a thread of this process takes it on time.
-            self.wake.notify_at((lane.next_post_at - utcnow()).total_seconds())
+            self.wake.notify_at(self._until(lane.next_post_at))
+
+    def _until(self, due: datetime) -> float:
+        """Seconds until a thread should claim for something due at ``due``."""
+        return (due - self.lookahead - utcnow()).total_seconds()
 
     def _lane_after(self, job: ClaimedJob, posts: JobPosts, error: BaseException | None,
                     now: Any) -> LaneAfter:

@@ -170,3 +170,25 @@ def test_a_failed_post_counts_as_a_post():
     with pytest.raises(TimeoutError):
         posts.post(fail)
     assert posts.next_post_at() == clock.wall_clock() + seconds(1.0)
+
+
+def test_a_job_may_be_claimed_a_moment_before_its_slot_and_posts_at_the_slot(database, t0):
+    queue_posts(database, "C1", 2, t0)
+    first = claim(database, t0).job
+    slot = t0 + seconds(1.3)
+    queue.finish(database, first, Done(), t0 + seconds(0.3), LaneAfter(next_post_at=slot))
+    assert queue.claim_next(database, "w", t0 + seconds(1.0), LEASE, 1.0,
+                            lookahead=seconds(0.25)).job is None
+    early = queue.claim_next(database, "w", t0 + seconds(1.1), LEASE, 1.0,
+                             lookahead=seconds(0.25)).job
+    assert early is not None and early.post_at == slot
+
+
+def test_the_first_post_of_a_job_claimed_early_waits_for_the_slot():
+    clock = FakeClock()
+    slot = clock.wall_clock() + seconds(0.2)
+    posts = JobPosts(1.0, sleep=clock.sleep, clock=clock, wall_clock=clock.wall_clock,
+                     first_at=slot)
+    sent_at = []
+    posts.post(lambda: sent_at.append(clock.wall_clock()))
+    assert sent_at == [slot]
