@@ -148,7 +148,7 @@ def _ingest(destination: Destination) -> tuple[Response, int] | Response:
         result = store_event(
             app_services.database, event, route=destination.route,
             channel=destination.channel, team_id=destination.team_id, body_text=text,
-            now=utcnow(),
+            now=utcnow(), default_channel=app_services.config.slack_channel or "",
         )
     except DataError as error:
         # The database refused a value (not the connection): retrying cannot help.

@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
-import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Callable
 
@@ -35,7 +34,7 @@ from bot.slack.errors import (
     SlackUnavailable,
 )
 from bot.slack.gateway import LOG_ONLY_TS_PREFIX, POST_MARKER_EVENT, Posted, SlackGateway
-from bot.store.alerts import load_alert_view, record_parent
+from bot.store.alerts import load_alert_view
 from bot.store.database import Database
 from bot.store.models import AlertRow, EventRow, JobKind
 from bot.store.retry import with_db_retries
@@ -53,6 +52,9 @@ class JobExecutor:
     renderer: MessageRenderer
     posts: JobPosts
     lookup_interval: timedelta = timedelta(seconds=60)
+    # (alert id, channel id, ts) of the parent this run posted, for the runner to record.
+    parent_posted: tuple[int, str, str] | None = field(default=None, init=False)
+    _looked_for_earlier_post: bool = field(default=False, init=False)
 
     def run(self, job: ClaimedJob) -> None:
         """Do the job's Slack calls; raises a ``SlackDeliveryError`` when one fails."""
@@ -125,8 +127,8 @@ class JobExecutor:
         # Only the first post notifies the route's audience; updates never mention.
         view = replace(view, mention=self._options(row).mention)
         posted = self._post(job, self._channel(job), self.renderer.render_parent(view))
-        with_db_retries(lambda: record_parent(self.database, row.id, posted.channel, posted.ts),
-                        f"recording the parent of alert {row.id}")
+        # The job ends here: the parent is recorded with its outcome, in one transaction.
+        self.parent_posted = (row.id, posted.channel, posted.ts)
 
     def _save_progress(self, job: ClaimedJob, **progress: str) -> None:
         # A lost claim means another worker runs this job now; stop before posting more.
@@ -152,14 +154,15 @@ class JobExecutor:
         # the process died mid-call) may the message exist: then look for the marker
         # before posting again. An answer that arrived (ok, an error code, a 429) settled
         # the attempt, and needs no look-up.
-        marker = f"job-{job.id}"
-        if job.data.get("in_flight") == marker:
+        # The claim recorded that this attempt may post (bot.delivery.queue._take).
+        marker = queue.post_marker(job.id)
+        if job.uncertain and not self._looked_for_earlier_post:
+            self._looked_for_earlier_post = True
             found = self._find_earlier_post(job, channel, marker, thread_ts)
             if found is not None:
                 log.info("job %d: the message was already posted (%s); not posting again",
                          job.id, found.ts)
                 return found
-        self._save_progress(job, in_flight=marker, in_flight_since=time.time())
         metadata = {"event_type": POST_MARKER_EVENT, "event_payload": {"marker": marker}}
 
         def send(target: str, blocks: list[dict[str, Any]] | None) -> Posted:
@@ -183,7 +186,7 @@ class JobExecutor:
                 return send(channel, None)
         except SlackDeliveryError as error:
             if not _answer_may_be_lost(error):
-                job.data.pop("in_flight", None)  # settled: nothing was posted
+                queue.settle(job)  # the answer arrived: nothing was posted
             raise
 
     def _find_earlier_post(
@@ -203,7 +206,7 @@ class JobExecutor:
                         " history reads (one per %s) are spent; posting without looking",
                         job.id, self.lookup_interval)
             return None
-        since = job.data.get("in_flight_since")
+        since = job.data.get(queue.IN_FLIGHT_SINCE)
         try:
             return self.gateway.find_posted(
                 channel_id, marker, thread_ts=thread_ts,

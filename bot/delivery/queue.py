@@ -23,10 +23,10 @@ import secrets
 import socket
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Collection
+from typing import Any, Callable, Collection
 
 from sqlalchemy import ColumnElement, Select, and_, bindparam, exists, not_, or_, select, update
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session
 
 from bot.delivery import circuit
 from bot.delivery.kinds import KINDS, NON_BLOCKING_KINDS, POSTING_KINDS
@@ -63,6 +63,8 @@ class ClaimedJob:
     # The lane's next post slot when the job was claimed (a claim may come a moment early,
     # so the job is ready to post at the slot): its first post waits until then.
     post_at: datetime | None = None
+    # An earlier attempt may have posted this job's message: its answer was lost.
+    uncertain: bool = False
 
     @property
     def hold_key(self) -> str:
@@ -74,6 +76,23 @@ class Claim:
     job: ClaimedJob | None
     # With no job: when a lane may have one next (None: no job is pending anywhere).
     next_due: datetime | None = None
+
+
+# Progress keys in ``JobRow.data``: the marker of a post that may be in flight, and since
+# when (epoch seconds), so a retry looks for it only in the history after that.
+IN_FLIGHT = "in_flight"
+IN_FLIGHT_SINCE = "in_flight_since"
+
+
+def post_marker(job_id: int) -> str:
+    """The marker a job's message carries in its metadata."""
+    return f"job-{job_id}"
+
+
+def settle(job: ClaimedJob) -> None:
+    """The job's post was answered (or never made): nothing of it is in flight."""
+    job.data.pop(IN_FLIGHT, None)
+    job.data.pop(IN_FLIGHT_SINCE, None)
 
 
 _BOOT_ID = secrets.token_hex(4)  # tells this process from an earlier one with its pid
@@ -98,70 +117,81 @@ def claim_next(
     their lane and posts to one channel may overlap.
     """
     with db.session() as session:
-        lanes = list(session.scalars(_free_lanes_statement(), {"now": now, "soon": now + lookahead}))
+        lanes = session.execute(_free_lanes_statement(), {"now": now, "soon": now + lookahead}).all()
         for lane in lanes:
             found = {"lane": lane.lane, "now": now}
-            row = session.scalars(_claimable_statement(locking=True), found).first()
+            row = session.execute(_claimable_statement(locking=True), found).first()
             if row is not None:
-                return Claim(_take(row, lane, worker_id, now, lease, post_interval))
-            if session.scalars(_claimable_statement(locking=False), found).first() is None:
-                lane.ready_at = _when_lane_is_ready(session, lane.lane, now)
+                return Claim(_take(session, row, lane, worker_id, now, lease, post_interval))
+            if session.execute(_claimable_statement(locking=False), found).first() is None:
+                session.execute(update(_LANES).where(_LANES.c.lane == lane.lane).values(
+                    ready_at=_when_lane_is_ready(session, lane.lane, now)))
             # Otherwise its job is locked by a transaction that joins it (a click merging
             # into a waiting refresh, PostgreSQL): the lane stays ready for the next claim.
-        session.flush()
         return Claim(None, _next_due(session, now))
 
 
-# The claim's statements are built once: building them cost more than running them.
+# The claim runs for every job, so it uses Core statements on the tables, built once:
+# building them, and the ORM's bookkeeping, cost more than running them.
+_JOBS = JobRow.__table__
+_LANES = DeliveryLaneRow.__table__
 _NOW = bindparam("now", type_=UtcDateTime())
 
 
 @functools.lru_cache(maxsize=1)
-def _free_lanes_statement() -> Select[tuple[DeliveryLaneRow]]:
+def _free_lanes_statement() -> Select[Any]:
     return (
-        select(DeliveryLaneRow)
-        .where(DeliveryLaneRow.ready_at <= _NOW,
-               DeliveryLaneRow.next_post_at <= bindparam("soon", type_=UtcDateTime()),
-               or_(DeliveryLaneRow.held_until.is_(None), DeliveryLaneRow.held_until < _NOW))
-        .order_by(DeliveryLaneRow.next_post_at, DeliveryLaneRow.lane)
+        select(_LANES.c.lane, _LANES.c.channel_id, _LANES.c.next_post_at)
+        .where(_LANES.c.ready_at <= _NOW,
+               _LANES.c.next_post_at <= bindparam("soon", type_=UtcDateTime()),
+               or_(_LANES.c.held_until.is_(None), _LANES.c.held_until < _NOW))
+        .order_by(_LANES.c.next_post_at, _LANES.c.lane)
         .limit(_LANES_PER_CLAIM)
         .with_for_update(skip_locked=True)
     )
 
 
 @functools.lru_cache(maxsize=2)
-def _claimable_statement(locking: bool) -> Select[tuple[JobRow]]:
+def _claimable_statement(locking: bool) -> Select[Any]:
     """The lane's oldest due job that waits for no earlier job of its alert."""
     statement = (
-        select(JobRow)
-        .where(JobRow.status == JobStatus.PENDING, JobRow.lane == bindparam("lane"),
-               JobRow.next_attempt_at <= _NOW,
-               or_(JobRow.alert_id.is_(None), not_(_earlier_job_to_wait_for())))
-        .order_by(JobRow.next_attempt_at, JobRow.id)
+        select(_JOBS)
+        .where(_JOBS.c.status == JobStatus.PENDING, _JOBS.c.lane == bindparam("lane"),
+               _JOBS.c.next_attempt_at <= _NOW,
+               or_(_JOBS.c.alert_id.is_(None), not_(_earlier_job_to_wait_for())))
+        .order_by(_JOBS.c.next_attempt_at, _JOBS.c.id)
         .limit(1)
     )
-    return statement.with_for_update(skip_locked=True, of=JobRow) if locking else statement
+    return statement.with_for_update(skip_locked=True, of=_JOBS) if locking else statement
 
 
-def _take(row: JobRow, lane: DeliveryLaneRow, worker_id: str, now: datetime,
+def _take(session: Session, row: Any, lane: Any, worker_id: str, now: datetime,
           lease: timedelta, post_interval: float) -> ClaimedJob:
-    row.status = JobStatus.RUNNING
-    row.locked_by = worker_id
-    row.locked_until = now + lease
-    row.attempts += 1
-    row.updated_at = now
     holds = row.kind in POSTING_KINDS and post_interval > 0
+    data, uncertain = dict(row.data or {}), False
+    if row.kind in POSTING_KINDS:
+        # The job may post in this attempt: say so with the claim (one commit, not two)
+        # before any call is made. If the previous attempt said so and never settled its
+        # answer, its message may exist.
+        marker = post_marker(row.id)
+        uncertain = data.get(IN_FLIGHT) == marker
+        since = data.get(IN_FLIGHT_SINCE) if uncertain else None
+        data.update({IN_FLIGHT: marker, IN_FLIGHT_SINCE: since or now.timestamp()})
+    session.execute(update(_JOBS).where(_JOBS.c.id == row.id).values(
+        status=JobStatus.RUNNING, locked_by=worker_id, locked_until=now + lease,
+        attempts=row.attempts + 1, updated_at=now, data=data))
     job = ClaimedJob(
         id=row.id, kind=row.kind, alert_id=row.alert_id, event_pk=row.event_pk,
-        channel=row.channel, attempts=row.attempts, worker_id=worker_id,
-        team_id=row.team_id, data=dict(row.data or {}), lane=row.lane,
+        channel=row.channel, attempts=row.attempts + 1, worker_id=worker_id,
+        team_id=row.team_id, data=dict(data), lane=row.lane,
         created_at=row.created_at, lane_channel_id=lane.channel_id, holds_lane=holds,
-        post_at=max(lane.next_post_at, now) if holds else None,
+        post_at=max(lane.next_post_at, now) if holds else None, uncertain=uncertain,
     )
     # Moving the slot up to now puts the lane behind the others that are waiting (turns).
-    lane.next_post_at = max(lane.next_post_at, now)
+    values: dict[str, Any] = {"next_post_at": max(lane.next_post_at, now)}
     if holds:
-        lane.held_by, lane.held_until = job.hold_key, now + lease
+        values.update(held_by=job.hold_key, held_until=now + lease)
+    session.execute(update(_LANES).where(_LANES.c.lane == lane.lane).values(**values))
     return job
 
 
@@ -202,15 +232,15 @@ def _next_due(session: Session, now: datetime) -> datetime | None:
 
 def _earlier_job_to_wait_for() -> ColumnElement[bool]:
     """True while an earlier job of the same alert, of a kind this job waits for, is open."""
-    earlier = aliased(JobRow)
+    earlier = _JOBS.alias("earlier")
     waits_for_its_kind = and_(*(
-        or_(JobRow.kind != kind, earlier.kind.not_in(sorted(spec.overtakes)))
+        or_(_JOBS.c.kind != kind, earlier.c.kind.not_in(sorted(spec.overtakes)))
         for kind, spec in KINDS.items() if spec.overtakes
     ))
-    conditions = [earlier.alert_id == JobRow.alert_id, earlier.id < JobRow.id,
-                  earlier.status.in_(OPEN_STATUSES), waits_for_its_kind]
+    conditions = [earlier.c.alert_id == _JOBS.c.alert_id, earlier.c.id < _JOBS.c.id,
+                  earlier.c.status.in_(OPEN_STATUSES), waits_for_its_kind]
     if NON_BLOCKING_KINDS:
-        conditions.append(earlier.kind.not_in(sorted(NON_BLOCKING_KINDS)))
+        conditions.append(earlier.c.kind.not_in(sorted(NON_BLOCKING_KINDS)))
     return exists().where(*conditions)
 
 
@@ -234,12 +264,14 @@ class Finished:
 def finish(
     db: Database, job: ClaimedJob, outcome: Outcome, now: datetime,
     lane: LaneAfter = LaneAfter(), slack_ok: bool | None = None,
+    also: Callable[[Session], object] | None = None,
 ) -> Finished:
     """Record the outcome, free the job's lane and ready what waited for the job.
 
     ``slack_ok`` is what the run learnt of its workspace's Slack: True closes its circuit
-    (and releases the jobs in backoff), False opens it. Nothing is recorded when the
-    claim was lost (the lease expired and another worker took the job).
+    (and releases the jobs in backoff), False opens it. ``also`` writes what the run
+    produced (where the parent message is) in the same transaction. Nothing is recorded
+    when the claim was lost (the lease expired and another worker took the job).
     """
     values: dict[str, Any] = dict(locked_by=None, locked_until=None, updated_at=now,
                                   data=dict(job.data))
@@ -256,21 +288,29 @@ def finish(
     with db.session() as session:
         if not _update_held(session, job, values):
             return Finished(False)
+        if also is not None:
+            also(session)
         waiting: set[str] = set()
         if not isinstance(outcome, Retry) and job.alert_id is not None:
             # Jobs of the alert that waited for this one may be claimable now.
-            waiting = set(session.scalars(select(JobRow.lane).where(
-                JobRow.alert_id == job.alert_id, JobRow.status == JobStatus.PENDING)))
+            waiting = set(session.scalars(select(_JOBS.c.lane).where(
+                _JOBS.c.alert_id == job.alert_id, _JOBS.c.status == JobStatus.PENDING)))
         # Every lane this touches is locked at once, in one order, so two finishing
         # jobs never wait for each other's lanes (no deadlock on PostgreSQL).
-        rows = {row.lane: row for row in session.scalars(
-            select(DeliveryLaneRow).where(DeliveryLaneRow.lane.in_(sorted(waiting | {job.lane})))
-            .order_by(DeliveryLaneRow.lane).with_for_update())}
+        rows = {row.lane: row for row in session.execute(
+            select(_LANES).where(_LANES.c.lane.in_(sorted(waiting | {job.lane})))
+            .order_by(_LANES.c.lane).with_for_update())}
         if job.lane in rows:
-            _free_lane(rows[job.lane], job, lane, outcome, now)
-        for name in waiting:
-            if name in rows and (rows[name].ready_at is None or rows[name].ready_at > now):
-                rows[name].ready_at = now
+            values = _lane_values(rows[job.lane], job, lane, outcome, now)
+            ready_at = values.get("ready_at", rows[job.lane].ready_at)
+            if job.lane in waiting and (ready_at is None or ready_at > now):
+                values["ready_at"] = now
+            if values:
+                session.execute(update(_LANES).where(_LANES.c.lane == job.lane).values(**values))
+        others = sorted(name for name in waiting - {job.lane}
+                        if name in rows and (rows[name].ready_at is None or rows[name].ready_at > now))
+        if others:
+            session.execute(update(_LANES).where(_LANES.c.lane.in_(others)).values(ready_at=now))
         closed = bool(slack_ok) and circuit.close(session, job.team_id)
         if slack_ok is False:
             circuit.note_failure(session, job.team_id, now)
@@ -278,18 +318,21 @@ def finish(
     return Finished(True, released)
 
 
-def _free_lane(lane: DeliveryLaneRow, job: ClaimedJob, after: LaneAfter, outcome: Outcome,
-               now: datetime) -> None:
+def _lane_values(lane: Any, job: ClaimedJob, after: LaneAfter, outcome: Outcome,
+                 now: datetime) -> dict[str, Any]:
+    """How the run's end changes its lane: the hold freed, the next slot, the channel id."""
+    values: dict[str, Any] = {}
     if job.holds_lane and lane.held_by == job.hold_key:
-        lane.held_by, lane.held_until = None, None
+        values.update(held_by=None, held_until=None)
     if after.next_post_at is not None and after.next_post_at > lane.next_post_at:
-        lane.next_post_at = after.next_post_at
-    if after.channel_id and job.kind in POSTING_KINDS:
-        lane.channel_id = after.channel_id
+        values["next_post_at"] = after.next_post_at
+    if after.channel_id and job.kind in POSTING_KINDS and after.channel_id != lane.channel_id:
+        values["channel_id"] = after.channel_id
     if isinstance(outcome, Retry):
         retry_at = now + timedelta(seconds=outcome.delay)
         if lane.ready_at is None or lane.ready_at > retry_at:
-            lane.ready_at = retry_at
+            values["ready_at"] = retry_at
+    return values
 
 
 def ready_lanes(session: Session, lanes: Collection[str], now: datetime) -> None:
@@ -315,11 +358,10 @@ def _update_held(session: Session, job: ClaimedJob, values: dict[str, Any]) -> b
     A worker whose lease expired must not mark done (or pending again) a job another
     worker has since claimed; ``attempts`` tells two claims by one process apart.
     """
-    jobs = JobRow.__table__.c  # a Core update: the ORM's bulk-update logic cost more
     result = session.execute(
-        update(JobRow.__table__)
-        .where(jobs.id == job.id, jobs.status == JobStatus.RUNNING,
-               jobs.locked_by == job.worker_id, jobs.attempts == job.attempts)
+        update(_JOBS)
+        .where(_JOBS.c.id == job.id, _JOBS.c.status == JobStatus.RUNNING,
+               _JOBS.c.locked_by == job.worker_id, _JOBS.c.attempts == job.attempts)
         .values(**values)
     )
     if not result.rowcount:

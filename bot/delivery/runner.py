@@ -33,6 +33,7 @@ from bot.render import MessageRenderer
 from bot.slack.errors import RateLimited, SlackDeliveryError, SlackUnavailable
 from bot.slack.oauth import build_installation_store
 from bot.slack.workspaces import GatewayProvider
+from bot.store.alerts import record_parent_in
 from bot.store.database import Database
 from bot.store.retry import with_db_retries
 from bot.thousandeyes import utcnow
@@ -165,11 +166,13 @@ class DeliveryWorker:
         if job.holds_lane:
             with self._holds_lock:
                 self._holds.add(job.hold_key)
+        executor: JobExecutor | None = None
         try:
             gateway = self.gateways.for_team(job.team_id)
-            JobExecutor(self.config, self.database, gateway, self.renderer, posts,
-                        lookup_interval=timedelta(seconds=self.config.slack_lookup_interval),
-                        ).run(job)
+            executor = JobExecutor(
+                self.config, self.database, gateway, self.renderer, posts,
+                lookup_interval=timedelta(seconds=self.config.slack_lookup_interval))
+            executor.run(job)
         except Exception as caught:  # noqa: BLE001 - every error becomes an outcome below
             error = caught
             if not isinstance(caught, (SlackDeliveryError, SQLAlchemyError)):
@@ -177,6 +180,10 @@ class DeliveryWorker:
         finally:
             with self._holds_lock:
                 self._holds.discard(job.hold_key)
+        if posts.answered_at is None and not job.uncertain:
+            queue.settle(job)  # it did not post after all (an update, or an early error)
+        parent = executor.parent_posted if executor is not None else None
+        also = (lambda session: record_parent_in(session, *parent)) if parent else None
         now = utcnow()
         outcome = decide(error, job_id=job.id, kind=job.kind, attempts=job.attempts,
                          created_at=job.created_at or now, now=now,
@@ -186,7 +193,7 @@ class DeliveryWorker:
         slack_ok = self._slack_signal(error)
         try:
             finished = with_db_retries(
-                lambda: queue.finish(self.database, job, outcome, now, lane, slack_ok),
+                lambda: queue.finish(self.database, job, outcome, now, lane, slack_ok, also),
                 f"recording the outcome of job {job.id}")
         except SQLAlchemyError as error_recording:
             # The lease will expire and another claim will retry the job.

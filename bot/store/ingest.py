@@ -49,15 +49,19 @@ def store_event(
     body_text: str,
     now: datetime,
     team_id: str | None = None,
+    default_channel: str = "",
 ) -> IngestResult:
     """Store one webhook event atomically; a repeated ``eventId`` stores nothing.
+
+    ``default_channel`` (SLACK_CHANNEL) only chooses the delivery lane of a job for ''.
 
     Core statements, not the ORM's unit of work: this is the hot path of every webhook,
     and four plain statements cost a fraction of the ORM's bookkeeping for them.
     """
     try:
         with db.session() as session:
-            return _store(session.connection(), event, route, channel, team_id, body_text, now)
+            return _store(session.connection(), event, route, channel, team_id, body_text, now,
+                          default_channel)
     except _DuplicateEvent:
         return IngestResult(IngestStatus.DUPLICATE)
 
@@ -68,7 +72,7 @@ class _DuplicateEvent(Exception):
 
 def _store(
     connection: Connection, event: Event, route: str, channel: str, team_id: str | None,
-    body_text: str, now: datetime,
+    body_text: str, now: datetime, default_channel: str,
 ) -> IngestResult:
     alert_pk = None
     job_kind = _job_kind_for(event)
@@ -83,7 +87,7 @@ def _store(
     job_pk = job_due_at = None
     if job_kind is not None:
         job = job_values(kind=job_kind, alert_id=alert_pk, channel=channel, team_id=team_id,
-                         now=now, event_pk=event_pk)
+                         now=now, event_pk=event_pk, default_channel=default_channel)
         job_pk = connection.scalar(insert(JobRow.__table__).returning(JobRow.__table__.c.id), job)
         job_due_at = mark_lane_ready(connection, job)
     return IngestResult(IngestStatus.ACCEPTED, event_pk=event_pk, alert_pk=alert_pk,

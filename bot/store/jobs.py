@@ -25,11 +25,12 @@ _EPOCH = datetime.fromisoformat("2000-01-01T00:00:00+00:00")
 def enqueue(
     session: Session, *, kind: str, alert_id: int | None, channel: str, now: datetime,
     team_id: str | None = None, event_pk: int | None = None,
-    data: dict[str, Any] | None = None,
+    data: dict[str, Any] | None = None, default_channel: str = "",
 ) -> JobRow:
     """Add a job in the caller's transaction: the state change and its job commit together."""
     values = job_values(kind=kind, alert_id=alert_id, channel=channel, now=now,
-                        team_id=team_id, event_pk=event_pk, data=data)
+                        team_id=team_id, event_pk=event_pk, data=data,
+                        default_channel=default_channel)
     job = JobRow(**values)
     session.add(job)
     session.flush()
@@ -40,13 +41,18 @@ def enqueue(
 def job_values(
     *, kind: str, alert_id: int | None, channel: str, now: datetime,
     team_id: str | None = None, event_pk: int | None = None,
-    data: dict[str, Any] | None = None,
+    data: dict[str, Any] | None = None, default_channel: str = "",
 ) -> dict[str, Any]:
-    """The columns of a new pending job, for the ORM and for Core inserts alike."""
+    """The columns of a new pending job, for the ORM and for Core inserts alike.
+
+    ``channel`` '' stands for the route's default channel, resolved when the job runs;
+    the job is paced in the lane of ``default_channel`` (SLACK_CHANNEL), so it shares
+    its pacing with jobs that name that channel.
+    """
     return dict(
         alert_id=alert_id, event_pk=event_pk, kind=kind, channel=channel, team_id=team_id,
         status=JobStatus.PENDING, attempts=0, next_attempt_at=now, created_at=now,
-        updated_at=now, data=data or {}, lane=lane_of(kind, team_id, channel),
+        updated_at=now, data=data or {}, lane=lane_of(kind, team_id, channel or default_channel),
         waiting_for=None,
     )
 
