@@ -89,6 +89,11 @@ class DeliveryWorker:
         self.worker_id = queue.worker_identity()
         self._stopping = threading.Event()
         self._threads: list[threading.Thread] = []
+        # The claims and outcomes of this process's delivery threads take turns: a
+        # webhook then waits behind at most one of them for the database (SQLite's single
+        # writer), instead of behind a burst of one per thread when many channels'
+        # slots come at once. The Slack calls, which take the time, still overlap.
+        self._database_turn = threading.Lock()
         self._holds_lock = threading.Lock()
         self._holds: set[str] = set()  # lanes held by this worker's running jobs
         self._periodic = [
@@ -134,8 +139,9 @@ class DeliveryWorker:
 
     def run_once(self) -> bool:
         """Claim and run one job; False when none is runnable now."""
-        claim = queue.claim_next(self.database, self.worker_id, utcnow(), self.lease,
-                                 self.post_interval, self.lookahead)
+        with self._database_turn:
+            claim = queue.claim_next(self.database, self.worker_id, utcnow(), self.lease,
+                                     self.post_interval, self.lookahead)
         if claim.job is None:
             if claim.next_due is not None:
                 # At least a moment: a lane due now but locked by a webhook's transaction
@@ -192,9 +198,10 @@ class DeliveryWorker:
         lane = self._lane_after(job, posts, error, now)
         slack_ok = self._slack_signal(error)
         try:
-            finished = with_db_retries(
-                lambda: queue.finish(self.database, job, outcome, now, lane, slack_ok, also),
-                f"recording the outcome of job {job.id}")
+            with self._database_turn:
+                finished = with_db_retries(
+                    lambda: queue.finish(self.database, job, outcome, now, lane, slack_ok, also),
+                    f"recording the outcome of job {job.id}")
         except SQLAlchemyError as error_recording:
             # The lease will expire and another claim will retry the job.
             log.error("job %d: outcome not recorded (%s)", job.id,
