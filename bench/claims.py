@@ -25,7 +25,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import DEFAULT_PG_URL, REPO, checkout_of, fresh_database, header, scratch  # noqa: E402
+from _common import (  # noqa: E402
+    DEFAULT_PG_URL, REPO, baseline_checkout, fresh_database, header, scratch,
+)
 
 CHANNELS = 20
 CLAIMS = 200
@@ -113,7 +115,7 @@ def main() -> int:
     print(f"# db={args.db}, {CHANNELS} channels, {CLAIMS} claims per state; wall median / p99,"
           f" mean CPU of the claiming process")
     with scratch("bench-claims-") as work:
-        with contextlib_baseline(args, work) as baseline:
+        with baseline_checkout(args.baseline, work) as baseline:
             codes = [("new", REPO)] + ([(f"@{args.baseline}", baseline)] if baseline else [])
             for backlog in backlogs:
                 for name, code in codes:
@@ -124,14 +126,6 @@ def main() -> int:
                         for state, f in figures.items())
                     print(f"  backlog {backlog:>6}  {name:10} {cells}", flush=True)
     return 0
-
-
-def contextlib_baseline(args: argparse.Namespace, work: Path):  # noqa: ANN201
-    import contextlib
-
-    if not args.baseline:
-        return contextlib.nullcontext(None)
-    return checkout_of(args.baseline, work)
 
 
 if __name__ == "__main__":

@@ -28,7 +28,6 @@ import sys
 import time
 from collections import defaultdict
 from pathlib import Path
-from typing import Iterator
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -37,7 +36,7 @@ from _common import (  # noqa: E402
     WEBHOOK_TOKEN,
     KeepAliveClient,
     Serve,
-    checkout_of,
+    baseline_checkout,
     encode,
     fresh_database,
     header,
@@ -208,15 +207,6 @@ def outage(setup: Setup, code_by_name: list[tuple[str, Path | None]]) -> None:
               f"the outage {sum(1 for c in fake.calls if c.status == 503)}", flush=True)
 
 
-@contextlib.contextmanager
-def baseline_checkout(args: argparse.Namespace, work: Path) -> Iterator[Path | None]:
-    if not args.baseline:
-        yield None
-        return
-    with checkout_of(args.baseline, work) as path:
-        yield path
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--phases", default="latency,backlog,outage")
@@ -238,7 +228,7 @@ def main() -> int:
     header("bench/delivery.py: delivery against a rate-limited fake Slack")
     print(f"# db={args.db} channels={args.channels} rate={args.rate:g}/s/channel "
           f"baseline={args.baseline or '-'} phases={','.join(chosen)}")
-    with scratch("bench-delivery-") as work, baseline_checkout(args, work) as baseline:
+    with scratch("bench-delivery-") as work, baseline_checkout(args.baseline, work) as baseline:
         setup = Setup(args, work)
         for phase in chosen:
             phases[phase](setup, revisions(args, baseline))
