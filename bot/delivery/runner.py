@@ -22,7 +22,7 @@ from flask import Flask
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.config import Config
-from bot.delivery import circuit, queue
+from bot.delivery import circuit, leases, queue
 from bot.delivery.handlers import JobExecutor
 from bot.delivery.kinds import POSTING_KINDS
 from bot.delivery.outcome import backoff_seconds, decide
@@ -86,7 +86,7 @@ class DeliveryWorker:
         # Renewed every ``heartbeat`` seconds while the job runs, so a live worker keeps
         # its claim however slow Slack is, and a dead one's job is taken over soon.
         self.lease = timedelta(seconds=lease)
-        self.worker_id = queue.worker_identity()
+        self.worker_id = leases.worker_identity()
         self._stopping = threading.Event()
         self._threads: list[threading.Thread] = []
         # The claims and outcomes of this process's delivery threads take turns: a
@@ -114,7 +114,7 @@ class DeliveryWorker:
                 "SLACK_BOT_TOKEN is not set: messages are rendered and written to this log"
                 " instead of being posted to Slack"
             )
-        released = queue.release_orphans(self.database, socket.gethostname(), utcnow())
+        released = leases.release_orphans(self.database, socket.gethostname(), utcnow())
         if released:
             log.info("requeued %d job(s) left running by a process that died", released)
         self.wake.set_threads(threads)
@@ -255,10 +255,10 @@ class DeliveryWorker:
     def _heartbeat(self) -> None:
         with self._holds_lock:
             holds = set(self._holds)
-        queue.heartbeat(self.database, self.worker_id, holds, utcnow(), self.lease)
+        leases.heartbeat(self.database, self.worker_id, holds, utcnow(), self.lease)
 
     def _expire_leases(self) -> None:
-        if queue.expire_leases(self.database, utcnow()):
+        if leases.expire_leases(self.database, utcnow()):
             self.wake.notify_all()
 
     def _probe_circuits(self) -> None:

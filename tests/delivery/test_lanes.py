@@ -12,7 +12,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from bot.delivery import queue
+from bot.delivery import leases, queue
 from bot.delivery.outcome import Done, Retry
 from bot.delivery.pacer import JobPosts
 from bot.delivery.queue import LaneAfter
@@ -116,9 +116,9 @@ def test_a_lane_answers_with_the_channel_id_a_post_learnt(database, t0):
 def test_a_heartbeat_keeps_the_lease_and_a_lapsed_one_is_taken_over(database, t0):
     [job_id] = queue_posts(database, "C1", 1, t0)
     job = claim(database, t0, worker="host-a:1:x").job
-    queue.heartbeat(database, "host-a:1:x", {job.hold_key}, t0 + seconds(20), LEASE)
-    assert queue.expire_leases(database, t0 + seconds(40)) == 0  # renewed at 20 s
-    assert queue.expire_leases(database, t0 + seconds(51)) == 1
+    leases.heartbeat(database, "host-a:1:x", {job.hold_key}, t0 + seconds(20), LEASE)
+    assert leases.expire_leases(database, t0 + seconds(40)) == 0  # renewed at 20 s
+    assert leases.expire_leases(database, t0 + seconds(51)) == 1
     taken = claim(database, t0 + seconds(51), worker="host-b:2:y").job
     assert taken.id == job_id
     # The first holder's late answer must not overwrite the new claim.
