@@ -310,3 +310,10 @@ def checkout_of(revision: str, work: Path) -> Iterator[Path]:
     finally:
         subprocess.run(["git", "worktree", "remove", "--force", str(path)], cwd=REPO, check=False)
 
+
+
+def baseline_checkout(revision: str | None, work: Path) -> contextlib.AbstractContextManager[Path | None]:
+    """``checkout_of(revision)`` for ``--baseline REV``; None when no revision was asked for."""
+    if not revision:
+        return contextlib.nullcontext(None)
+    return checkout_of(revision, work)

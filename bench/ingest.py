@@ -172,8 +172,12 @@ def closed_loop(url: str, concurrency: int, seconds: float, bodies: Bodies) -> S
 
 
 def open_loop(url: str, rate: float, seconds: float, bodies: Bodies,
-              senders: int = 32) -> tuple[Sample, list[float]]:
-    """Send at fixed times; latency counts from the scheduled time, not the send."""
+              senders: int = 32, paths: tuple[str, ...] = ()) -> tuple[Sample, list[float]]:
+    """Send at fixed times; latency counts from the scheduled time, not the send.
+
+    ``paths`` (default: the webhook URL) are taken in turn, e.g. one per channel.
+    """
+    paths = paths or (PATH,)
     total = int(rate * seconds)
     prepared = [bodies.next() for _ in range(total)]
     sample = Sample()
@@ -195,7 +199,7 @@ def open_loop(url: str, rate: float, seconds: float, bodies: Bodies,
                 time.sleep(delay)
             sent = time.perf_counter()
             try:
-                status, data = client.post(PATH, prepared[index], headers)
+                status, data = client.post(paths[index % len(paths)], prepared[index], headers)
             except OSError:
                 with lock:
                     sample.errors += 1

@@ -80,6 +80,12 @@ class Config:
     # Seconds between two posts to one channel: Slack allows about one per second.
     slack_post_interval: float = 1.0
     slack_timeout: float = 10.0  # seconds per Slack API call
+    # At most one conversations.history (and one .replies) read per workspace this often,
+    # to look for a post whose answer was lost: Slack allows apps installed outside the
+    # Marketplace about one a minute.
+    slack_lookup_interval: float = 60.0
+    # A job still failing (5xx, timeouts) this long after it was queued is dead-lettered.
+    delivery_max_age: int = 24 * 3600
     # FULL makes every accepted webhook survive a power cut, not only a crash.
     sqlite_synchronous: str = "FULL"
     log_level: str = "INFO"
@@ -168,6 +174,8 @@ class Config:
             delivery_threads=reader.integer("DELIVERY_THREADS", 4, minimum=0, maximum=64),
             slack_post_interval=reader.number("SLACK_POST_INTERVAL", 1.0, minimum=0.0),
             slack_timeout=reader.number("SLACK_TIMEOUT", 10.0, minimum=0.1, maximum=60.0),
+            slack_lookup_interval=reader.number("SLACK_LOOKUP_INTERVAL", 60.0, minimum=0.0),
+            delivery_max_age=reader.integer("DELIVERY_MAX_AGE", 24 * 3600, minimum=60),
             sqlite_synchronous=reader.choice(
                 "SQLITE_SYNCHRONOUS", "FULL", ("FULL", "NORMAL", "EXTRA")
             ),

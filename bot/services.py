@@ -10,6 +10,7 @@ never share state.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
 from flask import Flask
@@ -54,8 +55,12 @@ class Services:
     delivery_worker: DeliveryWorker | None = None
     socket_mode: SocketModeRunner | None = None
 
-    def notify_new_jobs(self) -> None:
-        self.jobs_waiting.notify_one()
+    def notify_new_jobs(self, due_at: datetime | None = None) -> None:
+        """A job was queued; ``due_at`` is when it can start (its channel may be paced)."""
+        if due_at is None:
+            self.jobs_waiting.notify_one()
+        else:
+            self.jobs_waiting.notify_at((due_at - datetime.now(timezone.utc)).total_seconds())
 
 
 def services(app: Flask) -> Services:

@@ -153,7 +153,7 @@ def _ingest(destination: Destination) -> tuple[Response, int] | Response:
         result = store_event(
             app_services.database, event, route=destination.route,
             channel=destination.channel, team_id=destination.team_id, body_text=text,
-            now=utcnow(),
+            now=utcnow(), default_channel=app_services.config.slack_channel or "",
         )
     except DataError as error:
         # The database refused a value (not the connection): retrying cannot help.
@@ -170,7 +170,7 @@ def _ingest(destination: Destination) -> tuple[Response, int] | Response:
         "accepted %s %s alert=%s route=%s channel=%s", event.event_type, event.event_id,
         event.alert.key if event.alert else "-", destination.route, destination.channel or "-",
     )
-    app_services.notify_new_jobs()
+    app_services.notify_new_jobs(result.job_due_at)
     return jsonify(status="accepted", eventId=event.event_id)
 
 

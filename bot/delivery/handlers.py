@@ -10,26 +10,29 @@ which spaces it from the channel's previous post.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, replace
-from datetime import datetime
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
 from typing import Any, Callable
 
 
 from bot.alert_view import AlertView, Responder
 from bot.config import Config
-from bot.delivery import queue
+from bot.delivery import circuit, queue
 from bot.delivery.pacer import JobPosts
 from bot.delivery.queue import ClaimedJob
 from bot.render import MessageRenderer, RenderedMessage
 from bot.slack.errors import (
     ChannelUnavailable,
+    ClaimLost,
     InvalidBlocks,
     NotInChannel,
     PermanentError,
+    RateLimited,
+    SlackDeliveryError,
     SlackUnavailable,
 )
 from bot.slack.gateway import LOG_ONLY_TS_PREFIX, POST_MARKER_EVENT, Posted, SlackGateway
-from bot.store.alerts import load_alert_view, record_parent
+from bot.store.alerts import load_alert_view
 from bot.store.database import Database
 from bot.store.events import load_event
 from bot.store.models import AlertRow, JobKind
@@ -48,10 +51,14 @@ class JobExecutor:
     gateway: SlackGateway
     renderer: MessageRenderer
     posts: JobPosts
+    lookup_interval: timedelta = timedelta(seconds=60)
+    # (alert id, channel id, ts) of the parent this run posted, for the runner to record.
+    parent_posted: tuple[int, str, str] | None = field(default=None, init=False)
+    _looked_for_earlier_post: bool = field(default=False, init=False)
 
     def run(self, job: ClaimedJob) -> None:
         """Do the job's Slack calls; raises a ``SlackDeliveryError`` when one fails."""
-        handler: Callable[[ClaimedJob], None] = {
+        handler: Callable[[ClaimedJob], None] = {  # one entry per bot.delivery.kinds.KINDS
             JobKind.WEBHOOK_TEST: self._webhook_test,
             JobKind.UNKNOWN_EVENT: self._unknown_event,
             JobKind.ALERT_TRIGGER: self._alert_trigger,
@@ -120,14 +127,14 @@ class JobExecutor:
         # Only the first post notifies the route's audience; updates never mention.
         view = replace(view, mention=self._options(row).mention)
         posted = self._post(job, self._channel(job), self.renderer.render_parent(view))
-        with_db_retries(lambda: record_parent(self.database, row.id, posted.channel, posted.ts),
-                        f"recording the parent of alert {row.id}")
+        # The job ends here: the parent is recorded with its outcome, in one transaction.
+        self.parent_posted = (row.id, posted.channel, posted.ts)
 
     def _save_progress(self, job: ClaimedJob, **progress: str) -> None:
         # A lost claim means another worker runs this job now; stop before posting more.
         if not with_db_retries(lambda: queue.save_progress(self.database, job, utcnow(), **progress),
                                f"recording progress of job {job.id}"):
-            raise SlackUnavailable("claim_lost", f"job {job.id} was taken over by another worker")
+            raise ClaimLost("claim_lost", f"job {job.id} was taken over by another worker")
 
     def _update_parent(self, row: AlertRow, view: AlertView) -> None:
         message = self.renderer.render_parent(view)
@@ -143,37 +150,70 @@ class JobExecutor:
         thread_ts: str | None = None, reply_broadcast: bool = False,
     ) -> Posted:
         # Every job posts at most one message; its marker rides along as Slack message
-        # metadata. If an earlier attempt may have posted it (it timed out, or the
-        # process died before recording the ts), look for the marker before posting.
-        marker = f"job-{job.id}"
-        if job.data.get("in_flight") == marker:
-            found = self.gateway.find_posted(channel, marker, thread_ts=thread_ts)
+        # metadata. Only when an earlier attempt's answer was lost (a timeout, a 5xx,
+        # the process died mid-call) may the message exist: then look for the marker
+        # before posting again. An answer that arrived (ok, an error code, a 429) settled
+        # the attempt, and needs no look-up.
+        # The claim recorded that this attempt may post (bot.delivery.queue._take).
+        marker = queue.post_marker(job.id)
+        if job.uncertain and not self._looked_for_earlier_post:
+            self._looked_for_earlier_post = True
+            found = self._find_earlier_post(job, channel, marker, thread_ts)
             if found is not None:
                 log.info("job %d: the message was already posted (%s); not posting again",
                          job.id, found.ts)
                 return found
-        self._save_progress(job, in_flight=marker)
         metadata = {"event_type": POST_MARKER_EVENT, "event_payload": {"marker": marker}}
 
-        def send(blocks: list[dict[str, Any]] | None) -> Posted:
+        def send(target: str, blocks: list[dict[str, Any]] | None) -> Posted:
             return self.posts.post(lambda: self.gateway.post_message(
-                channel, message.text, blocks, thread_ts=thread_ts,
+                target, message.text, blocks, thread_ts=thread_ts,
                 reply_broadcast=reply_broadcast, metadata=metadata,
             ))
 
         try:
-            return send(message.blocks)
-        except NotInChannel:
-            if channel.startswith(("G", "D")):
-                raise PermanentError(
-                    "not_in_channel", f"invite the bot to {channel} with /invite"
-                ) from None
-            log.info("job %d: joining %s, which the bot is not in", job.id, channel)
-            channel = self.gateway.join_channel(channel)
-            return send(message.blocks)
-        except InvalidBlocks as error:
-            log.warning("job %d: Slack refused the blocks (%s); posting as text", job.id, error)
-            return send(None)
+            try:
+                return send(channel, message.blocks)
+            except NotInChannel:
+                if channel.startswith(("G", "D")):
+                    raise PermanentError(
+                        "not_in_channel", f"invite the bot to {channel} with /invite"
+                    ) from None
+                log.info("job %d: joining %s, which the bot is not in", job.id, channel)
+                return send(self.gateway.join_channel(channel), message.blocks)
+            except InvalidBlocks as error:
+                log.warning("job %d: Slack refused the blocks (%s); posting as text", job.id, error)
+                return send(channel, None)
+        except SlackDeliveryError as error:
+            if not _answer_may_be_lost(error):
+                queue.settle(job)  # the answer arrived: nothing was posted
+            raise
+
+    def _find_earlier_post(
+        self, job: ClaimedJob, channel: str, marker: str, thread_ts: str | None
+    ) -> Posted | None:
+        """The message an interrupted attempt posted, if Slack shows it; None when it
+        does not, or when we cannot tell (then the job posts: a rare duplicate is better
+        than an alert held back)."""
+        channel_id = channel if not channel.startswith("#") and channel else job.lane_channel_id
+        if not channel_id or channel_id.startswith("#"):
+            log.warning("job %d: the answer to its post was lost and the id of %s is not known"
+                        " yet, so it cannot be looked for; posting", job.id, channel or "(default)")
+            return None
+        if not circuit.take_lookup(self.database, job.team_id, thread_ts is not None, utcnow(),
+                                   self.lookup_interval):
+            log.warning("job %d: the answer to its post was lost, and this workspace's"
+                        " history reads (one per %s) are spent; posting without looking",
+                        job.id, self.lookup_interval)
+            return None
+        since = job.data.get(queue.IN_FLIGHT_SINCE)
+        try:
+            return self.gateway.find_posted(
+                channel_id, marker, thread_ts=thread_ts,
+                oldest=float(since) - 5 if isinstance(since, (int, float)) else None)
+        except RateLimited:
+            log.warning("job %d: Slack limited the history read; posting without looking", job.id)
+            return None
 
     def _options(self, row: AlertRow) -> RouteOptions:
         options = route_options(self.database, row.route) if row.route != DEFAULT_ROUTE else None
@@ -207,6 +247,11 @@ class JobExecutor:
         if event is None:
             raise PermanentError("no_event", f"job {job.id} has no stored event")
         return event
+
+
+def _answer_may_be_lost(error: SlackDeliveryError) -> bool:
+    """True when Slack may have created the message although the call failed."""
+    return isinstance(error, SlackUnavailable) and error.answer_lost
 
 
 def _parse_time(value: Any) -> datetime:

@@ -1,33 +1,39 @@
-"""Delivery threads: claim a job, run it, record the outcome, repeat.
+"""Delivery threads: claim a job, run it, record its outcome, repeat; and the periodic work.
 
 The same worker runs inside ``python -m bot serve`` (threads in each web process) and
-alone as ``python -m bot worker``. Which job to claim next depends on the channel pacer,
-so one rate-limited channel never holds up the others.
+alone as ``python -m bot worker``. Idle threads sleep until the earliest time a job may
+be due (``JobWakeup``). Beside them one maintenance thread runs the periodic work: lease
+heartbeats, taking over jobs whose holder died, circuit probes, and whatever else is
+registered with ``add_periodic``.
 """
 
 from __future__ import annotations
 
 import logging
-import random
 import signal
 import socket
 import threading
-from datetime import timedelta
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any, Callable
 
 from flask import Flask
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.config import Config
-from bot.delivery import queue
+from bot.delivery import circuit, leases, queue
 from bot.delivery.handlers import JobExecutor
-from bot.delivery.pacer import ChannelPacer, JobPosts
-from bot.delivery.queue import ClaimedJob
+from bot.delivery.kinds import POSTING_KINDS
+from bot.delivery.outcome import backoff_seconds, decide
+from bot.delivery.pacer import JobPosts
+from bot.delivery.queue import ClaimedJob, LaneAfter
 from bot.delivery.wakeup import JobWakeup
 from bot.render import MessageRenderer
-from bot.slack.errors import PermanentError, RateLimited, RetryableError
+from bot.slack.errors import RateLimited, SlackDeliveryError, SlackUnavailable
 from bot.slack.oauth import build_installation_store
 from bot.slack.workspaces import GatewayProvider
+from bot.store.alerts import record_parent_in
 from bot.store.database import Database
 from bot.store.retry import with_db_retries
 from bot.store.stale import StaleSweep
@@ -35,15 +41,22 @@ from bot.clock import utcnow
 
 log = logging.getLogger(__name__)
 
-MAX_UNEXPECTED_ATTEMPTS = 8
+# With no job known to be due, one thread still looks this often: a job queued by another
+# process (a web process with DELIVERY_THREADS=0) tells no thread here.
 IDLE_POLL_SECONDS = 0.5
-MAX_BACKOFF_SECONDS = 300.0
+LEASE_SECONDS = 30.0
+HEARTBEAT_SECONDS = 10.0
+# A paced channel's next job is claimed this long before its slot, so it is rendered and
+# ready to post when the slot comes.
+LOOKAHEAD_SECONDS = 0.25
 
 
-def backoff_seconds(attempts: int, rng: random.Random = random.Random()) -> float:
-    """Exponential backoff with jitter: ~2 s, 4 s, 8 s … capped at 5 minutes."""
-    base = min(MAX_BACKOFF_SECONDS, 2.0 ** max(1, attempts))
-    return base * rng.uniform(0.5, 1.5)
+@dataclass
+class Periodic:
+    name: str
+    every: float
+    run: Callable[[], object]
+    next_at: float = 0.0
 
 
 class DeliveryWorker:
@@ -54,8 +67,10 @@ class DeliveryWorker:
         wake: JobWakeup | None = None,
         gateways: GatewayProvider | None = None,
         renderer: MessageRenderer | None = None,
-        pacer: ChannelPacer | None = None,
         backoff: Callable[[int], float] = backoff_seconds,
+        post_interval: float | None = None,
+        lease: float = LEASE_SECONDS,
+        heartbeat: float = HEARTBEAT_SECONDS,
     ) -> None:
         self.config = config
         self.database = database
@@ -63,17 +78,40 @@ class DeliveryWorker:
         self.gateways = gateways or GatewayProvider(
             config, build_installation_store(config, database)
         )
-        self.pacer = pacer or ChannelPacer(interval=config.slack_post_interval)
+        # Log-only delivery calls no one: nothing to pace.
+        interval = config.slack_post_interval if post_interval is None else post_interval
+        self.post_interval = 0.0 if self.gateways.log_only else interval
+        self.lookahead = timedelta(seconds=LOOKAHEAD_SECONDS if self.post_interval > 0 else 0)
         self.renderer = renderer or MessageRenderer(config.templates_dir)
         self.backoff = backoff
-        self.stale_sweep = StaleSweep(database, config.stale_after)
-        # Longer than the slowest job (a handful of Slack calls, each with one retry), so
-        # a live worker never loses its claim to another.
-        self.lease = timedelta(seconds=max(120.0, 12 * config.slack_timeout))
-        self.worker_id = queue.worker_identity()
-        self._claim_lock = threading.Lock()
+        # Renewed every ``heartbeat`` seconds while the job runs, so a live worker keeps
+        # its claim however slow Slack is, and a dead one's job is taken over soon.
+        self.lease = timedelta(seconds=lease)
+        self.worker_id = leases.worker_identity()
         self._stopping = threading.Event()
         self._threads: list[threading.Thread] = []
+        # The claims and outcomes of this process's delivery threads take turns: a
+        # webhook then waits behind at most one of them for the database (SQLite's single
+        # writer), instead of behind a burst of one per thread when many channels'
+        # slots come at once. The Slack calls, which take the time, still overlap.
+        self._database_turn = threading.Lock()
+        self._holds_lock = threading.Lock()
+        self._holds: set[str] = set()  # lanes held by this worker's running jobs
+        self._periodic = [
+            Periodic("heartbeat", heartbeat, self._heartbeat),
+            Periodic("expire leases", min(2.0, heartbeat), self._expire_leases),
+            Periodic("circuit probes", 1.0, self._probe_circuits),
+            Periodic("idle lanes with jobs", 30.0, self._ready_forgotten_lanes),
+        ]
+        if config.stale_after is not None:
+            stale = StaleSweep(database, config.stale_after)
+            self.add_periodic("stale alerts", stale.interval.total_seconds(),
+                              lambda: stale.run_if_due(utcnow()))
+
+    def add_periodic(self, name: str, every: float, run: Callable[[], object]) -> None:
+        """Run ``run`` about every ``every`` seconds on the maintenance thread (errors are
+        logged, never fatal). Register before ``start``."""
+        self._periodic.append(Periodic(name, every, run))
 
     def start(self, threads: int) -> None:
         if self.gateways.log_only:
@@ -81,17 +119,20 @@ class DeliveryWorker:
                 "SLACK_BOT_TOKEN is not set: messages are rendered and written to this log"
                 " instead of being posted to Slack"
             )
-        released = queue.release_orphans(self.database, socket.gethostname(), utcnow())
+        released = leases.release_orphans(self.database, socket.gethostname(), utcnow())
         if released:
             log.info("requeued %d job(s) left running by a process that died", released)
         self.wake.set_threads(threads)
         for index in range(threads):
-            thread = threading.Thread(
-                target=self._loop, name=f"delivery-{index}", daemon=True
-            )
-            thread.start()
-            self._threads.append(thread)
+            self._spawn(self._loop, f"delivery-{index}")
+        self._spawn(self._maintain, "delivery-maintenance")
+        self.wake.notify_all()  # look for work left by an earlier run
         log.info("delivery worker %s started with %d thread(s)", self.worker_id, threads)
+
+    def _spawn(self, target: Callable[[], None], name: str) -> None:
+        thread = threading.Thread(target=target, name=name, daemon=True)
+        thread.start()
+        self._threads.append(thread)
 
     def stop(self, timeout: float = 15.0) -> None:
         """Finish the jobs in hand, then stop; unfinished jobs stay queued."""
@@ -103,11 +144,16 @@ class DeliveryWorker:
 
     def run_once(self) -> bool:
         """Claim and run one job; False when none is runnable now."""
-        self.stale_sweep.run_if_due(utcnow())
-        job = self._claim()
-        if job is None:
+        with self._database_turn:
+            claim = queue.claim_next(self.database, self.worker_id, utcnow(), self.lease,
+                                     self.post_interval, self.lookahead)
+        if claim.job is None:
+            if claim.next_due is not None:
+                # At least a moment: a lane due now but locked by a webhook's transaction
+                # (PostgreSQL) is free again a few milliseconds later.
+                self.wake.notify_at(max(0.01, min(IDLE_POLL_SECONDS, self._until(claim.next_due))))
             return False
-        self._execute(job)
+        self._execute(claim.job)
         return True
 
     def _loop(self) -> None:
@@ -118,81 +164,116 @@ class DeliveryWorker:
                 log.error("delivery: database error %s; retrying shortly", error.__class__.__name__)
                 worked = False
                 self._stopping.wait(2.0)
-            if not worked:
-                self.wake.wait(self.pacer.seconds_until_next_change(IDLE_POLL_SECONDS))
+            if not worked and not self._stopping.is_set():
+                # One thread keeps the idle poll; the others wait for a wake-up.
+                self.wake.notify_at(IDLE_POLL_SECONDS)
+                self.wake.wait(30.0)
 
-    def _claim(self) -> ClaimedJob | None:
-        # One claim at a time in this process, so the pacer's view of the channels and
-        # the slot reserved for the claimed job cannot be raced by a sibling thread.
-        with self._claim_lock:
-            blocked, paced = self.pacer.snapshot()
-            job = queue.claim_next(
-                self.database, self.worker_id, utcnow(), self.lease, blocked, paced
-            )
-            if job is not None and job.kind in queue.POSTING_KINDS:
-                wait = self.pacer.reserve_post(job.channel)
-            else:
-                wait = 0.0
-        if job is not None and wait > 0:
-            self._stopping.wait(wait)
-        return job
+    # --- one job ---------------------------------------------------------------------
 
     def _execute(self, job: ClaimedJob) -> None:
-        try:
-            record = self._run(job)
-        finally:
-            if job.kind in queue.POSTING_KINDS:
-                # Posted or not, the job will not post again: the channel's next slot
-                # is now known, so other jobs of it may be claimed.
-                self.pacer.end_reservation(job.channel)
-        try:
-            with_db_retries(record, f"recording the outcome of job {job.id}")
-        except SQLAlchemyError as error:
-            # The lease will expire and another claim will retry the job.
-            log.error("job %d: outcome not recorded (%s)", job.id, error.__class__.__name__)
-
-    def _run(self, job: ClaimedJob) -> Callable[[], bool]:
-        """Run the job; returns how to record its outcome."""
-        now = utcnow
+        posts = JobPosts(self.post_interval, first_at=job.post_at)
+        error: BaseException | None = None
+        if job.holds_lane:
+            with self._holds_lock:
+                self._holds.add(job.hold_key)
+        executor: JobExecutor | None = None
         try:
             gateway = self.gateways.for_team(job.team_id)
-            posts = JobPosts(self.pacer, job.channel)
-            JobExecutor(self.config, self.database, gateway, self.renderer, posts).run(job)
-        except RateLimited as error:
-            self.pacer.block(job.channel, error.retry_after)
-            log.warning("job %d (%s): Slack rate limit on %s; retrying in %.1fs",
-                        job.id, job.kind, job.channel or "default channel", error.retry_after)
-            wait, message = error.retry_after, str(error)
-            return lambda: queue.reschedule(self.database, job, now(), wait, message)
-        except RetryableError as error:
-            delay = self.backoff(job.attempts)
-            log.warning("job %d (%s): %s; attempt %d, retrying in %.1fs",
-                        job.id, job.kind, error, job.attempts, delay)
-            message = str(error)
-            return lambda: queue.reschedule(self.database, job, now(), delay, message)
-        except PermanentError as error:
-            log.error(
-                "job %d (%s) failed permanently: %s. Fix the cause, then run"
-                " `python -m bot jobs retry %d`", job.id, job.kind, error, job.id,
-            )
-            message = str(error)
-            return lambda: queue.dead_letter(self.database, job, now(), message)
-        except SQLAlchemyError as error:
-            delay = self.backoff(job.attempts)
-            log.error("job %d (%s): database error %s; retrying in %.1fs",
-                      job.id, job.kind, error.__class__.__name__, delay)
-            return lambda: queue.reschedule(self.database, job, now(), delay, "database error")
-        except Exception as error:  # noqa: BLE001 - last resort, traceback logged below
-            # A bug or an error no one foresaw must not kill this thread (delivery would
-            # stop while /healthz stays green): log it with its traceback and retry a
-            # few times before dead-lettering.
-            log.exception("job %d (%s): unexpected error", job.id, job.kind)
-            reason = f"unexpected error: {error.__class__.__name__}: {error}"[:500]
-            if job.attempts >= MAX_UNEXPECTED_ATTEMPTS:
-                return lambda: queue.dead_letter(self.database, job, now(), reason)
-            delay = self.backoff(job.attempts)
-            return lambda: queue.reschedule(self.database, job, now(), delay, reason)
-        return lambda: queue.complete(self.database, job, now())
+            executor = JobExecutor(
+                self.config, self.database, gateway, self.renderer, posts,
+                lookup_interval=timedelta(seconds=self.config.slack_lookup_interval))
+            executor.run(job)
+        except Exception as caught:  # noqa: BLE001 - every error becomes an outcome below
+            error = caught
+            if not isinstance(caught, (SlackDeliveryError, SQLAlchemyError)):
+                log.exception("job %d (%s): unexpected error", job.id, job.kind)
+        finally:
+            with self._holds_lock:
+                self._holds.discard(job.hold_key)
+        if posts.answered_at is None and not job.uncertain:
+            queue.settle(job)  # it did not post after all (an update, or an early error)
+        parent = executor.parent_posted if executor is not None else None
+        also = (lambda session: record_parent_in(session, *parent)) if parent else None
+        now = utcnow()
+        outcome = decide(error, job_id=job.id, kind=job.kind, attempts=job.attempts,
+                         created_at=job.created_at or now, now=now,
+                         max_age=timedelta(seconds=self.config.delivery_max_age),
+                         backoff=self.backoff)
+        lane = self._lane_after(job, posts, error, now)
+        slack_ok = self._slack_signal(error)
+        try:
+            with self._database_turn:
+                finished = with_db_retries(
+                    lambda: queue.finish(self.database, job, outcome, now, lane, slack_ok, also),
+                    f"recording the outcome of job {job.id}")
+        except SQLAlchemyError as error_recording:
+            # The lease will expire and another claim will retry the job.
+            log.error("job %d: outcome not recorded (%s)", job.id,
+                      error_recording.__class__.__name__)
+            return
+        if finished.released:
+            # Slack answers again: the jobs that were waiting out their backoff go now.
+            self.wake.notify_all()
+        if lane.next_post_at is not None:
+            # The lane's next slot: a thread of this process takes it on time.
+            self.wake.notify_at(self._until(lane.next_post_at))
+
+    def _until(self, due: datetime) -> float:
+        """Seconds until a thread should claim for something due at ``due``."""
+        return (due - self.lookahead - utcnow()).total_seconds()
+
+    def _lane_after(self, job: ClaimedJob, posts: JobPosts, error: BaseException | None,
+                    now: Any) -> LaneAfter:
+        next_post_at = posts.next_post_at()
+        if isinstance(error, RateLimited) and job.kind in POSTING_KINDS:
+            # Slack's Retry-After binds every process posting to this channel.
+            blocked = now + timedelta(seconds=error.retry_after)
+            next_post_at = max(next_post_at or blocked, blocked)
+        return LaneAfter(next_post_at=next_post_at, channel_id=posts.channel_id)
+
+    def _slack_signal(self, error: BaseException | None) -> bool | None:
+        if self.gateways.log_only:
+            return None
+        if error is None:
+            return True
+        if isinstance(error, SlackUnavailable):
+            return False
+        return None
+
+    # --- periodic work ----------------------------------------------------------------
+
+    def _maintain(self) -> None:
+        while not self._stopping.is_set():
+            now = time.monotonic()
+            for task in self._periodic:
+                if now < task.next_at:
+                    continue
+                task.next_at = now + task.every
+                try:
+                    task.run()
+                except Exception:  # noqa: BLE001 - periodic work must not stop delivery
+                    log.exception("delivery: periodic %s failed; trying again later", task.name)
+            upcoming = min(task.next_at for task in self._periodic)
+            self._stopping.wait(max(0.05, upcoming - time.monotonic()))
+
+    def _heartbeat(self) -> None:
+        with self._holds_lock:
+            holds = set(self._holds)
+        leases.heartbeat(self.database, self.worker_id, holds, utcnow(), self.lease)
+
+    def _expire_leases(self) -> None:
+        if leases.expire_leases(self.database, utcnow()):
+            self.wake.notify_all()
+
+    def _probe_circuits(self) -> None:
+        if circuit.probe_failing_workspaces(self.database, utcnow()):
+            self.wake.notify_one()
+
+    def _ready_forgotten_lanes(self) -> None:
+        if queue.ready_lanes_with_pending_jobs(self.database, utcnow()):
+            log.warning("delivery: lanes with pending jobs were marked idle; readied them")
+            self.wake.notify_one()
 
 
 # --- process integration ---------------------------------------------------------------

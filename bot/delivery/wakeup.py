@@ -1,21 +1,27 @@
-"""Waking idle delivery threads when a job is queued: one thread per job, not all of them.
+"""Waking idle delivery threads when a job can be claimed, and only then.
 
-``threading.Event`` wakes every waiter. With N idle delivery threads, each new job then
-cost N claim transactions, N-1 of them finding nothing, and on SQLite each one takes the
-writer lock the webhook needs too. A job needs only one thread; a burst of jobs wakes as
-many threads as there are jobs, up to all of them.
+Threads sleep until the earliest time a job may be due (a timer the threads share) or
+until a wake-up says a job can start now. A webhook whose job waits for its channel's
+next post slot sets the timer instead of waking a thread: during a storm nothing is
+claimable between slots, and an empty claim per webhook cost CPU and, on SQLite, the
+writer lock the webhooks need. A job needs only one thread; a burst of jobs wakes as many
+threads as there are jobs, up to all of them, and a timer wakes one.
 """
 
 from __future__ import annotations
 
 import threading
+import time
+from typing import Callable
 
 
 class JobWakeup:
-    def __init__(self, threads: int = 1) -> None:
+    def __init__(self, threads: int = 1, clock: Callable[[], float] = time.monotonic) -> None:
         self._condition = threading.Condition()
+        self._clock = clock
         self._pending = 0  # wake-ups not yet taken by a thread
         self._most_pending = max(1, threads)
+        self._due_at: float | None = None  # monotonic time the timer rings
 
     def set_threads(self, threads: int) -> None:
         """How many threads wait here. Wake-ups beyond one per thread are dropped: they
@@ -26,10 +32,21 @@ class JobWakeup:
             self._pending = min(self._pending, self._most_pending)
 
     def notify_one(self) -> None:
-        """A job was queued: wake one waiting thread, or the next one to wait."""
+        """A job can start now: wake one waiting thread, or the next one to wait."""
         with self._condition:
             self._pending = min(self._pending + 1, self._most_pending)
             self._condition.notify()
+
+    def notify_at(self, seconds_from_now: float) -> None:
+        """A job may become claimable in ``seconds_from_now``: ring the timer by then."""
+        if seconds_from_now <= 0:
+            self.notify_one()
+            return
+        at = self._clock() + seconds_from_now
+        with self._condition:
+            if self._due_at is None or at < self._due_at:
+                self._due_at = at
+                self._condition.notify()  # a waiting thread shortens its sleep
 
     def notify_all(self) -> None:
         """Wake every waiting thread (to stop)."""
@@ -38,11 +55,18 @@ class JobWakeup:
             self._condition.notify_all()
 
     def wait(self, timeout: float) -> bool:
-        """Wait up to ``timeout`` seconds for a wake-up; True if one was taken."""
+        """Wait up to ``timeout`` seconds for a wake-up or the timer; True if one was taken."""
+        deadline = self._clock() + timeout
         with self._condition:
-            if self._pending == 0:
-                self._condition.wait(timeout)
-            if self._pending == 0:
-                return False
-            self._pending -= 1
-            return True
+            while True:
+                now = self._clock()
+                if self._pending:
+                    self._pending -= 1
+                    return True
+                if self._due_at is not None and self._due_at <= now:
+                    self._due_at = None
+                    return True
+                if now >= deadline:
+                    return False
+                until = deadline if self._due_at is None else min(deadline, self._due_at)
+                self._condition.wait(until - now)

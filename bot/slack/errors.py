@@ -31,7 +31,20 @@ class RateLimited(RetryableError):
 
 
 class SlackUnavailable(RetryableError):
-    """5xx, timeouts, connection errors and Slack's own transient error codes."""
+    """5xx, timeouts, connection errors and Slack's own transient error codes.
+
+    ``answer_lost``: the request may have reached Slack and done its work (a timeout, a
+    reset after sending, a 5xx). False when Slack answered with a transient error code,
+    or the connection was refused: then nothing happened.
+    """
+
+    def __init__(self, code: str, detail: str = "", answer_lost: bool = True) -> None:
+        self.answer_lost = answer_lost
+        super().__init__(code, detail)
+
+
+class ClaimLost(RetryableError):
+    """Another worker took the job over (this one's lease had lapsed): stop, post no more."""
 
 
 class PermanentError(SlackDeliveryError):
@@ -62,7 +75,7 @@ _BLOCK_CODES = frozenset({"invalid_blocks", "invalid_blocks_format", "invalid_at
 def error_for_code(code: str, detail: str = "") -> SlackDeliveryError:
     """Map an ``ok: false`` error code to its class."""
     if code in _TRANSIENT_CODES:
-        return SlackUnavailable(code, detail)
+        return SlackUnavailable(code, detail, answer_lost=False)
     if code == "not_in_channel":
         return NotInChannel(code, detail)
     if code in _BLOCK_CODES:

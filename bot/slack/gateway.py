@@ -58,7 +58,8 @@ class SlackGateway(Protocol):
     def join_channel(self, channel: str) -> str: ...
 
     def find_posted(
-        self, channel: str, marker: str, *, thread_ts: str | None = None
+        self, channel: str, marker: str, *, thread_ts: str | None = None,
+        oldest: float | None = None,
     ) -> Posted | None: ...
 
 
@@ -100,26 +101,35 @@ class WebApiGateway:
         self._call("chat.update", arguments)
 
     def join_channel(self, channel: str) -> str:
-        """Join a public channel given by id or ``#name``; returns its id."""
-        channel_id = channel if not channel.startswith("#") else self._find_channel_id(channel[1:])
-        self._call("conversations.join", {"channel": channel_id})
-        return channel_id
+        """Join a public channel given by id or ``#name``; returns its id.
+
+        ``conversations.join`` takes only ids. Only public channels can be joined, and
+        those are the ones ``conversations.list`` shows, so a name is looked up there for
+        this one call; a private channel needs an invitation instead.
+        """
+        channel_id = channel if not channel.startswith("#") else self._public_channel_id(channel[1:])
+        data = self._call("conversations.join", {"channel": channel_id})
+        return str((data.get("channel") or {}).get("id") or channel_id)
 
     def find_posted(
-        self, channel: str, marker: str, *, thread_ts: str | None = None
+        self, channel: str, marker: str, *, thread_ts: str | None = None,
+        oldest: float | None = None,
     ) -> Posted | None:
         """The recent message whose metadata carries ``marker``, if Slack has one.
 
-        Needs the history scopes; without them (or if the lookup fails for another
-        permanent reason) we cannot tell, and the caller posts.
+        ``channel`` must be an id: names are resolved by posting, never by listing
+        (``conversations.list`` never shows private channels). Needs the history scopes;
+        without them (or for another permanent reason) we cannot tell, and the caller
+        posts. A 429 is raised: the caller decides.
         """
-        channel_id = channel if not channel.startswith("#") else self._find_channel_id(channel[1:])
         method, arguments = "conversations.history", {
-            "channel": channel_id, "limit": _LOOKBACK_MESSAGES, "include_all_metadata": True,
+            "channel": channel, "limit": _LOOKBACK_MESSAGES, "include_all_metadata": True,
         }
         if thread_ts:
             method = "conversations.replies"
             arguments["ts"] = thread_ts
+        if oldest is not None:
+            arguments["oldest"] = f"{max(0.0, oldest):.6f}"
         try:
             data = self._call(method, arguments)
         except PermanentError as error:
@@ -129,10 +139,10 @@ class WebApiGateway:
             metadata = message.get("metadata") or {}
             payload = metadata.get("event_payload") or {}
             if metadata.get("event_type") == POST_MARKER_EVENT and payload.get("marker") == marker:
-                return Posted(channel=channel_id, ts=str(message.get("ts")))
+                return Posted(channel=channel, ts=str(message.get("ts")))
         return None
 
-    def _find_channel_id(self, name: str) -> str:
+    def _public_channel_id(self, name: str) -> str:
         cursor = None
         for _page in range(5):  # 5,000 channels; bounded so a job stays within its lease
             arguments: dict[str, Any] = {
@@ -147,7 +157,10 @@ class WebApiGateway:
             cursor = (data.get("response_metadata") or {}).get("next_cursor")
             if not cursor:
                 break
-        raise error_for_code("channel_not_found", f"no public channel named #{name}")
+        raise PermanentError(
+            "not_in_channel", f"#{name} is not a public channel the bot can join: invite"
+            " the bot with /invite"
+        )
 
     def _call(self, method: str, arguments: dict[str, Any]) -> dict[str, Any]:
         try:
@@ -156,8 +169,12 @@ class WebApiGateway:
             raise _classify_api_error(method, error) from error
         except (OSError, http.client.HTTPException) as error:
             # URLError, timeouts, resets and TLS errors are all OSErrors: the network,
-            # not the request, failed, so the same call may succeed later.
-            raise SlackUnavailable("connection_error", f"{method}: {error}") from error
+            # not the request, failed, so the same call may succeed later. A refused
+            # connection never carried the request; any other may have.
+            refused = isinstance(error, ConnectionRefusedError) or isinstance(
+                getattr(error, "reason", None), ConnectionRefusedError)
+            raise SlackUnavailable("connection_refused" if refused else "connection_error",
+                                   f"{method}: {error}", answer_lost=not refused) from error
         except SlackRequestError as error:
             raise PermanentError("bad_request", f"{method}: {error}") from error
         return dict(response.data) if isinstance(response.data, dict) else {}
@@ -223,6 +240,7 @@ class LogOnlyGateway:
         return channel
 
     def find_posted(
-        self, channel: str, marker: str, *, thread_ts: str | None = None
+        self, channel: str, marker: str, *, thread_ts: str | None = None,
+        oldest: float | None = None,
     ) -> Posted | None:
         return None  # the log keeps no messages to find

@@ -127,7 +127,8 @@ def _record_click(
         return "That button does not belong to a ThousandEyes alert."
     try:
         result = set_acknowledgement(
-            app_services.database, alert_id, clicker, acknowledged, utcnow()
+            app_services.database, alert_id, clicker, acknowledged, utcnow(),
+            default_channel=app_services.config.slack_channel or "",
         )
     except SQLAlchemyError as error:
         log.error("acknowledge of alert %d failed: %s", alert_id, error.__class__.__name__)

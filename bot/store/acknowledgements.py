@@ -42,10 +42,13 @@ class Clicker:
 
 
 def set_acknowledgement(
-    db: Database, alert_id: int, clicker: Clicker, acknowledged: bool, now: datetime
+    db: Database, alert_id: int, clicker: Clicker, acknowledged: bool, now: datetime,
+    default_channel: str = "",
 ) -> AckResult:
     """Acknowledge (or withdraw) for one user, idempotently, and queue the refresh and
-    thread note in the same transaction (the refresh merged into one still pending)."""
+    thread note in the same transaction (the refresh merged into one still pending).
+    ``default_channel`` (SLACK_CHANNEL) chooses the note's delivery lane, as for the
+    alert's other jobs."""
     with db.session() as session:
         alert = session.scalar(select(AlertRow).where(AlertRow.id == alert_id).with_for_update())
         if alert is None:
@@ -76,7 +79,7 @@ def set_acknowledgement(
         enqueue_parent_refresh(session, alert_id=alert_id, channel=alert.channel,
                                team_id=alert.slack_team, now=now)
         enqueue(session, kind=JobKind.ACK_NOTE, alert_id=alert_id, channel=alert.channel,
-                team_id=alert.slack_team, now=now,
+                team_id=alert.slack_team, now=now, default_channel=default_channel,
                 data={"user_id": clicker.user_id, "user_name": clicker.user_name,
                       "acknowledged": acknowledged, "at": now.isoformat()})
         return AckResult(AckOutcome.RECORDED)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 
 from sqlalchemy import select, update
+from sqlalchemy.orm import Session
 
 from bot.actions import encode_alert_ref
 from bot.alert_view import AlertView, DisplayState, Responder
@@ -67,11 +68,17 @@ def build_view(
 def record_parent(db: Database, alert_id: int, channel: str, ts: str) -> None:
     """Remember the parent message; only the first one posted counts."""
     with db.session() as session:
-        session.execute(
-            update(AlertRow)
-            .where(AlertRow.id == alert_id, AlertRow.slack_ts.is_(None))
-            .values(slack_channel=channel, slack_ts=ts)
-        )
+        record_parent_in(session, alert_id, channel, ts)
+
+
+def record_parent_in(session: Session, alert_id: int, channel: str, ts: str) -> None:
+    """``record_parent`` in the caller's transaction (delivery records it with the job)."""
+    alerts = AlertRow.__table__  # Core: the ORM's bulk-update bookkeeping cost more
+    session.execute(
+        update(alerts)
+        .where(alerts.c.id == alert_id, alerts.c.slack_ts.is_(None))
+        .values(slack_channel=channel, slack_ts=ts)
+    )
 
 
 def open_alerts_in_channel(

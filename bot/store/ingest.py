@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import Connection, Row, Select, Table, TextClause, bindparam, insert, select, text, update
 
 from bot.store.database import Database
-from bot.store.jobs import job_values
+from bot.store.jobs import job_values, mark_lane_ready
 from bot.store.models import AlertRow, AlertState, EventRow, JobKind, JobRow
 from bot.thousandeyes import AgentAlert, AlertKind, Event, TestAlert, Transition
 from bot.thousandeyes.events import with_duplicates
@@ -36,6 +36,9 @@ class IngestResult:
     event_pk: int | None = None
     alert_pk: int | None = None
     job_pk: int | None = None
+    # When the queued job can start at the earliest (its lane may be paced), so the
+    # webhook wakes a delivery thread only when there is something it can do.
+    job_due_at: datetime | None = None
 
 
 def store_event(
@@ -47,15 +50,19 @@ def store_event(
     body_text: str,
     now: datetime,
     team_id: str | None = None,
+    default_channel: str = "",
 ) -> IngestResult:
     """Store one webhook event atomically; a repeated ``eventId`` stores nothing.
+
+    ``default_channel`` (SLACK_CHANNEL) only chooses the delivery lane of a job for ''.
 
     Core statements, not the ORM's unit of work: this is the hot path of every webhook,
     and four plain statements cost a fraction of the ORM's bookkeeping for them.
     """
     try:
         with db.session() as session:
-            return _store(session.connection(), event, route, channel, team_id, body_text, now)
+            return _store(session.connection(), event, route, channel, team_id, body_text, now,
+                          default_channel)
     except _DuplicateEvent:
         return IngestResult(IngestStatus.DUPLICATE)
 
@@ -66,7 +73,7 @@ class _DuplicateEvent(Exception):
 
 def _store(
     connection: Connection, event: Event, route: str, channel: str, team_id: str | None,
-    body_text: str, now: datetime,
+    body_text: str, now: datetime, default_channel: str,
 ) -> IngestResult:
     alert_pk = None
     job_kind = _job_kind_for(event)
@@ -78,15 +85,14 @@ def _store(
     ))
     if event_pk is None:
         raise _DuplicateEvent(event.event_id)
-    job_pk = None
+    job_pk = job_due_at = None
     if job_kind is not None:
-        job_pk = connection.scalar(
-            insert(JobRow.__table__).returning(JobRow.__table__.c.id),
-            job_values(kind=job_kind, alert_id=alert_pk, channel=channel, team_id=team_id,
-                       now=now, event_pk=event_pk),
-        )
+        job = job_values(kind=job_kind, alert_id=alert_pk, channel=channel, team_id=team_id,
+                         now=now, event_pk=event_pk, default_channel=default_channel)
+        job_pk = connection.scalar(insert(JobRow.__table__).returning(JobRow.__table__.c.id), job)
+        job_due_at = mark_lane_ready(connection, job)
     return IngestResult(IngestStatus.ACCEPTED, event_pk=event_pk, alert_pk=alert_pk,
-                        job_pk=job_pk)
+                        job_pk=job_pk, job_due_at=job_due_at)
 
 
 def _insert_unless_present(connection: Connection, model: type, values: dict[str, Any]) -> int | None:

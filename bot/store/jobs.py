@@ -1,39 +1,98 @@
-"""Adding outbox jobs inside the transaction that changes the state they deliver."""
+"""Adding outbox jobs inside the transaction that changes the state they deliver.
+
+Every new job also marks its delivery lane ready (``DeliveryLaneRow``), in the same
+transaction, so a claim finds it by looking at ready lanes only. The lane is touched last:
+on PostgreSQL its row lock is then held only for the moment before the commit.
+"""
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import TextClause, bindparam, select, text
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
-from bot.store.models import JobKind, JobRow, JobStatus
+from bot.delivery.kinds import lane_of
+from bot.store.models import DeliveryLaneRow, JobKind, JobRow, JobStatus
+
+# A lane nobody has posted in yet may post at once.
+_EPOCH = datetime.fromisoformat("2000-01-01T00:00:00+00:00")
 
 
 def enqueue(
     session: Session, *, kind: str, alert_id: int | None, channel: str, now: datetime,
     team_id: str | None = None, event_pk: int | None = None,
-    data: dict[str, Any] | None = None,
+    data: dict[str, Any] | None = None, default_channel: str = "",
 ) -> JobRow:
     """Add a job in the caller's transaction: the state change and its job commit together."""
-    job = JobRow(**job_values(kind=kind, alert_id=alert_id, channel=channel, now=now,
-                              team_id=team_id, event_pk=event_pk, data=data))
+    values = job_values(kind=kind, alert_id=alert_id, channel=channel, now=now,
+                        team_id=team_id, event_pk=event_pk, data=data,
+                        default_channel=default_channel)
+    job = JobRow(**values)
     session.add(job)
+    session.flush()
+    mark_lane_ready(session.connection(), values)
     return job
 
 
 def job_values(
     *, kind: str, alert_id: int | None, channel: str, now: datetime,
     team_id: str | None = None, event_pk: int | None = None,
-    data: dict[str, Any] | None = None,
+    data: dict[str, Any] | None = None, default_channel: str = "",
 ) -> dict[str, Any]:
-    """The columns of a new pending job, for the ORM and for Core inserts alike."""
+    """The columns of a new pending job, for the ORM and for Core inserts alike.
+
+    ``channel`` '' stands for the route's default channel, resolved when the job runs;
+    the job is paced in the lane of ``default_channel`` (SLACK_CHANNEL), so it shares
+    its pacing with jobs that name that channel.
+    """
     return dict(
         alert_id=alert_id, event_pk=event_pk, kind=kind, channel=channel, team_id=team_id,
         status=JobStatus.PENDING, attempts=0, next_attempt_at=now, created_at=now,
-        updated_at=now, data=data or {},
+        updated_at=now, data=data or {}, lane=lane_of(kind, team_id, channel or default_channel),
+        waiting_for=None,
     )
+
+
+def mark_lane_ready(connection: Connection, job: dict[str, Any]) -> datetime:
+    """Tell claimers the job's lane has work from its due time; returns when the job can
+    start at the earliest (its due time, or the lane's next post slot if later).
+
+    Always a write, never a read-then-write: a claimer that found the lane empty and is
+    marking it idle holds the row lock, so this waits for it and then marks it ready, and
+    no job is left in a lane marked idle.
+    """
+    row = connection.execute(_mark_ready_statement(), dict(
+        lane=job["lane"], team_id=job["team_id"], channel=job["channel"],
+        due=job["next_attempt_at"], epoch=_EPOCH,
+    )).one()
+    # A post in flight holds the lane until its answer; its end is not known here, but
+    # the thread that made it wakes one for the lane's next slot.
+    return max(t for t in (job["next_attempt_at"], row.next_post_at, row.held_until) if t)
+
+
+@functools.lru_cache(maxsize=1)
+def _mark_ready_statement() -> TextClause:
+    # A text statement: SQLAlchemy does not cache the compiled form of its dialects'
+    # upserts (see bot.store.ingest); SQLite and PostgreSQL share this syntax.
+    columns = DeliveryLaneRow.__table__.c
+    return text(
+        "INSERT INTO delivery_lanes (lane, team_id, channel, next_post_at, ready_at)"
+        " VALUES (:lane, :team_id, :channel, :epoch, :due)"
+        " ON CONFLICT (lane) DO UPDATE SET ready_at = CASE"
+        " WHEN delivery_lanes.ready_at IS NULL OR delivery_lanes.ready_at > excluded.ready_at"
+        " THEN excluded.ready_at ELSE delivery_lanes.ready_at END"
+        " RETURNING next_post_at, held_until"
+    ).bindparams(
+        bindparam("lane", type_=columns.lane.type),
+        bindparam("team_id", type_=columns.team_id.type),
+        bindparam("channel", type_=columns.channel.type),
+        bindparam("epoch", type_=columns.next_post_at.type),
+        bindparam("due", type_=columns.ready_at.type),
+    ).columns(next_post_at=columns.next_post_at.type, held_until=columns.held_until.type)
 
 
 def enqueue_parent_refresh(

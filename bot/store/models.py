@@ -132,11 +132,22 @@ class AlertRow(Base):
     slack_ts: Mapped[str | None] = mapped_column(String(32))
 
 
+class WaitingFor:
+    """Why a pending job is not due yet (``JobRow.waiting_for``)."""
+
+    BACKOFF = "backoff"  # Slack failed (5xx, timeout): released early when it answers again
+    RATE_LIMIT = "rate_limit"  # Slack's Retry-After
+
+
 class JobRow(Base):
     __tablename__ = "outbox_jobs"
     __table_args__ = (
         Index("ix_outbox_jobs_claim", "status", "next_attempt_at"),
         Index("ix_outbox_jobs_alert", "alert_id", "status"),
+        # A claim looks at one lane's oldest due jobs: its cost does not grow with the
+        # backlog of other lanes (see bot.delivery.queue).
+        Index("ix_outbox_jobs_lane", "status", "lane", "next_attempt_at", "id"),
+        Index("ix_outbox_jobs_waiting", "waiting_for", "team_id"),
     )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
@@ -157,6 +168,46 @@ class JobRow(Base):
     # Job arguments and progress (e.g. the ts of a reply already posted), so a retried
     # job resumes instead of posting twice.
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # The delivery lane (``DeliveryLaneRow.lane``) whose pacing this job obeys.
+    lane: Mapped[str] = mapped_column(String(150), default="")
+    waiting_for: Mapped[str | None] = mapped_column(String(16))  # a WaitingFor value
+
+
+class DeliveryLaneRow(Base):
+    """Pacing shared by every delivery process: one row per channel a job posts to.
+
+    ``next_post_at`` is when the next post may start (an in-flight post holds it in the
+    future; a Retry-After pushes it out for every process); ``ready_at`` is when the lane
+    may next have a claimable job (None: no pending job), so a claim looks only at lanes
+    that can give it one.
+    """
+
+    __tablename__ = "delivery_lanes"
+    __table_args__ = (Index("ix_delivery_lanes_ready", "ready_at"),)
+
+    lane: Mapped[str] = mapped_column(String(150), primary_key=True)
+    team_id: Mapped[str | None] = mapped_column(String(32))
+    channel: Mapped[str] = mapped_column(String(100), default="")  # as the jobs name it
+    # The id Slack answered with when a job of this lane posted (a name in, an id out).
+    channel_id: Mapped[str | None] = mapped_column(String(100))
+    next_post_at: Mapped[datetime]
+    ready_at: Mapped[datetime | None]
+    # The job whose post is in flight ("worker/job id") and how long its lease holds the
+    # lane: no other post of the lane starts before that one's answer is back.
+    held_by: Mapped[str | None] = mapped_column(String(150))
+    held_until: Mapped[datetime | None]
+
+
+class DeliveryWorkspaceRow(Base):
+    """Per workspace: the circuit (is Slack failing?) and the budget of history reads."""
+
+    __tablename__ = "delivery_workspaces"
+
+    team_key: Mapped[str] = mapped_column(String(32), primary_key=True)  # '' = single token
+    failing_since: Mapped[datetime | None]
+    probe_at: Mapped[datetime | None]  # when the next job in backoff is tried early
+    next_history_at: Mapped[datetime | None]  # conversations.history allowed from then
+    next_replies_at: Mapped[datetime | None]  # conversations.replies allowed from then
 
 
 class AcknowledgementRow(Base):

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from bot.actions import ACKNOWLEDGE, VIEW_IN_THOUSANDEYES
 from bot.delivery import queue
-from bot.delivery.pacer import ChannelPacer
+from bot.delivery.outcome import Retry
 from bot.delivery.runner import DeliveryWorker
 from bot.services import services
 from bot.store.models import AlertRow, JobRow, JobStatus
@@ -221,7 +221,7 @@ def test_rate_limited_channel_waits_while_another_proceeds(slack_server, worker,
 def paced_worker(app, interval: float) -> DeliveryWorker:
     app_services = services(app)
     return DeliveryWorker(app_services.config, app_services.database,
-                          wake=app_services.jobs_waiting, pacer=ChannelPacer(interval),
+                          wake=app_services.jobs_waiting, post_interval=interval,
                           backoff=lambda attempts: 0.05)
 
 
@@ -284,8 +284,8 @@ def test_a_job_failing_again_and_again_does_not_starve_later_jobs(slack_server, 
     send(slack_server, load_sample("test"))
     database, lease, start = worker.database, timedelta(seconds=60), utcnow()
 
-    failing = queue.claim_next(database, "w", start, lease)
+    failing = queue.claim_next(database, "w", start, lease).job
     # It fails and is due again one second later; the other job has been due since start.
-    assert queue.reschedule(database, failing, start + timedelta(seconds=1), 0, "http_502")
-    following = queue.claim_next(database, "w", start + timedelta(seconds=2), lease)
+    assert queue.finish(database, failing, Retry(0, "http_502"), start + timedelta(seconds=1)).recorded
+    following = queue.claim_next(database, "w", start + timedelta(seconds=2), lease).job
     assert following is not None and following.id != failing.id

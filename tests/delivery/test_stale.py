@@ -15,6 +15,7 @@ from bot.store.models import AlertRow, JobKind, JobRow, JobStatus
 from bot.store.stale import BATCH, StaleSweep, mark_stale_alerts
 from bot.clock import utcnow
 from tests.support.delivery import drain, send, serving
+from tests.support.waiting import wait_for
 from tests.support.payloads import load_sample, load_shape, numbered_alert_event
 from tests.support.slack_requests import click, post_to_slack_endpoint, signed_headers, \
     slash_command_body
@@ -78,8 +79,11 @@ def test_an_alert_silent_for_stale_after_says_no_news_and_can_still_be_acknowled
     last_event = alert_row(worker).last_event_at
     # A delivery worker sweeps on its own: at its start, then about once a minute.
     restarted = DeliveryWorker(worker.config, worker.database)
-    drain(restarted)
-    assert parent.updates == 1
+    restarted.start(1)
+    try:
+        wait_for(lambda: parent.updates == 1, 20, "the stale parent refreshed")
+    finally:
+        restarted.stop()
     assert f"No news from ThousandEyes since <!date^{int(last_event.timestamp())}^" in text_of(parent)
     assert ACKNOWLEDGE in action_ids(parent)
     assert alert_row(worker).stale_at is not None

@@ -53,3 +53,23 @@ def test_wake_ups_while_every_thread_is_busy_are_kept_only_once_per_thread():
 def test_stop_wakes_every_thread():
     wakeup = JobWakeup(threads=3)
     assert answers_of_waiting_threads(wakeup, 3, wakeup.notify_all, timeout=5) == [True] * 3
+
+
+def test_the_timer_wakes_one_thread_when_it_rings_and_not_before():
+    wakeup = JobWakeup(threads=3)
+    wakeup.notify_at(0.6)
+    started = time.monotonic()
+    assert wakeup.wait(0.3) is False  # not due yet
+    assert answers_of_waiting_threads(wakeup, 3, lambda: None, timeout=1.5) == [
+        False, False, True]
+    assert time.monotonic() - started >= 0.6
+
+
+def test_an_earlier_time_brings_the_timer_forward_a_later_one_does_not():
+    wakeup = JobWakeup(threads=1)
+    wakeup.notify_at(5.0)
+    wakeup.notify_at(0.2)
+    wakeup.notify_at(3.0)
+    started = time.monotonic()
+    assert wakeup.wait(2.0) is True
+    assert time.monotonic() - started < 1.0

@@ -11,9 +11,8 @@ import pytest
 from sqlalchemy import select
 
 from bot.actions import ACKNOWLEDGE, UNACKNOWLEDGE, encode_alert_ref
-from bot.delivery.pacer import ChannelPacer
 from bot.store.models import AcknowledgementRow, AlertRow, JobKind, JobRow, JobStatus
-from tests.support.delivery import drain, send
+from tests.support.delivery import drain, hold_lanes, release_lanes, send
 from tests.support.payloads import load_sample
 from tests.support.waiting import wait_for
 from tests.support.slack_requests import (
@@ -104,10 +103,7 @@ def test_two_responders_then_clear(slack_server, worker, fake_slack, posted_aler
 
 def hold_thread_posts(worker, seconds=60.0):
     """Take the alert channel's next post slot for a minute, as a storm of posts would."""
-    with worker.database.session() as session:
-        channel = session.scalars(select(AlertRow.channel)).one()  # as its jobs name it
-    worker.pacer = ChannelPacer(interval=seconds)
-    worker.pacer.reserve_post(channel)
+    hold_lanes(worker, seconds)
 
 
 def shows(message, *user_ids):
@@ -135,7 +131,7 @@ def test_parent_shows_a_second_click_while_thread_notes_wait(slack_server, worke
 
     worker.stop()
     send(slack_server, recent_clear())
-    worker.pacer = ChannelPacer(interval=0.0)
+    release_lanes(worker)
     drain(worker)
     # The clear waited for the notes queued before it: the thread reads in order.
     thread = fake_slack.thread(parent)

@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import timedelta
 from contextlib import contextmanager
 from typing import Iterator
 
 import requests
-from sqlalchemy import func, select
+
+from sqlalchemy import func, select, update
 
 from bot.app import create_app
+from bot.clock import utcnow
 from bot.config import Config
+from bot.delivery.kinds import UPDATES_LANE
 from bot.delivery.runner import DeliveryWorker
 from bot.services import services
-from bot.store.models import JobRow, JobStatus
+from bot.store.models import DeliveryLaneRow, JobRow, JobStatus
 from tests.support.servers import LiveServer
 
 TOKEN_HEADER = {"Authorization": "Bearer test-webhook-token-0123456789"}
@@ -62,3 +66,16 @@ def serving(config: Config) -> Iterator[tuple[LiveServer, DeliveryWorker]]:
     finally:
         worker.stop()
         services(app).database.dispose()
+
+
+def hold_lanes(worker: DeliveryWorker, seconds: float) -> None:
+    """Push every channel's next post slot out, as a storm of posts (in any process) would."""
+    with worker.database.session() as session:
+        session.execute(update(DeliveryLaneRow)
+                        .where(DeliveryLaneRow.lane.not_like(f"%:{UPDATES_LANE}"))
+                        .values(next_post_at=utcnow() + timedelta(seconds=seconds)))
+
+
+def release_lanes(worker: DeliveryWorker) -> None:
+    with worker.database.session() as session:
+        session.execute(update(DeliveryLaneRow).values(next_post_at=utcnow()))

@@ -3,11 +3,22 @@
 It records every call, keeps the messages it was sent (so a test can read a channel the
 way a user would), enforces a per-channel post rate with 429 + ``Retry-After`` when asked,
 and can be scripted to answer 5xx, time out, or return ``ok: false`` errors.
+
+It behaves as Slack documents, where our code depends on it:
+
+- ``chat.postMessage`` takes an id or a ``#name`` (public, or private if the bot is a
+  member) and answers with the channel's id; a 429 means nothing was posted;
+- private channels never appear in ``conversations.list``; ``conversations.history``,
+  ``.replies``, ``.join`` and ``chat.update`` take ids only;
+- ``conversations.history``/``.replies`` may be limited, as for apps installed outside
+  the Marketplace, to ``history_calls_per_minute`` calls per method and token (429 with
+  ``Retry-After`` beyond) and ``history_page_limit`` messages a call;
+- message metadata comes back only with ``include_all_metadata``;
+- an outage (``go_down``): every call answers 503, or the port refuses connections.
 """
 
 from __future__ import annotations
 
-import itertools
 import json
 import threading
 import time
@@ -51,6 +62,9 @@ class Fault:
     delay: float = 0.0
     remaining: int = 1
     channel: str | None = None  # only calls for this channel (None: any)
+    # Slack did the work (posted the message) and then the answer was lost or failed.
+    done_anyway: bool = False
+    slow_only: bool = False  # answer normally, only ``delay`` seconds late
 
 
 @dataclass
@@ -73,13 +87,27 @@ class FakeSlack:
     # OAuth: code -> (team_id, bot_token) that oauth.v2.access hands out for it.
     oauth_codes: dict[str, tuple[str, str]] = field(default_factory=dict)
     client_credentials: tuple[str, str] | None = None
+    # Apps installed outside the Marketplace: conversations.history and .replies allow
+    # about one call a minute (per method and token) and 15 messages a call. None: no limit.
+    history_calls_per_minute: int | None = None
+    history_page_limit: int | None = None
+    # The outage in progress: None, "503" (every call answers 503) or "refuse".
+    down: str | None = None
+    went_down_at: float | None = None
+    recovered_at: float | None = None
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
-        self._ts = itertools.count(1)
+        self._last_ts = 0.0
         self._last_post: dict[str, float] = {}
-        self._server = make_server("127.0.0.1", 0, self._wsgi, threaded=True)
-        self.url = f"http://127.0.0.1:{self._server.server_port}/api/"
+        self._history_calls: dict[tuple[str, str | None], list[float]] = {}
+        self._port = 0
+        self._serve()
+
+    def _serve(self) -> None:
+        self._server = make_server("127.0.0.1", self._port, self._wsgi, threaded=True)
+        self._port = self._server.server_port
+        self.url = f"http://127.0.0.1:{self._port}/api/"
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
         )
@@ -91,8 +119,28 @@ class FakeSlack:
         return self
 
     def stop(self) -> None:
-        self._server.shutdown()
-        self._thread.join(5)
+        if self.down != "refuse":
+            self._server.shutdown()
+            self._thread.join(5)
+        self._server.server_close()
+
+    def go_down(self, mode: str = "503") -> None:
+        """Start an outage: every call answers 503, or (``"refuse"``) no one listens."""
+        assert mode in ("503", "refuse")
+        self.went_down_at, self.recovered_at = time.monotonic(), None
+        if mode == "refuse":
+            self._server.shutdown()
+            self._thread.join(5)
+            self._server.server_close()
+        self.down = mode
+
+    def come_back(self) -> None:
+        """End the outage; ``recovered_at`` is when Slack answered again."""
+        if self.down == "refuse":
+            self._serve()
+            self._thread.start()
+        self.down = None
+        self.recovered_at = time.monotonic()
 
     # --- scripting ----------------------------------------------------------------------
 
@@ -104,9 +152,18 @@ class FakeSlack:
 
     def fail(self, method: str, *, status: int = 200, error: str | None = None,
              retry_after: float | None = None, delay: float = 0.0, times: int = 1,
-             channel: str | None = None) -> None:
+             channel: str | None = None, done_anyway: bool = False) -> None:
+        """The next ``times`` calls of ``method`` fail so. ``done_anyway``: Slack did the
+        work first (posted the message), then answered the error (a lost answer)."""
+        assert not (done_anyway and status == 429), "a 429 means nothing was done"
         with self._lock:
-            self.faults.append(Fault(method, status, error, retry_after, delay, times, channel))
+            self.faults.append(Fault(method, status, error, retry_after, delay, times, channel,
+                                     done_anyway))
+
+    def slow(self, method: str, delay: float, times: int = 1) -> None:
+        """The next ``times`` calls of ``method`` answer normally, ``delay`` seconds late."""
+        with self._lock:
+            self.faults.append(Fault(method, delay=delay, remaining=times, slow_only=True))
 
     # --- reading what happened -----------------------------------------------------------
 
@@ -137,10 +194,17 @@ class FakeSlack:
             call.basic = (request.authorization.username, request.authorization.password)
         with self._lock:
             self.calls.append(call)
-            fault = self._take_fault(method, args)
+            fault = self._take_fault(method, args) if self.down is None else Fault(method, 503)
         if fault is not None:
+            if fault.done_anyway:
+                handler = getattr(self, "_api_" + method.replace(".", "_"))
+                with self._lock:
+                    handler(args, call)
             if fault.delay:
                 time.sleep(fault.delay)
+            if fault.slow_only:
+                fault = None
+        if fault is not None:
             call.status, call.error = fault.status, fault.error
             if fault.status != 200:
                 headers = {"Retry-After": f"{fault.retry_after:g}"} if fault.retry_after else {}
@@ -171,9 +235,13 @@ class FakeSlack:
         return None
 
     def _resolve(self, channel: str) -> Channel | None:
+        """A channel by id, or by name as chat.postMessage resolves names: a private
+        channel the bot is not in does not exist for it."""
         if channel.startswith("#"):
-            return next((c for c in self.channels.values() if c.name == channel[1:]), None)
-        return self.channels.get(channel)
+            return next((c for c in self.channels.values() if c.name == channel[1:]
+                         and (c.member or not c.private)), None)
+        found = self.channels.get(channel)
+        return None if found is None or (found.private and not found.member) else found
 
     def _api_chat_postMessage(self, args: dict[str, Any], call: Call) -> Any:
         channel = self._resolve(str(args.get("channel", "")))
@@ -188,7 +256,9 @@ class FakeSlack:
                 wait = interval - (call.at - last)
                 return 429, {"ok": False, "error": "ratelimited"}, {"Retry-After": f"{max(1, round(wait + 0.49))}"}
             self._last_post[channel.id] = call.at
-        ts = f"{1700000000 + next(self._ts)}.000100"
+        # Slack's ts is the epoch time of the message (unique per channel, rising).
+        self._last_ts = max(time.time(), self._last_ts + 0.000001)
+        ts = f"{self._last_ts:.6f}"
         message = Message(
             channel=channel.id, ts=ts, text=str(args.get("text", "")),
             blocks=_blocks(args.get("blocks")), thread_ts=args.get("thread_ts"),
@@ -212,29 +282,64 @@ class FakeSlack:
 
     def _api_conversations_join(self, args: dict[str, Any], call: Call) -> Any:
         channel = self.channels.get(str(args.get("channel", "")))
-        if channel is None:
+        if channel is None or (channel.private and not channel.member):
             return 200, {"ok": False, "error": "channel_not_found"}, {}
         if channel.private:
             return 200, {"ok": False, "error": "method_not_supported_for_channel_type"}, {}
         channel.member = True
         return 200, {"ok": True, "channel": {"id": channel.id, "name": channel.name}}, {}
 
+    def _readable(self, args: dict[str, Any]) -> tuple[Channel | None, Any]:
+        """The channel a history read names (by id only), or the error Slack answers."""
+        channel = self.channels.get(str(args.get("channel", "")))
+        if channel is None or (channel.private and not channel.member):
+            return None, (200, {"ok": False, "error": "channel_not_found"}, {})
+        if not channel.member:
+            return None, (200, {"ok": False, "error": "not_in_channel"}, {})
+        return channel, None
+
+    def _history_limited(self, method: str, call: Call) -> Any:
+        """429 beyond ``history_calls_per_minute`` calls of ``method`` in 60 s per token."""
+        if self.history_calls_per_minute is None:
+            return None
+        recent = [t for t in self._history_calls.get((method, call.token), [])
+                  if call.at - t < 60.0]
+        if len(recent) >= self.history_calls_per_minute:
+            wait = 60.0 - (call.at - recent[0])
+            return 429, {"ok": False, "error": "ratelimited"}, {"Retry-After": f"{max(1, round(wait + 0.49))}"}
+        self._history_calls[(method, call.token)] = recent + [call.at]
+        return None
+
+    def _page(self, found: list[Message], args: dict[str, Any]) -> list[Message]:
+        oldest = float(args.get("oldest") or 0)
+        found = [m for m in found if float(m.ts) > oldest]
+        limit = int(args.get("limit", 100))
+        if self.history_page_limit is not None:
+            limit = min(limit, self.history_page_limit)
+        return found[:limit]
+
     def _api_conversations_history(self, args: dict[str, Any], call: Call) -> Any:
-        channel = self._resolve(str(args.get("channel", "")))
+        limited = self._history_limited("conversations.history", call)
+        if limited:
+            return limited
+        channel, refused = self._readable(args)
         if channel is None:
-            return 200, {"ok": False, "error": "channel_not_found"}, {}
-        found = [m for m in self.messages if m.channel == channel.id and m.thread_ts is None]
-        return 200, {"ok": True, "messages": [
-            _listed(m, args) for m in reversed(found[-int(args.get("limit", 100)):])]}, {}
+            return refused
+        found = [m for m in reversed(self.messages)
+                 if m.channel == channel.id and m.thread_ts is None]  # newest first
+        return 200, {"ok": True, "messages": [_listed(m, args) for m in self._page(found, args)]}, {}
 
     def _api_conversations_replies(self, args: dict[str, Any], call: Call) -> Any:
-        channel = self._resolve(str(args.get("channel", "")))
+        limited = self._history_limited("conversations.replies", call)
+        if limited:
+            return limited
+        channel, refused = self._readable(args)
         if channel is None:
-            return 200, {"ok": False, "error": "channel_not_found"}, {}
+            return refused
         ts = args.get("ts")
         found = [m for m in self.messages if m.channel == channel.id
-                 and (m.ts == ts or m.thread_ts == ts)]
-        return 200, {"ok": True, "messages": [_listed(m, args) for m in found]}, {}
+                 and (m.ts == ts or m.thread_ts == ts)]  # oldest first, the parent first
+        return 200, {"ok": True, "messages": [_listed(m, args) for m in self._page(found, args)]}, {}
 
     def _api_conversations_list(self, args: dict[str, Any], call: Call) -> Any:
         channels = [{"id": c.id, "name": c.name} for c in self.channels.values() if not c.private]
