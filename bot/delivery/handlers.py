@@ -24,6 +24,7 @@ from bot.render import MessageRenderer, RenderedMessage
 from bot.slack.errors import (
     ChannelUnavailable,
     ClaimLost,
+    HistoryLimited,
     InvalidBlocks,
     NotInChannel,
     PermanentError,
@@ -185,7 +186,9 @@ class JobExecutor:
                 log.warning("job %d: Slack refused the blocks (%s); posting as text", job.id, error)
                 return send(channel, None)
         except SlackDeliveryError as error:
-            if not _answer_may_be_lost(error):
+            if _answer_may_be_lost(error):
+                job.data[queue.ANSWER_LOST] = True  # recorded with the outcome
+            else:
                 queue.settle(job)  # the answer arrived: nothing was posted
             raise
 
@@ -194,14 +197,20 @@ class JobExecutor:
     ) -> Posted | None:
         """The message an interrupted attempt posted, if Slack shows it; None when it
         does not, or when we cannot tell (then the job posts: a rare duplicate is better
-        than an alert held back)."""
+        than an alert held back).
+
+        Except after a crash: a job whose process died mid-post always looks, and waits
+        when Slack limits the read. Those are a handful of jobs (one per delivery thread
+        that died), so waiting costs little, while posting without looking would post
+        again what Slack most likely had already shown.
+        """
         channel_id = channel if not channel.startswith("#") and channel else job.lane_channel_id
         if not channel_id or channel_id.startswith("#"):
             log.warning("job %d: the answer to its post was lost and the id of %s is not known"
                         " yet, so it cannot be looked for; posting", job.id, channel or "(default)")
             return None
         if not circuit.take_lookup(self.database, job.team_id, thread_ts is not None, utcnow(),
-                                   self.lookup_interval):
+                                   self.lookup_interval) and not job.died_in_flight:
             log.warning("job %d: the answer to its post was lost, and this workspace's"
                         " history reads (one per %s) are spent; posting without looking",
                         job.id, self.lookup_interval)
@@ -211,7 +220,9 @@ class JobExecutor:
             return self.gateway.find_posted(
                 channel_id, marker, thread_ts=thread_ts,
                 oldest=float(since) - 5 if isinstance(since, (int, float)) else None)
-        except RateLimited:
+        except RateLimited as limited:
+            if job.died_in_flight:
+                raise HistoryLimited(limited.retry_after, "conversations history read") from None
             log.warning("job %d: Slack limited the history read; posting without looking", job.id)
             return None
 

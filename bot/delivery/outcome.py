@@ -14,7 +14,13 @@ from typing import Callable, Union
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot.slack.errors import PermanentError, RateLimited, RetryableError, SlackUnavailable
+from bot.slack.errors import (
+    HistoryLimited,
+    PermanentError,
+    RateLimited,
+    RetryableError,
+    SlackUnavailable,
+)
 from bot.store.models import WaitingFor
 
 log = logging.getLogger(__name__)
@@ -63,6 +69,11 @@ def decide(
     """The outcome of a run that raised ``error`` (None: it succeeded)."""
     if error is None:
         return Done()
+    if isinstance(error, HistoryLimited):
+        log.warning("job %d (%s): its earlier post may exist and Slack limits history reads;"
+                    " looking again in %.1fs (not counted as a failed attempt)",
+                    job_id, kind, error.retry_after)
+        return Retry(error.retry_after, str(error), counts=False)
     if isinstance(error, RateLimited):
         log.warning("job %d (%s): Slack rate limit; retrying in %.1fs (not counted as a"
                     " failed attempt)", job_id, kind, error.retry_after)

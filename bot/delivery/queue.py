@@ -62,6 +62,9 @@ class ClaimedJob:
     post_at: datetime | None = None
     # An earlier attempt may have posted this job's message: its answer was lost.
     uncertain: bool = False
+    # ... because the process running it died mid-post (rather than seeing a timeout or
+    # a 5xx): it must look before posting, even if that means waiting for Slack.
+    died_in_flight: bool = False
 
     @property
     def hold_key(self) -> str:
@@ -79,6 +82,9 @@ class Claim:
 # when (epoch seconds), so a retry looks for it only in the history after that.
 IN_FLIGHT = "in_flight"
 IN_FLIGHT_SINCE = "in_flight_since"
+# Set when an attempt saw its post's answer lost (a timeout, a 5xx) and recorded that;
+# absent when the process died mid-post and recorded nothing.
+ANSWER_LOST = "answer_lost"
 
 
 def post_marker(job_id: int) -> str:
@@ -90,6 +96,7 @@ def settle(job: ClaimedJob) -> None:
     """The job's post was answered (or never made): nothing of it is in flight."""
     job.data.pop(IN_FLIGHT, None)
     job.data.pop(IN_FLIGHT_SINCE, None)
+    job.data.pop(ANSWER_LOST, None)
 
 
 def claim_next(
@@ -157,13 +164,14 @@ def _claimable_statement(locking: bool) -> Select[Any]:
 def _take(session: Session, row: Any, lane: Any, worker_id: str, now: datetime,
           lease: timedelta, post_interval: float) -> ClaimedJob:
     holds = row.kind in POSTING_KINDS and post_interval > 0
-    data, uncertain = dict(row.data or {}), False
+    data, uncertain, died = dict(row.data or {}), False, False
     if row.kind in POSTING_KINDS:
         # The job may post in this attempt: say so with the claim (one commit, not two)
         # before any call is made. If the previous attempt said so and never settled its
         # answer, its message may exist.
         marker = post_marker(row.id)
         uncertain = data.get(IN_FLIGHT) == marker
+        died = uncertain and not data.pop(ANSWER_LOST, False)
         since = data.get(IN_FLIGHT_SINCE) if uncertain else None
         data.update({IN_FLIGHT: marker, IN_FLIGHT_SINCE: since or now.timestamp()})
     session.execute(update(_JOBS).where(_JOBS.c.id == row.id).values(
@@ -175,6 +183,7 @@ def _take(session: Session, row: Any, lane: Any, worker_id: str, now: datetime,
         team_id=row.team_id, data=dict(data), lane=row.lane,
         created_at=row.created_at, lane_channel_id=lane.channel_id, holds_lane=holds,
         post_at=max(lane.next_post_at, now) if holds else None, uncertain=uncertain,
+        died_in_flight=died,
     )
     # Moving the slot up to now puts the lane behind the others that are waiting (turns).
     values: dict[str, Any] = {"next_post_at": max(lane.next_post_at, now)}

@@ -30,6 +30,15 @@ class RateLimited(RetryableError):
         super().__init__("ratelimited", detail or f"retry after {retry_after:g}s")
 
 
+class HistoryLimited(RetryableError):
+    """Slack limited a history read (429) that must happen before a post: wait
+    ``retry_after`` seconds. Unlike a 429 on a post, it does not hold the channel's posts."""
+
+    def __init__(self, retry_after: float, detail: str = "") -> None:
+        self.retry_after = retry_after
+        super().__init__("history_ratelimited", detail or f"retry after {retry_after:g}s")
+
+
 class SlackUnavailable(RetryableError):
     """5xx, timeouts, connection errors and Slack's own transient error codes.
 

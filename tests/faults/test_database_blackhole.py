@@ -18,7 +18,8 @@ from bot.app import create_app
 from bot.config import Config
 from bot.services import services
 from tests.conftest import WEBHOOK_TOKEN
-from tests.faults.helpers import post_webhook, trigger, wait_for
+from tests.faults.helpers import post_webhook, trigger
+from tests.support.waiting import wait_for
 from tests.support.blackhole import BlackholeProxy
 from tests.support.databases import postgres_base_url
 from tests.support.servers import LiveServer

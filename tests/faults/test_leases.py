@@ -17,7 +17,8 @@ from bot.delivery.runner import LEASE_SECONDS, DeliveryWorker
 from bot.services import services
 from bot.store.models import DeliveryLaneRow, JobRow, JobStatus
 from bot.clock import utcnow
-from tests.faults.helpers import trigger, wait_for
+from tests.faults.helpers import trigger
+from tests.support.waiting import wait_for
 from tests.support.delivery import send
 
 OTHER_HOST = "another-dyno.2:4242:deadbeef"

@@ -25,7 +25,8 @@ from bot.delivery.runner import DeliveryWorker
 from bot.services import services
 from bot.store.models import JobRow, JobStatus, WaitingFor
 from bot.clock import utcnow
-from tests.faults.helpers import outbox_idle, post_webhook, trigger, wait_for
+from tests.faults.helpers import outbox_idle, post_webhook, trigger
+from tests.support.waiting import wait_for
 from tests.support.delivery import drain, send
 
 ALERTS = 8

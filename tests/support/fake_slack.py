@@ -90,6 +90,8 @@ class FakeSlack:
     # Apps installed outside the Marketplace: conversations.history and .replies allow
     # about one call a minute (per method and token) and 15 messages a call. None: no limit.
     history_calls_per_minute: int | None = None
+    # The window those calls are counted in: Slack's minute; a test may shorten it.
+    history_window: float = 60.0
     history_page_limit: int | None = None
     # The outage in progress: None, "503" (every call answers 503) or "refuse".
     down: str | None = None
@@ -299,13 +301,15 @@ class FakeSlack:
         return channel, None
 
     def _history_limited(self, method: str, call: Call) -> Any:
-        """429 beyond ``history_calls_per_minute`` calls of ``method`` in 60 s per token."""
+        """429 beyond ``history_calls_per_minute`` calls of ``method`` in a minute
+        (``history_window``) per token."""
         if self.history_calls_per_minute is None:
             return None
+        window = self.history_window
         recent = [t for t in self._history_calls.get((method, call.token), [])
-                  if call.at - t < 60.0]
+                  if call.at - t < window]
         if len(recent) >= self.history_calls_per_minute:
-            wait = 60.0 - (call.at - recent[0])
+            wait = window - (call.at - recent[0])
             return 429, {"ok": False, "error": "ratelimited"}, {"Retry-After": f"{max(1, round(wait + 0.49))}"}
         self._history_calls[(method, call.token)] = recent + [call.at]
         return None
