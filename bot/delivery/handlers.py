@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any, Callable
 
 
-from bot.alert_view import AlertView, Responder
+from bot.alert_view import AlertView
 from bot.config import Config
 from bot.delivery import circuit, queue
+from bot.delivery.kinds import spec_of
 from bot.delivery.pacer import JobPosts
 from bot.delivery.queue import ClaimedJob
 from bot.render import MessageRenderer, RenderedMessage
@@ -33,10 +34,11 @@ from bot.slack.errors import (
     SlackUnavailable,
 )
 from bot.slack.gateway import LOG_ONLY_TS_PREFIX, POST_MARKER_EVENT, Posted, SlackGateway
+from bot.store.acknowledgements import AckNoteArgs
 from bot.store.alerts import load_alert_view
 from bot.store.database import Database
 from bot.store.events import load_event
-from bot.store.models import AlertRow, JobKind
+from bot.store.models import AlertRow
 from bot.store.retry import with_db_retries
 from bot.store.routes import DEFAULT_ROUTE, RouteOptions, route_options
 from bot.thousandeyes import Event
@@ -58,68 +60,64 @@ class JobExecutor:
     _looked_for_earlier_post: bool = field(default=False, init=False)
 
     def run(self, job: ClaimedJob) -> None:
-        """Do the job's Slack calls; raises a ``SlackDeliveryError`` when one fails."""
-        handler: Callable[[ClaimedJob], None] = {  # one entry per bot.delivery.kinds.KINDS
-            JobKind.WEBHOOK_TEST: self._webhook_test,
-            JobKind.UNKNOWN_EVENT: self._unknown_event,
-            JobKind.ALERT_TRIGGER: self._alert_trigger,
-            JobKind.ALERT_CLEAR: self._alert_clear,
-            JobKind.REFRESH_PARENT: self._refresh_parent,
-            JobKind.ACK_NOTE: self._ack_note,
-        }[job.kind]
+        """Do the job's Slack calls (the handler its kind names in bot.delivery.kinds);
+        raises a ``SlackDeliveryError`` when one fails."""
+        spec = spec_of(job.kind)
+        if spec is None:
+            raise PermanentError("unknown_kind", f"job {job.id} is of a kind this version does"
+                                 f" not know ({job.kind[:40]!r})")
+        handler: Callable[[ClaimedJob], None] = getattr(self, spec.handler)
         handler(job)
 
-    # --- event messages -------------------------------------------------------------
+    # --- event messages: the handlers bot.delivery.kinds names ----------------------
 
-    def _webhook_test(self, job: ClaimedJob) -> None:
+    def webhook_test(self, job: ClaimedJob) -> None:
         self._post(job, self._channel(job), self.renderer.render_webhook_test(self._event(job)))
 
-    def _unknown_event(self, job: ClaimedJob) -> None:
+    def unknown_event(self, job: ClaimedJob) -> None:
         self._post(job, self._channel(job), self.renderer.render_unknown_event(self._event(job)))
 
-    # --- alert messages -------------------------------------------------------------
+    # --- alert messages ---------------------------------------------------------------
 
-    def _alert_trigger(self, job: ClaimedJob) -> None:
+    def alert_trigger(self, job: ClaimedJob) -> None:
         row, view = self._alert(job)
         if not self._has_parent(row):
             self._post_parent(job, row, view)
             return
         self._update_parent(row, view)
-        if view.trigger_count > 1 and "note_ts" not in job.data:
+        if view.trigger_count > 1 and job.progress.note_ts is None:
             posted = self._post(job, row.slack_channel or "", self.renderer.render_retrigger_note(view),
                                 thread_ts=row.slack_ts)
-            self._save_progress(job, note_ts=posted.ts)
+            job.progress.note_ts = posted.ts
+            self._save_progress(job)
 
-    def _alert_clear(self, job: ClaimedJob) -> None:
+    def alert_clear(self, job: ClaimedJob) -> None:
         row, view = self._alert(job)
         if not self._has_parent(row):
             # A clear whose trigger was never seen: its message becomes the parent.
             self._post_parent(job, row, view)
             return
-        if "reply_ts" not in job.data:
+        if job.progress.reply_ts is None:
             posted = self._post(
                 job, row.slack_channel or "", self.renderer.render_clear_reply(view),
                 thread_ts=row.slack_ts, reply_broadcast=self._options(row).broadcast_clears,
             )
-            self._save_progress(job, reply_ts=posted.ts)
+            job.progress.reply_ts = posted.ts
+            self._save_progress(job)
         self._update_parent(row, view)
 
-    def _refresh_parent(self, job: ClaimedJob) -> None:
+    def refresh_parent(self, job: ClaimedJob) -> None:
         row, view = self._alert(job)
         if self._has_parent(row):
             self._update_parent(row, view)
         # Without a parent the pending trigger job will post the current state anyway.
 
-    def _ack_note(self, job: ClaimedJob) -> None:
+    def ack_note(self, job: ClaimedJob) -> None:
         row, view = self._alert(job)
         if not self._has_parent(row):
             return
-        responder = Responder(
-            user_id=str(job.data.get("user_id", "")),
-            user_name=str(job.data.get("user_name", "")),
-            acknowledged_at=_parse_time(job.data.get("at")),
-        )
-        message = self.renderer.render_ack_note(view, responder, bool(job.data.get("acknowledged")))
+        note = AckNoteArgs.from_data(job.data)
+        message = self.renderer.render_ack_note(view, note.responder, note.acknowledged)
         self._post(job, row.slack_channel or "", message, thread_ts=row.slack_ts)
 
     # --- helpers --------------------------------------------------------------------
@@ -131,9 +129,9 @@ class JobExecutor:
         # The job ends here: the parent is recorded with its outcome, in one transaction.
         self.parent_posted = (row.id, posted.channel, posted.ts)
 
-    def _save_progress(self, job: ClaimedJob, **progress: str) -> None:
+    def _save_progress(self, job: ClaimedJob) -> None:
         # A lost claim means another worker runs this job now; stop before posting more.
-        if not with_db_retries(lambda: queue.save_progress(self.database, job, utcnow(), **progress),
+        if not with_db_retries(lambda: queue.save_progress(self.database, job, utcnow()),
                                f"recording progress of job {job.id}"):
             raise ClaimLost("claim_lost", f"job {job.id} was taken over by another worker")
 
@@ -187,9 +185,9 @@ class JobExecutor:
                 return send(channel, None)
         except SlackDeliveryError as error:
             if _answer_may_be_lost(error):
-                job.data[queue.ANSWER_LOST] = True  # recorded with the outcome
+                job.progress.answer_lost = True  # recorded with the outcome
             else:
-                queue.settle(job)  # the answer arrived: nothing was posted
+                job.progress.settle()  # the answer arrived: nothing was posted
             raise
 
     def _find_earlier_post(
@@ -215,11 +213,11 @@ class JobExecutor:
                         " history reads (one per %s) are spent; posting without looking",
                         job.id, self.lookup_interval)
             return None
-        since = job.data.get(queue.IN_FLIGHT_SINCE)
+        since = job.progress.in_flight_since
         try:
             return self.gateway.find_posted(
                 channel_id, marker, thread_ts=thread_ts,
-                oldest=float(since) - 5 if isinstance(since, (int, float)) else None)
+                oldest=since - 5 if since is not None else None)
         except RateLimited as limited:
             if job.died_in_flight:
                 raise HistoryLimited(limited.retry_after, "conversations history read") from None
@@ -263,12 +261,3 @@ class JobExecutor:
 def _answer_may_be_lost(error: SlackDeliveryError) -> bool:
     """True when Slack may have created the message although the call failed."""
     return isinstance(error, SlackUnavailable) and error.answer_lost
-
-
-def _parse_time(value: Any) -> datetime:
-    if isinstance(value, str):
-        try:
-            return datetime.fromisoformat(value)
-        except ValueError:
-            pass
-    return utcnow()

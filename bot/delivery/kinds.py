@@ -1,7 +1,8 @@
 """Every kind of outbox job in one table: does it post, whom does it overtake, its lane.
 
 The queue, the runner and the handlers read what a kind does from here instead of each
-keeping its own list, so a new kind (a reminder, a storm roll-up) is one entry.
+keeping its own list: a new kind is a JobKind member, one entry here and the handler
+method it names.
 """
 
 from __future__ import annotations
@@ -17,27 +18,40 @@ UPDATES_LANE = "*updates"
 
 @dataclass(frozen=True)
 class KindSpec:
+    # The JobExecutor method that does the job's Slack calls (bot.delivery.handlers).
+    handler: str
     # Calls chat.postMessage, the call Slack limits to about one a second per channel.
     posts: bool
     # Kinds of earlier jobs of the same alert that this kind does not wait for.
-    overtakes: frozenset[str] = frozenset()
+    overtakes: frozenset[JobKind] = frozenset()
     # Whether later jobs of its alert wait while this one is open. A job due in the
-    # future (a reminder) would say False, so it never holds its alert's clear back.
+    # future (a reminder) says False, so it never holds its alert's clear back.
     blocks_later: bool = True
 
 
-KINDS: dict[str, KindSpec] = {
-    JobKind.WEBHOOK_TEST: KindSpec(posts=True),
-    JobKind.UNKNOWN_EVENT: KindSpec(posts=True),
-    JobKind.ALERT_TRIGGER: KindSpec(posts=True),
-    JobKind.ALERT_CLEAR: KindSpec(posts=True),
-    JobKind.ACK_NOTE: KindSpec(posts=True),
+KINDS: dict[JobKind, KindSpec] = {
+    JobKind.WEBHOOK_TEST: KindSpec("webhook_test", posts=True),
+    JobKind.UNKNOWN_EVENT: KindSpec("unknown_event", posts=True),
+    JobKind.ALERT_TRIGGER: KindSpec("alert_trigger", posts=True),
+    JobKind.ALERT_CLEAR: KindSpec("alert_clear", posts=True),
+    JobKind.ACK_NOTE: KindSpec("ack_note", posts=True),
     # A refresh re-renders the parent from the state stored when it runs, and a thread
     # note never changes the parent: waiting for notes only held the parent behind the
     # channel's paced posts. It still waits for the jobs that create or change the
     # parent (trigger, clear) and for an earlier refresh, so two never land out of order.
-    JobKind.REFRESH_PARENT: KindSpec(posts=False, overtakes=frozenset({JobKind.ACK_NOTE})),
+    JobKind.REFRESH_PARENT: KindSpec("refresh_parent", posts=False,
+                                     overtakes=frozenset({JobKind.ACK_NOTE})),
 }
+
+
+def spec_of(kind: str) -> KindSpec | None:
+    """The kind's entry; None for a kind this version does not know (a job queued by a
+    newer version, or a typo in the database), which is dead-lettered at once."""
+    try:
+        return KINDS.get(JobKind(kind))
+    except ValueError:
+        return None
+
 
 POSTING_KINDS = frozenset(kind for kind, spec in KINDS.items() if spec.posts)
 NON_BLOCKING_KINDS = frozenset(kind for kind, spec in KINDS.items() if not spec.blocks_later)
@@ -49,6 +63,6 @@ def lane_of(kind: str, team_id: str | None, channel: str) -> str:
     ``channel`` is as the job names it ('' for the route's default, ``#name`` or an id);
     the same channel named two ways is two lanes, each paced on its own.
     """
-    spec = KINDS.get(kind)
+    spec = spec_of(kind)
     target = channel if spec is not None and spec.posts else UPDATES_LANE
     return f"{team_id or ''}:{target}"

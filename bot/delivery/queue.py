@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 from bot.delivery import circuit
 from bot.delivery.kinds import KINDS, NON_BLOCKING_KINDS, POSTING_KINDS
 from bot.delivery.outcome import Dead, Done, Outcome, Retry
+from bot.delivery.progress import JobProgress
 from bot.store.database import Database
 from bot.store.models import DeliveryLaneRow, JobRow, JobStatus, UtcDateTime
 
@@ -51,7 +52,8 @@ class ClaimedJob:
     attempts: int
     worker_id: str = ""
     team_id: str | None = None
-    data: dict[str, Any] = field(default_factory=dict)
+    data: dict[str, Any] = field(default_factory=dict)  # the job's arguments
+    progress: JobProgress = field(default_factory=JobProgress)
     lane: str = ""
     created_at: datetime | None = None
     # The id Slack answered with for this lane's channel, if a post has told us.
@@ -78,25 +80,9 @@ class Claim:
     next_due: datetime | None = None
 
 
-# Progress keys in ``JobRow.data``: the marker of a post that may be in flight, and since
-# when (epoch seconds), so a retry looks for it only in the history after that.
-IN_FLIGHT = "in_flight"
-IN_FLIGHT_SINCE = "in_flight_since"
-# Set when an attempt saw its post's answer lost (a timeout, a 5xx) and recorded that;
-# absent when the process died mid-post and recorded nothing.
-ANSWER_LOST = "answer_lost"
-
-
 def post_marker(job_id: int) -> str:
     """The marker a job's message carries in its metadata."""
     return f"job-{job_id}"
-
-
-def settle(job: ClaimedJob) -> None:
-    """The job's post was answered (or never made): nothing of it is in flight."""
-    job.data.pop(IN_FLIGHT, None)
-    job.data.pop(IN_FLIGHT_SINCE, None)
-    job.data.pop(ANSWER_LOST, None)
 
 
 def claim_next(
@@ -164,23 +150,24 @@ def _claimable_statement(locking: bool) -> Select[Any]:
 def _take(session: Session, row: Any, lane: Any, worker_id: str, now: datetime,
           lease: timedelta, post_interval: float) -> ClaimedJob:
     holds = row.kind in POSTING_KINDS and post_interval > 0
-    data, uncertain, died = dict(row.data or {}), False, False
+    progress, uncertain, died = JobProgress.from_json(row.progress), False, False
     if row.kind in POSTING_KINDS:
         # The job may post in this attempt: say so with the claim (one commit, not two)
         # before any call is made. If the previous attempt said so and never settled its
         # answer, its message may exist.
         marker = post_marker(row.id)
-        uncertain = data.get(IN_FLIGHT) == marker
-        died = uncertain and not data.pop(ANSWER_LOST, False)
-        since = data.get(IN_FLIGHT_SINCE) if uncertain else None
-        data.update({IN_FLIGHT: marker, IN_FLIGHT_SINCE: since or now.timestamp()})
+        uncertain = progress.in_flight == marker
+        died = uncertain and not progress.answer_lost
+        since = progress.in_flight_since if uncertain else None
+        progress.in_flight, progress.in_flight_since = marker, since or now.timestamp()
+        progress.answer_lost = False
     session.execute(update(_JOBS).where(_JOBS.c.id == row.id).values(
         status=JobStatus.RUNNING, locked_by=worker_id, locked_until=now + lease,
-        attempts=row.attempts + 1, updated_at=now, data=data))
+        attempts=row.attempts + 1, updated_at=now, progress=progress.to_json()))
     job = ClaimedJob(
         id=row.id, kind=row.kind, alert_id=row.alert_id, event_pk=row.event_pk,
         channel=row.channel, attempts=row.attempts + 1, worker_id=worker_id,
-        team_id=row.team_id, data=dict(data), lane=row.lane,
+        team_id=row.team_id, data=dict(row.data or {}), progress=progress, lane=row.lane,
         created_at=row.created_at, lane_channel_id=lane.channel_id, holds_lane=holds,
         post_at=max(lane.next_post_at, now) if holds else None, uncertain=uncertain,
         died_in_flight=died,
@@ -272,7 +259,7 @@ def finish(
     when the claim was lost (the lease expired and another worker took the job).
     """
     values: dict[str, Any] = dict(locked_by=None, locked_until=None, updated_at=now,
-                                  data=dict(job.data))
+                                  progress=job.progress.to_json())
     if isinstance(outcome, Done):
         values.update(status=JobStatus.DONE, last_error=None, waiting_for=None)
     elif isinstance(outcome, Retry):
@@ -343,11 +330,10 @@ def ready_lanes(session: Session, lanes: Collection[str], now: datetime) -> None
         )
 
 
-def save_progress(db: Database, job: ClaimedJob, now: datetime, **progress: Any) -> bool:
-    """Record a step (e.g. a reply's ts) so a retried job does not repeat it."""
-    job.data.update(progress)
+def save_progress(db: Database, job: ClaimedJob, now: datetime) -> bool:
+    """Record ``job.progress`` (e.g. a reply's ts) so a retried job does not repeat it."""
     with db.session() as session:
-        return _update_held(session, job, dict(data=dict(job.data), updated_at=now))
+        return _update_held(session, job, dict(progress=job.progress.to_json(), updated_at=now))
 
 
 def _update_held(session: Session, job: ClaimedJob, values: dict[str, Any]) -> bool:

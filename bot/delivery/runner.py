@@ -192,7 +192,7 @@ class DeliveryWorker:
             with self._holds_lock:
                 self._holds.discard(job.hold_key)
         if posts.answered_at is None and not job.uncertain:
-            queue.settle(job)  # it did not post after all (an update, or an early error)
+            job.progress.settle()  # it did not post after all (an update, or an early error)
         parent = executor.parent_posted if executor is not None else None
         also = (lambda session: record_parent_in(session, *parent)) if parent else None
         now = utcnow()

@@ -14,6 +14,8 @@ from datetime import datetime
 
 from sqlalchemy import select
 
+from bot.alert_view import Responder
+from bot.clock import utcnow
 from bot.store.jobs import enqueue, enqueue_parent_refresh
 from bot.store.database import Database
 from bot.store.models import AcknowledgementRow, AlertRow, AlertState, JobKind
@@ -39,6 +41,29 @@ class Clicker:
     user_name: str
     team_id: str | None
     channel_id: str | None
+
+
+@dataclass(frozen=True)
+class AckNoteArgs:
+    """The arguments of an acknowledgement note job: who did what, when."""
+
+    responder: Responder
+    acknowledged: bool  # False: took it back
+
+    def to_data(self) -> dict[str, object]:
+        return {"user_id": self.responder.user_id, "user_name": self.responder.user_name,
+                "acknowledged": self.acknowledged,
+                "at": self.responder.acknowledged_at.isoformat()}
+
+    @classmethod
+    def from_data(cls, data: dict[str, object]) -> "AckNoteArgs":
+        at = data.get("at")
+        try:
+            when = datetime.fromisoformat(at) if isinstance(at, str) else utcnow()
+        except ValueError:
+            when = utcnow()
+        return cls(Responder(str(data.get("user_id", "")), str(data.get("user_name", "")), when),
+                   bool(data.get("acknowledged")))
 
 
 def set_acknowledgement(
@@ -80,8 +105,8 @@ def set_acknowledgement(
                                team_id=alert.slack_team, now=now)
         enqueue(session, kind=JobKind.ACK_NOTE, alert_id=alert_id, channel=alert.channel,
                 team_id=alert.slack_team, now=now, default_channel=default_channel,
-                data={"user_id": clicker.user_id, "user_name": clicker.user_name,
-                      "acknowledged": acknowledged, "at": now.isoformat()})
+                data=AckNoteArgs(Responder(clicker.user_id, clicker.user_name, now),
+                                 acknowledged).to_data())
         return AckResult(AckOutcome.RECORDED)
 
 

@@ -7,6 +7,8 @@ these rows.
 
 from __future__ import annotations
 
+import enum
+
 from datetime import datetime, timezone
 from typing import Any
 
@@ -62,7 +64,9 @@ class JobStatus:
     DEAD = "dead"
 
 
-class JobKind:
+class JobKind(enum.StrEnum):
+    """What an outbox job does; ``bot.delivery.kinds`` says how each kind behaves."""
+
     WEBHOOK_TEST = "webhook_test"
     UNKNOWN_EVENT = "unknown_event"
     ALERT_TRIGGER = "alert_trigger"
@@ -165,9 +169,11 @@ class JobRow(Base):
     locked_by: Mapped[str | None] = mapped_column(String(100))
     locked_until: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(Text)
-    # Job arguments and progress (e.g. the ts of a reply already posted), so a retried
-    # job resumes instead of posting twice.
+    # The job's arguments (who clicked, for an acknowledgement note).
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # What it has done so far (bot.delivery.progress.JobProgress), so a retried job
+    # resumes instead of posting twice.
+    progress: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=dict)
     # The delivery lane (``DeliveryLaneRow.lane``) whose pacing this job obeys.
     lane: Mapped[str] = mapped_column(String(150), default="")
     waiting_for: Mapped[str | None] = mapped_column(String(16))  # a WaitingFor value

@@ -41,8 +41,8 @@ def _died_while_posting(database, fake_slack, job_ids: list[int]) -> None:
         with database.session() as session:
             session.execute(update(JobRow).where(JobRow.id == job_id).values(
                 status=JobStatus.RUNNING, locked_by=DEAD_HOLDER, locked_until=lapsed,
-                attempts=1, data={"in_flight": f"job-{job_id}",
-                                  "in_flight_since": posted_at - 1}))
+                attempts=1, progress={"in_flight": f"job-{job_id}",
+                                      "in_flight_since": posted_at - 1}))
     with database.session() as session:
         session.execute(update(DeliveryLaneRow).values(held_by=None, held_until=None))
 

@@ -37,7 +37,7 @@ def test_a_job_held_by_a_dead_process_on_another_host_is_taken_over_in_time(
         job = session.scalars(select(JobRow)).one()
         session.execute(update(JobRow).where(JobRow.id == job.id).values(
             status=JobStatus.RUNNING, locked_by=OTHER_HOST, locked_until=lapses, attempts=1,
-            data={"in_flight": f"job-{job.id}", "in_flight_since": time.time() - 26}))
+            progress={"in_flight": f"job-{job.id}", "in_flight_since": time.time() - 26}))
         session.execute(update(DeliveryLaneRow).values(
             held_by=f"{OTHER_HOST}/{job.id}", held_until=lapses))
     started = time.monotonic()

@@ -1,0 +1,53 @@
+"""What a job has done so far, as a typed record, kept apart from the job's arguments.
+
+A job's Slack calls are recorded as they succeed, so a retried job resumes where it
+stopped instead of posting twice; and a post whose answer may not have arrived is marked
+before it is sent, so the next attempt knows to look for it (``bot.delivery.handlers``).
+Stored as JSON in ``outbox_jobs.progress``; arguments stay in ``outbox_jobs.data``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+
+@dataclass
+class JobProgress:
+    # The marker of the post this attempt may make, and when it started (epoch seconds):
+    # set when the job is claimed, cleared once the post's answer arrived.
+    in_flight: str | None = None
+    in_flight_since: float | None = None
+    # The attempt saw that answer lost (a timeout, a 5xx) and recorded it. A post still in
+    # flight without this was cut short by the process dying.
+    answer_lost: bool = False
+    reply_ts: str | None = None  # the clear's threaded reply, once posted
+    note_ts: str | None = None  # the re-trigger note, once posted
+
+    @classmethod
+    def from_json(cls, value: Any) -> "JobProgress":
+        """Read what was stored; unknown or ill-typed entries are left out."""
+        if not isinstance(value, dict):
+            return cls()
+        known = {f.name: f.type for f in fields(cls)}
+        kept = {}
+        for name, item in value.items():
+            if name not in known or item is None:
+                continue
+            if name == "answer_lost":
+                kept[name] = bool(item)
+            elif name == "in_flight_since" and isinstance(item, (int, float)):
+                kept[name] = float(item)
+            elif name != "in_flight_since" and isinstance(item, str):
+                kept[name] = item
+        return cls(**kept)
+
+    def to_json(self) -> dict[str, Any]:
+        return {name: value for name, value in asdict(self).items()
+                if value not in (None, False)}
+
+    def settle(self) -> None:
+        """The post was answered (or never made): nothing of it is in flight."""
+        self.in_flight = None
+        self.in_flight_since = None
+        self.answer_lost = False
