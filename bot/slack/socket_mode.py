@@ -25,12 +25,22 @@ class SocketModeRunner:
         self.handler = handler
         self.stopping = threading.Event()
         self.thread = threading.Thread(target=self._connect, name="socket-mode", daemon=True)
+        self.ever_connected = False
+
+    @property
+    def state(self) -> str:
+        """What ``/healthz`` and ``/metrics`` report: ``connecting`` until the first
+        connection, then ``connected`` or ``disconnected`` (slack_sdk is reconnecting)."""
+        if self.handler.client.is_connected():
+            return "connected"
+        return "disconnected" if self.ever_connected else "connecting"
 
     def _connect(self) -> None:
         attempt = 0
         while not self.stopping.is_set():
             try:
                 self.handler.connect()
+                self.ever_connected = True
                 log.info("Socket Mode connected: buttons and commands arrive over the websocket")
                 return
             except (SlackApiError, urllib.error.URLError, OSError) as error:

@@ -82,7 +82,7 @@ def test_three_worker_processes_deliver_clicks_and_clears_once(
             response = post_webhook(slack_server.url, trigger(number),
                                     channel=CHANNELS[number % 2])
             assert response.status_code == 200
-        wait_for(lambda: all(alerts_in_slack(fake_slack)[n].parents for n in numbers), 60,
+        wait_for(lambda: all(alerts_in_slack(fake_slack)[n].parents for n in numbers), 120,
                  "every parent posted")
         parents = {n: alerts_in_slack(fake_slack)[n].parents[0] for n in numbers}
 
@@ -101,7 +101,7 @@ def test_three_worker_processes_deliver_clicks_and_clears_once(
                         failures.append(f"click {number}: {answer.status_code}")
                     # Bolt answers before the listener has recorded the click (see the
                     # report); wait for its thread note so the clicks land in this order.
-                    wait_for(lambda: _notes_of(database, value) >= index + 1, 10,
+                    wait_for(lambda: _notes_of(database, value) >= index + 1, 30,
                              f"click {index} on alert {number} recorded")
                 response = post_webhook(slack_server.url, clear(number),
                                         channel=CHANNELS[number % 2])
@@ -112,11 +112,11 @@ def test_three_worker_processes_deliver_clicks_and_clears_once(
         for thread in threads:
             thread.start()
         for thread in threads:
-            thread.join(60)
+            thread.join(240)
         assert not failures, failures
 
-        wait_for(lambda: all_cleared(fake_slack, numbers), 60, "every alert cleared")
-        wait_for(lambda: outbox_idle(database_url), 30, "outbox idle")
+        wait_for(lambda: all_cleared(fake_slack, numbers), 120, "every alert cleared")
+        wait_for(lambda: outbox_idle(database_url), 60, "outbox idle")
 
         problems, duplicates = delivery_report(fake_slack, numbers, extra_replies=len(CLICKS))
         assert not problems and not duplicates, "\n".join(problems + duplicates)
