@@ -8,7 +8,7 @@ from flask import Flask, Response, jsonify
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from bot import health, oauth_server, slack, webhook
+from bot import health, metrics_http, oauth_server, slack, webhook
 from bot.body_limits import BodyLimits, body_limit
 from bot.config import Config
 from bot.oauth_server.clients import token_is_valid
@@ -61,7 +61,7 @@ def create_app(
         installation_store=build_installation_store(config, database),
     )
     app.extensions[EXTENSION_KEY] = app_services
-    for subsystem in (webhook, health, slack, oauth_server):
+    for subsystem in (webhook, health, slack, oauth_server, metrics_http):
         subsystem.init_app(app, app_services)
     app.register_error_handler(HTTPException, _json_http_error)
 

@@ -134,13 +134,13 @@ def _add_oauth_commands(commands: Any) -> None:
     which.add_argument("--all-tokens", action="store_true", help="revoke every token")
 
 
-def configure_logging(level: str) -> None:
-    logging.basicConfig(
-        level=level,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+def configure_logging(level: str, log_format: str = "text") -> None:
+    from bot.logformat import TEXT_FORMAT, use_format
+
+    logging.basicConfig(level=level, format=TEXT_FORMAT, stream=sys.stderr)
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    if log_format != "text":
+        use_format(log_format)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -159,7 +159,7 @@ def _run(args: argparse.Namespace) -> int:
         config = Config.from_env()
     except ConfigError as error:
         raise CommandFailed(str(error), EXIT_USAGE) from None
-    configure_logging(config.log_level)
+    configure_logging(config.log_level, config.log_format)
     if args.needs is Needs.CONFIG:
         return int(args.handler(config, args))
     database = open_database(config, migrate=args.needs is Needs.DATABASE_TO_WRITE)
@@ -201,8 +201,10 @@ def open_database(config: Config, *, migrate: bool) -> Database:
 
 
 def _serve(config: Config, args: argparse.Namespace) -> int:
+    from bot.metrics_multiprocess import prepare_serve
     from bot.server import GunicornServer
 
+    config = prepare_serve(config)  # before anything imports prometheus_client
     port = args.port or config.port
     log.info("serving on %s:%s with settings %s", args.host, port, config.describe())
     if not _migrations_applied_in_child(config):

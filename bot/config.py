@@ -94,6 +94,15 @@ class Config:
     thousandeyes_timezone: str | None = None
     # An open alert with no event for this long is shown as "no news" (None: never).
     stale_after: timedelta | None = None
+    # Operating it (bot.metrics*, bot.health, bot.logformat).
+    metrics_token: str | None = field(default=None, repr=False)  # Bearer for GET /metrics
+    log_format: str = "text"  # "json": one JSON object per line
+    # /healthz answers 503 when a job has been due this long and no job was claimed or
+    # finished meanwhile (None: never).
+    delivery_stuck_after: timedelta | None = timedelta(minutes=5)
+    # prometheus_client's multiprocess directory (PROMETHEUS_MULTIPROC_DIR), shared by
+    # every process of one host whose counters /metrics adds up.
+    metrics_dir: str | None = None
 
     def parse_options(self) -> ParseOptions:
         """What parsing ThousandEyes payloads needs from the configuration."""
@@ -184,6 +193,11 @@ class Config:
             ),
             thousandeyes_timezone=reader.timezone("THOUSANDEYES_TIMEZONE"),
             stale_after=reader.duration("STALE_AFTER", None, minimum=timedelta(minutes=1)),
+            metrics_token=reader.secret("METRICS_TOKEN", min_length=16),
+            log_format=reader.choice("LOG_FORMAT", "TEXT", ("TEXT", "JSON")).lower(),
+            delivery_stuck_after=reader.duration(
+                "DELIVERY_STUCK_AFTER", timedelta(minutes=5), minimum=timedelta(seconds=1)),
+            metrics_dir=reader.directory("PROMETHEUS_MULTIPROC_DIR"),
         )
         if problems:
             raise ConfigError("invalid configuration:\n  " + "\n  ".join(problems))
@@ -193,7 +207,7 @@ class Config:
         """Settings safe to log: secrets are reported only as set or not set."""
         secret = {"slack_bot_token", "slack_signing_secret", "slack_app_token",
                   "slack_client_secret", "webhook_token", "webhook_basic_auth",
-                  "oauth_admin_password"}
+                  "oauth_admin_password", "metrics_token"}
         out: dict[str, object] = {}
         for f in fields(self):
             value = getattr(self, f.name)

@@ -15,6 +15,7 @@ from gunicorn.app.base import BaseApplication
 from bot.body_limits import body_limit
 from bot.buffering import BufferedRequests
 from bot.config import Config
+from bot.logformat import gunicorn_logger_class
 
 if TYPE_CHECKING:
     from flask import Flask
@@ -75,6 +76,9 @@ class GunicornServer(BaseApplication):  # type: ignore[misc]
     def load_config(self) -> None:
         for key, value in self._settings.items():
             self.cfg.set(key, value)
+        logger_class = gunicorn_logger_class(self._config.log_format)
+        if logger_class is not None:
+            self.cfg.set("logger_class", logger_class)
         start, stop = self._on_worker_start, self._on_worker_stop
 
         def post_fork(_server: Any, _worker: Any) -> None:

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from slack_bolt.adapter.flask import SlackRequestHandler
 
     from bot.delivery.runner import DeliveryWorker
+    from bot.metrics import Metrics
     from bot.oauth_server.csrf import ConsentForms
     from bot.slack.socket_mode import SocketModeRunner
 
@@ -54,6 +55,8 @@ class Services:
     # What a serving process runs beside its web threads (bot.background).
     delivery_worker: DeliveryWorker | None = None
     socket_mode: SocketModeRunner | None = None
+    # What this process counts for /metrics (bot.metrics_http.init_app).
+    metrics: Metrics | None = None
 
     def notify_new_jobs(self, due_at: datetime | None = None) -> None:
         """A job was queued; ``due_at`` is when it can start (its channel may be paced)."""

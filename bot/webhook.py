@@ -163,12 +163,20 @@ def _ingest(destination: Destination) -> tuple[Response, int] | Response:
     except SQLAlchemyError as error:
         return _database_unavailable(f"event {event.event_id} ({event.event_type})", error)
 
-    if result.status is IngestStatus.DUPLICATE:
-        log.info("duplicate event %s ignored", event.event_id)
+    duplicate = result.status is IngestStatus.DUPLICATE
+    if app_services.metrics is not None:
+        app_services.metrics.event_stored(event.event_type, duplicate)
+    fields = {"event_id": event.event_id, "route": destination.route,
+              "channel": destination.channel or None,
+              "alert_key": event.alert.key if event.alert else None}  # LOG_FORMAT=json
+    if duplicate:
+        log.info("duplicate event %s ignored", event.event_id,
+                 extra={**fields, "outcome": "duplicate"})
         return jsonify(status="duplicate", eventId=event.event_id)
     log.info(
         "accepted %s %s alert=%s route=%s channel=%s", event.event_type, event.event_id,
         event.alert.key if event.alert else "-", destination.route, destination.channel or "-",
+        extra={**fields, "outcome": "accepted"},
     )
     app_services.notify_new_jobs(result.job_due_at)
     return jsonify(status="accepted", eventId=event.event_id)

@@ -19,6 +19,7 @@ from bot.slack.errors import (
     PermanentError,
     RateLimited,
     RetryableError,
+    SlackDeliveryError,
     SlackUnavailable,
 )
 from bot.store.models import WaitingFor
@@ -69,24 +70,30 @@ def decide(
     """The outcome of a run that raised ``error`` (None: it succeeded)."""
     if error is None:
         return Done()
+    def fields(outcome: str) -> dict[str, object]:  # for LOG_FORMAT=json
+        code = error.code if isinstance(error, SlackDeliveryError) else None
+        return {"job_id": job_id, "job_kind": kind, "outcome": outcome, "error_code": code}
+
     if isinstance(error, HistoryLimited):
         log.warning("job %d (%s): its earlier post may exist and Slack limits history reads;"
                     " looking again in %.1fs (not counted as a failed attempt)",
-                    job_id, kind, error.retry_after)
+                    job_id, kind, error.retry_after, extra=fields("retry"))
         return Retry(error.retry_after, str(error), counts=False)
     if isinstance(error, RateLimited):
         log.warning("job %d (%s): Slack rate limit; retrying in %.1fs (not counted as a"
-                    " failed attempt)", job_id, kind, error.retry_after)
+                    " failed attempt)", job_id, kind, error.retry_after, extra=fields("retry"))
         return Retry(error.retry_after, str(error), WaitingFor.RATE_LIMIT, counts=False)
     if isinstance(error, PermanentError):
         log.error("job %d (%s) failed permanently: %s. Fix the cause, then run"
-                  " `python -m bot jobs retry %d`", job_id, kind, error, job_id)
+                  " `python -m bot jobs retry %d`", job_id, kind, error, job_id,
+                  extra=fields("dead"))
         return Dead(str(error))
     if isinstance(error, RetryableError):
         reason = str(error)
         waiting = WaitingFor.BACKOFF if isinstance(error, SlackUnavailable) else None
     elif isinstance(error, SQLAlchemyError):
-        log.error("job %d (%s): database error %s", job_id, kind, error.__class__.__name__)
+        log.error("job %d (%s): database error %s", job_id, kind, error.__class__.__name__,
+                  extra=fields("retry"))
         reason, waiting = "database error", None
     else:
         # A bug or an error no one foresaw must not kill the thread (delivery would
@@ -98,11 +105,12 @@ def decide(
         waiting = None
     age = now - created_at
     if age > max_age:
-        log.error("job %d (%s): giving up after %s: %s", job_id, kind, age, reason)
+        log.error("job %d (%s): giving up after %s: %s", job_id, kind, age, reason,
+                  extra=fields("dead"))
         return Dead(f"gave up after {_hours(age)} (DELIVERY_MAX_AGE): {reason}")
     delay = backoff(attempts)
     log.warning("job %d (%s): %s; attempt %d, retrying in %.1fs",
-                job_id, kind, reason, attempts, delay)
+                job_id, kind, reason, attempts, delay, extra=fields("retry"))
     return Retry(delay, reason, waiting)
 
 

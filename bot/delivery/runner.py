@@ -25,7 +25,7 @@ from bot.config import Config
 from bot.delivery import circuit, leases, queue
 from bot.delivery.handlers import JobExecutor
 from bot.delivery.kinds import POSTING_KINDS
-from bot.delivery.outcome import backoff_seconds, decide
+from bot.delivery.outcome import Done, Outcome, backoff_seconds, decide
 from bot.delivery.pacer import JobPosts
 from bot.delivery.queue import ClaimedJob, LaneAfter
 from bot.delivery.wakeup import JobWakeup
@@ -51,6 +51,9 @@ HEARTBEAT_SECONDS = 10.0
 LOOKAHEAD_SECONDS = 0.25
 
 
+FinishedHook = Callable[[ClaimedJob, Outcome, BaseException | None, datetime], None]
+
+
 @dataclass
 class Periodic:
     name: str
@@ -71,8 +74,11 @@ class DeliveryWorker:
         post_interval: float | None = None,
         lease: float = LEASE_SECONDS,
         heartbeat: float = HEARTBEAT_SECONDS,
+        on_finished: FinishedHook | None = None,
     ) -> None:
         self.config = config
+        # Told of every outcome once it is recorded (bot.metrics counts them).
+        self.on_finished = on_finished
         self.database = database
         self.wake = wake or JobWakeup()
         self.gateways = gateways or GatewayProvider(
@@ -212,6 +218,12 @@ class DeliveryWorker:
             log.error("job %d: outcome not recorded (%s)", job.id,
                       error_recording.__class__.__name__)
             return
+        if finished.recorded and isinstance(outcome, Done):
+            log.info("job %d (%s) delivered", job.id, job.kind, extra={
+                "job_id": job.id, "job_kind": job.kind, "outcome": "delivered",
+                "channel": posts.channel_id or job.channel or None})
+        if finished.recorded and self.on_finished is not None:
+            self.on_finished(job, outcome, error, now)
         if finished.released:
             # Slack answers again: the jobs that were waiting out their backoff go now.
             self.wake.notify_all()
@@ -287,8 +299,10 @@ def start_in_process(app: Flask) -> None:
     if config.delivery_threads == 0:
         log.info("DELIVERY_THREADS=0: this process only accepts webhooks")
         return
+    metrics = app_services.metrics
     worker = DeliveryWorker(config, app_services.database, wake=app_services.jobs_waiting,
-                            renderer=app_services.renderer)
+                            renderer=app_services.renderer,
+                            on_finished=metrics.job_finished if metrics else None)
     worker.start(config.delivery_threads)
     app_services.delivery_worker = worker
 
@@ -303,8 +317,17 @@ def stop_in_process(app: Flask) -> None:
 
 
 def run_worker_forever(config: Config, database: Database) -> int:
-    """``python -m bot worker``: delivery only, until SIGTERM or SIGINT."""
-    worker = DeliveryWorker(config, database)
+    """``python -m bot worker``: delivery only, until SIGTERM or SIGINT.
+
+    Its counts reach ``/metrics`` of a ``serve`` on this host that shares its
+    ``PROMETHEUS_MULTIPROC_DIR`` (bot.metrics); the queue gauges come from the database.
+    """
+    from bot.metrics_multiprocess import use_directory
+
+    use_directory(config)
+    from bot.metrics import Metrics
+
+    worker = DeliveryWorker(config, database, on_finished=Metrics().job_finished)
     stop = threading.Event()
 
     def _on_signal(signum: int, _frame: Any) -> None:

@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from bot.alert_view import Responder
 from bot.clock import utcnow
-from bot.store.jobs import enqueue, enqueue_parent_refresh
+from bot.store.jobs import CLICK_CAUSE, enqueue, enqueue_parent_refresh
 from bot.store.database import Database
 from bot.store.models import AcknowledgementRow, AlertRow, AlertState, JobKind
 
@@ -102,7 +102,7 @@ def set_acknowledgement(
             assert active is not None
             active.withdrawn_at = now
         enqueue_parent_refresh(session, alert_id=alert_id, channel=alert.channel,
-                               team_id=alert.slack_team, now=now)
+                               team_id=alert.slack_team, now=now, cause=CLICK_CAUSE)
         enqueue(session, kind=JobKind.ACK_NOTE, alert_id=alert_id, channel=alert.channel,
                 team_id=alert.slack_team, now=now, default_channel=default_channel,
                 data=AckNoteArgs(Responder(clicker.user_id, clicker.user_name, now),

@@ -18,6 +18,8 @@ from sqlalchemy.orm import Session
 from bot.delivery.kinds import lane_of
 from bot.store.models import DeliveryLaneRow, JobKind, JobRow, JobStatus
 
+# The ``cause`` of a refresh queued by an Acknowledge click: bot.metrics times those.
+CLICK_CAUSE = "click"
 # A lane nobody has posted in yet may post at once.
 _EPOCH = datetime.fromisoformat("2000-01-01T00:00:00+00:00")
 
@@ -97,6 +99,7 @@ def _mark_ready_statement() -> TextClause:
 
 def enqueue_parent_refresh(
     session: Session, *, alert_id: int, channel: str, now: datetime, team_id: str | None = None,
+    cause: str | None = None,
 ) -> JobRow:
     """Queue a re-render of the alert's parent, unless one is already waiting to start.
 
@@ -107,8 +110,9 @@ def enqueue_parent_refresh(
     waiting = _lock_pending_refresh(session, alert_id)
     if waiting is not None:
         return waiting
+    # ``cause`` (a click) lets bot.metrics time click -> updated parent.
     return enqueue(session, kind=JobKind.REFRESH_PARENT, alert_id=alert_id, channel=channel,
-                   team_id=team_id, now=now)
+                   team_id=team_id, now=now, data={"cause": cause} if cause else None)
 
 
 def _lock_pending_refresh(session: Session, alert_id: int) -> JobRow | None:

@@ -32,7 +32,10 @@ from tests.support.servers import LiveServer
 def test_healthz_names_each_part(live_server):
     answer = requests.get(live_server.url + "/healthz", timeout=10)
     assert answer.status_code == 200
-    assert answer.json() == {"status": "ok", "database": "ok", "slack": "log-only"}
+    assert answer.json() == {
+        "status": "ok", "database": "ok", "slack": "log-only", "delivery": "ok",
+        "queue": {"pending": 0, "due": 0, "running": 0, "dead": 0, "oldest_due_seconds": 0.0},
+    }
 
 
 @pytest.fixture

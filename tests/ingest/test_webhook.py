@@ -227,7 +227,10 @@ def test_open_endpoint_warns_loudly(database_url, caplog):
 def test_healthz(live_server):
     response = requests.get(live_server.url + "/healthz", timeout=10)
     assert response.status_code == 200
-    assert response.json() == {"status": "ok", "database": "ok", "slack": "log-only"}
+    assert response.json() == {
+        "status": "ok", "database": "ok", "slack": "log-only", "delivery": "ok",
+        "queue": {"pending": 0, "due": 0, "running": 0, "dead": 0, "oldest_due_seconds": 0.0},
+    }
 
 
 def with_alert(**fields):
