@@ -24,7 +24,8 @@ def free_port() -> int:
 def bot_env(**overrides: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("SLACK_", "WEBHOOK_", "DATABASE_URL", "TEMPLATES_DIR", "PORT",
-                                "THOUSANDEYES_", "STALE_AFTER"))}
+                                "THOUSANDEYES_", "STALE_AFTER", "PROMETHEUS_",
+                                "METRICS_", "LOG_FORMAT", "DELIVERY_STUCK"))}
     env["PYTHONPATH"] = str(REPO)  # a benchmark may point it at another revision's checkout
     env.update(overrides)
     env["PYTHONUNBUFFERED"] = "1"

@@ -1,0 +1,90 @@
+"""``/metrics`` adds up every process: two gunicorn workers of one ``serve``, and a
+``python -m bot worker`` delivering beside a ``serve`` on the same database and host."""
+
+from __future__ import annotations
+
+import os
+
+from tests.conftest import WEBHOOK_TOKEN
+from tests.faults.helpers import Serve, alerts_in_slack, outbox_idle, post_webhook, trigger
+from tests.support.metrics import scrape
+from tests.support.processes import BotProcess, bot_env, children_of, free_port
+from tests.support.waiting import wait_for
+
+ALERTS = 10
+
+
+def _slack_env(database_url: str, fake_slack) -> dict[str, str]:
+    return dict(DATABASE_URL=database_url, SLACK_BOT_TOKEN="xoxb-metrics",
+                SLACK_API_URL=fake_slack.url, SLACK_CHANNEL="C0ALERTS",
+                SLACK_POST_INTERVAL="0", SLACK_TIMEOUT="5", WEBHOOK_TOKEN=WEBHOOK_TOKEN)
+
+
+def test_every_scrape_of_two_web_workers_counts_both(tmp_path, database_url, fake_slack):
+    temp = tmp_path / "temp"
+    temp.mkdir()
+    serve = Serve(tmp_path, free_port(), "serve", WEB_CONCURRENCY="2", DELIVERY_THREADS="2",
+                  TMPDIR=str(temp), **_slack_env(database_url, fake_slack))
+    try:
+        serve.wait_healthy(60)
+        wait_for(lambda: len(children_of(serve.bot.process.pid)) == 2, 60, "two workers")
+        for number in range(ALERTS):
+            assert post_webhook(serve.url, trigger(number)).status_code == 200
+        wait_for(lambda: len(alerts_in_slack(fake_slack)) == ALERTS, 60, "every parent posted")
+        wait_for(lambda: outbox_idle(database_url), 60, "outbox idle")
+
+        # The serve made one directory for the run; each worker process writes its own
+        # files there (the webhooks and deliveries were shared between them).
+        (directory,) = temp.glob("thousandeyes-bot-metrics-*")
+        writers = {path.stem.rsplit("_", 1)[-1] for path in directory.glob("counter_*.db")}
+        assert len(writers) >= 2, sorted(os.listdir(directory))
+        for _ in range(8):  # whichever worker answers the scrape
+            metrics = scrape(serve.url)
+            assert metrics.value("thousandeyes_webhooks_total", route="default",
+                                 status="200") == ALERTS
+            assert metrics.value("thousandeyes_events_total", result="accepted") == ALERTS
+            assert metrics.value("thousandeyes_deliveries_total", kind="alert_trigger",
+                                 outcome="delivered") == ALERTS
+            assert metrics.value("thousandeyes_accepted_to_posted_seconds_count") == ALERTS
+            assert metrics.value("thousandeyes_jobs", status="pending") == 0
+    finally:
+        serve.stop()
+    assert "Traceback" not in serve.log()
+    assert not list(temp.glob("thousandeyes-bot-metrics-*"))  # removed with the run
+
+
+def test_a_separate_worker_process_counts_into_the_serves_metrics(
+        tmp_path, database_url, fake_slack):
+    shared = tmp_path / "metrics"
+    shared.mkdir()
+    env = dict(_slack_env(database_url, fake_slack), PROMETHEUS_MULTIPROC_DIR=str(shared))
+    serve = Serve(tmp_path, free_port(), "serve", DELIVERY_THREADS="0", **env)
+    worker = BotProcess("worker", env=bot_env(DELIVERY_THREADS="2", **env),
+                        log_path=tmp_path / "worker.log", cwd=tmp_path)
+    try:
+        serve.wait_healthy(60)
+        fake_slack.fail("chat.postMessage", status=429, retry_after=1, times=1)
+        assert post_webhook(serve.url, trigger(1)).status_code == 200
+        wait_for(lambda: alerts_in_slack(fake_slack).get(1), 60, "the first parent posted")
+        fake_slack.fail("chat.postMessage", error="channel_is_archived", times=1)
+        assert post_webhook(serve.url, trigger(2)).status_code == 200
+        wait_for(lambda: scrape(serve.url).value("thousandeyes_jobs", status="dead") == 1, 60,
+                 "the second trigger dead-lettered")
+        wait_for(lambda: scrape(serve.url).value("thousandeyes_deliveries_total",
+                                                 outcome="dead") == 1, 30, "dead counted")
+
+        metrics = scrape(serve.url)
+        # Counted by the worker process, reported by the serving one.
+        assert metrics.value("thousandeyes_deliveries_total", kind="alert_trigger",
+                             outcome="delivered") == 1
+        assert metrics.value("thousandeyes_slack_rate_limited_total") == 1
+        assert metrics.value("thousandeyes_deliveries_total", outcome="dead",
+                             error="channel_is_archived") == 1
+        assert metrics.value("thousandeyes_accepted_to_posted_seconds_count") == 1
+        # Counted by the serving process.
+        assert metrics.value("thousandeyes_webhooks_total", status="200") == 2
+    finally:
+        worker.stop()
+        serve.stop()
+    for log in (serve.log(), worker.log_path.read_text()):
+        assert "Traceback" not in log
