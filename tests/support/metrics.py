@@ -24,6 +24,9 @@ class Scrape:
         return sum(value for sample, found, value in self.samples()
                    if sample == name and all(found.get(k) == v for k, v in labels.items()))
 
+    def families(self) -> set[str]:
+        return {family.name for family in text_string_to_metric_families(self.text)}
+
     def names(self) -> set[str]:
         """Every series name a query may use, including families with no sample yet."""
         names: set[str] = set()
