@@ -52,11 +52,12 @@ def healthz() -> tuple[Response, int]:
                 "running": queue.count(JobStatus.RUNNING), "dead": queue.count(JobStatus.DEAD),
                 "oldest_due_seconds": round(queue.oldest_due_wait, 1),
             }
-            if queue.stuck:
+            stuck_after = config.delivery_stuck_after
+            if queue.stuck and stuck_after is not None:
                 problems.append(
                     f"delivery: {queue.due} job(s) due, the oldest for"
                     f" {queue.oldest_due_wait:.0f}s, and none claimed or finished in the last"
-                    f" {config.delivery_stuck_after}; is a delivery worker running?")
+                    f" {stuck_after.total_seconds():.0f}s; is a delivery worker running?")
     else:
         body["delivery"] = "unknown"
     if app_services.socket_mode is not None:
