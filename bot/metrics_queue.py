@@ -7,8 +7,8 @@ dead letters and "is delivery making progress" are read from it when asked, exac
 however many processes deliver, instead of being counted by each process.
 
 Each query goes through an index on ``status`` (``ix_outbox_jobs_claim``) or
-``waiting_for``; the one that is not, "did anything happen lately", runs only when a job
-has already been due for longer than the stuck threshold.
+``waiting_for``; the one that does not, "did anything happen lately", runs only when a job
+has already been due for longer than the stuck threshold, and reads newest jobs first.
 """
 
 from __future__ import annotations
@@ -90,7 +90,10 @@ def _delivered_lately(session: Session, now: datetime, window: timedelta) -> boo
              or_(JobRow.status != JobStatus.PENDING, JobRow.attempts > 0,
                  JobRow.last_error.is_not(None))),
     )
-    return session.scalar(select(JobRow.id).where(activity).limit(1)) is not None
+    # Newest first: the jobs that moved lately are among the newest, so a backlog that is
+    # moving finds one after the pending jobs instead of after every finished one.
+    return session.scalar(
+        select(JobRow.id).where(activity).order_by(JobRow.id.desc()).limit(1)) is not None
 
 
 def _seconds(delta: timedelta) -> float:
