@@ -68,6 +68,9 @@ def test_delivered_rate_limited_and_dead_lettered_jobs_are_counted(
     assert post_webhook(slack_server.url, trigger(2)).status_code == 200
     wait_for(lambda: scrape(slack_server.url).value("thousandeyes_jobs", status="dead") == 1,
              30, "the second trigger dead-lettered")
+    # A post shows in Slack a moment before its outcome is recorded.
+    wait_for(lambda: scrape(slack_server.url).value("thousandeyes_jobs", status="running") == 0,
+             30, "both outcomes recorded")
 
     metrics = scrape(slack_server.url)
     delivered = dict(kind="alert_trigger", outcome="delivered")

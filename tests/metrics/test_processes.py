@@ -32,6 +32,9 @@ def test_every_scrape_of_two_web_workers_counts_both(tmp_path, database_url, fak
             assert post_webhook(serve.url, trigger(number)).status_code == 200
         wait_for(lambda: len(alerts_in_slack(fake_slack)) == ALERTS, 60, "every parent posted")
         wait_for(lambda: outbox_idle(database_url), 60, "outbox idle")
+        # Counted just after the outcome is committed.
+        wait_for(lambda: scrape(serve.url).value("thousandeyes_deliveries_total",
+                                                 outcome="delivered") == ALERTS, 30, "counted")
 
         # The serve made one directory for the run; each worker process writes its own
         # files there (the webhooks and deliveries were shared between them).
@@ -72,6 +75,8 @@ def test_a_separate_worker_process_counts_into_the_serves_metrics(
                  "the second trigger dead-lettered")
         wait_for(lambda: scrape(serve.url).value("thousandeyes_deliveries_total",
                                                  outcome="dead") == 1, 30, "dead counted")
+        wait_for(lambda: scrape(serve.url).value("thousandeyes_deliveries_total",
+                                                 outcome="delivered") == 1, 30, "delivered counted")
 
         metrics = scrape(serve.url)
         # Counted by the worker process, reported by the serving one.
