@@ -14,11 +14,11 @@ from __future__ import annotations
 from flask import Blueprint, Flask, Response, current_app, jsonify
 from sqlalchemy.exc import SQLAlchemyError
 
+from bot.clock import utcnow
 from bot.config import SlackMode
 from bot.metrics_queue import read_queue
 from bot.services import Services, services
 from bot.store.models import JobStatus
-from bot.clock import utcnow
 
 blueprint = Blueprint("health", __name__)
 

@@ -4,6 +4,7 @@ them for DELIVERY_STUCK_AFTER, 200 again once a worker delivers; queue depth in 
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Callable
 
 import requests
 
@@ -21,6 +22,15 @@ def _health(url: str) -> tuple[int, dict]:
     return answer.status_code, answer.json()
 
 
+def _health_once(url: str, condition: Callable[[int, dict], bool], message: str
+                 ) -> tuple[int, dict]:
+    """The first health answer that meets ``condition``."""
+    def answer() -> tuple[int, dict] | None:
+        status, body = _health(url)
+        return (status, body) if condition(status, body) else None
+    return wait_for(answer, 30, message)
+
+
 def test_health_turns_503_while_delivery_is_stuck_and_back(slack_config, fake_slack):
     config = slack_config.with_overrides(delivery_stuck_after=timedelta(seconds=1))
     app = create_app(config)
@@ -33,8 +43,8 @@ def test_health_turns_503_while_delivery_is_stuck_and_back(slack_config, fake_sl
             # No delivery thread anywhere (DELIVERY_THREADS=0, no worker process).
             for number in range(3):
                 assert post_webhook(server.url, trigger(number)).status_code == 200
-            status, body = wait_for(lambda: (lambda h: h if h[0] == 503 else None)(
-                _health(server.url)), 30, "health reports the stuck outbox")
+            status, body = _health_once(server.url, lambda status, _body: status == 503,
+                                        "health reports the stuck outbox")
             assert body["status"] == "unavailable"
             assert body["database"] == "ok"  # the part that is down is named, not the db
             assert body["delivery"] == "stuck"
@@ -47,8 +57,8 @@ def test_health_turns_503_while_delivery_is_stuck_and_back(slack_config, fake_sl
             wait_for(lambda: len(alerts_in_slack(fake_slack)) == 3, 30, "the backlog posted")
             idle = {"pending": 0, "due": 0, "running": 0, "dead": 0, "oldest_due_seconds": 0.0}
             # The last outcome may still be being recorded when its post is visible.
-            status, body = wait_for(lambda: (lambda h: h if h[1].get("queue") == idle else None)(
-                _health(server.url)), 30, "health recovers")
+            status, body = _health_once(server.url, lambda _status, body: body.get("queue") == idle,
+                                        "health recovers")
             assert status == 200
             assert body["status"] == "ok" and body["delivery"] == "ok"
             assert scrape(server.url).value("thousandeyes_delivery_stuck") == 0
@@ -95,8 +105,8 @@ def test_dead_jobs_are_reported_but_do_not_fail_health(slack_config, fake_slack)
         with LiveServer(app) as server:
             worker.start(1)
             assert post_webhook(server.url, trigger(1)).status_code == 200
-            status, body = wait_for(lambda: (lambda h: h if h[1]["queue"]["dead"] else None)(
-                _health(server.url)), 30, "the job dead-lettered")
+            status, body = _health_once(server.url, lambda _status, body: body["queue"]["dead"],
+                                        "the job dead-lettered")
             assert status == 200 and body["delivery"] == "ok"
     finally:
         worker.stop()

@@ -8,8 +8,15 @@ import json
 import requests
 
 from bot.actions import ACKNOWLEDGE
-from tests.faults.helpers import Serve, alerts_in_slack, clear, outbox_idle, post_webhook, trigger
 from tests.conftest import WEBHOOK_TOKEN
+from tests.faults.helpers import (
+    Serve,
+    alerts_in_slack,
+    clear,
+    outbox_idle,
+    post_webhook,
+    trigger,
+)
 from tests.support.metrics import scrape
 from tests.support.processes import free_port
 from tests.support.slack_requests import SIGNING_SECRET, click

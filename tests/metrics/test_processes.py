@@ -6,7 +6,13 @@ from __future__ import annotations
 import os
 
 from tests.conftest import WEBHOOK_TOKEN
-from tests.faults.helpers import Serve, alerts_in_slack, outbox_idle, post_webhook, trigger
+from tests.faults.helpers import (
+    Serve,
+    alerts_in_slack,
+    outbox_idle,
+    post_webhook,
+    trigger,
+)
 from tests.support.metrics import scrape
 from tests.support.processes import BotProcess, bot_env, children_of, free_port
 from tests.support.waiting import wait_for
