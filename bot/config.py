@@ -103,6 +103,8 @@ class Config:
     # prometheus_client's multiprocess directory (PROMETHEUS_MULTIPROC_DIR), shared by
     # every process of one host whose counters /metrics adds up.
     metrics_dir: str | None = None
+    # ``python -m bot worker`` serves its own GET /metrics on this port (None: it does not).
+    metrics_port: int | None = None
 
     def parse_options(self) -> ParseOptions:
         """What parsing ThousandEyes payloads needs from the configuration."""
@@ -198,6 +200,7 @@ class Config:
             delivery_stuck_after=reader.duration(
                 "DELIVERY_STUCK_AFTER", timedelta(minutes=5), minimum=timedelta(seconds=1)),
             metrics_dir=reader.directory("PROMETHEUS_MULTIPROC_DIR"),
+            metrics_port=reader.integer("METRICS_PORT", 0, minimum=1, maximum=65535) or None,
         )
         if problems:
             raise ConfigError("invalid configuration:\n  " + "\n  ".join(problems))

@@ -320,14 +320,22 @@ def run_worker_forever(config: Config, database: Database) -> int:
     """``python -m bot worker``: delivery only, until SIGTERM or SIGINT.
 
     Its counts reach ``/metrics`` of a ``serve`` on this host that shares its
-    ``PROMETHEUS_MULTIPROC_DIR`` (bot.metrics); the queue gauges come from the database.
+    ``PROMETHEUS_MULTIPROC_DIR``, or its own on ``METRICS_PORT`` (bot.metrics_worker).
     """
     from bot.metrics_multiprocess import use_directory
 
     use_directory(config)
     from bot.metrics import Metrics
+    from bot.metrics_worker import WorkerMetricsServer
 
-    worker = DeliveryWorker(config, database, on_finished=Metrics().job_finished)
+    metrics = Metrics()
+    try:
+        metrics_server = (WorkerMetricsServer(config, database, metrics)
+                          if config.metrics_port else None)
+    except OSError as error:  # the port is taken, or not ours to bind
+        log.error("cannot serve metrics on METRICS_PORT=%s: %s", config.metrics_port, error)
+        return 1
+    worker = DeliveryWorker(config, database, on_finished=metrics.job_finished)
     stop = threading.Event()
 
     def _on_signal(signum: int, _frame: Any) -> None:
@@ -337,6 +345,10 @@ def run_worker_forever(config: Config, database: Database) -> int:
     signal.signal(signal.SIGTERM, _on_signal)
     signal.signal(signal.SIGINT, _on_signal)
     worker.start(max(1, config.delivery_threads))
+    if metrics_server is not None:
+        metrics_server.start()
     stop.wait()
     worker.stop()
+    if metrics_server is not None:
+        metrics_server.stop()
     return 0

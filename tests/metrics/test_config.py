@@ -16,12 +16,15 @@ def test_defaults():
     assert config.log_format == "text"
     assert config.delivery_stuck_after == timedelta(minutes=5)
     assert config.metrics_dir is None
+    assert config.metrics_port is None
 
 
 def test_values_are_read(tmp_path):
     config = Config.from_mapping({
         "METRICS_TOKEN": "a-metrics-token-of-length", "LOG_FORMAT": "JSON",
-        "DELIVERY_STUCK_AFTER": "90s", "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)})
+        "DELIVERY_STUCK_AFTER": "90s", "PROMETHEUS_MULTIPROC_DIR": str(tmp_path),
+        "METRICS_PORT": "9100"})
+    assert config.metrics_port == 9100
     assert config.metrics_token == "a-metrics-token-of-length"
     assert config.log_format == "json"
     assert config.delivery_stuck_after == timedelta(seconds=90)
@@ -35,9 +38,9 @@ def test_every_wrong_value_is_named_at_once(tmp_path):
     with pytest.raises(ConfigError) as raised:
         Config.from_mapping({"METRICS_TOKEN": "short-secret", "LOG_FORMAT": "xml",
                              "DELIVERY_STUCK_AFTER": "5", "PROMETHEUS_MULTIPROC_DIR":
-                             str(tmp_path / "missing")})
+                             str(tmp_path / "missing"), "METRICS_PORT": "70000"})
     message = str(raised.value)
     for name in ("METRICS_TOKEN", "LOG_FORMAT", "DELIVERY_STUCK_AFTER",
-                 "PROMETHEUS_MULTIPROC_DIR"):
+                 "PROMETHEUS_MULTIPROC_DIR", "METRICS_PORT"):
         assert name in message
     assert "short-secret" not in message

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import os
 
+import requests
+
 from tests.conftest import WEBHOOK_TOKEN
 from tests.faults.helpers import (
     Serve,
@@ -99,3 +101,36 @@ def test_a_separate_worker_process_counts_into_the_serves_metrics(
         serve.stop()
     for log in (serve.log(), worker.log_path.read_text()):
         assert "Traceback" not in log
+
+
+def test_a_worker_on_a_host_of_its_own_serves_its_metrics(tmp_path, database_url, fake_slack):
+    """No shared directory (another host): the worker's METRICS_PORT has its counters."""
+    env = _slack_env(database_url, fake_slack)
+    port = free_port()
+    token = "worker-metrics-token-0123"
+    serve = Serve(tmp_path, free_port(), "serve", DELIVERY_THREADS="0", **env)
+    worker = BotProcess("worker", env=bot_env(DELIVERY_THREADS="2", METRICS_PORT=str(port),
+                                              METRICS_TOKEN=token, **env),
+                        log_path=tmp_path / "worker.log", cwd=tmp_path)
+    worker_url = f"http://127.0.0.1:{port}"
+    try:
+        serve.wait_healthy(60)
+        assert post_webhook(serve.url, trigger(1)).status_code == 200
+        wait_for(lambda: alerts_in_slack(fake_slack).get(1), 60, "the parent posted")
+        wait_for(lambda: "metrics of this worker" in worker.log(), 60, "worker metrics up")
+        wait_for(lambda: scrape(worker_url, token).value(
+            "thousandeyes_deliveries_total", outcome="delivered") == 1, 30, "counted")
+        metrics = scrape(worker_url, token)
+        assert metrics.value("thousandeyes_accepted_to_posted_seconds_count") == 1
+        assert metrics.value("thousandeyes_database_up") == 1
+        assert metrics.value("thousandeyes_jobs", status="pending") == 0
+        assert requests.get(worker_url + "/metrics", timeout=10).status_code == 401
+        assert requests.get(worker_url + "/healthz", timeout=10).status_code == 404
+        # The serving process saw the webhook, not the delivery.
+        served = scrape(serve.url)
+        assert served.value("thousandeyes_webhooks_total", status="200") == 1
+        assert served.value("thousandeyes_deliveries_total") == 0
+    finally:
+        worker.stop()
+        serve.stop()
+    assert "Traceback" not in worker.log_path.read_text()

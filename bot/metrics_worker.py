@@ -1,0 +1,64 @@
+"""``GET /metrics`` of a ``python -m bot worker`` (``METRICS_PORT``), for a worker on a
+host of its own, whose counters no ``serve`` can read from a shared directory.
+
+A small WSGI app on its own thread, with the same scrape and the same ``METRICS_TOKEN``
+check as the web app's route (bot.metrics_export). It answers nothing but ``/metrics``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from typing import Any, Callable, Iterable
+
+from prometheus_client import CONTENT_TYPE_LATEST
+from werkzeug.serving import BaseWSGIServer, make_server
+
+from bot.config import Config
+from bot.metrics import Metrics
+from bot.metrics_export import UNAUTHORIZED, Sources, authorized, exposition
+from bot.store.database import Database
+
+log = logging.getLogger(__name__)
+
+StartResponse = Callable[..., Any]
+
+
+class WorkerMetricsServer:
+    def __init__(self, config: Config, database: Database, metrics: Metrics,
+                 host: str = "0.0.0.0") -> None:
+        assert config.metrics_port is not None
+        self._sources = Sources(config, database, metrics)
+        self._server: BaseWSGIServer = make_server(host, config.metrics_port, self._wsgi,
+                                                   threaded=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, name="metrics",
+                                        daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+        log.info("metrics of this worker on port %d (/metrics)", self._server.server_port)
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._thread.join(5)
+
+    def _wsgi(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        if environ.get("PATH_INFO") != "/metrics" or environ.get("REQUEST_METHOD") != "GET":
+            return _json(start_response, "404 Not Found", "not_found",
+                         "this port serves only GET /metrics")
+        if not authorized(self._sources.config, environ.get("HTTP_AUTHORIZATION")):
+            return _json(start_response, "401 Unauthorized", "unauthorized", UNAUTHORIZED,
+                         [("WWW-Authenticate", 'Bearer realm="metrics"')])
+        body = exposition(self._sources)
+        start_response("200 OK", [("Content-Type", CONTENT_TYPE_LATEST),
+                                  ("Content-Length", str(len(body)))])
+        return [body]
+
+
+def _json(start_response: StartResponse, status: str, error: str, message: str,
+          headers: list[tuple[str, str]] | None = None) -> list[bytes]:
+    body = json.dumps({"error": error, "message": message}).encode()
+    start_response(status, [("Content-Type", "application/json"),
+                            ("Content-Length", str(len(body))), *(headers or [])])
+    return [body]
