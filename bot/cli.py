@@ -13,9 +13,12 @@ import enum
 import logging
 import multiprocessing
 import sys
-from typing import TYPE_CHECKING, Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, NoReturn
+from urllib.parse import urlsplit
 
 from bot.config import Config, ConfigError, redact_database_url
+from bot.store.diagnose import DatabaseUrlProblem, check_database_url
 from bot.thousandeyes.samples import SAMPLES
 
 if TYPE_CHECKING:
@@ -46,8 +49,16 @@ class CommandFailed(Exception):
         self.exit_code = exit_code
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a mistake is one line: the full usage of a subcommand wraps over
+    several, and the line that says what is wrong gets lost below it."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="python -m bot", description="Slack bot for ThousandEyes alerts"
     )
     commands = parser.add_subparsers(dest="command", required=True)
@@ -55,7 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve = _command(commands, "serve", "run the HTTP server and delivery worker",
                      _serve, Needs.CONFIG)
     serve.add_argument("--host", default="0.0.0.0", help="address to bind (default 0.0.0.0)")
-    serve.add_argument("--port", type=int, help="port (default: $PORT, else 3000)")
+    serve.add_argument("--port", type=port_number, help="port 1-65535 (default: $PORT, else 3000)")
 
     _command(commands, "worker", "run only the delivery worker", _worker, Needs.DATABASE_TO_WRITE)
 
@@ -68,7 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
                       _send_sample, Needs.NOTHING)
     sample.add_argument("name", choices=list(SAMPLES))
     sample.add_argument(
-        "--url", default="http://127.0.0.1:3000/webhooks/thousandeyes",
+        "--url", type=http_url, default="http://127.0.0.1:3000/webhooks/thousandeyes",
         help="webhook URL of a running service",
     )
     sample.add_argument("--token", help="Bearer token (WEBHOOK_TOKEN of the service)")
@@ -88,6 +99,27 @@ def build_parser() -> argparse.ArgumentParser:
     _add_jobs_commands(commands)
     _add_oauth_commands(commands)
     return parser
+
+
+def port_number(text: str) -> int:
+    """``--port``: the same range ``PORT`` allows; 0 would silently mean the default."""
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number from 1 to 65535, got {text!r}")
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"must be from 1 to 65535, got {port}")
+    return port
+
+
+def http_url(text: str) -> str:
+    """``--url``: an http(s) URL with a host, as urllib needs it."""
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise argparse.ArgumentTypeError(
+            f"must be an http(s) URL like http://127.0.0.1:3000/webhooks/thousandeyes,"
+            f" got {text[:80]!r}")
+    return text
 
 
 def _command(
@@ -175,6 +207,7 @@ def open_database(config: Config, *, migrate: bool) -> Database:
 
     from bot.store.database import Database, SchemaNotCurrent
 
+    check_url(config)
     where = f"DATABASE_URL={redact_database_url(config.database_url)}"
     try:
         database = Database(config.database_url, config.sqlite_synchronous)
@@ -195,6 +228,14 @@ def open_database(config: Config, *, migrate: bool) -> Database:
     return database
 
 
+def check_url(config: Config) -> None:
+    """A URL that cannot work is one line before anything connects (or creates folders)."""
+    try:
+        check_database_url(config.database_url, Config.database_url)
+    except DatabaseUrlProblem as problem:
+        raise CommandFailed(str(problem), EXIT_USAGE) from None
+
+
 # --- handlers ------------------------------------------------------------------------
 # Imported only where they run, so that light commands (send-sample, render) and a
 # gunicorn master that does not build the app never load Flask, SQLAlchemy and the rest.
@@ -204,9 +245,10 @@ def _serve(config: Config, args: argparse.Namespace) -> int:
     from bot.server import GunicornServer
 
     port = args.port or config.port
-    log.info("serving on %s:%s with settings %s", args.host, port, config.describe())
+    check_url(config)
     if not _migrations_applied_in_child(config):
         return EXIT_FAILED
+    log.info("serving on %s:%s with settings %s", args.host, port, config.describe())
     GunicornServer(
         lambda: _build_app(config), config, args.host, port,
         on_worker_start=_start_background, on_worker_stop=_stop_background,

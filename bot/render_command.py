@@ -12,21 +12,30 @@ from datetime import timedelta
 
 from bot.actions import encode_alert_ref
 from bot.alert_view import AlertView, DisplayState, Responder
+from bot.clock import utcnow
 from bot.config import Config
-from bot.thousandeyes.custom import is_custom_webhook, parse_custom_event
 from bot.render import MessageRenderer, RenderedMessage, block_kit_builder_url
 from bot.thousandeyes import Event, PayloadError, Transition, parse_event
-from bot.clock import utcnow
+from bot.thousandeyes.custom import is_custom_webhook, parse_custom_event
 
 
 def render_command(config: Config, path: str, state: str | None) -> int:
     try:
-        with open(path, encoding="utf-8") as handle:
-            body = json.load(handle)
+        # Bytes: json finds UTF-8, UTF-16 or UTF-32 itself (a Windows editor's UTF-16 too).
+        with open(path, "rb") as handle:
+            body = json.loads(handle.read())
         options = config.parse_options()
         event = (parse_custom_event(body, options) if is_custom_webhook(body)
                  else parse_event(body, options))
-    except (OSError, json.JSONDecodeError, PayloadError) as error:
+    except UnicodeDecodeError:
+        print(f"error: {path}: not text in UTF-8 or UTF-16; save the payload as UTF-8 JSON",
+              file=sys.stderr)
+        return 2
+    except json.JSONDecodeError as error:
+        print(f"error: {path}: not JSON ({error}); give a ThousandEyes webhook payload",
+              file=sys.stderr)
+        return 2
+    except (OSError, PayloadError) as error:
         print(f"error: {path}: {error}", file=sys.stderr)
         return 2
     renderer = MessageRenderer(config.templates_dir)
