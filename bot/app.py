@@ -57,7 +57,7 @@ def create_app(
     )
     app_services = Services(
         config=config, database=database, webhook_credentials=credentials,
-        renderer=MessageRenderer(config.templates_dir),
+        renderer=MessageRenderer(config.templates_dir, clicks_arrive=config.shows_click_buttons),
         installation_store=build_installation_store(config, database),
     )
     app.extensions[EXTENSION_KEY] = app_services

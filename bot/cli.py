@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from urllib.parse import urlsplit
 
 from bot.config import Config, ConfigError, redact_database_url
+from bot.setup_warnings import log_setup_warnings
 from bot.store.diagnose import DatabaseUrlProblem, check_database_url
 from bot.thousandeyes.samples import SAMPLES
 
@@ -249,6 +250,7 @@ def _serve(config: Config, args: argparse.Namespace) -> int:
     if not _migrations_applied_in_child(config):
         return EXIT_FAILED
     log.info("serving on %s:%s with settings %s", args.host, port, config.describe())
+    log_setup_warnings(config)
     GunicornServer(
         lambda: _build_app(config), config, args.host, port,
         on_worker_start=_start_background, on_worker_stop=_stop_background,
@@ -259,6 +261,7 @@ def _serve(config: Config, args: argparse.Namespace) -> int:
 def _worker(config: Config, database: Database, _args: argparse.Namespace) -> int:
     from bot.delivery.runner import run_worker_forever
 
+    log_setup_warnings(config)
     return run_worker_forever(config, database)
 
 
