@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from flask import Blueprint, Flask, Response, current_app, jsonify
 
+from bot.clock import utcnow
 from bot.config import SlackMode
 from bot.services import Services, services
-from bot.clock import utcnow
 
 blueprint = Blueprint("health", __name__)
 
@@ -25,6 +25,8 @@ def healthz() -> tuple[Response, int]:
         "status": "ok" if database.ok else "unavailable",
         "database": database.state,
         "slack": "log-only" if config.slack_mode is SlackMode.LOG_ONLY else "configured",
+        # The websocket's own state: "configured" above says nothing about it.
+        "socket_mode": app_services.socket_mode.state if app_services.socket_mode else "off",
     }
     if database.problem:
         body["problem"] = f"database: {database.problem}"
