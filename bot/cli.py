@@ -94,8 +94,17 @@ def build_parser() -> argparse.ArgumentParser:
                       _render, Needs.CONFIG)
     render.add_argument("payload", help="a ThousandEyes webhook payload (JSON file)")
     render.add_argument(
+        "--message", choices=["parent", "clear-reply", "ack-note", "retrigger-note"], default="parent",
+        help="which message of the alert (default: the parent in the channel)",
+    )
+    render.add_argument(
         "--state", choices=["triggered", "acknowledged", "cleared"],
-        help="render the parent in this state (default: from the event)",
+        help="the alert's state (default: from the event; acknowledged with --responder)",
+    )
+    render.add_argument(
+        "--responder", metavar="NAME",
+        help="someone who acknowledged (a name, or a Slack user id such as U0123ABCD);"
+             " without it nobody has",
     )
     _add_jobs_commands(commands)
     _add_oauth_commands(commands)
@@ -303,7 +312,7 @@ def _oauth_revoke(_config: Config, database: Database, args: argparse.Namespace)
 def _render(config: Config, args: argparse.Namespace) -> int:
     from bot.render_command import render_command
 
-    return render_command(config, args.payload, args.state)
+    return render_command(config, args.payload, args.state, args.message, args.responder)
 
 
 def _send_sample(args: argparse.Namespace) -> int:
