@@ -234,7 +234,9 @@ def open_database(config: Config, *, migrate: bool) -> Database:
     except SQLAlchemyError as error:
         database.dispose()
         reason = str(getattr(error, "orig", None) or error).strip().splitlines()[0][:200]
-        raise CommandFailed(f"cannot use the database at {where}: {reason}") from None
+        hint = "" if database.is_sqlite else (
+            " (is the server running, and are its host, port, user and password right?)")
+        raise CommandFailed(f"cannot use the database at {where}: {reason}{hint}") from None
     return database
 
 

@@ -120,7 +120,7 @@ class Config:
         or many workspaces) and Slack can reach it (a signing secret for HTTP, or an app
         token for Socket Mode). When not, messages carry no Acknowledge button."""
         return self.slack_mode is not SlackMode.LOG_ONLY and bool(
-            self.slack_signing_secret or (self.slack_app_token and self.slack_bot_token))
+            self.slack_signing_secret or self.slack_app_token)
 
     @property
     def shows_click_buttons(self) -> bool:

@@ -16,7 +16,8 @@ log = logging.getLogger(__name__)
 
 def socket_mode_problem(config: Config) -> str | None:
     """Why Socket Mode will not start although ``SLACK_APP_TOKEN`` asks for it."""
-    if config.slack_app_token and not config.slack_bot_token:
+    # Many workspaces (SLACK_CLIENT_ID/SECRET) answer over the socket with each one's token.
+    if config.slack_app_token and config.slack_mode is SlackMode.LOG_ONLY:
         return ("SLACK_APP_TOKEN is set but SLACK_BOT_TOKEN is not: Socket Mode needs both"
                 " (the app-level xapp- token to connect, the bot's xoxb- token to answer);"
                 " set SLACK_BOT_TOKEN")

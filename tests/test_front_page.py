@@ -9,7 +9,7 @@ import requests
 from bot.app import create_app
 from bot.services import services
 from tests.conftest import WEBHOOK_TOKEN
-from tests.support.browser import headless_chromium, skip_without_chromium
+from tests.support.browser import skip_without_chromium
 from tests.support.delivery import send
 from tests.support.payloads import load_sample
 from tests.support.servers import LiveServer
@@ -20,12 +20,6 @@ from selenium.webdriver.common.by import By
 
 SECRETS = {"slack_bot_token": "xoxb-front-page-secret-1", "slack_signing_secret": "sign-secret-2",
            "webhook_basic_auth": ("te-user", "basic-secret-3")}
-
-
-@pytest.fixture
-def browser(tmp_path):
-    with headless_chromium(tmp_path / "chromium") as driver:
-        yield driver
 
 
 @pytest.fixture

@@ -29,6 +29,8 @@ def action_ids(message) -> list[str]:
     ({"slack_bot_token": "xoxb-1", "slack_channel": "#alerts"}, ["Acknowledge buttons are hidden"]),
     ({"slack_app_token": "xapp-1"}, ["Socket Mode needs both"]),
     ({"slack_app_token": "xapp-1", "slack_signing_secret": "s"}, ["Socket Mode needs both"]),
+    # Many workspaces over Socket Mode: each workspace's own token answers.
+    ({"slack_client_id": "1.2", "slack_client_secret": "c", "slack_app_token": "xapp-1"}, []),
 ])
 def test_each_half_configuration_is_one_warning(settings, expected):
     warnings = setup_warnings(Config(**settings))

@@ -20,14 +20,12 @@ def init_app(app: Flask, app_services: Services) -> None:
     # Imported here: the delivery worker uses bot.slack's gateway without Bolt.
     from slack_bolt.adapter.flask import SlackRequestHandler
 
-    from bot.config import SlackMode
     from bot.slack.interactivity import build_bolt_app
     from bot.slack.routes import blueprint
 
     app.register_blueprint(blueprint)
     config = app_services.config
-    can_post = config.slack_mode is not SlackMode.LOG_ONLY
-    if not (can_post and (config.slack_signing_secret or config.slack_app_token)):
+    if not config.clicks_arrive:
         # Half-configured Slack is a warning at start (bot.setup_warnings); this says why
         # these requests get 503.
         log.info("Slack buttons and commands are off: they need SLACK_BOT_TOKEN and"

@@ -21,7 +21,7 @@ from bot.clock import utcnow
 from bot.config import Config
 from bot.oauth_server import clients
 from bot.services import services
-from tests.support.browser import headless_chromium, skip_without_chromium
+from tests.support.browser import skip_without_chromium
 from tests.support.payloads import load_sample
 from tests.support.servers import LiveServer
 
@@ -37,12 +37,6 @@ def _callback_page(environ, start_response):
     """Where ThousandEyes' callback page would be: any page that loads is enough."""
     start_response("200 OK", [("Content-Type", "text/html; charset=utf-8")])
     return [b"<!doctype html><title>callback</title><p>ThousandEyes callback</p>"]
-
-
-@pytest.fixture
-def browser(tmp_path):
-    with headless_chromium(tmp_path / "chromium") as driver:
-        yield driver
 
 
 @pytest.fixture

@@ -2,7 +2,8 @@
 
 Debian's ``chromium`` and ``chromium-driver`` (``.ci/run`` installs them); Selenium is
 given both paths, so Selenium Manager never tries to download a browser or a driver.
-Test modules call :func:`skip_without_chromium` before importing Selenium's pieces.
+Test modules call :func:`skip_without_chromium` before importing Selenium's pieces, and
+import the :func:`browser` fixture.
 """
 
 from __future__ import annotations
@@ -45,3 +46,9 @@ def headless_chromium(profile: Path) -> Iterator[Any]:
     finally:
         driver.quit()
         shutil.rmtree(profile, ignore_errors=True)
+
+
+@pytest.fixture
+def browser(tmp_path: Path) -> Iterator[Any]:
+    with headless_chromium(tmp_path / "chromium") as driver:
+        yield driver
