@@ -25,9 +25,10 @@ def healthz() -> tuple[Response, int]:
         "status": "ok" if database.ok else "unavailable",
         "database": database.state,
         "slack": "log-only" if config.slack_mode is SlackMode.LOG_ONLY else "configured",
-        # The websocket's own state: "configured" above says nothing about it.
-        "socket_mode": app_services.socket_mode.state if app_services.socket_mode else "off",
     }
+    if config.slack_app_token:  # the websocket's own state: "configured" says nothing of it
+        runner = app_services.socket_mode
+        body["socket_mode"] = runner.state if runner else "off"
     if database.problem:
         body["problem"] = f"database: {database.problem}"
     return jsonify(body), 200 if database.ok else 503

@@ -32,8 +32,7 @@ from tests.support.servers import LiveServer
 def test_healthz_names_each_part(live_server):
     answer = requests.get(live_server.url + "/healthz", timeout=10)
     assert answer.status_code == 200
-    assert answer.json() == {"status": "ok", "database": "ok", "slack": "log-only",
-                             "socket_mode": "off"}
+    assert answer.json() == {"status": "ok", "database": "ok", "slack": "log-only"}
 
 
 @pytest.fixture
