@@ -12,6 +12,7 @@ import argparse
 import enum
 import logging
 import multiprocessing
+import socket
 import sys
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -258,6 +259,7 @@ def _serve(config: Config, args: argparse.Namespace) -> int:
 
     port = args.port or config.port
     check_url(config)
+    _check_can_listen(args.host, port, "--port" if args.port else "PORT")
     if not _migrations_applied_in_child(config):
         return EXIT_FAILED
     log.info("serving on %s:%s with settings %s", args.host, port, config.describe())
@@ -267,6 +269,20 @@ def _serve(config: Config, args: argparse.Namespace) -> int:
         on_worker_start=_start_background, on_worker_stop=_stop_background,
     ).run()
     return 0
+
+
+def _check_can_listen(host: str, port: int, source: str) -> None:
+    """A port in use or a host that is not this machine's is one line here; gunicorn
+    would retry five times and log each failure."""
+    try:
+        with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as gunicorn does
+            probe.bind((host, port))
+    except OSError as error:
+        raise CommandFailed(
+            f"cannot listen on {host}:{port} ({error.strerror or error}); another service may"
+            f" use that port: choose one with {source}, or a --host this machine has",
+            EXIT_FAILED) from None
 
 
 def _worker(config: Config, database: Database, _args: argparse.Namespace) -> int:

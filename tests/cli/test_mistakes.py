@@ -4,6 +4,7 @@ names the variable or flag, exits non-zero, and never shows a traceback."""
 from __future__ import annotations
 
 import json
+import socket
 
 import pytest
 
@@ -101,3 +102,19 @@ def test_render_of_a_file_that_does_not_exist(tmp_path):
 def test_a_missing_subcommand_is_one_line(tmp_path):
     result = run_bot("jobs", env=bot_env(), cwd=tmp_path)
     assert_one_clear_line(result, "python -m bot jobs", "--help")
+
+
+def test_serve_on_a_port_in_use_is_one_line(tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = run_bot("serve", "--host", "127.0.0.1", "--port", str(port), env=bot_env(),
+                         cwd=tmp_path)
+    assert_one_clear_line(result, f"cannot listen on 127.0.0.1:{port}", "--port")
+
+
+def test_serve_on_a_host_this_machine_does_not_have(tmp_path):
+    result = run_bot("serve", "--host", "999.1.1.1", env=bot_env(PORT=str(free_port())),
+                     cwd=tmp_path)
+    assert_one_clear_line(result, "cannot listen on 999.1.1.1", "--host")
