@@ -75,12 +75,12 @@ def main() -> int:
     big = parse_event(big_trigger(args.agents))
     cases = {
         "sample trigger, triggered": (renderer.render_parent, preview_view(sample, "triggered"), 1.0),
-        "sample trigger, acknowledged": (renderer.render_parent, preview_view(sample, "acknowledged"), 1.0),
-        "sample trigger, cleared": (renderer.render_parent, preview_view(sample, "cleared"), 1.0),
+        "sample trigger, acknowledged": (renderer.render_parent, preview_view(sample, "acknowledged", "preview-user"), 1.0),
+        "sample trigger, cleared": (renderer.render_parent, preview_view(sample, "cleared", "preview-user"), 1.0),
         f"{args.agents}-agent, triggered": (renderer.render_parent, preview_view(big, "triggered"), 10.0),
-        f"{args.agents}-agent, acknowledged": (renderer.render_parent, preview_view(big, "acknowledged"), 10.0),
-        f"{args.agents}-agent, cleared": (renderer.render_parent, preview_view(big, "cleared"), 10.0),
-        f"{args.agents}-agent clear reply": (renderer.render_clear_reply, preview_view(big, "cleared"), None),
+        f"{args.agents}-agent, acknowledged": (renderer.render_parent, preview_view(big, "acknowledged", "preview-user"), 10.0),
+        f"{args.agents}-agent, cleared": (renderer.render_parent, preview_view(big, "cleared", "preview-user"), 10.0),
+        f"{args.agents}-agent clear reply": (renderer.render_clear_reply, preview_view(big, "cleared", "preview-user"), None),
     }
     big_runs = max(50, args.runs // 10)
     print(f"# runs per repeat: {args.runs} (sample), {big_runs} ({args.agents} agents); "

@@ -8,15 +8,15 @@ from flask import Flask, Response, jsonify
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from bot import health, metrics_http, oauth_server, slack, webhook
+from bot import front_page, health, metrics_http, oauth_server, slack, webhook
 from bot.body_limits import BodyLimits, body_limit
+from bot.clock import utcnow
 from bot.config import Config
 from bot.oauth_server.clients import token_is_valid
 from bot.render import MessageRenderer
 from bot.services import EXTENSION_KEY, Services
 from bot.slack.oauth import build_installation_store
 from bot.store.database import Database
-from bot.clock import utcnow
 from bot.webhook_auth import WebhookCredentials
 
 log = logging.getLogger(__name__)
@@ -57,11 +57,11 @@ def create_app(
     )
     app_services = Services(
         config=config, database=database, webhook_credentials=credentials,
-        renderer=MessageRenderer(config.templates_dir),
+        renderer=MessageRenderer(config.templates_dir, clicks_arrive=config.shows_click_buttons),
         installation_store=build_installation_store(config, database),
     )
     app.extensions[EXTENSION_KEY] = app_services
-    for subsystem in (webhook, health, slack, oauth_server, metrics_http):
+    for subsystem in (webhook, health, front_page, slack, oauth_server, metrics_http):
         subsystem.init_app(app, app_services)
     app.register_error_handler(HTTPException, _json_http_error)
 

@@ -12,10 +12,15 @@ import argparse
 import enum
 import logging
 import multiprocessing
+import socket
 import sys
-from typing import TYPE_CHECKING, Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, NoReturn
+from urllib.parse import urlsplit
 
 from bot.config import Config, ConfigError, redact_database_url
+from bot.setup_warnings import log_setup_warnings
+from bot.store.diagnose import DatabaseUrlProblem, check_database_url
 from bot.thousandeyes.samples import SAMPLES
 
 if TYPE_CHECKING:
@@ -46,8 +51,16 @@ class CommandFailed(Exception):
         self.exit_code = exit_code
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a mistake is one line: the full usage of a subcommand wraps over
+    several, and the line that says what is wrong gets lost below it."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="python -m bot", description="Slack bot for ThousandEyes alerts"
     )
     commands = parser.add_subparsers(dest="command", required=True)
@@ -55,7 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve = _command(commands, "serve", "run the HTTP server and delivery worker",
                      _serve, Needs.CONFIG)
     serve.add_argument("--host", default="0.0.0.0", help="address to bind (default 0.0.0.0)")
-    serve.add_argument("--port", type=int, help="port (default: $PORT, else 3000)")
+    serve.add_argument("--port", type=port_number, help="port 1-65535 (default: $PORT, else 3000)")
 
     _command(commands, "worker", "run only the delivery worker", _worker, Needs.DATABASE_TO_WRITE)
 
@@ -68,7 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
                       _send_sample, Needs.NOTHING)
     sample.add_argument("name", choices=list(SAMPLES))
     sample.add_argument(
-        "--url", default="http://127.0.0.1:3000/webhooks/thousandeyes",
+        "--url", type=http_url, default="http://127.0.0.1:3000/webhooks/thousandeyes",
         help="webhook URL of a running service",
     )
     sample.add_argument("--token", help="Bearer token (WEBHOOK_TOKEN of the service)")
@@ -82,12 +95,42 @@ def build_parser() -> argparse.ArgumentParser:
                       _render, Needs.CONFIG)
     render.add_argument("payload", help="a ThousandEyes webhook payload (JSON file)")
     render.add_argument(
+        "--message", choices=["parent", "clear-reply", "ack-note", "retrigger-note"], default="parent",
+        help="which message of the alert (default: the parent in the channel)",
+    )
+    render.add_argument(
         "--state", choices=["triggered", "acknowledged", "cleared"],
-        help="render the parent in this state (default: from the event)",
+        help="the alert's state (default: from the event; acknowledged with --responder)",
+    )
+    render.add_argument(
+        "--responder", metavar="NAME",
+        help="someone who acknowledged (a name, or a Slack user id such as U0123ABCD);"
+             " without it nobody has",
     )
     _add_jobs_commands(commands)
     _add_oauth_commands(commands)
     return parser
+
+
+def port_number(text: str) -> int:
+    """``--port``: the same range ``PORT`` allows; 0 would silently mean the default."""
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number from 1 to 65535, got {text!r}")
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"must be from 1 to 65535, got {port}")
+    return port
+
+
+def http_url(text: str) -> str:
+    """``--url``: an http(s) URL with a host, as urllib needs it."""
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise argparse.ArgumentTypeError(
+            f"must be an http(s) URL like http://127.0.0.1:3000/webhooks/thousandeyes,"
+            f" got {text[:80]!r}")
+    return text
 
 
 def _command(
@@ -175,6 +218,7 @@ def open_database(config: Config, *, migrate: bool) -> Database:
 
     from bot.store.database import Database, SchemaNotCurrent
 
+    check_url(config)
     where = f"DATABASE_URL={redact_database_url(config.database_url)}"
     try:
         database = Database(config.database_url, config.sqlite_synchronous)
@@ -191,8 +235,18 @@ def open_database(config: Config, *, migrate: bool) -> Database:
     except SQLAlchemyError as error:
         database.dispose()
         reason = str(getattr(error, "orig", None) or error).strip().splitlines()[0][:200]
-        raise CommandFailed(f"cannot use the database at {where}: {reason}") from None
+        hint = "" if database.is_sqlite else (
+            " (is the server running, and are its host, port, user and password right?)")
+        raise CommandFailed(f"cannot use the database at {where}: {reason}{hint}") from None
     return database
+
+
+def check_url(config: Config) -> None:
+    """A URL that cannot work is one line before anything connects (or creates folders)."""
+    try:
+        check_database_url(config.database_url, Config.database_url)
+    except DatabaseUrlProblem as problem:
+        raise CommandFailed(str(problem), EXIT_USAGE) from None
 
 
 # --- handlers ------------------------------------------------------------------------
@@ -206,9 +260,12 @@ def _serve(config: Config, args: argparse.Namespace) -> int:
 
     config = prepare_serve(config)  # before anything imports prometheus_client
     port = args.port or config.port
-    log.info("serving on %s:%s with settings %s", args.host, port, config.describe())
+    check_url(config)
+    _check_can_listen(args.host, port, "--port" if args.port else "PORT")
     if not _migrations_applied_in_child(config):
         return EXIT_FAILED
+    log.info("serving on %s:%s with settings %s", args.host, port, config.describe())
+    log_setup_warnings(config)
     GunicornServer(
         lambda: _build_app(config), config, args.host, port,
         on_worker_start=_start_background, on_worker_stop=_stop_background,
@@ -216,9 +273,24 @@ def _serve(config: Config, args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_can_listen(host: str, port: int, source: str) -> None:
+    """A port in use or a host that is not this machine's is one line here; gunicorn
+    would retry five times and log each failure."""
+    try:
+        with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as gunicorn does
+            probe.bind((host, port))
+    except OSError as error:
+        raise CommandFailed(
+            f"cannot listen on {host}:{port} ({error.strerror or error}); another service may"
+            f" use that port: choose one with {source}, or a --host this machine has",
+            EXIT_FAILED) from None
+
+
 def _worker(config: Config, database: Database, _args: argparse.Namespace) -> int:
     from bot.delivery.runner import run_worker_forever
 
+    log_setup_warnings(config)
     return run_worker_forever(config, database)
 
 
@@ -260,7 +332,7 @@ def _oauth_revoke(_config: Config, database: Database, args: argparse.Namespace)
 def _render(config: Config, args: argparse.Namespace) -> int:
     from bot.render_command import render_command
 
-    return render_command(config, args.payload, args.state)
+    return render_command(config, args.payload, args.state, args.message, args.responder)
 
 
 def _send_sample(args: argparse.Namespace) -> int:

@@ -9,11 +9,11 @@ from __future__ import annotations
 import enum
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from datetime import timedelta
 from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
-from typing import Mapping
 
 from dotenv import dotenv_values
 
@@ -126,17 +126,31 @@ class Config:
         return self.slack_mode is not SlackMode.MULTI or bool(self.slack_bot_token)
 
     @property
+    def clicks_arrive(self) -> bool:
+        """Whether Slack can deliver a button click here: the service posts (a bot token
+        or many workspaces) and Slack can reach it (a signing secret for HTTP, or an app
+        token for Socket Mode). When not, messages carry no Acknowledge button."""
+        return self.slack_mode is not SlackMode.LOG_ONLY and bool(
+            self.slack_signing_secret or self.slack_app_token)
+
+    @property
+    def shows_click_buttons(self) -> bool:
+        """Acknowledge buttons in messages: where clicks arrive, and in log-only mode,
+        whose log shows each message as Slack would once it is configured."""
+        return self.clicks_arrive or self.slack_mode is SlackMode.LOG_ONLY
+
+    @property
     def te_oauth_server(self) -> bool:
         """Whether this service is the OAuth server ThousandEyes gets webhook tokens from."""
         return bool(self.oauth_admin_password)
 
-    def with_overrides(self, **changes: object) -> "Config":
+    def with_overrides(self, **changes: object) -> Config:
         return replace(self, **changes)
 
     @classmethod
     def from_env(
         cls, environ: Mapping[str, str] | None = None, dotenv_path: str | Path | None = ".env"
-    ) -> "Config":
+    ) -> Config:
         """Read settings; the real environment wins over ``.env``.
 
         Raises :class:`ConfigError` naming every variable that is wrong, so a user fixes
@@ -149,7 +163,7 @@ class Config:
         return cls.from_mapping(merged)
 
     @classmethod
-    def from_mapping(cls, env: Mapping[str, str]) -> "Config":
+    def from_mapping(cls, env: Mapping[str, str]) -> Config:
         problems: list[str] = []
         reader = _Reader(env, problems)
         config = cls(

@@ -60,8 +60,9 @@ def healthz() -> tuple[Response, int]:
                     f" {stuck_after.total_seconds():.0f}s; is a delivery worker running?")
     else:
         body["delivery"] = "unknown"
-    if app_services.socket_mode is not None:
-        body["socket_mode"] = app_services.socket_mode.state
+    if config.slack_app_token:  # the websocket's own state: "configured" says nothing of it
+        runner = app_services.socket_mode
+        body["socket_mode"] = runner.state if runner else "off"
     if problems:
         body["status"] = "unavailable"
         body["problem"] = "; ".join(problems)

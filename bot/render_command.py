@@ -1,63 +1,115 @@
-"""``python -m bot render PAYLOAD.json [--state …]``: preview a message before deploying.
+"""``python -m bot render PAYLOAD.json [--message …] [--state …] [--responder NAME]``:
+preview any message before deploying.
 
 Prints the message JSON Slack would receive and a Block Kit Builder link, using the same
-templates (and ``TEMPLATES_DIR`` overrides) as the running service.
+templates (and ``TEMPLATES_DIR`` overrides) as the running service. Every message an
+alert makes can be previewed: its parent (in any state), the clear reply, the
+acknowledgement note and the re-trigger note. Nobody is shown acknowledging unless
+``--responder`` names someone: a preview must not invent what the channel would not see.
 """
 
 from __future__ import annotations
 
 import json
 import sys
+from dataclasses import replace
 from datetime import timedelta
 
 from bot.actions import encode_alert_ref
 from bot.alert_view import AlertView, DisplayState, Responder
+from bot.clock import utcnow
 from bot.config import Config
-from bot.thousandeyes.custom import is_custom_webhook, parse_custom_event
 from bot.render import MessageRenderer, RenderedMessage, block_kit_builder_url
 from bot.thousandeyes import Event, PayloadError, Transition, parse_event
-from bot.clock import utcnow
+from bot.thousandeyes.custom import is_custom_webhook, parse_custom_event
 
 
-def render_command(config: Config, path: str, state: str | None) -> int:
+class PreviewError(ValueError):
+    """The options ask for a message this payload cannot make; the text says why."""
+
+
+def render_command(config: Config, path: str, state: str | None, message: str = "parent",
+                   responder: str | None = None) -> int:
     try:
-        with open(path, encoding="utf-8") as handle:
-            body = json.load(handle)
+        # Bytes: json finds UTF-8, UTF-16 or UTF-32 itself (a Windows editor's UTF-16 too).
+        with open(path, "rb") as handle:
+            body = json.loads(handle.read())
         options = config.parse_options()
         event = (parse_custom_event(body, options) if is_custom_webhook(body)
                  else parse_event(body, options))
-    except (OSError, json.JSONDecodeError, PayloadError) as error:
+    except UnicodeDecodeError:
+        print(f"error: {path}: not text in UTF-8 or UTF-16; save the payload as UTF-8 JSON",
+              file=sys.stderr)
+        return 2
+    except json.JSONDecodeError as error:
+        print(f"error: {path}: not JSON ({error}); give a ThousandEyes webhook payload",
+              file=sys.stderr)
+        return 2
+    except (OSError, PayloadError) as error:
         print(f"error: {path}: {error}", file=sys.stderr)
         return 2
     renderer = MessageRenderer(config.templates_dir)
-    message = render_event(renderer, event, state)
-    for warning in message.warnings:
+    try:
+        rendered = render_event(renderer, event, state, message, responder)
+    except PreviewError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    for warning in rendered.warnings:
         print(f"warning: {warning}", file=sys.stderr)
-    print(json.dumps({"text": message.text, "blocks": message.blocks}, indent=2, ensure_ascii=False))
-    print(f"\nBlock Kit Builder: {block_kit_builder_url(message)}", file=sys.stderr)
-    return 1 if message.fallback else 0
+    print(json.dumps({"text": rendered.text, "blocks": rendered.blocks}, indent=2,
+                     ensure_ascii=False))
+    print(f"\nBlock Kit Builder: {block_kit_builder_url(rendered)}", file=sys.stderr)
+    return 1 if rendered.fallback else 0
 
 
-def render_event(renderer: MessageRenderer, event: Event, state: str | None) -> RenderedMessage:
-    """The parent message for an alert event (in ``state``), else the event's message."""
+def render_event(renderer: MessageRenderer, event: Event, state: str | None,
+                 message: str = "parent", responder: str | None = None) -> RenderedMessage:
+    """``message`` for the event's alert (in ``state``); a test or unknown event has
+    only its own message."""
     if event.alert is None:
+        if message != "parent" or state or responder:
+            raise PreviewError(
+                f"{event.event_type or 'this event'} is not an alert: it has only its own"
+                " message (drop --message, --state and --responder)")
         if event.known:
             return renderer.render_webhook_test(event)
         return renderer.render_unknown_event(event)
-    return renderer.render_parent(preview_view(event, state))
+    if message == "clear-reply":
+        if state not in (None, "cleared"):
+            raise PreviewError("--message clear-reply is posted when the alert clears;"
+                               " drop --state or use --state cleared")
+        return renderer.render_clear_reply(preview_view(event, "cleared", responder))
+    if message == "ack-note":
+        if not responder:
+            raise PreviewError("--message ack-note needs --responder NAME (who clicked"
+                               " Acknowledge)")
+        view = preview_view(event, state or _open_or_cleared(event, "acknowledged"), responder)
+        return renderer.render_ack_note(view, view.responders[0], True)
+    if message == "retrigger-note":
+        view = preview_view(event, state or _open_or_cleared(event, "triggered"), responder)
+        return renderer.render_retrigger_note(replace(view, trigger_count=2))
+    return renderer.render_parent(preview_view(event, state, responder))
 
 
-def preview_view(event: Event, state: str | None) -> AlertView:
-    """A stored-alert view made up from one event, with a sample responder if needed."""
+def _open_or_cleared(event: Event, open_state: str) -> str:
+    return "cleared" if event.transition is Transition.CLEAR else open_state
+
+
+def preview_view(event: Event, state: str | None, responder: str | None = None) -> AlertView:
+    """A stored-alert view made up from one event. ``responder`` (a name, or a Slack
+    user id such as U0123ABCD that Slack shows as a mention) acknowledged two minutes
+    after the start; without one, nobody did."""
     assert event.alert is not None and event.alert_kind is not None
     now = utcnow()
     if state is None:
-        state = "cleared" if event.transition is Transition.CLEAR else "triggered"
+        state = _open_or_cleared(event, "acknowledged" if responder else "triggered")
     display = DisplayState(state)
+    if display is DisplayState.ACKNOWLEDGED and not responder:
+        raise PreviewError("--state acknowledged needs --responder NAME (who acknowledged)")
     started = event.alert.date_start or now
     responders: tuple[Responder, ...] = ()
-    if display is not DisplayState.TRIGGERED:
-        responders = (Responder("U000PREVIEW", "preview-user", started + timedelta(minutes=2)),)
+    if responder:
+        responders = (Responder(responder, responder, started + timedelta(minutes=2)),)
     cleared_at = None
     if display is DisplayState.CLEARED:
         cleared_at = event.alert.date_end or started + timedelta(minutes=10)

@@ -10,6 +10,7 @@ from bot.config import Config
 from bot.delivery.runner import DeliveryWorker
 from bot.services import services
 from bot.store.database import Database
+from tests.support.browser import browser  # noqa: F401 (a fixture: headless Chromium)
 from tests.support.databases import fresh_database_url
 from tests.support.fake_slack import FakeSlack
 from tests.support.servers import LiveServer

@@ -80,7 +80,10 @@ def test_app_json_describes_only_variables_the_code_reads():
         assert name in readable, f"app.json sets {name}, which the service never reads"
         assert spec["description"].strip()
     assert app_json["env"]["WEBHOOK_TOKEN"]["generator"] == "secret"
-    assert app_json["env"]["SLACK_SIGNING_SECRET"]["required"] is True
+    # The Slack app is made after the deploy (its manifest needs the Heroku host), so no
+    # Slack setting may be required by the Deploy button.
+    for name in ("SLACK_SIGNING_SECRET", "SLACK_BOT_TOKEN", "SLACK_CHANNEL", "SLACK_APP_TOKEN"):
+        assert app_json["env"].get(name, {}).get("required", False) is False, name
     assert any(a["plan"].startswith("heroku-postgresql") for a in app_json["addons"])
     assert app_json["formation"]["web"]["quantity"] >= 1
     # Every setting a Heroku user needs is offered (the rest are internal or set by Heroku).
@@ -109,3 +112,21 @@ def test_readme_documents_every_variable():
     readme = (REPO / "README.md").read_text()
     missing = [name for name in variables_config_reads() if f"`{name}`" not in readme]
     assert missing == []
+
+
+def test_deploy_button_and_app_json_name_the_same_repository_and_land_on_the_front_page(tmp_path):
+    app_json = json.loads((REPO / "app.json").read_text())
+    readme = (REPO / "README.md").read_text()
+    repository = app_json["repository"]
+    assert repository.startswith("https://github.com/")
+    assert f"(https://heroku.com/deploy?template={repository})" in readme
+    assert app_json["success_url"] == "/"
+    assert "/" in served_rules(tmp_path)
+
+
+def test_readme_runs_commands_with_the_virtual_environments_python():
+    readme = (REPO / "README.md").read_text()
+    bare = [line for line in readme.splitlines()
+            if "python -m bot" in line.replace(".venv/bin/python -m bot", "")
+            and "dyno" not in line and "Heroku" not in line]
+    assert bare == []

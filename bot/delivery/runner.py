@@ -88,7 +88,8 @@ class DeliveryWorker:
         interval = config.slack_post_interval if post_interval is None else post_interval
         self.post_interval = 0.0 if self.gateways.log_only else interval
         self.lookahead = timedelta(seconds=LOOKAHEAD_SECONDS if self.post_interval > 0 else 0)
-        self.renderer = renderer or MessageRenderer(config.templates_dir)
+        self.renderer = renderer or MessageRenderer(
+            config.templates_dir, clicks_arrive=config.shows_click_buttons)
         self.backoff = backoff
         # Renewed every ``heartbeat`` seconds while the job runs, so a live worker keeps
         # its claim however slow Slack is, and a dead one's job is taken over soon.

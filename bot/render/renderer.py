@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from jinja2 import TemplateError
 
@@ -94,8 +95,12 @@ class MessageRenderer:
     rendering is thread-safe (Jinja templates are).
     """
 
-    def __init__(self, templates_dir: str | Path | None = None, *, auto_reload: bool = False):
+    def __init__(self, templates_dir: str | Path | None = None, *, auto_reload: bool = False,
+                 clicks_arrive: bool = True):
         self.templates_dir = str(templates_dir) if templates_dir else None
+        # False: Slack could not deliver a click (no signing secret, no Socket Mode), so
+        # no message offers Acknowledge or Unacknowledge; links still show.
+        self.clicks_arrive = clicks_arrive
         self.environment = create_environment(self.templates_dir, auto_reload=auto_reload)
 
     # --- the general entry point ------------------------------------------------------
@@ -172,8 +177,15 @@ class MessageRenderer:
             context = ctx.alert_context(view)
         except _CONTEXT_FAILURES:
             log.exception("cannot build the context for alert %s", getattr(view, "alert_ref", "?"))
-            return self.render_fallback(kind, _minimal_context(view))
-        return self.render(kind, context)
+            return self.render_fallback(kind, self._offered(_minimal_context(view)))
+        return self.render(kind, self._offered(context))
+
+    def _offered(self, context: dict[str, Any]) -> dict[str, Any]:
+        """The context with only the buttons that can work here."""
+        if not self.clicks_arrive:
+            context["actions"] = {"view": context.get("actions", {}).get("view")}
+            context["buttons"] = ctx.parent_buttons(context)
+        return context
 
     def _render_event(self, kind: str, event: Event) -> RenderedMessage:
         try:

@@ -20,16 +20,17 @@ def init_app(app: Flask, app_services: Services) -> None:
     # Imported here: the delivery worker uses bot.slack's gateway without Bolt.
     from slack_bolt.adapter.flask import SlackRequestHandler
 
-    from bot.config import SlackMode
     from bot.slack.interactivity import build_bolt_app
     from bot.slack.routes import blueprint
 
     app.register_blueprint(blueprint)
     config = app_services.config
-    can_post = config.slack_mode is not SlackMode.LOG_ONLY
-    if not (can_post and (config.slack_signing_secret or config.slack_app_token)):
-        log.info("Slack buttons and commands are off until SLACK_BOT_TOKEN and"
-                 " SLACK_SIGNING_SECRET (or SLACK_APP_TOKEN for Socket Mode) are set")
+    if not config.clicks_arrive:
+        # Half-configured Slack is a warning at start (bot.setup_warnings); this says why
+        # these requests get 503.
+        log.info("Slack buttons and commands are off: they need SLACK_BOT_TOKEN and"
+                 " SLACK_SIGNING_SECRET (HTTP) or SLACK_BOT_TOKEN and SLACK_APP_TOKEN"
+                 " (Socket Mode)")
         return
     app_services.bolt = build_bolt_app(app_services)
     if config.slack_signing_secret:

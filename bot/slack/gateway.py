@@ -17,6 +17,8 @@ from typing import Any, Protocol
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackRequestError
 
+from bot.render.blockkit import block_kit_builder_url
+from bot.render.plain_text import INDENT, plain_text
 from bot.slack.errors import (
     PermanentError,
     RateLimited,
@@ -220,21 +222,14 @@ class LogOnlyGateway:
         metadata: dict[str, Any] | None = None,
     ) -> Posted:
         ts = f"{LOG_ONLY_TS_PREFIX}{next(self._counter)}"
-        log.info(
-            "log-only delivery (no SLACK_BOT_TOKEN): post to %s%s: %s",
-            channel or "(no channel)", f" in thread {thread_ts}" if thread_ts else "",
-            json.dumps({"text": text, "blocks": blocks}, ensure_ascii=False),
-        )
+        where = (channel or "(no channel)") + (f" in thread {thread_ts}" if thread_ts else "")
+        _log_message(f"post to {where}", text, blocks)
         return Posted(channel=channel, ts=ts)
 
     def update_message(
         self, channel: str, ts: str, text: str, blocks: list[dict[str, Any]] | None
     ) -> None:
-        log.info(
-            "log-only delivery (no SLACK_BOT_TOKEN): update %s in %s: %s",
-            ts, channel or "(no channel)",
-            json.dumps({"text": text, "blocks": blocks}, ensure_ascii=False),
-        )
+        _log_message(f"update {ts} in {channel or '(no channel)'}", text, blocks)
 
     def join_channel(self, channel: str) -> str:
         return channel
@@ -244,3 +239,14 @@ class LogOnlyGateway:
         oldest: float | None = None,
     ) -> Posted | None:
         return None  # the log keeps no messages to find
+
+
+def _log_message(what: str, text: str, blocks: list[dict[str, Any]] | None) -> None:
+    """The message as a person reads it at INFO; its Block Kit JSON, and a Block Kit
+    Builder link to see it as Slack would, at DEBUG."""
+    log.info("log-only delivery (no SLACK_BOT_TOKEN): %s:\n%s%s", what, INDENT,
+             plain_text(text, blocks))
+    if log.isEnabledFor(logging.DEBUG):
+        log.debug("Block Kit of that message: %s",
+                  json.dumps({"text": text, "blocks": blocks}, ensure_ascii=False))
+        log.debug("Block Kit Builder: %s", block_kit_builder_url(blocks or []))

@@ -34,14 +34,14 @@ _SIGNATURE = re.compile(r"v0=[0-9a-f]{64}", re.ASCII)
 @blueprint.route("/slack/install", methods=["GET"])
 @blueprint.route("/slack/oauth_redirect", methods=["GET"])
 def slack_events() -> Response | tuple[Response, int]:
-    handler = services(current_app).slack_handler
-    if handler is None:
-        response = jsonify(
-            error="not_configured",
-            message="Slack is not configured here: set SLACK_SIGNING_SECRET and SLACK_BOT_TOKEN"
-            " (or SLACK_CLIENT_ID and SLACK_CLIENT_SECRET to install to many workspaces)",
-        )
-        return response, 503
+    app_services = services(current_app)
+    handler = app_services.slack_handler
+    # With only the signing secret, Slack's Request URL check can pass already: the
+    # README's order (create the app, paste its URL, then install it and get the bot
+    # token) needs it before a token exists.
+    verifies = request.method == "POST" and bool(app_services.config.slack_signing_secret)
+    if handler is None and not verifies:
+        return _not_configured()
     if request.method == "POST" and not _signed_by_slack():
         log.warning("Slack request refused from %s: missing, malformed or wrong signature",
                     request.remote_addr)
@@ -50,7 +50,31 @@ def slack_events() -> Response | tuple[Response, int]:
     if request.method == "POST" and not _parses_as_slack_payload():
         log.warning("signed Slack request whose body is not a Slack payload")
         return jsonify(error="bad_request", message="the body is not a Slack payload"), 400
+    if handler is None:
+        challenge = _url_verification_challenge()
+        if challenge is None:
+            return _not_configured()
+        log.info("Slack verified the Request URL; set SLACK_BOT_TOKEN next")
+        return jsonify(challenge=challenge)
     return handler.handle(request)
+
+
+def _not_configured() -> tuple[Response, int]:
+    return jsonify(
+        error="not_configured",
+        message="Slack is not configured here: set SLACK_SIGNING_SECRET and SLACK_BOT_TOKEN"
+        " (or SLACK_CLIENT_ID and SLACK_CLIENT_SECRET to install to many workspaces)",
+    ), 503
+
+
+def _url_verification_challenge() -> str | None:
+    """The ``challenge`` of Slack's signed ``url_verification`` event, else None."""
+    body = request.get_json(silent=True)
+    if isinstance(body, dict) and body.get("type") == "url_verification":
+        challenge = body.get("challenge")
+        if isinstance(challenge, str):
+            return challenge
+    return None
 
 
 def _parses_as_slack_payload() -> bool:

@@ -1,8 +1,12 @@
 """Socket Mode: the same Bolt listeners over a websocket, so development needs no
-public URL. Started per serving process when ``SLACK_APP_TOKEN`` is set.
+public URL. Started per serving process when ``SLACK_APP_TOKEN`` and ``SLACK_BOT_TOKEN``
+are both set (``bot.setup_warnings`` says so when only the app token is).
 
 The first connection is made from a background thread that keeps trying: a Slack outage
-at boot must not stop the process from accepting webhooks.
+at boot must not stop the process from accepting webhooks. After that slack_sdk's
+client reconnects by itself (Slack asks for it with a ``disconnect`` envelope every few
+hours). What a person reads in the log is ours: one line when the socket is first ready,
+one short line per reconnect; slack_sdk's own chatter about sessions is kept to warnings.
 """
 
 from __future__ import annotations
@@ -10,12 +14,16 @@ from __future__ import annotations
 import logging
 import threading
 import urllib.error
+from typing import Any
 
 from flask import Flask
 from slack_bolt.adapter.socket_mode import SocketModeHandler
 from slack_sdk.errors import SlackApiError
 
 log = logging.getLogger(__name__)
+# slack_sdk logs each session's start, stop and reconnection at INFO: several lines per
+# reconnect. It gets a logger of its own, kept to warnings and errors.
+sdk_log = logging.getLogger("slack_sdk.socket_mode")
 
 _RETRY_SECONDS = (1, 2, 5, 10, 30, 60)
 
@@ -26,6 +34,8 @@ class SocketModeRunner:
         self.stopping = threading.Event()
         self.thread = threading.Thread(target=self._connect, name="socket-mode", daemon=True)
         self.ever_connected = False
+        self.hellos = 0  # Slack says hello on every new connection, the first one included
+        handler.client.message_listeners.append(self._on_message)
 
     @property
     def state(self) -> str:
@@ -35,13 +45,21 @@ class SocketModeRunner:
             return "connected"
         return "disconnected" if self.ever_connected else "connecting"
 
+    def _on_message(self, _client: Any, message: dict[str, Any], _raw: str | None) -> None:
+        if message.get("type") != "hello":
+            return
+        self.hellos += 1
+        if self.hellos == 1:
+            log.info("Socket Mode connected: buttons and commands arrive over the websocket")
+        else:
+            log.info("Socket Mode reconnected (connection %d)", self.hellos)
+
     def _connect(self) -> None:
         attempt = 0
         while not self.stopping.is_set():
             try:
                 self.handler.connect()
                 self.ever_connected = True
-                log.info("Socket Mode connected: buttons and commands arrive over the websocket")
                 return
             except (SlackApiError, urllib.error.URLError, OSError) as error:
                 delay = _RETRY_SECONDS[min(attempt, len(_RETRY_SECONDS) - 1)]
@@ -58,7 +76,10 @@ def start_socket_mode(app: Flask) -> None:
     token = app_services.config.slack_app_token
     if not token or app_services.bolt is None:
         return
-    runner = SocketModeRunner(SocketModeHandler(app_services.bolt, app_token=token))
+    if not log.isEnabledFor(logging.DEBUG):  # LOG_LEVEL=DEBUG shows slack_sdk's too
+        sdk_log.setLevel(logging.WARNING)
+    handler = SocketModeHandler(app_services.bolt, app_token=token, logger=sdk_log)
+    runner = SocketModeRunner(handler)
     runner.thread.start()
     app_services.socket_mode = runner
 

@@ -1,16 +1,17 @@
 """Pictures of the bot's messages for the README, made from the real templates.
 
-    .venv/bin/python docs/pictures/make_pictures.py
+    .venv/bin/python docs/pictures/make_pictures.py [--out DIR]
 
 Renders the knowledge-base sample alert with the shipped templates (as the service does),
 lays each message's Block Kit out in a page styled like Slack's, and captures it with
 headless Chromium. Needs Debian's ``chromium`` and ``chromium-driver`` and the emoji font
 (``apt-get install -y chromium chromium-driver fonts-noto-color-emoji``) and the test
-requirements (selenium). The PNGs land next to this script.
+requirements (selenium). The PNGs land next to this script, or in ``--out``.
 """
 
 from __future__ import annotations
 
+import argparse
 import html
 import re
 import sys
@@ -23,11 +24,11 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
-from bot.alert_view import DisplayState, Responder  # noqa: E402
-from bot.render import MessageRenderer, RenderedMessage  # noqa: E402
-from bot.render_command import preview_view  # noqa: E402
-from bot.samples import load_sample  # noqa: E402
-from bot.thousandeyes import parse_event  # noqa: E402
+from bot.alert_view import DisplayState, Responder
+from bot.render import MessageRenderer, RenderedMessage
+from bot.render_command import preview_view
+from bot.thousandeyes import parse_event
+from bot.thousandeyes.samples import load_sample
 
 OUT = Path(__file__).resolve().parent
 WIDTH = 760
@@ -155,7 +156,7 @@ def pictures() -> dict[str, str]:
     }
 
 
-def capture(pages: dict[str, str]) -> None:
+def capture(pages: dict[str, str], out: Path = OUT) -> None:
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
@@ -180,14 +181,18 @@ def capture(pages: dict[str, str]) -> None:
                 # The window is taller than its viewport; leave room so nothing is cut.
                 driver.set_window_size(WIDTH + 40, int(height) + 400)
                 pane = driver.find_element("css selector", ".pane")
-                pane.screenshot(str(OUT / f"{name}.png"))
-                print(f"wrote {OUT / name}.png")
+                pane.screenshot(str(out / f"{name}.png"))
+                print(f"wrote {out / name}.png")
         finally:
             driver.quit()
 
 
 def main() -> Any:
-    capture(pictures())
+    parser = argparse.ArgumentParser(description="pictures of the messages, for the README")
+    parser.add_argument("--out", type=Path, default=OUT, help=f"folder (default {OUT})")
+    out = parser.parse_args().out
+    out.mkdir(parents=True, exist_ok=True)
+    capture(pictures(), out)
 
 
 if __name__ == "__main__":

@@ -37,5 +37,5 @@ def test_a_database_url_that_is_not_one_is_named(tmp_path):
     env = bot_env(DATABASE_URL="notaurl")
     result = run_bot("oauth", "list", env=env, cwd=tmp_path)
     assert result.returncode == 2
-    assert result.stderr.startswith("error: DATABASE_URL=notaurl is not a database URL")
+    assert result.stderr.startswith("error: DATABASE_URL='notaurl' is not a database URL")
     assert "Traceback" not in result.stderr

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import re
 
+import pytest
+
 from tests.support.processes import REPO, bot_env, run_bot
 
 SHAPES = REPO / "tests" / "fixtures" / "shapes"
@@ -42,4 +44,52 @@ def test_a_wrong_timezone_stops_render_with_one_line(tmp_path):
     assert result.returncode == 2
     assert "THOUSANDEYES_TIMEZONE: 'America/Chicgo' is not an IANA timezone name" in result.stderr
     assert "did you mean America/Chicago?" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def preview(tmp_path, *args: str) -> str:
+    result = run_bot("render", *args, env=bot_env(), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "Block Kit Builder: https://app.slack.com/block-kit-builder" in result.stderr
+    message = json.loads(result.stdout)
+    return message["text"] + json.dumps(message["blocks"], ensure_ascii=False)
+
+
+TRIGGER = str(SAMPLES / "alert_notification_trigger.json")
+CLEAR = str(SAMPLES / "alert_notification_clear.json")
+
+
+def test_every_message_of_an_alert_can_be_previewed(tmp_path):
+    assert "🔴 Triggered" in preview(tmp_path, TRIGGER)
+    reply = preview(tmp_path, CLEAR, "--message", "clear-reply")
+    assert "Cleared* after *8m 4s*" in reply and "Nobody acknowledged" in reply
+    note = preview(tmp_path, TRIGGER, "--message", "ack-note", "--responder", "alice")
+    assert "*alice* acknowledged" in note
+    retrigger = preview(tmp_path, TRIGGER, "--message", "retrigger-note")
+    assert "Triggered again* (2 times)" in retrigger
+    acknowledged = preview(tmp_path, TRIGGER, "--state", "acknowledged", "--responder", "U0ALICE01")
+    assert "🟠 Acknowledged" in acknowledged and "<@U0ALICE01>" in acknowledged
+
+
+def test_a_preview_invents_no_acknowledgement(tmp_path):
+    cleared = preview(tmp_path, CLEAR)
+    assert "✅ Cleared" in cleared
+    assert "Acknowledged by" not in cleared and "PREVIEW" not in cleared
+    assert "Nobody acknowledged this alert." in cleared
+    with_responder = preview(tmp_path, CLEAR, "--responder", "U0ALICE01")
+    assert "✅ Cleared" in with_responder and "Acknowledged by <@U0ALICE01>" in with_responder
+
+
+@pytest.mark.parametrize(("args", "says"), [
+    ((TRIGGER, "--message", "ack-note"), "--message ack-note needs --responder NAME"),
+    ((TRIGGER, "--state", "acknowledged"), "--state acknowledged needs --responder NAME"),
+    ((TRIGGER, "--message", "clear-reply", "--state", "triggered"), "--message clear-reply"),
+    ((str(SAMPLES / "webhook_test.json"), "--message", "ack-note", "--responder", "a"),
+     "WEBHOOK_TEST is not an alert"),
+    ((TRIGGER, "--message", "reply"), "argument --message: invalid choice"),
+])
+def test_a_message_the_payload_cannot_make_is_one_line(tmp_path, args, says):
+    result = run_bot("render", *args, env=bot_env(), cwd=tmp_path)
+    assert result.returncode == 2
+    assert says in result.stderr and len(result.stderr.strip().splitlines()) == 1
     assert "Traceback" not in result.stderr

@@ -5,7 +5,9 @@ from __future__ import annotations
 import time
 
 import pytest
+import requests
 
+from tests.support.fake_socket_mode import FakeSocketMode
 from tests.support.processes import BotProcess, bot_env, free_port, run_bot
 from tests.support.waiting import wait_for
 
@@ -86,18 +88,39 @@ def test_invalid_configuration_names_the_variable(tmp_path):
 
 
 def test_socket_mode_connects_with_the_app_token(tmp_path, database_url, fake_slack):
+    socket_server = FakeSocketMode().start()
+    fake_slack.socket_mode_url = socket_server.url
     port = free_port()
     env = bot_env(DATABASE_URL=database_url, PORT=str(port), SLACK_BOT_TOKEN="xoxb-socket",
                   SLACK_APP_TOKEN="xapp-socket-token", SLACK_API_URL=fake_slack.url,
                   SLACK_CHANNEL="C0ALERTS", WEBHOOK_TOKEN="t")
     process = BotProcess("serve", "--host", "127.0.0.1", env=env,
                          log_path=tmp_path / "serve.log", cwd=tmp_path)
+    url = f"http://127.0.0.1:{port}"
     try:
-        process.wait_healthy(f"http://127.0.0.1:{port}")
-        wait_for(lambda: fake_slack.calls_to("apps.connections.open"))
+        process.wait_healthy(url)
+        wait_for(lambda: "Socket Mode connected" in process.log(), timeout=30)
         call = fake_slack.calls_to("apps.connections.open")[0]
         assert call.token == "xapp-socket-token"
-        assert "xapp-socket-token" not in process.log()  # never logged
+        assert requests.get(url + "/healthz", timeout=10).json()["socket_mode"] == "connected"
+        log = process.log()
+        assert "xapp-socket-token" not in log  # never logged
+        assert "A new session has been established" not in log  # slack_sdk's chatter
+    finally:
+        process.stop()
+        socket_server.stop()
+
+
+def test_an_app_token_without_a_bot_token_says_socket_mode_needs_both(tmp_path):
+    port = free_port()
+    env = bot_env(PORT=str(port), SLACK_APP_TOKEN="xapp-alone")
+    process = BotProcess("serve", "--host", "127.0.0.1", env=env,
+                         log_path=tmp_path / "serve.log", cwd=tmp_path)
+    try:
+        process.wait_healthy(f"http://127.0.0.1:{port}")
+        log = process.log()
+        assert log.count("Socket Mode needs both") == 1
+        assert "set SLACK_BOT_TOKEN" in log and "xapp-alone" not in log
     finally:
         process.stop()
 

@@ -31,7 +31,7 @@ from tests.faults.helpers import (
 )
 from tests.support.waiting import wait_for
 from tests.support.processes import BotProcess, bot_env
-from tests.support.slack_requests import click
+from tests.support.slack_requests import SIGNING_SECRET, click
 
 ALERTS = 24
 WORKERS = 3
@@ -71,6 +71,9 @@ def test_three_worker_processes_deliver_clicks_and_clears_once(
             DATABASE_URL=database_url, SLACK_BOT_TOKEN=f"xoxb-worker-{index}",
             SLACK_API_URL=fake_slack.url, SLACK_CHANNEL="C0ALERTS", SLACK_POST_INTERVAL="0",
             SLACK_TIMEOUT="5", DELIVERY_THREADS="3",
+            # The web's settings, as every process of a deployment has them: with no way
+            # for a click to arrive, messages would carry no Acknowledge button.
+            SLACK_SIGNING_SECRET=SIGNING_SECRET,
         ), log_path=tmp_path / f"worker{index}.log", cwd=tmp_path)
         for index in range(WORKERS)
     ]

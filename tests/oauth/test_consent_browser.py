@@ -5,63 +5,38 @@ Approve (or Deny), and the test reads where the browser lands: the callback with
 token in its fragment (implicit grant) or a code in its query (authorization code), or
 ``access_denied``. The token is then used on the webhook.
 
-Debian's ``chromium`` and ``chromium-driver`` (``.ci/run`` installs them); Selenium is
-given both paths, so Selenium Manager never tries to download a browser or a driver.
+The browser comes from tests/support/browser.py.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import shutil
-from pathlib import Path
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 import requests
 
 from bot.app import create_app
+from bot.clock import utcnow
 from bot.config import Config
 from bot.oauth_server import clients
 from bot.services import services
-from bot.clock import utcnow
+from tests.support.browser import skip_without_chromium
 from tests.support.payloads import load_sample
 from tests.support.servers import LiveServer
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
 ADMIN_PASSWORD = "correct horse battery staple"
 
-if not (CHROMIUM.exists() and CHROMEDRIVER.exists()) and not os.environ.get("CI"):
-    pytest.skip("needs Debian's chromium and chromium-driver (apt-get install -y chromium"
-                " chromium-driver); CI installs them", allow_module_level=True)
-
-webdriver = pytest.importorskip("selenium.webdriver")
-from selenium.webdriver.chrome.service import Service  # noqa: E402
-from selenium.webdriver.common.by import By  # noqa: E402
-from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
+skip_without_chromium()
+pytest.importorskip("selenium.webdriver")
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
 
 
 def _callback_page(environ, start_response):
     """Where ThousandEyes' callback page would be: any page that loads is enough."""
     start_response("200 OK", [("Content-Type", "text/html; charset=utf-8")])
     return [b"<!doctype html><title>callback</title><p>ThousandEyes callback</p>"]
-
-
-@pytest.fixture
-def browser(tmp_path):
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    # The machine has no network: without these Chromium keeps trying to reach Google.
-    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                 "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run", f"--user-data-dir={tmp_path / 'chromium'}"):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
-    driver.set_page_load_timeout(20)
-    yield driver
-    driver.quit()
-    shutil.rmtree(tmp_path / "chromium", ignore_errors=True)
 
 
 @pytest.fixture

@@ -93,6 +93,8 @@ class FakeSlack:
     # The window those calls are counted in: Slack's minute; a test may shorten it.
     history_window: float = 60.0
     history_page_limit: int | None = None
+    # Where apps.connections.open sends Socket Mode clients (ws://127.0.0.1:…); None: nowhere.
+    socket_mode_url: str | None = None
     # The outage in progress: None, "503" (every call answers 503) or "refuse".
     down: str | None = None
     went_down_at: float | None = None
@@ -116,7 +118,7 @@ class FakeSlack:
 
     # --- lifecycle --------------------------------------------------------------------
 
-    def start(self) -> "FakeSlack":
+    def start(self) -> FakeSlack:
         self._thread.start()
         return self
 
@@ -350,9 +352,11 @@ class FakeSlack:
         return 200, {"ok": True, "channels": channels, "response_metadata": {"next_cursor": ""}}, {}
 
     def _api_apps_connections_open(self, args: dict[str, Any], call: Call) -> Any:
-        # No websocket here: answering an error makes the client retry later, which is
-        # enough to show the service asked for a Socket Mode connection.
-        return 200, {"ok": False, "error": "not_allowed_in_fake"}, {}
+        # Without a socket server (tests/support/fake_socket_mode.py) an error: the client
+        # retries later, which is enough to show the service asked for a connection.
+        if self.socket_mode_url is None:
+            return 200, {"ok": False, "error": "not_allowed_in_fake"}, {}
+        return 200, {"ok": True, "url": self.socket_mode_url}, {}
 
     def _api_auth_test(self, args: dict[str, Any], call: Call) -> Any:
         team = next((t for t, token in self.oauth_codes.values() if token == call.token), "T0FAKE")

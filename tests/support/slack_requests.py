@@ -25,9 +25,16 @@ def signed_headers(body: str, secret: str = SIGNING_SECRET, timestamp: int | Non
     }
 
 
-def block_action_body(action_id: str, value: str, *, user_id: str, user_name: str,
-                      channel_id: str, message_ts: str, team_id: str = "T0FAKE") -> str:
-    payload: dict[str, Any] = {
+def block_action_body(action_id: str, value: str, **kwargs: Any) -> str:
+    """The click as Slack POSTs it: form-encoded ``payload=`` JSON."""
+    return urlencode({"payload": json.dumps(block_action_payload(action_id, value, **kwargs))})
+
+
+def block_action_payload(action_id: str, value: str, *, user_id: str, user_name: str,
+                         channel_id: str, message_ts: str,
+                         team_id: str = "T0FAKE") -> dict[str, Any]:
+    """A ``block_actions`` payload, as it arrives over HTTP or in a Socket Mode envelope."""
+    return {
         "type": "block_actions",
         "team": {"id": team_id, "domain": "fake"},
         "user": {"id": user_id, "username": user_name, "name": user_name, "team_id": team_id},
@@ -45,7 +52,6 @@ def block_action_body(action_id: str, value: str, *, user_id: str, user_name: st
             "action_ts": f"{time.time():.6f}",
         }],
     }
-    return urlencode({"payload": json.dumps(payload)})
 
 
 def slash_command_body(text: str, *, channel_id: str, user_id: str = "U0ALICE",
