@@ -106,6 +106,11 @@ def backends(choice: str) -> list[str]:
 class Serve:
     """``python -m bot serve --host 127.0.0.1 --port P`` with the given environment."""
 
+    path = "/webhooks/thousandeyes"  # where bench/ingest.py posts
+
+    def accepted(self, status: int, data: bytes) -> bool:
+        return status == 200 and b'"accepted"' in data
+
     def __init__(self, workdir: Path, name: str, **env: str) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
