@@ -74,14 +74,17 @@ class Variant:
 
 
 def variants(which: str, baseline: Path | None = None, revision: str = "") -> list[Variant]:
+    # Each webhook in its own transaction, as before group commit (bot.store.group_commit).
+    one_by_one = Variant("no-group-commit", {"WEBHOOK_GROUP_COMMIT": "off"})
     if which == "base":  # the project as shipped, beside the floor and the sample server
-        chosen = [Variant("base", {})]
+        chosen = [Variant("base", {}), one_by_one]
         if baseline is not None:
             chosen.append(Variant(f"base@{revision}", {"PYTHONPATH": str(baseline)}))
         return chosen
     chosen = [
         Variant("base", {}),
         Variant("sync=NORMAL", {"SQLITE_SYNCHRONOUS": "NORMAL"}, ("sqlite",)),
+        one_by_one,
         # Delivery competes as hard as it can: log-only (no Slack token) and no pacing,
         # so every accepted event is rendered and written to the log at once. After each
         # of its samples the bench waits for its outbox to drain, so its backlog does not

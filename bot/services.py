@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from bot.delivery.runner import DeliveryWorker
     from bot.oauth_server.csrf import ConsentForms
     from bot.slack.socket_mode import SocketModeRunner
+    from bot.store.group_commit import GroupCommitter
 
 EXTENSION_KEY = "thousandeyes_bot"
 
@@ -54,6 +55,8 @@ class Services:
     # What a serving process runs beside its web threads (bot.background).
     delivery_worker: DeliveryWorker | None = None
     socket_mode: SocketModeRunner | None = None
+    # Webhooks committed together (bot.webhook.init_app); None: each in its own transaction.
+    group_commit: GroupCommitter | None = None
 
     def notify_new_jobs(self, due_at: datetime | None = None) -> None:
         """A job was queued; ``due_at`` is when it can start (its channel may be paced)."""

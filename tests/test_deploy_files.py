@@ -87,7 +87,7 @@ def test_app_json_describes_only_variables_the_code_reads():
     internal = {"DATABASE_URL", "PORT", "SLACK_API_URL", "SLACK_APP_TOKEN", "TEMPLATES_DIR",
                 "OAUTH_REDIRECT_URIS",
                 "SQLITE_SYNCHRONOUS", "WEB_THREADS", "SLACK_POST_INTERVAL", "SLACK_TIMEOUT",
-                "WEBHOOK_MAX_BODY_BYTES"}
+                "WEBHOOK_MAX_BODY_BYTES", "WEBHOOK_GROUP_COMMIT"}
     assert readable - internal <= set(app_json["env"])
 
 
