@@ -45,6 +45,7 @@ from bot.store.ingest import (
     IncomingEvent,
     IngestResult,
     IngestStatus,
+    LaneMarks,
     store_one,
     write_event,
 )
@@ -172,6 +173,7 @@ class GroupCommitter:
     def _write_batch(self, batch: list[_Waiting]) -> list[IngestResult]:
         results: list[IngestResult] = []
         seen: set[tuple[str, str, str]] = set()
+        lanes = LaneMarks()
         with self._db.raw_transaction() as transaction:
             for waiting in batch:
                 incoming = waiting.incoming
@@ -180,8 +182,8 @@ class GroupCommitter:
                     results.append(IngestResult(IngestStatus.DUPLICATE))
                     continue
                 seen.add(key)
-                results.append(write_event(transaction, incoming))
-        return results
+                results.append(write_event(transaction, incoming, lanes))
+            return lanes.mark(transaction, results)
 
     def _one_by_one(self, batch: list[_Waiting], reason: str) -> None:
         log.info("a batch of %d events failed on %s; storing each alone", len(batch), reason)

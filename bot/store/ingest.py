@@ -10,7 +10,7 @@ from __future__ import annotations
 import enum
 import functools
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -40,6 +40,8 @@ class IngestResult:
     # When the queued job can start at the earliest (its lane may be paced), so the
     # webhook wakes a delivery thread only when there is something it can do.
     job_due_at: datetime | None = None
+    # The queued job's columns (None: no job), for a batch to mark its lane ready later.
+    job: dict[str, Any] | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -88,9 +90,14 @@ class DuplicateEvent(Exception):
     """Raised inside the transaction so that everything it wrote is rolled back."""
 
 
-def write_event(transaction: RawTransaction, incoming: IncomingEvent) -> IngestResult:
+def write_event(transaction: RawTransaction, incoming: IncomingEvent,
+                lanes: LaneMarks | None = None) -> IngestResult:
     """The event's rows in the caller's transaction; raises :class:`DuplicateEvent` (after
-    writing the alert) when the eventId is already stored, so the caller rolls back."""
+    writing the alert) when the eventId is already stored, so the caller rolls back.
+
+    With ``lanes``, the job's lane is marked ready later, by :meth:`LaneMarks.mark`, once
+    for all the jobs of the transaction, and ``job_due_at`` is left for it to fill.
+    """
     event, route, channel, team_id, now = (incoming.event, incoming.route, incoming.channel,
                                            incoming.team_id, incoming.now)
     alert_pk = None
@@ -103,15 +110,41 @@ def write_event(transaction: RawTransaction, incoming: IncomingEvent) -> IngestR
     ))
     if event_pk is None:
         raise DuplicateEvent(event.event_id)
-    job_pk = job_due_at = None
+    job_pk = job_due_at = job = None
     if job_kind is not None:
         job = job_values(kind=job_kind, alert_id=alert_pk, channel=channel, team_id=team_id,
                          now=now, event_pk=event_pk, default_channel=incoming.default_channel)
         job_pk = transaction.scalar(_INSERT_JOB, dict(job, progress={}))
-        lane = transaction.first(_MARK_LANE_READY, lane_ready_values(job))
-        job_due_at = job_due_time(job, lane)
+        if lanes is None:
+            lane = transaction.first(_MARK_LANE_READY, lane_ready_values(job))
+            job_due_at = job_due_time(job, lane)
+        else:
+            lanes.add(job)
     return IngestResult(IngestStatus.ACCEPTED, event_pk=event_pk, alert_pk=alert_pk,
-                        job_pk=job_pk, job_due_at=job_due_at)
+                        job_pk=job_pk, job_due_at=job_due_at, job=job)
+
+
+class LaneMarks:
+    """The lanes a transaction's new jobs are in, marked ready once each at its end.
+
+    One upsert per lane instead of one per job (a batch's jobs mostly share a lane), and
+    touched last, so a lane's row lock (PostgreSQL) is held only for the commit.
+    """
+
+    def __init__(self) -> None:
+        self._earliest: dict[str, dict[str, Any]] = {}
+
+    def add(self, job: dict[str, Any]) -> None:
+        known = self._earliest.get(job["lane"])
+        if known is None or job["next_attempt_at"] < known["next_attempt_at"]:
+            self._earliest[job["lane"]] = job
+
+    def mark(self, transaction: RawTransaction, results: list[IngestResult]) -> list[IngestResult]:
+        """Mark every lane ready; the results with each job's earliest start filled in."""
+        rows = {lane: transaction.first(_MARK_LANE_READY, lane_ready_values(job))
+                for lane, job in self._earliest.items()}
+        return [replace(result, job_due_at=job_due_time(result.job, rows[result.job["lane"]]))
+                if result.job is not None else result for result in results]
 
 
 def _insert_statement(table: Table, columns: tuple[str, ...], *, unless_present: bool) -> TextClause:

@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
 from bot.services import services
-from bot.store.models import AlertRow, EventRow, JobRow
+from bot.store.models import AlertRow, DeliveryLaneRow, EventRow, JobRow
 from tests.conftest import WEBHOOK_TOKEN
 from tests.faults.test_database_unavailable import PostgresOutage, SqliteOutage
 from tests.support.payloads import numbered_alert_event
@@ -116,6 +116,11 @@ def test_a_batch_is_one_transaction_answered_after_its_commit(app, live_server, 
     assert [a.json()["status"] for a in answers] == ["accepted"] * 12
     # Answered only after the commit: every accepted event is readable by anyone now.
     assert _counts(database) == (12, 12, 12)
+    # The batch's lane is marked ready from its earliest job, so a claim finds them all.
+    with database.session() as session:
+        lanes = session.execute(select(DeliveryLaneRow.lane, DeliveryLaneRow.ready_at)).all()
+        earliest = session.scalar(select(func.min(JobRow.next_attempt_at)))
+    assert [ready_at for _, ready_at in lanes] == [earliest]
 
 
 def test_an_event_id_repeated_in_one_batch_is_stored_once(app, live_server, database):
