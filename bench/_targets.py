@@ -19,9 +19,10 @@ import sys
 import time
 from pathlib import Path
 
-from _common import REPO, children_of, free_port
-
 import requests
+from _common import REPO, children_of, cpu_seconds_of, free_port
+
+from tests.support.processes import stop_process
 
 BENCH = Path(__file__).resolve().parent
 SAMPLE_TOKEN = "OJdqYg87SOcax0baFpf5WInifeErRryPA9qLjiugadBgenwi3UDBj8od21UM5to"
@@ -66,24 +67,10 @@ class Spawned:
 
     def cpu_seconds(self) -> float:
         """User + system CPU of the process and its children so far."""
-        total = 0.0
-        tick = os.sysconf("SC_CLK_TCK")
-        for pid in [self.process.pid, *children_of(self.process.pid)]:
-            try:
-                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-                total += (int(fields[11]) + int(fields[12])) / tick
-            except (OSError, IndexError, ValueError):
-                pass
-        return total
+        return cpu_seconds_of([self.process.pid, *children_of(self.process.pid)])
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(5)
+        stop_process(self.process)
         self._log.close()
 
 

@@ -411,34 +411,30 @@ def _report_closed(results: dict, servers: dict, levels: list[int]) -> None:
               f" about {1000 / cpu:4.0f} events/s")
     print("\n## ratios to 'base' of the same backend (median accepted/s, same rounds)")
     for key in servers:
-        if key[1] == "base" or key in (FLOOR, SAMPLE):
-            continue
         base = (key[0], "base")
-        if base not in servers:
-            continue
-        ratios = []
-        for level in levels:
-            mine = median([s.rate for s in results[(*key, level)]])
-            theirs = median([s.rate for s in results[(*base, level)]])
-            ratios.append(f"c={level}: {mine / theirs:4.2f}x" if theirs else f"c={level}: -")
-        print(f"{key[0]:8} {key[1]:20} " + "  ".join(ratios))
+        if key[1] != "base" and key not in (FLOOR, SAMPLE) and base in servers:
+            _print_ratios(results, key, base, levels)
     for reference, label in ((FLOOR, "floor"), (SAMPLE, "sample server")):
         if reference not in servers:
             continue
         print(f"\n## ratios to the {label} (median accepted/s, same rounds)")
         for key in servers:
-            if key in (FLOOR, SAMPLE):
-                continue
-            ratios = []
-            for level in levels:
-                mine = median([s.rate for s in results[(*key, level)]])
-                theirs = median([s.rate for s in results[(*reference, level)]])
-                ratios.append(f"c={level}: {mine / theirs:4.2f}x" if theirs else f"c={level}: -")
-            print(f"{key[0]:8} {key[1]:20} " + "  ".join(ratios))
+            if key not in (FLOOR, SAMPLE):
+                _print_ratios(results, key, reference, levels)
     print("\n## target >= 500 accepted events/s (best level)")
     for key, rate in best.items():
         verdict = "MET" if rate >= TARGET_RATE else "NOT MET"
         print(f"{key[0]:8} {key[1]:20} best {rate:6.0f}/s  {verdict}")
+
+
+def _print_ratios(results: dict, key: tuple[str, str], reference: tuple[str, str],
+                  levels: list[int]) -> None:
+    ratios = []
+    for level in levels:
+        mine = median([s.rate for s in results[(*key, level)]])
+        theirs = median([s.rate for s in results[(*reference, level)]])
+        ratios.append(f"c={level}: {mine / theirs:4.2f}x" if theirs else f"c={level}: -")
+    print(f"{key[0]:8} {key[1]:20} " + "  ".join(ratios))
 
 
 def _report_open(args: argparse.Namespace, servers: dict, bodies: dict, drains: dict) -> None:
