@@ -183,7 +183,7 @@ class Database:
                 transaction.rollback()
                 raise
             finally:
-                transaction.cursor.close()
+                transaction.close_cursor()
                 if transaction.invalidated:
                     pooled.invalidate()
                 else:

@@ -137,6 +137,13 @@ class RawTransaction:
                         error.__class__.__name__)
             self.invalidated = True
 
+    def close_cursor(self) -> None:
+        """Close the cursor; on a connection already broken that fails, and it is dropped."""
+        try:
+            self.cursor.close()
+        except self.dialect.loaded_dbapi.Error:
+            self.invalidated = True
+
     def wrap(self, error: Exception, sql: str, parameters: Any) -> BaseException:
         gone = self.dialect.is_disconnect(error, self.connection, self.cursor)
         self.invalidated = self.invalidated or gone
