@@ -225,3 +225,4 @@ def test_a_batch_meeting_an_unreachable_database_fails_only_its_own_requests(
             assert _counts(database) == (12, 12, 12)
     finally:
         database.dispose()
+
