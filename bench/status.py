@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import DEFAULT_PG_URL, backends, fresh_database, header, percentile, scratch  # noqa: E402
 
-from sqlalchemy import insert, text  # noqa: E402
+from sqlalchemy import insert  # noqa: E402
 
 from bot.clock import utcnow  # noqa: E402
 from bot.config import Config  # noqa: E402

@@ -37,13 +37,13 @@ class _Compiled:
         self.positional: bool = compiled.positional
         self.names: tuple[str, ...] = tuple(
             compiled.positiontup if compiled.positional else compiled.bind_names.values())
-        processors = compiled._bind_processors  # noqa: SLF001 - the compiler's own table
+        processors = compiled._bind_processors  # the compiler's own table (private)
         self.binders: tuple[tuple[str, Callable[[Any], Any] | None], ...] = tuple(
             (name, processors.get(name)) for name in self.names)
         self.row: type[NamedTuple] | None = (
             namedtuple("Row", [name for name, _ in result_types]) if result_types else None)  # type: ignore[assignment]
         self.readers: tuple[Callable[[Any], Any] | None, ...] = tuple(
-            type_._cached_result_processor(dialect, None)  # noqa: SLF001
+            type_._cached_result_processor(dialect, None)
             for _, type_ in result_types)
 
     def parameters(self, values: Mapping[str, Any]) -> Sequence[Any] | dict[str, Any]:
