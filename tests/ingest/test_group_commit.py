@@ -1,7 +1,7 @@
 """Group commit: webhooks waiting together are stored in one transaction, each answered
 only after its own batch committed, and a batch's failure reaches only its requests.
 
-The batches are built on purpose: ``GroupCommitter.held()`` keeps the committer from
+The batches are built on purpose: ``GroupCommitter.held()`` keeps any request from
 starting one while the test's requests arrive, so "these requests were one batch" is
 true every run, not only when the machine's timing allows it. Everything else is real:
 HTTP to the app, the database of the ``database_url`` fixture (SQLite or PostgreSQL).
@@ -105,7 +105,7 @@ def test_many_concurrent_webhooks_are_all_accepted_and_stored_once(app, live_ser
     assert {a.json()["status"] for a in answers} == {"accepted"}
     assert _stored_event_ids(database) == sorted(e["eventId"] for e in events)
     assert _counts(database) == (160, 160, 160)
-    # Sixteen senders at once cannot all have found the committer idle.
+    # Sixteen senders at once cannot all have found no batch being written.
     assert services(app).group_commit.batches < 160
 
 
@@ -226,3 +226,21 @@ def test_a_batch_meeting_an_unreachable_database_fails_only_its_own_requests(
     finally:
         database.dispose()
 
+
+
+def test_a_request_whose_batch_does_not_start_in_time_gets_503_and_stores_nothing(
+    app, live_server, database, monkeypatch
+):
+    committer = services(app).group_commit
+    monkeypatch.setattr(committer, "_wait_timeout", 1.0)
+    late = _trigger(1, "late")
+    with committer.held():
+        response = requests.post(live_server.url + "/webhooks/thousandeyes",
+                                 data=json.dumps(late), headers=AUTH, timeout=60)
+    assert response.status_code == 503 and response.headers["Retry-After"]
+    assert _counts(database) == (0, 0, 0)
+    # Nothing is left waiting or leading: ThousandEyes' retry is stored at once.
+    retry = requests.post(live_server.url + "/webhooks/thousandeyes", data=json.dumps(late),
+                          headers=AUTH, timeout=60)
+    assert retry.status_code == 200 and retry.json()["status"] == "accepted"
+    assert _counts(database) == (1, 1, 1)
