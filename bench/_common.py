@@ -106,6 +106,11 @@ def backends(choice: str) -> list[str]:
 class Serve:
     """``python -m bot serve --host 127.0.0.1 --port P`` with the given environment."""
 
+    path = "/webhooks/thousandeyes"  # where bench/ingest.py posts
+
+    def accepted(self, status: int, data: bytes) -> bool:
+        return status == 200 and b'"accepted"' in data
+
     def __init__(self, workdir: Path, name: str, **env: str) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -138,21 +143,26 @@ class Serve:
 
     def cpu_seconds(self) -> float:
         """User + system CPU of the master and workers so far."""
-        total = 0.0
-        tick = os.sysconf("SC_CLK_TCK")
-        for pid in [self.pid, *self.worker_pids()]:
-            try:
-                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-                total += (int(fields[11]) + int(fields[12])) / tick
-            except (OSError, IndexError, ValueError):
-                pass
-        return total
+        return cpu_seconds_of([self.pid, *self.worker_pids()])
 
     def log(self) -> str:
         return self.process.log_path.read_text(errors="replace")
 
     def stop(self) -> None:
         self.process.stop()
+
+
+def cpu_seconds_of(pids: list[int]) -> float:
+    """User + system CPU of these processes so far (a process gone counts nothing)."""
+    total = 0.0
+    tick = os.sysconf("SC_CLK_TCK")
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / tick
+        except (OSError, IndexError, ValueError):
+            pass
+    return total
 
 
 def smaps_of(pid: int) -> dict[str, int]:

@@ -100,9 +100,9 @@ def latency(setup: Setup, code_by_name: list[tuple[str, Path | None]]) -> None:
                 with setup.database() as url:
                     serve = setup.serve(label.replace(" ", "-"), url, fake, code, delivery)
                     try:
-                        warm_up(serve.url, Bodies(f"warm{time.time_ns()}"), count=100)
+                        warm_up(serve, Bodies(f"warm{time.time_ns()}"), count=100)
                         before = serve.cpu_seconds()
-                        sample, _late = open_loop(serve.url, args.webhook_rate, args.seconds,
+                        sample, _late = open_loop(serve, args.webhook_rate, args.seconds,
                                                   Bodies(f"lat{time.time_ns()}"),
                                                   paths=setup.paths())
                         cpu = serve.cpu_seconds() - before

@@ -2,13 +2,20 @@
 
     python bench/ingest.py [--db sqlite|postgres|both] [--levels 1,4,16,64]
                            [--duration 3] [--rounds 3] [--rate 100] [--rate-seconds 10]
-                           [--variants standard|all]
+                           [--variants base|standard|all] [--no-floor]
+                           [--sample-server PATH]
 
 The service runs exactly as users start it (``python -m bot serve --host 127.0.0.1
 --port P`` with DATABASE_URL and WEBHOOK_TOKEN, no Slack token, DELIVERY_THREADS=0 so
 delivery does not compete) in a subprocess; this process is the client: Python threads,
 one keep-alive ``http.client`` connection each, posting sample triggers that are each a
 new alert (unique eventId and alertId).
+
+Beside the project, in the same rounds: the floor (``bench/floor_app.py``: bare Flask under
+gunicorn gthread, one SQLite INSERT per request; with any SQLite configuration, unless
+``--no-floor``) and, with ``--sample-server PATH``, ThousandEyes' sample server (Node +
+Express, forwarding each event to a fake Slack incoming webhook; skipped when PATH has no
+``node_modules``). Ratios to both are printed per level.
 
 Every configuration is started at once and the measurements are interleaved round by
 round (level by level, configuration by configuration), so the ratios compare
@@ -34,6 +41,9 @@ from typing import Iterator
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from _targets import (  # noqa: E402
+    FakeIncomingWebhook, FloorServer, SampleServer, Spawned, sample_server_available,
+)
 from _common import (  # noqa: E402
     DEFAULT_PG_URL,
     WEBHOOK_TOKEN,
@@ -52,7 +62,6 @@ from _common import (  # noqa: E402
     webhook_headers,
 )
 
-PATH = "/webhooks/thousandeyes"
 TARGET_RATE = 500.0  # accepted events/s
 TARGET_P99_MS = 25.0  # at 100 requests/s
 
@@ -65,9 +74,17 @@ class Variant:
 
 
 def variants(which: str, baseline: Path | None = None, revision: str = "") -> list[Variant]:
+    # Each webhook in its own transaction, as before group commit (bot.store.group_commit).
+    one_by_one = Variant("no-group-commit", {"WEBHOOK_GROUP_COMMIT": "off"})
+    if which == "base":  # the project as shipped, beside the floor and the sample server
+        chosen = [Variant("base", {}), one_by_one]
+        if baseline is not None:
+            chosen.append(Variant(f"base@{revision}", {"PYTHONPATH": str(baseline)}))
+        return chosen
     chosen = [
         Variant("base", {}),
         Variant("sync=NORMAL", {"SQLITE_SYNCHRONOUS": "NORMAL"}, ("sqlite",)),
+        one_by_one,
         # Delivery competes as hard as it can: log-only (no Slack token) and no pacing,
         # so every accepted event is rendered and written to the log at once. After each
         # of its samples the bench waits for its outbox to drain, so its backlog does not
@@ -125,7 +142,8 @@ class Bodies:
             b"%(alert)s", alert)
 
 
-def closed_loop(url: str, concurrency: int, seconds: float, bodies: Bodies) -> Sample:
+def closed_loop(server: Serve | Spawned, concurrency: int, seconds: float,
+                bodies: Bodies) -> Sample:
     sample = Sample()
     lock = threading.Lock()
     start_barrier = threading.Barrier(concurrency + 1)
@@ -133,7 +151,7 @@ def closed_loop(url: str, concurrency: int, seconds: float, bodies: Bodies) -> S
     headers = webhook_headers()
 
     def run() -> None:
-        client = KeepAliveClient(url)
+        client = KeepAliveClient(server.url)
         local_latencies: list[float] = []
         accepted = errors = 0
         other: dict[int, int] = {}
@@ -142,12 +160,12 @@ def closed_loop(url: str, concurrency: int, seconds: float, bodies: Bodies) -> S
             body = bodies.next()
             began = time.perf_counter()
             try:
-                status, data = client.post(PATH, body, headers)
+                status, data = client.post(server.path, body, headers)
             except OSError:
                 errors += 1
                 continue
             local_latencies.append((time.perf_counter() - began) * 1000.0)
-            if status == 200 and b'"accepted"' in data:
+            if server.accepted(status, data):
                 accepted += 1
             else:
                 other[status] = other.get(status, 0) + 1
@@ -171,13 +189,13 @@ def closed_loop(url: str, concurrency: int, seconds: float, bodies: Bodies) -> S
     return sample
 
 
-def open_loop(url: str, rate: float, seconds: float, bodies: Bodies,
+def open_loop(server: Serve | Spawned, rate: float, seconds: float, bodies: Bodies,
               senders: int = 32, paths: tuple[str, ...] = ()) -> tuple[Sample, list[float]]:
     """Send at fixed times; latency counts from the scheduled time, not the send.
 
-    ``paths`` (default: the webhook URL) are taken in turn, e.g. one per channel.
+    ``paths`` (default: the server's webhook path) are taken in turn, e.g. one per channel.
     """
-    paths = paths or (PATH,)
+    paths = paths or (server.path,)
     total = int(rate * seconds)
     prepared = [bodies.next() for _ in range(total)]
     sample = Sample()
@@ -188,7 +206,7 @@ def open_loop(url: str, rate: float, seconds: float, bodies: Bodies,
     start = time.perf_counter() + 0.5
 
     def run() -> None:
-        client = KeepAliveClient(url)
+        client = KeepAliveClient(server.url)
         while True:
             index = next(counter)
             if index >= total:
@@ -208,7 +226,7 @@ def open_loop(url: str, rate: float, seconds: float, bodies: Bodies,
             with lock:
                 sample.latencies_ms.append((done - scheduled) * 1000.0)
                 lateness_ms.append((sent - scheduled) * 1000.0)
-                if status == 200 and b'"accepted"' in data:
+                if server.accepted(status, data):
                     sample.accepted += 1
                 else:
                     sample.other[status] = sample.other.get(status, 0) + 1
@@ -223,10 +241,10 @@ def open_loop(url: str, rate: float, seconds: float, bodies: Bodies,
     return sample, lateness_ms
 
 
-def warm_up(url: str, bodies: Bodies, count: int = 60) -> None:
-    client = KeepAliveClient(url)
+def warm_up(server: Serve | Spawned, bodies: Bodies, count: int = 60) -> None:
+    client = KeepAliveClient(server.url)
     for _ in range(count):
-        client.post(PATH, bodies.next(), webhook_headers())
+        client.post(server.path, bodies.next(), webhook_headers())
     client.close()
 
 
@@ -248,7 +266,12 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3, help="interleaved repetitions")
     parser.add_argument("--rate", type=float, default=100.0, help="open-loop requests/s")
     parser.add_argument("--rate-seconds", type=float, default=10.0)
-    parser.add_argument("--variants", choices=["standard", "all"], default="standard")
+    parser.add_argument("--variants", choices=["base", "standard", "all"], default="standard")
+    parser.add_argument("--no-floor", action="store_true",
+                        help="do not run bench/floor_app.py beside the SQLite configurations")
+    parser.add_argument("--sample-server", metavar="PATH",
+                        help="a checkout of thousandeyes/simple-webhook-server with"
+                             " node_modules installed, run in the same rounds")
     parser.add_argument("--no-rate", action="store_true", help="skip the open-loop run")
     parser.add_argument("--baseline", metavar="REV",
                         help="also run 'base' from this git revision, side by side")
@@ -262,7 +285,8 @@ def main() -> int:
 
     with scratch("bench-ingest-") as work, _baseline(args, work) as baseline, \
             _databases(args, work, baseline) as configs:
-        servers: dict[tuple[str, str], Serve] = {}
+        servers: dict[tuple[str, str], Serve | Spawned] = {}
+        helpers: list[Spawned] = []  # the fake incoming webhook: not measured
         bodies: dict[tuple[str, str], Bodies] = {}
         drains: dict[tuple[str, str], str] = {}  # key -> database URL, for delivery variants
         try:
@@ -273,10 +297,13 @@ def main() -> int:
                 env = {"DATABASE_URL": url, "WEBHOOK_TOKEN": WEBHOOK_TOKEN,
                        "DELIVERY_THREADS": "0", "LOG_LEVEL": "INFO", **variant.env}
                 servers[key] = Serve(work / "logs", f"{backend}-{variant.name}", **env)
+            _add_comparisons(args, work, servers, helpers)
+            for helper in helpers:
+                helper.wait_healthy()
             for key, server in servers.items():
                 server.wait_healthy()
                 bodies[key] = Bodies(f"{key[0]}-{key[1]}-{time.time_ns()}")
-                warm_up(server.url, bodies[key])
+                warm_up(server, bodies[key])
             print(f"# started {len(servers)} servers: "
                   + ", ".join(f"{b}/{v}" for b, v in servers))
 
@@ -285,7 +312,7 @@ def main() -> int:
                 for level in levels:
                     for key, server in servers.items():
                         cpu_before = server.cpu_seconds()
-                        sample = closed_loop(server.url, level, args.duration, bodies[key])
+                        sample = closed_loop(server, level, args.duration, bodies[key])
                         sample.server_cpu = server.cpu_seconds() - cpu_before
                         results.setdefault((*key, level), []).append(sample)
                         if key in drains:
@@ -303,9 +330,25 @@ def main() -> int:
             if not args.no_rate:
                 _report_open(args, servers, bodies, drains)
         finally:
-            for server in servers.values():
+            for server in [*servers.values(), *helpers]:
                 server.stop()
     return 0
+
+
+FLOOR = ("sqlite", "floor")
+SAMPLE = ("node", "sample-server")
+
+
+def _add_comparisons(args: argparse.Namespace, work: Path,
+                     servers: dict[tuple[str, str], Serve | Spawned], helpers: list[Spawned]) -> None:
+    """The floor (beside SQLite configurations) and the sample server, when asked for."""
+    if not args.no_floor and any(backend == "sqlite" for backend, _ in servers):
+        servers[FLOOR] = FloorServer(work)
+    checkout = sample_server_available(args.sample_server)
+    if checkout is not None:
+        hook = FakeIncomingWebhook(work)
+        helpers.append(hook)
+        servers[SAMPLE] = SampleServer(checkout, work, f"{hook.url}/services/T0/B0/bench")
 
 
 @contextlib.contextmanager
@@ -368,21 +411,30 @@ def _report_closed(results: dict, servers: dict, levels: list[int]) -> None:
               f" about {1000 / cpu:4.0f} events/s")
     print("\n## ratios to 'base' of the same backend (median accepted/s, same rounds)")
     for key in servers:
-        if key[1] == "base":
-            continue
         base = (key[0], "base")
-        if base not in servers:
+        if key[1] != "base" and key not in (FLOOR, SAMPLE) and base in servers:
+            _print_ratios(results, key, base, levels)
+    for reference, label in ((FLOOR, "floor"), (SAMPLE, "sample server")):
+        if reference not in servers:
             continue
-        ratios = []
-        for level in levels:
-            mine = median([s.rate for s in results[(*key, level)]])
-            theirs = median([s.rate for s in results[(*base, level)]])
-            ratios.append(f"c={level}: {mine / theirs:4.2f}x" if theirs else f"c={level}: -")
-        print(f"{key[0]:8} {key[1]:20} " + "  ".join(ratios))
+        print(f"\n## ratios to the {label} (median accepted/s, same rounds)")
+        for key in servers:
+            if key not in (FLOOR, SAMPLE):
+                _print_ratios(results, key, reference, levels)
     print("\n## target >= 500 accepted events/s (best level)")
     for key, rate in best.items():
         verdict = "MET" if rate >= TARGET_RATE else "NOT MET"
         print(f"{key[0]:8} {key[1]:20} best {rate:6.0f}/s  {verdict}")
+
+
+def _print_ratios(results: dict, key: tuple[str, str], reference: tuple[str, str],
+                  levels: list[int]) -> None:
+    ratios = []
+    for level in levels:
+        mine = median([s.rate for s in results[(*key, level)]])
+        theirs = median([s.rate for s in results[(*reference, level)]])
+        ratios.append(f"c={level}: {mine / theirs:4.2f}x" if theirs else f"c={level}: -")
+    print(f"{key[0]:8} {key[1]:20} " + "  ".join(ratios))
 
 
 def _report_open(args: argparse.Namespace, servers: dict, bodies: dict, drains: dict) -> None:
@@ -390,7 +442,7 @@ def _report_open(args: argparse.Namespace, servers: dict, bodies: dict, drains: 
           "(latency from the scheduled send time)")
     # Configurations without delivery first: a delivery run leaves work behind.
     for key, server in sorted(servers.items(), key=lambda item: item[0] in drains):
-        sample, lateness = open_loop(server.url, args.rate, args.rate_seconds, bodies[key])
+        sample, lateness = open_loop(server, args.rate, args.rate_seconds, bodies[key])
         if key in drains:
             wait_drained(drains[key])
         p50 = percentile(sample.latencies_ms, 50)

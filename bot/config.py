@@ -64,6 +64,8 @@ class Config:
     webhook_token: str | None = field(default=None, repr=False)
     webhook_basic_auth: tuple[str, str] | None = field(default=None, repr=False)
     webhook_max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    # Webhooks waiting at once are committed in one transaction (bot.store.group_commit).
+    webhook_group_commit: bool = True
     # Empty: any source. Otherwise only these networks may post webhooks.
     webhook_allowed_sources: tuple[IPv4Network | IPv6Network, ...] = ()
     # Proxies in front of the service whose X-Forwarded-For is trusted (Heroku: 1).
@@ -181,6 +183,7 @@ class Config:
             slack_command=reader.command("SLACK_COMMAND") or "/thousandeyes",
             webhook_token=reader.text("WEBHOOK_TOKEN"),
             webhook_basic_auth=reader.basic_auth("WEBHOOK_BASIC_AUTH"),
+            webhook_group_commit=reader.boolean("WEBHOOK_GROUP_COMMIT", True),
             webhook_max_body_bytes=reader.integer(
                 "WEBHOOK_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES, minimum=1024
             ),

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from bot.metrics import Metrics
     from bot.oauth_server.csrf import ConsentForms
     from bot.slack.socket_mode import SocketModeRunner
+    from bot.store.group_commit import GroupCommitter
 
 EXTENSION_KEY = "thousandeyes_bot"
 
@@ -57,6 +58,8 @@ class Services:
     socket_mode: SocketModeRunner | None = None
     # What this process counts for /metrics (bot.metrics_http.init_app).
     metrics: Metrics | None = None
+    # Webhooks committed together (bot.webhook.init_app); None: each in its own transaction.
+    group_commit: GroupCommitter | None = None
 
     def notify_new_jobs(self, due_at: datetime | None = None) -> None:
         """A job was queued; ``due_at`` is when it can start (its channel may be paced)."""

@@ -19,7 +19,8 @@ from sqlalchemy.exc import DataError, SQLAlchemyError
 
 from bot.thousandeyes.custom import is_custom_webhook, parse_custom_event, to_classic_body
 from bot.services import Services, services
-from bot.store.ingest import IngestStatus, store_event
+from bot.store.group_commit import GroupCommitter
+from bot.store.ingest import IncomingEvent, IngestStatus, store_one
 from bot.store.routes import DEFAULT_ROUTE, find_route, token_matches
 from bot.thousandeyes import PayloadError, parse_event
 from bot.clock import utcnow
@@ -30,8 +31,11 @@ log = logging.getLogger(__name__)
 blueprint = Blueprint("webhook", __name__)
 
 
-def init_app(app: Flask, _services: Services) -> None:
+def init_app(app: Flask, app_services: Services) -> None:
     app.register_blueprint(blueprint)
+    if app_services.config.webhook_group_commit:
+        app_services.group_commit = GroupCommitter(app_services.database)
+
 
 _CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{2,30}$")
 _CHANNEL_NAME = re.compile(r"^#?([a-z0-9][a-z0-9_\-.]{0,79})$")
@@ -150,11 +154,14 @@ def _ingest(destination: Destination) -> tuple[Response, int] | Response:
         return _error(400, "bad_request", str(error))
 
     try:
-        result = store_event(
-            app_services.database, event, route=destination.route,
-            channel=destination.channel, team_id=destination.team_id, body_text=text,
-            now=utcnow(), default_channel=app_services.config.slack_channel or "",
+        incoming = IncomingEvent(
+            event, route=destination.route, channel=destination.channel, body_text=text,
+            now=utcnow(), team_id=destination.team_id,
+            default_channel=app_services.config.slack_channel or "",
         )
+        committer = app_services.group_commit
+        result = (committer.store(incoming) if committer is not None
+                  else store_one(app_services.database, incoming))
     except DataError as error:
         # The database refused a value (not the connection): retrying cannot help.
         log.warning("event %s refused by the database: %s", event.event_id,

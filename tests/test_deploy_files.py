@@ -91,7 +91,7 @@ def test_app_json_describes_only_variables_the_code_reads():
                 "OAUTH_REDIRECT_URIS",
                 "SQLITE_SYNCHRONOUS", "WEB_THREADS", "SLACK_POST_INTERVAL", "SLACK_TIMEOUT",
                 "WEBHOOK_MAX_BODY_BYTES", "DELIVERY_STUCK_AFTER", "PROMETHEUS_MULTIPROC_DIR",
-                "METRICS_PORT"}
+                "METRICS_PORT", "WEBHOOK_GROUP_COMMIT"}
     assert readable - internal <= set(app_json["env"])
 
 

@@ -19,12 +19,13 @@ from sqlalchemy import create_engine, event, text
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import DisconnectionError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError, SQLAlchemyError
 from sqlalchemy.pool import NullPool
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.store.deadline import ConnectionDeadlines
 from bot.store.models import HealthCheckRow
+from bot.store.prepared import RawTransaction
 
 log = logging.getLogger(__name__)
 
@@ -154,6 +155,39 @@ class Database:
         """A session in a transaction: committed on success, rolled back on error."""
         with self._sqlite_writer_turn(), self._sessions.begin() as session:
             yield session
+
+    @contextmanager
+    def raw_transaction(self) -> Iterator[RawTransaction]:
+        """One transaction on a pooled DBAPI connection, for the webhook's hot path.
+
+        The same guarantees as :meth:`session` (committed on success, rolled back on any
+        error, SQLite's writer turn and ``BEGIN IMMEDIATE``, the pool's checks and
+        deadlines), without the ORM and per-statement machinery (``bot.store.prepared``).
+        Errors are SQLAlchemy's, as from a session.
+        """
+        dbapi_error = self.engine.dialect.loaded_dbapi.Error
+        with self._sqlite_writer_turn():
+            try:
+                pooled = self.engine.raw_connection()
+            except dbapi_error as error:
+                raise DBAPIError.instance(None, None, error, dbapi_error, hide_parameters=True,
+                                          connection_invalidated=True,
+                                          dialect=self.engine.dialect) from error
+            transaction = RawTransaction(pooled.dbapi_connection, self.engine.dialect)
+            try:
+                if self.is_sqlite:
+                    transaction.execute_sql("BEGIN IMMEDIATE")
+                yield transaction
+                transaction.commit()
+            except BaseException:
+                transaction.rollback()
+                raise
+            finally:
+                transaction.close_cursor()
+                if transaction.invalidated:
+                    pooled.invalidate()
+                else:
+                    pooled.close()
 
     @contextmanager
     def _sqlite_writer_turn(self) -> Iterator[None]:

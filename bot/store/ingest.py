@@ -10,15 +10,16 @@ from __future__ import annotations
 import enum
 import functools
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, Select, Table, TextClause, bindparam, insert, select, text, update
+from sqlalchemy import Row, Table, TextClause, bindparam, select, text
 
 from bot.store.database import Database
-from bot.store.jobs import job_values, mark_lane_ready
-from bot.store.models import AlertRow, AlertState, EventRow, JobKind, JobRow
+from bot.store.jobs import job_due_time, job_values, lane_ready_values, mark_ready_statement
+from bot.store.models import AlertRow, AlertState, DeliveryLaneRow, EventRow, JobKind, JobRow
+from bot.store.prepared import Prepared, RawTransaction
 from bot.thousandeyes import AgentAlert, AlertKind, Event, TestAlert, Transition
 from bot.thousandeyes.events import with_duplicates
 
@@ -39,6 +40,21 @@ class IngestResult:
     # When the queued job can start at the earliest (its lane may be paced), so the
     # webhook wakes a delivery thread only when there is something it can do.
     job_due_at: datetime | None = None
+    # The queued job's columns (None: no job), for a batch to mark its lane ready later.
+    job: dict[str, Any] | None = field(default=None, repr=False, compare=False)
+
+
+@dataclass(frozen=True)
+class IncomingEvent:
+    """One webhook's write: the parsed event and where it goes."""
+
+    event: Event
+    route: str
+    channel: str
+    body_text: str
+    now: datetime
+    team_id: str | None = None
+    default_channel: str = ""  # SLACK_CHANNEL: only chooses the lane of a job for ''
 
 
 def store_event(
@@ -52,66 +68,107 @@ def store_event(
     team_id: str | None = None,
     default_channel: str = "",
 ) -> IngestResult:
-    """Store one webhook event atomically; a repeated ``eventId`` stores nothing.
+    """Store one webhook event atomically; a repeated ``eventId`` stores nothing."""
+    return store_one(db, IncomingEvent(event, route, channel, body_text, now, team_id,
+                                       default_channel))
 
-    ``default_channel`` (SLACK_CHANNEL) only chooses the delivery lane of a job for ''.
 
-    Core statements, not the ORM's unit of work: this is the hot path of every webhook,
-    and four plain statements cost a fraction of the ORM's bookkeeping for them.
+def store_one(db: Database, incoming: IncomingEvent) -> IngestResult:
+    """:func:`store_event` for an :class:`IncomingEvent`, in its own transaction.
+
+    Prepared statements on the driver's cursor, not the ORM or Core's execution: this
+    is the hot path of every webhook (``bot.store.prepared`` says what that saves).
     """
     try:
-        with db.session() as session:
-            return _store(session.connection(), event, route, channel, team_id, body_text, now,
-                          default_channel)
-    except _DuplicateEvent:
+        with db.raw_transaction() as transaction:
+            return write_event(transaction, incoming)
+    except DuplicateEvent:
         return IngestResult(IngestStatus.DUPLICATE)
 
 
-class _DuplicateEvent(Exception):
+class DuplicateEvent(Exception):
     """Raised inside the transaction so that everything it wrote is rolled back."""
 
 
-def _store(
-    connection: Connection, event: Event, route: str, channel: str, team_id: str | None,
-    body_text: str, now: datetime, default_channel: str,
-) -> IngestResult:
+def write_event(transaction: RawTransaction, incoming: IncomingEvent,
+                lanes: LaneMarks | None = None) -> IngestResult:
+    """The event's rows in the caller's transaction; raises :class:`DuplicateEvent` (after
+    writing the alert) when the eventId is already stored, so the caller rolls back.
+
+    With ``lanes``, the job's lane is marked ready later, by :meth:`LaneMarks.mark`, once
+    for all the jobs of the transaction, and ``job_due_at`` is left for it to fill.
+    """
+    event, route, channel, team_id, now = (incoming.event, incoming.route, incoming.channel,
+                                           incoming.team_id, incoming.now)
     alert_pk = None
     job_kind = _job_kind_for(event)
     if event.alert is not None:
-        alert_pk, job_kind = _upsert_alert(connection, event, route, channel, team_id, now)
-    event_pk = _insert_unless_present(connection, EventRow, dict(
+        alert_pk, job_kind = _upsert_alert(transaction, event, route, channel, team_id, now)
+    event_pk = transaction.scalar(_INSERT_EVENT, dict(
         route=route, channel=channel, event_id=event.event_id, event_type=event.event_type,
-        received_at=now, payload=body_text, alert_id=alert_pk,
+        received_at=now, payload=incoming.body_text, alert_id=alert_pk,
     ))
     if event_pk is None:
-        raise _DuplicateEvent(event.event_id)
-    job_pk = job_due_at = None
+        raise DuplicateEvent(event.event_id)
+    job_pk = job_due_at = job = None
     if job_kind is not None:
         job = job_values(kind=job_kind, alert_id=alert_pk, channel=channel, team_id=team_id,
-                         now=now, event_pk=event_pk, default_channel=default_channel)
-        job_pk = connection.scalar(insert(JobRow.__table__).returning(JobRow.__table__.c.id), job)
-        job_due_at = mark_lane_ready(connection, job)
+                         now=now, event_pk=event_pk, default_channel=incoming.default_channel)
+        job_pk = transaction.scalar(_INSERT_JOB, dict(job, progress={}))
+        if lanes is None:
+            lane = transaction.first(_MARK_LANE_READY, lane_ready_values(job))
+            job_due_at = job_due_time(job, lane)
+        else:
+            lanes.add(job)
     return IngestResult(IngestStatus.ACCEPTED, event_pk=event_pk, alert_pk=alert_pk,
-                        job_pk=job_pk, job_due_at=job_due_at)
+                        job_pk=job_pk, job_due_at=job_due_at, job=job)
 
 
-def _insert_unless_present(connection: Connection, model: type, values: dict[str, Any]) -> int | None:
-    """INSERT … ON CONFLICT DO NOTHING RETURNING id: the new id, or None if a unique key
-    already holds such a row."""
-    return connection.scalar(_insert_unless_present_statement(model.__table__, tuple(values)), values)
+class LaneMarks:
+    """The lanes a transaction's new jobs are in, marked ready once each at its end.
+
+    One upsert per lane instead of one per job (a batch's jobs mostly share a lane), and
+    touched last, so a lane's row lock (PostgreSQL) is held only for the commit.
+    """
+
+    def __init__(self) -> None:
+        self._earliest: dict[str, dict[str, Any]] = {}
+
+    def add(self, job: dict[str, Any]) -> None:
+        known = self._earliest.get(job["lane"])
+        if known is None or job["next_attempt_at"] < known["next_attempt_at"]:
+            self._earliest[job["lane"]] = job
+
+    def mark(self, transaction: RawTransaction, results: list[IngestResult]) -> list[IngestResult]:
+        """Mark every lane ready; the results with each job's earliest start filled in."""
+        rows = {lane: transaction.first(_MARK_LANE_READY, lane_ready_values(job))
+                for lane, job in self._earliest.items()}
+        return [replace(result, job_due_at=job_due_time(result.job, rows[result.job["lane"]]))
+                if result.job is not None else result for result in results]
 
 
-@functools.lru_cache(maxsize=16)
-def _insert_unless_present_statement(table: Table, columns: tuple[str, ...]) -> TextClause:
-    # SQLAlchemy 2.0 does not cache the compiled form of its dialects' on_conflict_do_nothing()
-    # inserts, and compiling one costs more than running it. SQLite and PostgreSQL share
-    # this syntax, so one text statement, typed from the table's columns, serves both.
+def _insert_statement(table: Table, columns: tuple[str, ...], *, unless_present: bool) -> TextClause:
+    # Text statements typed from the table's columns: SQLite and PostgreSQL share this
+    # syntax, and ON CONFLICT DO NOTHING RETURNING id gives None for a repeated key.
     names = ", ".join(columns)
     placeholders = ", ".join(f":{column}" for column in columns)
+    conflict = " ON CONFLICT DO NOTHING" if unless_present else ""
     return text(
-        f"INSERT INTO {table.name} ({names}) VALUES ({placeholders})"
-        " ON CONFLICT DO NOTHING RETURNING id"
+        f"INSERT INTO {table.name} ({names}) VALUES ({placeholders}){conflict} RETURNING id"
     ).bindparams(*(bindparam(column, type_=table.c[column].type) for column in columns))
+
+
+_EVENT_COLUMNS = ("route", "channel", "event_id", "event_type", "received_at", "payload",
+                  "alert_id")
+_INSERT_EVENT = Prepared(_insert_statement(EventRow.__table__, _EVENT_COLUMNS,
+                                           unless_present=True))
+_JOB_COLUMNS = (*job_values(kind="", alert_id=None, channel="", now=datetime.now()), "progress")
+_INSERT_JOB = Prepared(_insert_statement(JobRow.__table__, tuple(_JOB_COLUMNS),
+                                         unless_present=False))
+_MARK_LANE_READY = Prepared(mark_ready_statement(), (
+    ("next_post_at", DeliveryLaneRow.__table__.c.next_post_at.type),
+    ("held_until", DeliveryLaneRow.__table__.c.held_until.type),
+))
 
 
 def _job_kind_for(event: Event) -> str | None:
@@ -123,23 +180,22 @@ def _job_kind_for(event: Event) -> str | None:
 
 
 def _upsert_alert(
-    connection: Connection, event: Event, route: str, channel: str, team_id: str | None,
+    transaction: RawTransaction, event: Event, route: str, channel: str, team_id: str | None,
     now: datetime,
 ) -> tuple[int, str | None]:
     """Apply the event to its alert row; returns the row's id and the job to queue (if any)."""
     alert = event.alert
     assert alert is not None and event.key_kind is not None
     key = dict(route=route, channel=channel, kind=event.key_kind.value, alert_key=alert.key)
-    current = _lock_alert(connection, key)
+    current = transaction.first(_LOCK_ALERT, key)
     if current is None:
-        values = _changes(None, event, now)
-        alert_pk = _insert_unless_present(connection, AlertRow, dict(
-            key, first_seen_at=now, slack_team=team_id, **values))
+        values = dict(key, first_seen_at=now, slack_team=team_id, **_changes(None, event, now))
+        alert_pk = transaction.scalar(_insert_alert_statement(tuple(values)), values)
         if alert_pk is not None:
             return alert_pk, _job_kind_for(event)
         # Another transaction created the row since we looked (PostgreSQL): its insert
         # has committed, so the row can now be locked and updated like any other.
-        current = _lock_alert(connection, key)
+        current = transaction.first(_LOCK_ALERT, key)
         assert current is not None
 
     if event.transition is Transition.CLEAR and current.state == AlertState.CLEARED:
@@ -152,27 +208,39 @@ def _upsert_alert(
         # record of it, but never reopen a cleared alert or post about it.
         log.info("stale trigger %s for cleared alert %s ignored", event.event_id, current.id)
         return current.id, None
-    alerts = AlertRow.__table__
-    connection.execute(
-        update(alerts).where(alerts.c.id == current.id)
-        .values(slack_team=team_id, **_changes(current, event, now))
-    )
+    changes = dict(slack_team=team_id, **_changes(current, event, now))
+    transaction.rows(_update_alert_statement(tuple(changes)), dict(changes, alert_pk=current.id))
     return current.id, _job_kind_for(event)
 
 
-def _lock_alert(connection: Connection, key: dict[str, str]) -> Row[Any] | None:
-    return connection.execute(_LOCK_ALERT, key).first()
+@functools.lru_cache(maxsize=16)
+def _insert_alert_statement(columns: tuple[str, ...]) -> Prepared:
+    # The columns differ by transition (a clear never seen triggered sets trigger_count).
+    return Prepared(_insert_statement(AlertRow.__table__, columns, unless_present=True))
 
 
-def _lock_alert_statement() -> Select[Any]:
+@functools.lru_cache(maxsize=16)
+def _update_alert_statement(columns: tuple[str, ...]) -> Prepared:
     alerts = AlertRow.__table__
+    assignments = ", ".join(f"{column} = :{column}" for column in columns)
+    return Prepared(text(f"UPDATE alerts SET {assignments} WHERE id = :alert_pk").bindparams(
+        *(bindparam(column, type_=alerts.c[column].type) for column in columns),
+        bindparam("alert_pk", type_=alerts.c.id.type),
+    ))
+
+
+def _lock_alert_statement() -> Prepared:
+    alerts = AlertRow.__table__
+    columns = ("id", "state", "cleared_at", "triggered_at", "trigger_count")
     key_columns = ("route", "channel", "kind", "alert_key")
-    return (
-        select(alerts.c.id, alerts.c.state, alerts.c.cleared_at, alerts.c.triggered_at,
-               alerts.c.trigger_count)
+    # FOR UPDATE only where there is row locking (SQLite's BEGIN IMMEDIATE already
+    # excludes every other writer); the dialect's compiler knows which.
+    statement = (
+        select(*(alerts.c[column] for column in columns))
         .where(*(alerts.c[column] == bindparam(column) for column in key_columns))
         .with_for_update()
     )
+    return Prepared(statement, [(column, alerts.c[column].type) for column in columns])
 
 
 _LOCK_ALERT = _lock_alert_statement()

@@ -67,17 +67,26 @@ def mark_lane_ready(connection: Connection, job: dict[str, Any]) -> datetime:
     marking it idle holds the row lock, so this waits for it and then marks it ready, and
     no job is left in a lane marked idle.
     """
-    row = connection.execute(_mark_ready_statement(), dict(
-        lane=job["lane"], team_id=job["team_id"], channel=job["channel"],
-        due=job["next_attempt_at"], epoch=_EPOCH,
-    )).one()
+    row = connection.execute(mark_ready_statement(), lane_ready_values(job)).one()
+    return job_due_time(job, row)
+
+
+def lane_ready_values(job: dict[str, Any]) -> dict[str, Any]:
+    """The parameters of :func:`mark_ready_statement` for a new job's values."""
+    return dict(lane=job["lane"], team_id=job["team_id"], channel=job["channel"],
+                due=job["next_attempt_at"], epoch=_EPOCH)
+
+
+def job_due_time(job: dict[str, Any], lane: Any) -> datetime:
+    """When a new job can start at the earliest, given its lane's row as marked ready."""
     # A post in flight holds the lane until its answer; its end is not known here, but
     # the thread that made it wakes one for the lane's next slot.
-    return max(t for t in (job["next_attempt_at"], row.next_post_at, row.held_until) if t)
+    return max(t for t in (job["next_attempt_at"], lane.next_post_at, lane.held_until) if t)
 
 
 @functools.lru_cache(maxsize=1)
-def _mark_ready_statement() -> TextClause:
+def mark_ready_statement() -> TextClause:
+    """Mark a lane ready from a due time (earliest wins); returns the lane's pacing."""
     # A text statement: SQLAlchemy does not cache the compiled form of its dialects'
     # upserts (see bot.store.ingest); SQLite and PostgreSQL share this syntax.
     columns = DeliveryLaneRow.__table__.c

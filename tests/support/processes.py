@@ -70,13 +70,7 @@ class BotProcess:
         return self.log_path.read_text()
 
     def stop(self) -> int:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(5)
+        stop_process(self.process)
         self._log.close()
         return self.process.returncode
 
@@ -84,6 +78,17 @@ class BotProcess:
         self.process.kill()
         self.process.wait(5)
         self._log.close()
+
+
+def stop_process(process: subprocess.Popen) -> None:
+    """SIGTERM, then SIGKILL if it has not exited after 20 s."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(5)
 
 
 def children_of(pid: int) -> list[int]:
