@@ -7,11 +7,12 @@ app (bot.metrics_http) and by the metrics port of ``python -m bot worker``
 from __future__ import annotations
 
 import hmac
+import json
 import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable, Iterable, Iterator
 
-from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
@@ -51,8 +52,22 @@ def authorized(config: Config, header: str | None) -> bool:
                                                       config.metrics_token.encode())
 
 
-def exposition(sources: Sources) -> bytes:
-    return generate_latest(scrape_registry(sources))
+@dataclass(frozen=True)
+class Answer:
+    """What a scrape is answered, whichever server carries it (Flask, the worker's port)."""
+    status: int
+    headers: list[tuple[str, str]]
+    body: bytes
+
+
+def answer_scrape(sources: Sources, authorization: str | None) -> Answer:
+    """The one answer to ``GET /metrics``: 401 JSON without the token, else the text."""
+    if not authorized(sources.config, authorization):
+        body = json.dumps({"error": "unauthorized", "message": UNAUTHORIZED}).encode()
+        return Answer(401, [("Content-Type", "application/json"),
+                            ("WWW-Authenticate", 'Bearer realm="metrics"')], body)
+    return Answer(200, [("Content-Type", CONTENT_TYPE_LATEST)],
+                  generate_latest(scrape_registry(sources)))
 
 
 def scrape_registry(sources: Sources) -> CollectorRegistry:

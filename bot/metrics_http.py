@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import logging
 
-from flask import Blueprint, Flask, Response, current_app, jsonify, request
-from prometheus_client import CONTENT_TYPE_LATEST
+from flask import Blueprint, Flask, Response, current_app, request
 
 from bot.metrics import Metrics
-from bot.metrics_export import UNAUTHORIZED, Sources, authorized, exposition
+from bot.metrics_export import Sources, answer_scrape
 from bot.services import Services, services
 from bot.store.routes import DEFAULT_ROUTE
 
@@ -51,12 +50,9 @@ def _route_label(status: int) -> str:
 
 
 @blueprint.route("/metrics", methods=["GET"])
-def metrics_endpoint() -> Response | tuple[Response, int]:
+def metrics_endpoint() -> Response:
     app_services = services(current_app)
-    if not authorized(app_services.config, request.headers.get("Authorization")):
-        response = jsonify(error="unauthorized", message=UNAUTHORIZED)
-        response.headers["WWW-Authenticate"] = 'Bearer realm="metrics"'
-        return response, 401
     sources = Sources(app_services.config, app_services.database, app_services.metrics,
                       lambda: app_services.socket_mode)
-    return Response(exposition(sources), content_type=CONTENT_TYPE_LATEST)
+    answer = answer_scrape(sources, request.headers.get("Authorization"))
+    return Response(answer.body, status=answer.status, headers=answer.headers)

@@ -12,12 +12,12 @@ import logging
 import threading
 from typing import Any, Callable, Iterable
 
-from prometheus_client import CONTENT_TYPE_LATEST
+from werkzeug.http import HTTP_STATUS_CODES
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from bot.config import Config
 from bot.metrics import Metrics
-from bot.metrics_export import UNAUTHORIZED, Sources, authorized, exposition
+from bot.metrics_export import Answer, Sources, answer_scrape
 from bot.store.database import Database
 
 log = logging.getLogger(__name__)
@@ -45,20 +45,11 @@ class WorkerMetricsServer:
 
     def _wsgi(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         if environ.get("PATH_INFO") != "/metrics" or environ.get("REQUEST_METHOD") != "GET":
-            return _json(start_response, "404 Not Found", "not_found",
-                         "this port serves only GET /metrics")
-        if not authorized(self._sources.config, environ.get("HTTP_AUTHORIZATION")):
-            return _json(start_response, "401 Unauthorized", "unauthorized", UNAUTHORIZED,
-                         [("WWW-Authenticate", 'Bearer realm="metrics"')])
-        body = exposition(self._sources)
-        start_response("200 OK", [("Content-Type", CONTENT_TYPE_LATEST),
-                                  ("Content-Length", str(len(body)))])
-        return [body]
-
-
-def _json(start_response: StartResponse, status: str, error: str, message: str,
-          headers: list[tuple[str, str]] | None = None) -> list[bytes]:
-    body = json.dumps({"error": error, "message": message}).encode()
-    start_response(status, [("Content-Type", "application/json"),
-                            ("Content-Length", str(len(body))), *(headers or [])])
-    return [body]
+            body = json.dumps({"error": "not_found",
+                               "message": "this port serves only GET /metrics"}).encode()
+            answer = Answer(404, [("Content-Type", "application/json")], body)
+        else:
+            answer = answer_scrape(self._sources, environ.get("HTTP_AUTHORIZATION"))
+        start_response(f"{answer.status} {HTTP_STATUS_CODES[answer.status]}",
+                       [*answer.headers, ("Content-Length", str(len(answer.body)))])
+        return [answer.body]
