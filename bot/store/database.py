@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import sqlite3
 import threading
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -33,6 +35,8 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 # Any constant works; it only has to be the same for every process of this service.
 _MIGRATION_LOCK_ID = 7_310_021_337
 _SQLITE_LOCK_TIMEOUT = 30.0  # seconds, the same as the connections' busy_timeout
+# Seconds a process waits for another's SQLite migration before it gives up and says so.
+_SQLITE_MIGRATION_WAIT = 120.0
 
 # PostgreSQL that stops answering: a request gets its 503 within about five seconds.
 CONNECT_TIMEOUT = 3  # seconds to open a connection (psycopg's connect_timeout)
@@ -253,11 +257,44 @@ class Database:
             self.url, poolclass=NullPool,
             connect_args={"connect_timeout": CONNECT_TIMEOUT, **_TCP_SETTINGS})
         try:
-            with engine.connect() as connection:
+            with self._sqlite_migration_turn(), engine.connect() as connection:
                 self._upgrade_on(connection, alembic_config)
         finally:
             if engine is not self.engine:
                 engine.dispose()
+
+    @contextmanager
+    def _sqlite_migration_turn(self) -> Iterator[None]:
+        """On SQLite, one process at a time migrates a database file, from connect to head.
+
+        Alembic commits each SQLite migration on its own (SQLite DDL is not transactional
+        to Alembic), so a process that read the version between two of another's commits
+        re-applies a migration that is already there. The first connection also switches the
+        file to WAL, which a second process meeting it half-done gets as "database is
+        locked". An advisory lock on a file beside the database (PostgreSQL has
+        pg_advisory_lock) keeps serve, worker and release phase out of each other's way.
+        """
+        database = self.url.database
+        if not self.is_sqlite or not database or database == ":memory:":
+            yield
+            return
+        with open(f"{database}.migrate-lock", "a") as lock_file:
+            deadline = time.monotonic() + _SQLITE_MIGRATION_WAIT
+            while True:
+                try:
+                    fcntl.flock(lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() > deadline:
+                        raise OperationalError(
+                            "migrate", None, sqlite3.OperationalError(
+                                f"another process has been migrating {database} for"
+                                f" {_SQLITE_MIGRATION_WAIT:.0f} s")) from None
+                    time.sleep(0.05)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock_file, fcntl.LOCK_UN)
 
     def _upgrade_on(self, connection: Any, alembic_config: AlembicConfig) -> None:
         if not self.is_sqlite:
