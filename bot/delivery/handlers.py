@@ -39,6 +39,7 @@ from bot.store.alerts import load_alert_view
 from bot.store.database import Database
 from bot.store.events import load_event
 from bot.store.models import AlertRow
+from bot.store.reminders import ReminderArgs, still_applies
 from bot.store.retry import with_db_retries
 from bot.store.routes import DEFAULT_ROUTE, RouteOptions, route_options
 from bot.thousandeyes import Event
@@ -118,6 +119,18 @@ class JobExecutor:
             return
         note = AckNoteArgs.from_data(job.data)
         message = self.renderer.render_ack_note(view, note.responder, note.acknowledged)
+        self._post(job, row.slack_channel or "", message, thread_ts=row.slack_ts)
+
+    def reminder(self, job: ClaimedJob) -> None:
+        row, view = self._alert(job)
+        args = ReminderArgs.from_data(job.data)
+        # Read now, not when queued: an acknowledgement or clear since then cancels it.
+        if not self._has_parent(row) or not still_applies(row, view, args):
+            log.info("alert %d: reminder %d is moot (acknowledged, cleared or triggered"
+                     " again)", row.id, args.number)
+            return
+        message = self.renderer.render_reminder_note(
+            view, args.unacknowledged_for, args.number, mention=self._options(row).mention)
         self._post(job, row.slack_channel or "", message, thread_ts=row.slack_ts)
 
     # --- helpers --------------------------------------------------------------------

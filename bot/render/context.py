@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Mapping
 
 from bot import actions
@@ -145,6 +145,17 @@ def ack_note_context(view: AlertView, responder: Responder, acknowledged: bool) 
     context = alert_context(view)
     context["actor"] = responder_dict(responder, context["started_at"])
     context["acknowledged"] = bool(acknowledged)
+    return context
+
+
+def reminder_context(view: AlertView, unacknowledged_for: timedelta, number: int,
+                     mention: str) -> dict[str, Any]:
+    """The alert context plus which reminder this is and for how long nobody responded.
+    ``mention`` is the route's option (never payload text), made safe here."""
+    context = alert_context(view)
+    context["reminder_number"] = number
+    context["unacknowledged_for"] = human_duration(unacknowledged_for)
+    context["mention"] = notify_mention(mention) if not context["is_cleared"] else ""
     return context
 
 

@@ -74,6 +74,7 @@ class JobKind(enum.StrEnum):
     ALERT_CLEAR = "alert_clear"
     REFRESH_PARENT = "refresh_parent"
     ACK_NOTE = "ack_note"
+    REMINDER = "reminder"
 
 
 class AlertState:
