@@ -100,6 +100,9 @@ class Config:
     # (None: never), up to ``reminder_repeat`` times, each that long after the last.
     reminder_after: timedelta | None = None
     reminder_repeat: int = 1
+    # A new alertId for a rule and test this soon after the last one cleared threads
+    # under its parent as "triggered again" (None: always a new parent).
+    flap_window: timedelta | None = timedelta(minutes=10)
     # Operating it (bot.metrics*, bot.health, bot.logformat).
     metrics_token: str | None = field(default=None, repr=False)  # Bearer for GET /metrics
     log_format: str = "text"  # "json": one JSON object per line
@@ -219,6 +222,8 @@ class Config:
             reminder_after=reader.duration("REMINDER_AFTER", None, minimum=timedelta(minutes=1)),
             # Each reminder is queued at the trigger, so the count is bounded.
             reminder_repeat=reader.integer("REMINDER_REPEAT", 1, minimum=1, maximum=10),
+            flap_window=reader.duration("FLAP_WINDOW", timedelta(minutes=10),
+                                        minimum=timedelta(seconds=1)),
             metrics_token=reader.secret("METRICS_TOKEN", min_length=16),
             log_format=reader.choice("LOG_FORMAT", "TEXT", ("TEXT", "JSON")).lower(),
             delivery_stuck_after=reader.duration(

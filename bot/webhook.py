@@ -160,6 +160,7 @@ def _ingest(destination: Destination) -> tuple[Response, int] | Response:
             now=utcnow(), team_id=destination.team_id,
             default_channel=app_services.config.slack_channel or "",
             reminders=reminder_plan(app_services.config),
+            flap_window=app_services.config.flap_window,
         )
         committer = app_services.group_commit
         result = (committer.store(incoming) if committer is not None

@@ -11,11 +11,12 @@ import enum
 import functools
 import logging
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Row, Table, TextClause, bindparam, select, text
 
+from bot.store.adoption import adoption_for_new_alert, subject_key
 from bot.store.database import Database
 from bot.store.jobs import job_due_time, job_values, lane_ready_values, mark_ready_statement
 from bot.store.models import AlertRow, AlertState, DeliveryLaneRow, EventRow, JobKind, JobRow
@@ -57,6 +58,7 @@ class IncomingEvent:
     team_id: str | None = None
     default_channel: str = ""  # SLACK_CHANNEL: only chooses the lane of a job for ''
     reminders: ReminderPlan | None = None  # REMINDER_AFTER/REPEAT (None: no reminders)
+    flap_window: timedelta | None = None  # FLAP_WINDOW (bot.store.adoption)
 
 
 def store_event(
@@ -106,8 +108,7 @@ def write_event(transaction: RawTransaction, incoming: IncomingEvent,
     trigger_count = 0
     job_kind = _job_kind_for(event)
     if event.alert is not None:
-        alert_pk, job_kind, trigger_count = _upsert_alert(transaction, event, route, channel,
-                                                          team_id, now)
+        alert_pk, job_kind, trigger_count = _upsert_alert(transaction, incoming)
     event_pk = transaction.scalar(_INSERT_EVENT, dict(
         route=route, channel=channel, event_id=event.event_id, event_type=event.event_type,
         received_at=now, payload=incoming.body_text, alert_id=alert_pk,
@@ -210,18 +211,24 @@ def _job_kind_for(event: Event) -> str | None:
     return JobKind.ALERT_TRIGGER if event.transition is Transition.TRIGGER else JobKind.ALERT_CLEAR
 
 
-def _upsert_alert(
-    transaction: RawTransaction, event: Event, route: str, channel: str, team_id: str | None,
-    now: datetime,
-) -> tuple[int, str | None, int]:
+def _upsert_alert(transaction: RawTransaction, incoming: IncomingEvent) -> tuple[int, str | None, int]:
     """Apply the event to its alert row; returns the row's id, the job to queue (if any)
     and the alert's trigger count after the event."""
+    event, route, channel, team_id, now = (incoming.event, incoming.route, incoming.channel,
+                                           incoming.team_id, incoming.now)
     alert = event.alert
     assert alert is not None and event.key_kind is not None
     key = dict(route=route, channel=channel, kind=event.key_kind.value, alert_key=alert.key)
     current = transaction.first(_LOCK_ALERT, key)
     if current is None:
         values = dict(key, first_seen_at=now, slack_team=team_id, **_changes(None, event, now))
+        if event.transition is Transition.TRIGGER:
+            adoption = adoption_for_new_alert(
+                transaction, route=route, channel=channel, subject=values["subject_key"],
+                now=now, flap_window=incoming.flap_window)
+            if adoption is not None:
+                values.update(thread_alert_id=adoption.thread_alert_id,
+                              thread_reason=adoption.reason.value)
         alert_pk = transaction.scalar(_insert_alert_statement(tuple(values)), values)
         if alert_pk is not None:
             return alert_pk, _job_kind_for(event), values["trigger_count"]
@@ -299,6 +306,7 @@ def _changes(current: Row[Any] | None, event: Event, now: datetime) -> dict[str,
         title=(alert.test_name if isinstance(alert, TestAlert) else alert.agent_name)[:500],
         severity=alert.severity[:32] if alert.severity else None,
         permalink=alert.permalink[:2000],
+        subject_key=subject_key(alert),
     )
     if current is None or current.triggered_at is None:
         values["triggered_at"] = alert.date_start

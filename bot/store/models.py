@@ -116,6 +116,10 @@ class AlertRow(Base):
         Index("ix_alerts_open_by_channel", "slack_channel", "first_seen_at", "id",
               sqlite_where=text(OPEN_ALERT_CONDITION),
               postgresql_where=text(OPEN_ALERT_CONDITION)),
+        # Adoption (bot.store.adoption): the latest alert of a rule on a test or target.
+        Index("ix_alerts_subject", "route", "channel", "subject_key", "id"),
+        # Delivery: the alerts threading under an alert, whose jobs wait for its jobs.
+        Index("ix_alerts_thread", "thread_alert_id"),
     )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
@@ -148,6 +152,13 @@ class AlertRow(Base):
     slack_team: Mapped[str | None] = mapped_column(String(32))
     slack_channel: Mapped[str | None] = mapped_column(String(100))
     slack_ts: Mapped[str | None] = mapped_column(String(32))
+    # What the alert is about, as adoption compares it: the rule and the test, agent or
+    # device (bot.store.adoption.subject_key). None for alerts stored before 0009.
+    subject_key: Mapped[str | None] = mapped_column(String(300))
+    # Set at ingest when this alert threads under an earlier alert's parent instead of
+    # posting its own: that alert, and why (an AdoptionReason value).
+    thread_alert_id: Mapped[int | None] = mapped_column(Id, ForeignKey("alerts.id"))
+    thread_reason: Mapped[str | None] = mapped_column(String(16))
 
 
 class WaitingFor:
