@@ -223,7 +223,8 @@ def _earlier_job_to_wait_for() -> ColumnElement[bool]:
     changes to it made, before this alert's jobs run."""
     earlier = _JOBS.alias("earlier")
     threads_under = (select(_ALERTS.c.thread_alert_id)
-                     .where(_ALERTS.c.id == _JOBS.c.alert_id).scalar_subquery())
+                     .where(_ALERTS.c.id == _JOBS.c.alert_id)
+                     .correlate(_JOBS).scalar_subquery())
     waits_for_its_kind = and_(*(
         or_(_JOBS.c.kind != kind, earlier.c.kind.not_in(sorted(spec.overtakes)))
         for kind, spec in KINDS.items() if spec.overtakes

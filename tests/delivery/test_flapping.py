@@ -125,3 +125,15 @@ def test_flap_window_off_posts_a_new_parent(slack_config, fake_slack):
         flap(server, worker)
         drain(worker)
     assert len(fake_slack.top_level()) == 2
+
+
+def test_the_adopted_trigger_waits_while_the_previous_parent_is_retried(
+        slack_server, worker, fake_slack):
+    fake_slack.fail("chat.postMessage", status=503)  # the first post fails: retried later
+    send(slack_server, recent_trigger())
+    send(slack_server, recent_clear())
+    send(slack_server, next_alert(recent_trigger(), 1))
+    drain(worker)
+    [parent] = fake_slack.top_level()
+    assert button_values(parent) == [encode_alert_ref(alerts(worker)[1].id)]
+    assert len(fake_slack.thread(parent)) == 2
