@@ -39,7 +39,7 @@ from bot.store.alerts import load_alert_view
 from bot.store.database import Database
 from bot.store.events import load_event
 from bot.store.models import AlertRow
-from bot.store.adoption import thread_parent
+from bot.store.adoption import AdoptionReason, thread_parent
 from bot.store.reminders import ReminderArgs, still_applies
 from bot.store.retry import with_db_retries
 from bot.store.routes import DEFAULT_ROUTE, RouteOptions, route_options
@@ -87,7 +87,8 @@ class JobExecutor:
             if not self._thread_under_earlier_parent(job, row, view):
                 self._post_parent(job, row, view)
             return
-        self._update_parent(row, view)
+        if self._owns_parent(row):
+            self._update_parent(row, view)
         if view.trigger_count > 1 and job.progress.note_ts is None:
             posted = self._post(job, row.slack_channel or "", self.renderer.render_retrigger_note(view),
                                 thread_ts=row.slack_ts)
@@ -107,11 +108,12 @@ class JobExecutor:
             )
             job.progress.reply_ts = posted.ts
             self._save_progress(job)
-        self._update_parent(row, view)
+        if self._owns_parent(row):
+            self._update_parent(row, view)
 
     def refresh_parent(self, job: ClaimedJob) -> None:
         row, view = self._alert(job)
-        if self._has_parent(row):
+        if self._has_parent(row) and self._owns_parent(row):
             self._update_parent(row, view)
         # Without a parent the pending trigger job will post the current state anyway.
 
@@ -152,13 +154,20 @@ class JobExecutor:
                      row.id)
             return False
         if job.progress.note_ts is None:
+            # A reply, never broadcast and without the route's mention: quiet by design.
             posted = self._post(job, channel, self.renderer.render_retrigger_note(view),
                                 thread_ts=ts)
             job.progress.note_ts = posted.ts
             self._save_progress(job)
-        self._update_message(channel, ts, row.id, view)
+        if self._owns_parent(row):
+            self._update_message(channel, ts, row.id, view)
         self.parent_posted = (row.id, channel, ts)
         return True
+
+    def _owns_parent(self, row: AlertRow) -> bool:
+        """False for an alert that triggered while snoozed: it replies in the thread of
+        the parent, which keeps showing the alert it belongs to."""
+        return row.thread_reason != AdoptionReason.SNOOZED
 
     def _post_parent(self, job: ClaimedJob, row: AlertRow, view: AlertView) -> None:
         # Only the first post notifies the route's audience; updates never mention.

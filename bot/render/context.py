@@ -39,6 +39,7 @@ ACTION_IDS = {
     "acknowledge": actions.ACKNOWLEDGE,
     "unacknowledge": actions.UNACKNOWLEDGE,
     "view": actions.VIEW_IN_THOUSANDEYES,
+    "snooze": actions.SNOOZE,
 }
 
 
@@ -99,6 +100,9 @@ def alert_context(view: AlertView) -> dict[str, Any]:
         "trigger_count": max(1, view.trigger_count),
         "retriggered": view.trigger_count > 1,
         "triggered_again": view.thread_reason == "flapping",
+        "snoozed": view.thread_reason == "snoozed",
+        "snoozed_until": view.snoozed_until if not is_cleared else None,
+        "snoozed_by": view.snoozed_by if not is_cleared else "",
     }
     context.update(_test_fields(alert) if isinstance(alert, TestAlert) else _empty_test_fields())
     context.update(_agent_fields(alert) if isinstance(alert, AgentAlert) else _empty_agent_fields())
@@ -127,6 +131,11 @@ def parent_buttons(context: Mapping[str, Any]) -> list[dict[str, str]]:
         if context.get("responders_total") and ids.get("unacknowledge"):
             buttons.append({"text": "Unacknowledge", "action_id": ids["unacknowledge"],
                             "value": ref})
+        if ids.get("snooze") and ref.startswith("alert:") and ref[6:].isdigit():
+            alert_pk = int(ref[6:])
+            buttons.append({"action_id": ids["snooze"], "options": [
+                {"text": f"Snooze {hours} h", "value": actions.encode_snooze_choice(alert_pk, hours)}
+                for hours in actions.SNOOZE_HOURS]})
     url = safe_url(context.get("permalink"))
     if url and ids.get("view"):
         buttons.append({"text": context.get("permalink_label") or VIEW_LABEL,

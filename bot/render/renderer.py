@@ -54,6 +54,7 @@ KINDS = (
     "command_connect",
     "command_list",
     "command_disconnect",
+    "command_snooze",
 )
 _KIND_PATTERN = re.compile(r"^[a-z0-9_]{1,64}$")
 

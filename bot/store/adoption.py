@@ -9,6 +9,10 @@ parent as "triggered again", and that parent shows the new alert from then on (s
 offers Acknowledge for it). The previous alert is the immediate one, not the first of
 the chain: its jobs (its clear, its own adoption) are the ones the new alert's jobs must
 wait for, and its ``slack_ts`` leads to the shared parent once its trigger ran.
+
+Snoozed (bot.store.snoozes): while a snooze of the rule on the test runs, a new alert
+threads under the last alert's parent whatever that alert's state, quietly (no
+broadcast, no mention), and leaves the parent to that alert.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import bindparam, select, text
 
 from bot.store.database import Database
-from bot.store.models import AlertRow, AlertState
+from bot.store.models import AlertRow, AlertState, SnoozeRow
 from bot.store.prepared import Prepared, RawTransaction
 from bot.thousandeyes import AgentAlert, TestAlert
 
@@ -29,6 +33,7 @@ SUBJECT_KEY_LENGTH = 300
 
 class AdoptionReason(enum.StrEnum):
     FLAPPING = "flapping"
+    SNOOZED = "snoozed"
 
 
 @dataclass(frozen=True)
@@ -63,6 +68,20 @@ def _previous_alert_statement() -> Prepared:
 _PREVIOUS_ALERT = _previous_alert_statement()
 
 
+def _running_snooze_statement() -> Prepared:
+    snoozes = SnoozeRow.__table__
+    statement = text(
+        "SELECT id FROM snoozes WHERE route = :route AND channel = :channel"
+        " AND subject_key = :subject_key AND until > :now AND cancelled_at IS NULL LIMIT 1"
+    ).bindparams(*(bindparam(column, type_=snoozes.c[column].type)
+                   for column in ("route", "channel", "subject_key")),
+                 bindparam("now", type_=snoozes.c.until.type))
+    return Prepared(statement, [("id", snoozes.c.id.type)])
+
+
+_RUNNING_SNOOZE = _running_snooze_statement()
+
+
 def adoption_for_new_alert(
     transaction: RawTransaction, *, route: str, channel: str, subject: str, now: datetime,
     flap_window: timedelta | None,
@@ -72,11 +91,13 @@ def adoption_for_new_alert(
     Called before the new alert's row is inserted, so the latest alert of the subject
     is an earlier one.
     """
-    if flap_window is None:
+    where = dict(route=route, channel=channel, subject_key=subject)
+    previous = transaction.first(_PREVIOUS_ALERT, where)
+    if previous is None:
         return None
-    previous = transaction.first(_PREVIOUS_ALERT, dict(route=route, channel=channel,
-                                                       subject_key=subject))
-    if previous is None or previous.state != AlertState.CLEARED:
+    if transaction.first(_RUNNING_SNOOZE, dict(where, now=now)) is not None:
+        return Adoption(previous.id, AdoptionReason.SNOOZED)
+    if flap_window is None or previous.state != AlertState.CLEARED:
         return None
     # The clear's arrival by our clock (last_event_at), not ThousandEyes' dateEnd: an
     # account's dates may be in another zone, and arrival is what the channel saw.

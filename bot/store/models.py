@@ -161,6 +161,31 @@ class AlertRow(Base):
     thread_reason: Mapped[str | None] = mapped_column(String(16))
 
 
+class SnoozeRow(Base):
+    """A rule on a test (or agent, device) snoozed from a parent's overflow menu: until
+    ``until``, its new alerts thread quietly under the last parent (bot.store.adoption)."""
+
+    __tablename__ = "snoozes"
+    __table_args__ = (Index("ix_snoozes_subject", "route", "channel", "subject_key", "until"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    route: Mapped[str] = mapped_column(String(64))
+    channel: Mapped[str] = mapped_column(String(100), default="")
+    subject_key: Mapped[str] = mapped_column(String(300))
+    # The alert it was snoozed from, and what it said (for `/thousandeyes snooze list`).
+    alert_id: Mapped[int] = mapped_column(Id, ForeignKey("alerts.id"))
+    rule_name: Mapped[str] = mapped_column(String(500), default="")
+    title: Mapped[str] = mapped_column(String(500), default="")
+    # Where the click came from: only that channel lists or cancels it.
+    slack_team: Mapped[str | None] = mapped_column(String(32))
+    slack_channel: Mapped[str] = mapped_column(String(100))
+    until: Mapped[datetime]
+    created_by: Mapped[str] = mapped_column(String(32))
+    created_by_name: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime]
+    cancelled_at: Mapped[datetime | None]
+
+
 class WaitingFor:
     """Why a pending job is not due yet (``JobRow.waiting_for``)."""
 

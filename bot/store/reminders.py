@@ -57,9 +57,10 @@ class ReminderArgs:
 
 
 def still_applies(row: AlertRow, view: AlertView, args: ReminderArgs) -> bool:
-    """True while the trigger it was queued for is open and nobody acknowledges it."""
+    """True while the trigger it was queued for is open and nobody acknowledges it; never
+    for an alert that triggered while its rule was snoozed (quiet is what was asked)."""
     return (row.state == AlertState.TRIGGERED and row.trigger_count == args.trigger_count
-            and not view.responders)
+            and not view.responders and row.thread_reason != "snoozed")
 
 
 def reminder_plan(config: "Config") -> ReminderPlan | None:
