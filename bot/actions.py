@@ -9,6 +9,8 @@ from __future__ import annotations
 ACKNOWLEDGE = "te_acknowledge"
 UNACKNOWLEDGE = "te_unacknowledge"
 VIEW_IN_THOUSANDEYES = "te_view"
+SNOOZE = "te_snooze"  # the parent's overflow menu: snooze this rule on this test
+SNOOZE_HOURS = (1, 4, 24)
 
 _PREFIX = "alert:"
 
@@ -25,3 +27,17 @@ def decode_alert_ref(value: str) -> int:
     if not number.isdigit() or len(number) > 18:
         raise ValueError(f"not an alert reference: {value!r:.60}")
     return int(number)
+
+
+def encode_snooze_choice(alert_pk: int, hours: int) -> str:
+    """The value of one overflow option: which alert, for how many hours."""
+    return f"{encode_alert_ref(alert_pk)}|{hours}h"
+
+
+def decode_snooze_choice(value: str) -> tuple[int, int]:
+    """Inverse of :func:`encode_snooze_choice`; raises ValueError on anything else,
+    hours not offered included."""
+    ref, sep, hours = value.partition("|") if isinstance(value, str) else ("", "", "")
+    if not sep or hours not in {f"{h}h" for h in SNOOZE_HOURS}:
+        raise ValueError(f"not a snooze choice: {value!r:.60}")
+    return decode_alert_ref(ref), int(hours[:-1])

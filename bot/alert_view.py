@@ -47,3 +47,8 @@ class AlertView:
     last_event_at: datetime | None = None
     # Set while an open alert has had no news for STALE_AFTER: when it was marked so.
     stale_since: datetime | None = None
+    # Why it threads under an earlier alert's parent (bot.store.adoption), or None.
+    thread_reason: str | None = None
+    # A snooze running on its rule and test (bot.store.snoozes): until when, and by whom.
+    snoozed_until: datetime | None = None
+    snoozed_by: str = ""

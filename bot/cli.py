@@ -95,7 +95,8 @@ def build_parser() -> argparse.ArgumentParser:
                       _render, Needs.CONFIG)
     render.add_argument("payload", help="a ThousandEyes webhook payload (JSON file)")
     render.add_argument(
-        "--message", choices=["parent", "clear-reply", "ack-note", "retrigger-note"], default="parent",
+        "--message", choices=["parent", "clear-reply", "ack-note", "retrigger-note", "reminder-note"],
+        default="parent",
         help="which message of the alert (default: the parent in the channel)",
     )
     render.add_argument(

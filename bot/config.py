@@ -96,6 +96,13 @@ class Config:
     thousandeyes_timezone: str | None = None
     # An open alert with no event for this long is shown as "no news" (None: never).
     stale_after: timedelta | None = None
+    # Noise control. An alert unacknowledged this long gets a reminder in its thread
+    # (None: never), up to ``reminder_repeat`` times, each that long after the last.
+    reminder_after: timedelta | None = None
+    reminder_repeat: int = 1
+    # A new alertId for a rule and test this soon after the last one cleared threads
+    # under its parent as "triggered again" (None: always a new parent).
+    flap_window: timedelta | None = timedelta(minutes=10)
     # Operating it (bot.metrics*, bot.health, bot.logformat).
     metrics_token: str | None = field(default=None, repr=False)  # Bearer for GET /metrics
     log_format: str = "text"  # "json": one JSON object per line
@@ -212,6 +219,11 @@ class Config:
             ),
             thousandeyes_timezone=reader.timezone("THOUSANDEYES_TIMEZONE"),
             stale_after=reader.duration("STALE_AFTER", None, minimum=timedelta(minutes=1)),
+            reminder_after=reader.duration("REMINDER_AFTER", None, minimum=timedelta(minutes=1)),
+            # Each reminder is queued at the trigger, so the count is bounded.
+            reminder_repeat=reader.integer("REMINDER_REPEAT", 1, minimum=1, maximum=10),
+            flap_window=reader.duration("FLAP_WINDOW", timedelta(minutes=10),
+                                        minimum=timedelta(seconds=1)),
             metrics_token=reader.secret("METRICS_TOKEN", min_length=16),
             log_format=reader.choice("LOG_FORMAT", "TEXT", ("TEXT", "JSON")).lower(),
             delivery_stuck_after=reader.duration(

@@ -4,7 +4,7 @@ preview any message before deploying.
 Prints the message JSON Slack would receive and a Block Kit Builder link, using the same
 templates (and ``TEMPLATES_DIR`` overrides) as the running service. Every message an
 alert makes can be previewed: its parent (in any state), the clear reply, the
-acknowledgement note and the re-trigger note. Nobody is shown acknowledging unless
+acknowledgement note, the re-trigger note and the reminder (REMINDER_AFTER, else 15m). Nobody is shown acknowledging unless
 ``--responder`` names someone: a preview must not invent what the channel would not see.
 """
 
@@ -22,6 +22,10 @@ from bot.config import Config
 from bot.render import MessageRenderer, RenderedMessage, block_kit_builder_url
 from bot.thousandeyes import Event, PayloadError, Transition, parse_event
 from bot.thousandeyes.custom import is_custom_webhook, parse_custom_event
+
+
+# What a reminder preview says when REMINDER_AFTER is off.
+PREVIEW_REMINDER_AFTER = timedelta(minutes=15)
 
 
 class PreviewError(ValueError):
@@ -50,7 +54,8 @@ def render_command(config: Config, path: str, state: str | None, message: str = 
         return 2
     renderer = MessageRenderer(config.templates_dir)
     try:
-        rendered = render_event(renderer, event, state, message, responder)
+        rendered = render_event(renderer, event, state, message, responder,
+                                reminder_after=config.reminder_after or PREVIEW_REMINDER_AFTER)
     except PreviewError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -63,7 +68,8 @@ def render_command(config: Config, path: str, state: str | None, message: str = 
 
 
 def render_event(renderer: MessageRenderer, event: Event, state: str | None,
-                 message: str = "parent", responder: str | None = None) -> RenderedMessage:
+                 message: str = "parent", responder: str | None = None, *,
+                 reminder_after: timedelta = PREVIEW_REMINDER_AFTER) -> RenderedMessage:
     """``message`` for the event's alert (in ``state``); a test or unknown event has
     only its own message."""
     if event.alert is None:
@@ -88,6 +94,12 @@ def render_event(renderer: MessageRenderer, event: Event, state: str | None,
     if message == "retrigger-note":
         view = preview_view(event, state or _open_or_cleared(event, "triggered"), responder)
         return renderer.render_retrigger_note(replace(view, trigger_count=2))
+    if message == "reminder-note":
+        if state not in (None, "triggered"):
+            raise PreviewError("--message reminder-note is posted only while nobody"
+                               " acknowledges an open alert; drop --state")
+        view = preview_view(event, "triggered")
+        return renderer.render_reminder_note(view, reminder_after, 1)
     return renderer.render_parent(preview_view(event, state, responder))
 
 

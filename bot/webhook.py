@@ -21,6 +21,7 @@ from bot.thousandeyes.custom import is_custom_webhook, parse_custom_event, to_cl
 from bot.services import Services, services
 from bot.store.group_commit import GroupCommitter
 from bot.store.ingest import IncomingEvent, IngestStatus, store_one
+from bot.store.reminders import reminder_plan
 from bot.store.routes import DEFAULT_ROUTE, find_route, token_matches
 from bot.thousandeyes import PayloadError, parse_event
 from bot.clock import utcnow
@@ -158,6 +159,8 @@ def _ingest(destination: Destination) -> tuple[Response, int] | Response:
             event, route=destination.route, channel=destination.channel, body_text=text,
             now=utcnow(), team_id=destination.team_id,
             default_channel=app_services.config.slack_channel or "",
+            reminders=reminder_plan(app_services.config),
+            flap_window=app_services.config.flap_window,
         )
         committer = app_services.group_commit
         result = (committer.store(incoming) if committer is not None

@@ -39,6 +39,8 @@ from bot.store.alerts import load_alert_view
 from bot.store.database import Database
 from bot.store.events import load_event
 from bot.store.models import AlertRow
+from bot.store.adoption import AdoptionReason, thread_parent
+from bot.store.reminders import ReminderArgs, still_applies
 from bot.store.retry import with_db_retries
 from bot.store.routes import DEFAULT_ROUTE, RouteOptions, route_options
 from bot.thousandeyes import Event
@@ -82,9 +84,11 @@ class JobExecutor:
     def alert_trigger(self, job: ClaimedJob) -> None:
         row, view = self._alert(job)
         if not self._has_parent(row):
-            self._post_parent(job, row, view)
+            if not self._thread_under_earlier_parent(job, row, view):
+                self._post_parent(job, row, view)
             return
-        self._update_parent(row, view)
+        if self._owns_parent(row):
+            self._update_parent(row, view)
         if view.trigger_count > 1 and job.progress.note_ts is None:
             posted = self._post(job, row.slack_channel or "", self.renderer.render_retrigger_note(view),
                                 thread_ts=row.slack_ts)
@@ -104,11 +108,12 @@ class JobExecutor:
             )
             job.progress.reply_ts = posted.ts
             self._save_progress(job)
-        self._update_parent(row, view)
+        if self._owns_parent(row):
+            self._update_parent(row, view)
 
     def refresh_parent(self, job: ClaimedJob) -> None:
         row, view = self._alert(job)
-        if self._has_parent(row):
+        if self._has_parent(row) and self._owns_parent(row):
             self._update_parent(row, view)
         # Without a parent the pending trigger job will post the current state anyway.
 
@@ -120,7 +125,49 @@ class JobExecutor:
         message = self.renderer.render_ack_note(view, note.responder, note.acknowledged)
         self._post(job, row.slack_channel or "", message, thread_ts=row.slack_ts)
 
-    # --- helpers --------------------------------------------------------------------
+    def reminder(self, job: ClaimedJob) -> None:
+        row, view = self._alert(job)
+        args = ReminderArgs.from_data(job.data)
+        # Read now, not when queued: an acknowledgement or clear since then cancels it.
+        if not self._has_parent(row) or not still_applies(row, view, args):
+            log.info("alert %d: reminder %d is moot (acknowledged, cleared or triggered"
+                     " again)", row.id, args.number)
+            return
+        message = self.renderer.render_reminder_note(
+            view, args.unacknowledged_for, args.number, mention=self._options(row).mention)
+        self._post(job, row.slack_channel or "", message, thread_ts=row.slack_ts)
+
+    # --- helpers ---
+
+    def _thread_under_earlier_parent(self, job: ClaimedJob, row: AlertRow,
+                                     view: AlertView) -> bool:
+        """An adopted alert (bot.store.adoption) replies in the earlier alert's thread and
+        takes its parent over; False when it is not adopted, or that parent was never
+        posted (then it posts its own). Its jobs waited for the earlier alert's, so
+        the parent's ts is known by now if it will ever be."""
+        found = thread_parent(self.database, row)
+        if found is None:
+            return False
+        channel, ts = found
+        if not channel or not self._is_posted(ts):
+            log.info("alert %d: the alert it threads under has no parent; posting its own",
+                     row.id)
+            return False
+        if job.progress.note_ts is None:
+            # A reply, never broadcast and without the route's mention: quiet by design.
+            posted = self._post(job, channel, self.renderer.render_retrigger_note(view),
+                                thread_ts=ts)
+            job.progress.note_ts = posted.ts
+            self._save_progress(job)
+        if self._owns_parent(row):
+            self._update_message(channel, ts, row.id, view)
+        self.parent_posted = (row.id, channel, ts)
+        return True
+
+    def _owns_parent(self, row: AlertRow) -> bool:
+        """False for an alert that triggered while snoozed: it replies in the thread of
+        the parent, which keeps showing the alert it belongs to."""
+        return row.thread_reason != AdoptionReason.SNOOZED
 
     def _post_parent(self, job: ClaimedJob, row: AlertRow, view: AlertView) -> None:
         # Only the first post notifies the route's audience; updates never mention.
@@ -136,12 +183,14 @@ class JobExecutor:
             raise ClaimLost("claim_lost", f"job {job.id} was taken over by another worker")
 
     def _update_parent(self, row: AlertRow, view: AlertView) -> None:
+        self._update_message(row.slack_channel or "", row.slack_ts or "", row.id, view)
+
+    def _update_message(self, channel: str, ts: str, alert_id: int, view: AlertView) -> None:
         message = self.renderer.render_parent(view)
-        channel, ts = row.slack_channel or "", row.slack_ts or ""
         try:
             self.gateway.update_message(channel, ts, message.text, message.blocks)
         except InvalidBlocks as error:
-            log.warning("alert %d: Slack refused the blocks (%s); updating as text", row.id, error)
+            log.warning("alert %d: Slack refused the blocks (%s); updating as text", alert_id, error)
             self.gateway.update_message(channel, ts, message.text, None)
 
     def _post(
@@ -233,10 +282,13 @@ class JobExecutor:
         )
 
     def _has_parent(self, row: AlertRow) -> bool:
-        if not row.slack_ts:
+        return self._is_posted(row.slack_ts)
+
+    def _is_posted(self, ts: str | None) -> bool:
+        if not ts:
             return False
         # A message only ever logged has no Slack twin once real Slack is configured.
-        return self.gateway.log_only or not row.slack_ts.startswith(LOG_ONLY_TS_PREFIX)
+        return self.gateway.log_only or not ts.startswith(LOG_ONLY_TS_PREFIX)
 
     def _channel(self, job: ClaimedJob) -> str:
         channel = job.channel or self.config.slack_channel or ""

@@ -41,6 +41,9 @@ KINDS: dict[JobKind, KindSpec] = {
     # parent (trigger, clear) and for an earlier refresh, so two never land out of order.
     JobKind.REFRESH_PARENT: KindSpec("refresh_parent", posts=False,
                                      overtakes=frozenset({JobKind.ACK_NOTE})),
+    # Due REMINDER_AFTER from its trigger: it waits for the trigger's parent, and never
+    # holds back the clear or acknowledgement that makes it moot.
+    JobKind.REMINDER: KindSpec("reminder", posts=True, blocks_later=False),
 }
 
 

@@ -30,7 +30,7 @@ from bot.delivery.kinds import KINDS, NON_BLOCKING_KINDS, POSTING_KINDS
 from bot.delivery.outcome import Dead, Done, Outcome, Retry
 from bot.delivery.progress import JobProgress
 from bot.store.database import Database
-from bot.store.models import DeliveryLaneRow, JobRow, JobStatus, UtcDateTime
+from bot.store.models import AlertRow, DeliveryLaneRow, JobRow, JobStatus, UtcDateTime
 
 log = logging.getLogger(__name__)
 
@@ -117,6 +117,7 @@ def claim_next(
 # building them, and the ORM's bookkeeping, cost more than running them.
 _JOBS = JobRow.__table__
 _LANES = DeliveryLaneRow.__table__
+_ALERTS = AlertRow.__table__
 _NOW = bindparam("now", type_=UtcDateTime())
 
 
@@ -216,13 +217,20 @@ def _next_due(session: Session, now: datetime) -> datetime | None:
 
 
 def _earlier_job_to_wait_for() -> ColumnElement[bool]:
-    """True while an earlier job of the same alert, of a kind this job waits for, is open."""
+    """True while an earlier job of the same alert, of a kind this job waits for, is open;
+    or of the alert its alert threads under (``alerts.thread_alert_id``, set by
+    bot.store.adoption): the parent it replies to must be posted, and that alert's own
+    changes to it made, before this alert's jobs run."""
     earlier = _JOBS.alias("earlier")
+    threads_under = (select(_ALERTS.c.thread_alert_id)
+                     .where(_ALERTS.c.id == _JOBS.c.alert_id)
+                     .correlate(_JOBS).scalar_subquery())
     waits_for_its_kind = and_(*(
         or_(_JOBS.c.kind != kind, earlier.c.kind.not_in(sorted(spec.overtakes)))
         for kind, spec in KINDS.items() if spec.overtakes
     ))
-    conditions = [earlier.c.alert_id == _JOBS.c.alert_id, earlier.c.id < _JOBS.c.id,
+    conditions = [or_(earlier.c.alert_id == _JOBS.c.alert_id,
+                      earlier.c.alert_id == threads_under), earlier.c.id < _JOBS.c.id,
                   earlier.c.status.in_(OPEN_STATUSES), waits_for_its_kind]
     if NON_BLOCKING_KINDS:
         conditions.append(earlier.c.kind.not_in(sorted(NON_BLOCKING_KINDS)))
@@ -277,9 +285,12 @@ def finish(
             also(session)
         waiting: set[str] = set()
         if not isinstance(outcome, Retry) and job.alert_id is not None:
-            # Jobs of the alert that waited for this one may be claimable now.
+            # Jobs of the alert that waited for this one may be claimable now, and so may
+            # those of the alerts threading under it.
+            threading = select(_ALERTS.c.id).where(_ALERTS.c.thread_alert_id == job.alert_id)
             waiting = set(session.scalars(select(_JOBS.c.lane).where(
-                _JOBS.c.alert_id == job.alert_id, _JOBS.c.status == JobStatus.PENDING)))
+                or_(_JOBS.c.alert_id == job.alert_id, _JOBS.c.alert_id.in_(threading)),
+                _JOBS.c.status == JobStatus.PENDING)))
         # Every lane this touches is locked at once, in one order, so two finishing
         # jobs never wait for each other's lanes (no deadlock on PostgreSQL).
         rows = {row.lane: row for row in session.execute(

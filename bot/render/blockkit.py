@@ -29,6 +29,9 @@ MAX_CONTEXT_TEXT = 3000
 MAX_ACTION_ELEMENTS = 25
 MAX_BUTTON_TEXT = 75
 MAX_BUTTON_VALUE = 2000
+# An overflow menu holds 2 to 5 options; an option's value is at most 150 characters.
+MIN_OVERFLOW_OPTIONS, MAX_OVERFLOW_OPTIONS = 2, 5
+MAX_OPTION_VALUE = 150
 MAX_BUTTON_URL = 3000
 MAX_ID_LENGTH = 255
 MAX_FALLBACK_TEXT = 3000  # Slack allows 40,000; notifications show far less
@@ -197,6 +200,8 @@ def _check_elements(elements: Any, where: str, checker: _Checker) -> list[dict[s
                 continue
         if element.get("type") == "button" and not _check_button(element, label, checker):
             continue
+        if element.get("type") == "overflow" and not _check_overflow(element, label, checker):
+            continue
         if action_id is not None:
             checker.action_ids.add(action_id)
         kept.append(element)
@@ -218,6 +223,25 @@ def _check_button(button: dict[str, Any], label: str, checker: _Checker) -> bool
         if not isinstance(url, str) or not url or len(url) > MAX_BUTTON_URL:
             checker.warn(f"{label} dropped: url empty or over {MAX_BUTTON_URL} characters")
             return False
+    return True
+
+
+def _check_overflow(menu: dict[str, Any], label: str, checker: _Checker) -> bool:
+    options = menu.get("options")
+    kept = []
+    for i, option in enumerate(options if isinstance(options, list) else []):
+        value = option.get("value") if isinstance(option, dict) else None
+        if (not isinstance(value, str) or not value or len(value) > MAX_OPTION_VALUE
+                or not _trim_text_object(option.get("text"), MAX_BUTTON_TEXT, checker,
+                                         f"{label} option {i} text")):
+            checker.warn(f"{label} option {i} dropped: no text, or a value over"
+                         f" {MAX_OPTION_VALUE} characters")
+            continue
+        kept.append(option)
+    if len(kept) < MIN_OVERFLOW_OPTIONS:
+        checker.warn(f"{label} dropped: an overflow menu needs {MIN_OVERFLOW_OPTIONS} options")
+        return False
+    menu["options"] = kept[:MAX_OVERFLOW_OPTIONS]
     return True
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Mapping
 
 from bot import actions
@@ -39,6 +39,7 @@ ACTION_IDS = {
     "acknowledge": actions.ACKNOWLEDGE,
     "unacknowledge": actions.UNACKNOWLEDGE,
     "view": actions.VIEW_IN_THOUSANDEYES,
+    "snooze": actions.SNOOZE,
 }
 
 
@@ -98,6 +99,10 @@ def alert_context(view: AlertView) -> dict[str, Any]:
         "mention": notify_mention(view.mention) if not is_cleared else "",
         "trigger_count": max(1, view.trigger_count),
         "retriggered": view.trigger_count > 1,
+        "triggered_again": view.thread_reason == "flapping",
+        "snoozed": view.thread_reason == "snoozed",
+        "snoozed_until": view.snoozed_until if not is_cleared else None,
+        "snoozed_by": view.snoozed_by if not is_cleared else "",
     }
     context.update(_test_fields(alert) if isinstance(alert, TestAlert) else _empty_test_fields())
     context.update(_agent_fields(alert) if isinstance(alert, AgentAlert) else _empty_agent_fields())
@@ -126,6 +131,11 @@ def parent_buttons(context: Mapping[str, Any]) -> list[dict[str, str]]:
         if context.get("responders_total") and ids.get("unacknowledge"):
             buttons.append({"text": "Unacknowledge", "action_id": ids["unacknowledge"],
                             "value": ref})
+        if ids.get("snooze") and ref.startswith("alert:") and ref[6:].isdigit():
+            alert_pk = int(ref[6:])
+            buttons.append({"action_id": ids["snooze"], "options": [
+                {"text": f"Snooze {hours} h", "value": actions.encode_snooze_choice(alert_pk, hours)}
+                for hours in actions.SNOOZE_HOURS]})
     url = safe_url(context.get("permalink"))
     if url and ids.get("view"):
         buttons.append({"text": context.get("permalink_label") or VIEW_LABEL,
@@ -145,6 +155,17 @@ def ack_note_context(view: AlertView, responder: Responder, acknowledged: bool) 
     context = alert_context(view)
     context["actor"] = responder_dict(responder, context["started_at"])
     context["acknowledged"] = bool(acknowledged)
+    return context
+
+
+def reminder_context(view: AlertView, unacknowledged_for: timedelta, number: int,
+                     mention: str) -> dict[str, Any]:
+    """The alert context plus which reminder this is and for how long nobody responded.
+    ``mention`` is the route's option (never payload text), made safe here."""
+    context = alert_context(view)
+    context["reminder_number"] = number
+    context["unacknowledged_for"] = human_duration(unacknowledged_for)
+    context["mention"] = notify_mention(mention) if not context["is_cleared"] else ""
     return context
 
 

@@ -46,6 +46,8 @@ def fallback_headline(kind: str, context: Mapping[str, Any]) -> str:
         name = _s(actor.get("name")) or "Someone"
         verb = "acknowledged" if context.get("acknowledged") else "is no longer acknowledging"
         return f"{name} {verb}: {about}"
+    if kind == "reminder_note":
+        return f"⏰ Still not acknowledged: {about}"
     if kind == "retrigger_note":
         return f"🔁 Triggered again ({_s(context.get('trigger_count'))} times): {about}"
     if kind.endswith("clear_reply"):

@@ -130,6 +130,8 @@ def _plain(text: str) -> dict[str, Any]:
 
 
 def _button(spec: Any) -> dict[str, Any]:
+    if isinstance(spec, dict) and spec.get("options") and spec.get("action_id"):
+        return _overflow(spec)
     if not isinstance(spec, dict) or not spec.get("text") or not spec.get("action_id"):
         raise LayoutError(f"a button needs 'text' and 'action_id', not {spec!r:.80}")
     button: dict[str, Any] = {
@@ -143,3 +145,13 @@ def _button(spec: Any) -> dict[str, Any]:
     if spec.get("style") in _BUTTON_STYLES:
         button["style"] = spec["style"]
     return button
+
+
+def _overflow(spec: dict[str, Any]) -> dict[str, Any]:
+    """An overflow menu: ``action_id`` and ``options``, each with ``text`` and ``value``."""
+    options = []
+    for option in _items(spec["options"], "an overflow's options"):
+        if not isinstance(option, dict) or not option.get("text") or not option.get("value"):
+            raise LayoutError(f"an overflow option needs 'text' and 'value', not {option!r:.80}")
+        options.append({"text": _plain(to_mrkdwn(option["text"])), "value": str(option["value"])})
+    return {"type": "overflow", "action_id": str(spec["action_id"]), "options": options}

@@ -13,6 +13,7 @@ import logging
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,7 @@ ALERT_CLEAR_REPLY = "alert_clear_reply"
 AGENT_ALERT_CLEAR_REPLY = "agent_alert_clear_reply"
 RETRIGGER_NOTE = "retrigger_note"
 ACK_NOTE = "ack_note"
+REMINDER_NOTE = "reminder_note"
 WEBHOOK_TEST = "webhook_test"
 UNKNOWN_EVENT = "unknown_event"
 KINDS = (
@@ -43,6 +45,7 @@ KINDS = (
     AGENT_ALERT_CLEAR_REPLY,
     RETRIGGER_NOTE,
     ACK_NOTE,
+    REMINDER_NOTE,
     WEBHOOK_TEST,
     UNKNOWN_EVENT,
     # The slash command's answers (bot/slack/commands.py builds their contexts).
@@ -51,6 +54,7 @@ KINDS = (
     "command_connect",
     "command_list",
     "command_disconnect",
+    "command_snooze",
 )
 _KIND_PATTERN = re.compile(r"^[a-z0-9_]{1,64}$")
 
@@ -161,6 +165,18 @@ class MessageRenderer:
             context["acknowledged"] = bool(acknowledged)
             return self.render_fallback(ACK_NOTE, context)
         return self.render(ACK_NOTE, context)
+
+    def render_reminder_note(
+        self, view: AlertView, unacknowledged_for: timedelta, number: int, *, mention: str = ""
+    ) -> RenderedMessage:
+        """Thread note: still nobody acknowledging, ``unacknowledged_for`` after the
+        trigger; mentions the route's audience (``mention``), as the parent did."""
+        try:
+            context = ctx.reminder_context(view, unacknowledged_for, number, mention)
+        except _CONTEXT_FAILURES:
+            log.exception("cannot build the context for alert %s", getattr(view, "alert_ref", "?"))
+            return self.render_fallback(REMINDER_NOTE, _minimal_context(view))
+        return self.render(REMINDER_NOTE, context)
 
     def render_webhook_test(self, event: Event) -> RenderedMessage:
         """A short confirmation that ThousandEyes reaches this channel."""

@@ -1,4 +1,5 @@
-"""The slash command (``/thousandeyes status | help | connect | list | disconnect``) as
+"""The slash command (``/thousandeyes status | help | connect | list | disconnect |
+snooze``) as
 plain functions: each verb decides what to say and a template says it.
 
 Answers are rendered like every other message (``message_templates/command_*.j2``), so
@@ -17,6 +18,7 @@ from bot.render.context import state_fields
 from bot.render.escaping import safe_url
 from bot.render.timefmt import human_duration, seconds_between
 from bot.slack.command_input import CommandInput
+from bot.slack.snooze_command import snooze_context
 from bot.slack.subscriptions import connect_channel, disconnect_route, list_channel_routes
 from bot.store.alerts import open_alerts_in_channel
 from bot.store.database import Database
@@ -39,6 +41,8 @@ def command_response(
         return renderer.render("command_connect", connect_channel(db, config, given, words[1:]))
     if verb == "list":
         return renderer.render("command_list", list_channel_routes(db, config, given))
+    if verb == "snooze":
+        return renderer.render("command_snooze", snooze_context(db, config, given, words[1:]))
     if verb == "disconnect":
         return renderer.render("command_disconnect", disconnect_route(db, config, given, words[1:]))
     return renderer.render("command_help", {

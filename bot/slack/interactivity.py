@@ -1,4 +1,5 @@
-"""Bolt listeners: Acknowledge / Unacknowledge buttons and the slash command.
+"""Bolt listeners: Acknowledge / Unacknowledge buttons, the Snooze menu and the slash
+command.
 
 Thin on purpose: each listener acknowledges Slack at once (it allows 3 seconds), decodes
 the click, and hands over to plain functions in ``bot.store`` and ``bot.slack.commands``.
@@ -14,7 +15,14 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot.actions import ACKNOWLEDGE, UNACKNOWLEDGE, VIEW_IN_THOUSANDEYES, decode_alert_ref
+from bot.actions import (
+    ACKNOWLEDGE,
+    SNOOZE,
+    UNACKNOWLEDGE,
+    VIEW_IN_THOUSANDEYES,
+    decode_alert_ref,
+    decode_snooze_choice,
+)
 from bot.render.escaping import date as slack_date
 from bot.services import Services
 from bot.slack.command_input import CommandInput
@@ -24,6 +32,7 @@ from bot.slack.bolt_environment import config_only
 from bot.slack.oauth import build_oauth_settings
 from bot.store.routes import disable_team
 from bot.store.acknowledgements import AckOutcome, Clicker, set_acknowledgement
+from bot.store.snoozes import SnoozeOutcome, snooze_alert
 from bot.clock import utcnow
 
 log = logging.getLogger(__name__)
@@ -41,6 +50,7 @@ def build_bolt_app(app_services: Services) -> App:
     bolt.action(ACKNOWLEDGE)(_ack_listener(app_services, acknowledged=True))
     bolt.action(UNACKNOWLEDGE)(_ack_listener(app_services, acknowledged=False))
     bolt.action(VIEW_IN_THOUSANDEYES)(_link_clicked)
+    bolt.action(SNOOZE)(_snooze_listener(app_services))
     bolt.command(config.slack_command)(_command_listener(app_services))
     return bolt
 
@@ -98,12 +108,7 @@ def _link_clicked(ack: Ack) -> None:
 
 def _ack_listener(app_services: Services, acknowledged: bool) -> Callable[..., None]:
     def listener(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
-        clicker = Clicker(
-            user_id=str(body.get("user", {}).get("id", "")),
-            user_name=_user_name(body.get("user", {})),
-            team_id=(body.get("team") or {}).get("id") or body.get("user", {}).get("team_id"),
-            channel_id=(body.get("channel") or {}).get("id"),
-        )
+        clicker = _clicker(body)
         # Record first, answer Slack second (tens of ms, far inside the 3 s Slack allows):
         # quick successive clicks are then applied in the order they were made. Only the
         # ephemeral reply, which calls Slack, waits until after the answer.
@@ -115,6 +120,48 @@ def _ack_listener(app_services: Services, acknowledged: bool) -> Callable[..., N
             _tell(client, clicker, reply)
 
     return listener
+
+
+def _clicker(body: dict[str, Any]) -> Clicker:
+    return Clicker(
+        user_id=str(body.get("user", {}).get("id", "")),
+        user_name=_user_name(body.get("user", {})),
+        team_id=(body.get("team") or {}).get("id") or body.get("user", {}).get("team_id"),
+        channel_id=(body.get("channel") or {}).get("id"),
+    )
+
+
+def _snooze_listener(app_services: Services) -> Callable[..., None]:
+    def listener(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
+        clicker = _clicker(body)
+        try:
+            reply = _record_snooze(app_services, clicker, action)
+        finally:
+            ack()
+        if reply:
+            _tell(client, clicker, reply)
+
+    return listener
+
+
+def _record_snooze(app_services: Services, clicker: Clicker, action: dict[str, Any]) -> str | None:
+    """Apply one choice of the Snooze menu; returns what to tell the user, if anything."""
+    selected = action.get("selected_option") or {}
+    try:
+        alert_id, hours = decode_snooze_choice(str(selected.get("value", "")))
+    except ValueError:
+        return "That menu does not belong to a ThousandEyes alert."
+    try:
+        outcome = snooze_alert(app_services.database, alert_id, clicker, hours, utcnow())
+    except SQLAlchemyError as error:
+        log.error("snooze of alert %d failed: %s", alert_id, error.__class__.__name__)
+        return "Sorry, the snooze could not be recorded; please try again."
+    log.info("snooze alert %d for %d h by %s: %s", alert_id, hours, clicker.user_id,
+             outcome.value)
+    if outcome is SnoozeOutcome.RECORDED:
+        app_services.notify_new_jobs()
+        return None
+    return "This alert is not known in this channel."
 
 
 def _record_click(

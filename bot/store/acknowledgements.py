@@ -78,7 +78,7 @@ def set_acknowledgement(
         alert = session.scalar(select(AlertRow).where(AlertRow.id == alert_id).with_for_update())
         if alert is None:
             return AckResult(AckOutcome.UNKNOWN_ALERT)
-        if not _same_place(alert, clicker):
+        if not same_place(alert, clicker):
             return AckResult(AckOutcome.FOREIGN)
         if alert.state == AlertState.CLEARED:
             return AckResult(AckOutcome.CLEARED, alert.cleared_at)
@@ -110,7 +110,8 @@ def set_acknowledgement(
         return AckResult(AckOutcome.RECORDED)
 
 
-def _same_place(alert: AlertRow, clicker: Clicker) -> bool:
+def same_place(alert: AlertRow, clicker: Clicker) -> bool:
+    """The click came from the channel (and workspace) the alert's parent is in."""
     if alert.slack_channel is None or alert.slack_channel != clicker.channel_id:
         return False
     return alert.slack_team is None or clicker.team_id is None or alert.slack_team == clicker.team_id

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 
+from dataclasses import replace
+
 from sqlalchemy import ColumnElement, Select, select, text, update
 from sqlalchemy.orm import Session
 
 from bot.actions import encode_alert_ref
 from bot.alert_view import AlertView, DisplayState, Responder
+from bot.clock import utcnow
 from bot.store.database import Database
 from bot.store.models import OPEN_ALERT_CONDITION, AcknowledgementRow, AlertRow, AlertState
+from bot.store.snoozes import snooze_shown
 from bot.thousandeyes import AlertKind, ParseOptions, alert_kind_of, parse_stored_alert
 
 
@@ -31,7 +35,11 @@ def load_alert_view(
                    AcknowledgementRow.withdrawn_at.is_(None))
             .order_by(AcknowledgementRow.acknowledged_at, AcknowledgementRow.id)
         ))
-        return row, build_view(row, acknowledgements, options=options)
+        view = build_view(row, acknowledgements, options=options)
+        snooze = snooze_shown(session, row, utcnow()) if row.state == AlertState.TRIGGERED else None
+        if snooze is not None:
+            view = replace(view, snoozed_until=snooze.until, snoozed_by=snooze.by)
+        return row, view
 
 
 def build_view(
@@ -62,6 +70,7 @@ def build_view(
         first_acknowledged_at=row.first_acknowledged_at,
         last_event_at=row.last_event_at,
         stale_since=row.stale_at if row.state == AlertState.TRIGGERED else None,
+        thread_reason=row.thread_reason,
     )
 
 

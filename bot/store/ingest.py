@@ -11,15 +11,17 @@ import enum
 import functools
 import logging
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Row, Table, TextClause, bindparam, select, text
 
+from bot.store.adoption import adoption_for_new_alert, subject_key
 from bot.store.database import Database
 from bot.store.jobs import job_due_time, job_values, lane_ready_values, mark_ready_statement
 from bot.store.models import AlertRow, AlertState, DeliveryLaneRow, EventRow, JobKind, JobRow
 from bot.store.prepared import Prepared, RawTransaction
+from bot.store.reminders import ReminderArgs, ReminderPlan
 from bot.thousandeyes import AgentAlert, AlertKind, Event, TestAlert, Transition
 from bot.thousandeyes.events import with_duplicates
 
@@ -55,6 +57,8 @@ class IncomingEvent:
     now: datetime
     team_id: str | None = None
     default_channel: str = ""  # SLACK_CHANNEL: only chooses the lane of a job for ''
+    reminders: ReminderPlan | None = None  # REMINDER_AFTER/REPEAT (None: no reminders)
+    flap_window: timedelta | None = None  # FLAP_WINDOW (bot.store.adoption)
 
 
 def store_event(
@@ -101,9 +105,10 @@ def write_event(transaction: RawTransaction, incoming: IncomingEvent,
     event, route, channel, team_id, now = (incoming.event, incoming.route, incoming.channel,
                                            incoming.team_id, incoming.now)
     alert_pk = None
+    trigger_count = 0
     job_kind = _job_kind_for(event)
     if event.alert is not None:
-        alert_pk, job_kind = _upsert_alert(transaction, event, route, channel, team_id, now)
+        alert_pk, job_kind, trigger_count = _upsert_alert(transaction, incoming)
     event_pk = transaction.scalar(_INSERT_EVENT, dict(
         route=route, channel=channel, event_id=event.event_id, event_type=event.event_type,
         received_at=now, payload=incoming.body_text, alert_id=alert_pk,
@@ -120,6 +125,15 @@ def write_event(transaction: RawTransaction, incoming: IncomingEvent,
             job_due_at = job_due_time(job, lane)
         else:
             lanes.add(job)
+    if job_kind == JobKind.ALERT_TRIGGER and incoming.reminders is not None:
+        for reminder in _reminder_jobs(incoming, alert_pk, event_pk, trigger_count):
+            transaction.scalar(_INSERT_JOB, dict(reminder, progress={}))
+            # The trigger's job marked the same lane ready sooner; this keeps the
+            # lane's earliest due time right should the trigger's job be gone by then.
+            if lanes is None:
+                transaction.first(_MARK_LANE_READY, lane_ready_values(reminder))
+            else:
+                lanes.add(reminder)
     return IngestResult(IngestStatus.ACCEPTED, event_pk=event_pk, alert_pk=alert_pk,
                         job_pk=job_pk, job_due_at=job_due_at, job=job)
 
@@ -171,6 +185,24 @@ _MARK_LANE_READY = Prepared(mark_ready_statement(), (
 ))
 
 
+def _reminder_jobs(incoming: IncomingEvent, alert_pk: int | None, event_pk: int,
+                   trigger_count: int) -> list[dict[str, Any]]:
+    """The trigger's reminders, each due REMINDER_AFTER after the one before."""
+    plan = incoming.reminders
+    assert plan is not None
+    jobs = []
+    for number, due in enumerate(plan.due_times(incoming.now), start=1):
+        args = ReminderArgs(number, int(plan.after.total_seconds()), trigger_count)
+        job = job_values(kind=JobKind.REMINDER, alert_id=alert_pk, channel=incoming.channel,
+                         team_id=incoming.team_id, now=incoming.now, event_pk=event_pk,
+                         data=args.to_data(), default_channel=incoming.default_channel)
+        # Created when due: its age (DELIVERY_MAX_AGE, the metrics' waits) counts from
+        # then, not from the trigger hours earlier.
+        job.update(next_attempt_at=due, created_at=due, updated_at=due)
+        jobs.append(job)
+    return jobs
+
+
 def _job_kind_for(event: Event) -> str | None:
     if not event.known:
         return JobKind.UNKNOWN_EVENT
@@ -179,20 +211,27 @@ def _job_kind_for(event: Event) -> str | None:
     return JobKind.ALERT_TRIGGER if event.transition is Transition.TRIGGER else JobKind.ALERT_CLEAR
 
 
-def _upsert_alert(
-    transaction: RawTransaction, event: Event, route: str, channel: str, team_id: str | None,
-    now: datetime,
-) -> tuple[int, str | None]:
-    """Apply the event to its alert row; returns the row's id and the job to queue (if any)."""
+def _upsert_alert(transaction: RawTransaction, incoming: IncomingEvent) -> tuple[int, str | None, int]:
+    """Apply the event to its alert row; returns the row's id, the job to queue (if any)
+    and the alert's trigger count after the event."""
+    event, route, channel, team_id, now = (incoming.event, incoming.route, incoming.channel,
+                                           incoming.team_id, incoming.now)
     alert = event.alert
     assert alert is not None and event.key_kind is not None
     key = dict(route=route, channel=channel, kind=event.key_kind.value, alert_key=alert.key)
     current = transaction.first(_LOCK_ALERT, key)
     if current is None:
         values = dict(key, first_seen_at=now, slack_team=team_id, **_changes(None, event, now))
+        if event.transition is Transition.TRIGGER:
+            adoption = adoption_for_new_alert(
+                transaction, route=route, channel=channel, subject=values["subject_key"],
+                now=now, flap_window=incoming.flap_window)
+            if adoption is not None:
+                values.update(thread_alert_id=adoption.thread_alert_id,
+                              thread_reason=adoption.reason.value)
         alert_pk = transaction.scalar(_insert_alert_statement(tuple(values)), values)
         if alert_pk is not None:
-            return alert_pk, _job_kind_for(event)
+            return alert_pk, _job_kind_for(event), values["trigger_count"]
         # Another transaction created the row since we looked (PostgreSQL): its insert
         # has committed, so the row can now be locked and updated like any other.
         current = transaction.first(_LOCK_ALERT, key)
@@ -202,15 +241,15 @@ def _upsert_alert(
         # ThousandEyes also clears when a rule is deleted; the alert is already shown
         # cleared, so a second "Cleared" reply would only be noise.
         log.info("repeated clear %s for cleared alert %s ignored", event.event_id, current.id)
-        return current.id, None
+        return current.id, None, current.trigger_count
     if event.transition is Transition.TRIGGER and _is_stale_trigger(current, alert):
         # A trigger retried by ThousandEyes after its clear was already accepted: keep the
         # record of it, but never reopen a cleared alert or post about it.
         log.info("stale trigger %s for cleared alert %s ignored", event.event_id, current.id)
-        return current.id, None
+        return current.id, None, current.trigger_count
     changes = dict(slack_team=team_id, **_changes(current, event, now))
     transaction.rows(_update_alert_statement(tuple(changes)), dict(changes, alert_pk=current.id))
-    return current.id, _job_kind_for(event)
+    return current.id, _job_kind_for(event), changes.get("trigger_count", current.trigger_count)
 
 
 @functools.lru_cache(maxsize=16)
@@ -267,6 +306,7 @@ def _changes(current: Row[Any] | None, event: Event, now: datetime) -> dict[str,
         title=(alert.test_name if isinstance(alert, TestAlert) else alert.agent_name)[:500],
         severity=alert.severity[:32] if alert.severity else None,
         permalink=alert.permalink[:2000],
+        subject_key=subject_key(alert),
     )
     if current is None or current.triggered_at is None:
         values["triggered_at"] = alert.date_start

@@ -74,6 +74,7 @@ class JobKind(enum.StrEnum):
     ALERT_CLEAR = "alert_clear"
     REFRESH_PARENT = "refresh_parent"
     ACK_NOTE = "ack_note"
+    REMINDER = "reminder"
 
 
 class AlertState:
@@ -115,6 +116,10 @@ class AlertRow(Base):
         Index("ix_alerts_open_by_channel", "slack_channel", "first_seen_at", "id",
               sqlite_where=text(OPEN_ALERT_CONDITION),
               postgresql_where=text(OPEN_ALERT_CONDITION)),
+        # Adoption (bot.store.adoption): the latest alert of a rule on a test or target.
+        Index("ix_alerts_subject", "route", "channel", "subject_key", "id"),
+        # Delivery: the alerts threading under an alert, whose jobs wait for its jobs.
+        Index("ix_alerts_thread", "thread_alert_id"),
     )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
@@ -147,6 +152,38 @@ class AlertRow(Base):
     slack_team: Mapped[str | None] = mapped_column(String(32))
     slack_channel: Mapped[str | None] = mapped_column(String(100))
     slack_ts: Mapped[str | None] = mapped_column(String(32))
+    # What the alert is about, as adoption compares it: the rule and the test, agent or
+    # device (bot.store.adoption.subject_key). None for alerts stored before 0009.
+    subject_key: Mapped[str | None] = mapped_column(String(300))
+    # Set at ingest when this alert threads under an earlier alert's parent instead of
+    # posting its own: that alert, and why (an AdoptionReason value).
+    thread_alert_id: Mapped[int | None] = mapped_column(Id, ForeignKey("alerts.id"))
+    thread_reason: Mapped[str | None] = mapped_column(String(16))
+
+
+class SnoozeRow(Base):
+    """A rule on a test (or agent, device) snoozed from a parent's overflow menu: until
+    ``until``, its new alerts thread quietly under the last parent (bot.store.adoption)."""
+
+    __tablename__ = "snoozes"
+    __table_args__ = (Index("ix_snoozes_subject", "route", "channel", "subject_key", "until"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    route: Mapped[str] = mapped_column(String(64))
+    channel: Mapped[str] = mapped_column(String(100), default="")
+    subject_key: Mapped[str] = mapped_column(String(300))
+    # The alert it was snoozed from, and what it said (for `/thousandeyes snooze list`).
+    alert_id: Mapped[int] = mapped_column(Id, ForeignKey("alerts.id"))
+    rule_name: Mapped[str] = mapped_column(String(500), default="")
+    title: Mapped[str] = mapped_column(String(500), default="")
+    # Where the click came from: only that channel lists or cancels it.
+    slack_team: Mapped[str | None] = mapped_column(String(32))
+    slack_channel: Mapped[str] = mapped_column(String(100))
+    until: Mapped[datetime]
+    created_by: Mapped[str] = mapped_column(String(32))
+    created_by_name: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime]
+    cancelled_at: Mapped[datetime | None]
 
 
 class WaitingFor:

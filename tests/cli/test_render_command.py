@@ -93,3 +93,11 @@ def test_a_message_the_payload_cannot_make_is_one_line(tmp_path, args, says):
     assert result.returncode == 2
     assert says in result.stderr and len(result.stderr.strip().splitlines()) == 1
     assert "Traceback" not in result.stderr
+
+
+def test_the_reminder_note_previews_with_reminder_after(tmp_path):
+    reminder = preview(tmp_path, TRIGGER, "--message", "reminder-note")
+    assert "Still not acknowledged* after 15m" in reminder  # REMINDER_AFTER off: 15m
+    text, _ = rendered(run_bot("render", TRIGGER, "--message", "reminder-note", cwd=tmp_path,
+                               env=bot_env(REMINDER_AFTER="90s")))
+    assert "after 1m 30s" in text

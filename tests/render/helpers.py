@@ -152,6 +152,13 @@ def assert_valid_message(message: RenderedMessage) -> None:
             assert 0 < len(block["elements"]) <= 25
             for element in block["elements"]:
                 action_ids.append(element["action_id"])
+                if element["type"] == "overflow":  # 2 to 5 options, values up to 150
+                    assert 2 <= len(element["options"]) <= 5
+                    for option in element["options"]:
+                        assert option["text"]["type"] == "plain_text"
+                        assert 0 < len(option["text"]["text"]) <= 75
+                        assert 0 < len(option["value"]) <= 150
+                    continue
                 assert element["type"] == "button"
                 assert element["text"]["type"] == "plain_text"
                 assert 0 < len(element["text"]["text"]) <= 75

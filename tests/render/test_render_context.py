@@ -59,6 +59,7 @@ def test_context_is_plain_and_has_the_same_keys_for_every_alert(payload, state):
         "acknowledge": actions.ACKNOWLEDGE,
         "unacknowledge": actions.UNACKNOWLEDGE,
         "view": actions.VIEW_IN_THOUSANDEYES,
+        "snooze": actions.SNOOZE,
     }
     assert context["state"] == state.value
     assert context["is_cleared"] is (state is DisplayState.CLEARED)

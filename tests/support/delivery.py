@@ -6,7 +6,7 @@ import json
 import time
 from datetime import timedelta
 from contextlib import contextmanager
-from typing import Iterator
+from typing import Callable, Iterator
 
 import requests
 
@@ -41,16 +41,17 @@ def open_jobs(worker: DeliveryWorker) -> int:
         )
 
 
-def drain(worker: DeliveryWorker, timeout: float = 20.0) -> None:
+def drain(worker: DeliveryWorker, timeout: float = 20.0,
+          still_open: Callable[[DeliveryWorker], int] = open_jobs) -> None:
     """Run jobs until none is pending or running (waiting out retries), or fail."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if worker.run_once():
             continue
-        if open_jobs(worker) == 0:
+        if still_open(worker) == 0:
             return
         time.sleep(0.02)
-    raise AssertionError(f"jobs still open after {timeout}s: {open_jobs(worker)}")
+    raise AssertionError(f"jobs still open after {timeout}s: {still_open(worker)}")
 
 
 @contextmanager
@@ -79,3 +80,30 @@ def hold_lanes(worker: DeliveryWorker, seconds: float) -> None:
 def release_lanes(worker: DeliveryWorker) -> None:
     with worker.database.session() as session:
         session.execute(update(DeliveryLaneRow).values(next_post_at=utcnow()))
+
+
+def open_due_jobs(worker: DeliveryWorker) -> int:
+    """Pending or running jobs due now: a reminder due in an hour is not work yet."""
+    with worker.database.session() as session:
+        return session.scalar(
+            select(func.count()).select_from(JobRow).where(
+                JobRow.status.in_((JobStatus.PENDING, JobStatus.RUNNING)),
+                JobRow.next_attempt_at <= utcnow(),
+            )
+        )
+
+
+def drain_due(worker: DeliveryWorker, timeout: float = 20.0) -> None:
+    """:func:`drain` for runs with jobs due later (reminders): until none is due now."""
+    drain(worker, timeout, still_open=open_due_jobs)
+
+
+def make_due(worker: DeliveryWorker, job: JobRow) -> None:
+    """The clock reaching a job due later: it and its lane become due now."""
+    now = utcnow()
+    with worker.database.session() as session:
+        session.execute(update(JobRow).where(JobRow.id == job.id,
+                                             JobRow.status == JobStatus.PENDING)
+                        .values(next_attempt_at=now))
+        session.execute(update(DeliveryLaneRow).where(DeliveryLaneRow.lane == job.lane)
+                        .values(ready_at=now))

@@ -71,3 +71,17 @@ def post_to_slack_endpoint(server_url: str, body: str, headers: dict[str, str]) 
 def click(server_url: str, action_id: str, value: str, **kwargs: Any) -> requests.Response:
     body = block_action_body(action_id, value, **kwargs)
     return post_to_slack_endpoint(server_url, body, signed_headers(body))
+
+
+def choose(server_url: str, action_id: str, option_value: str, **kwargs: Any) -> requests.Response:
+    """A choice in an ``overflow`` menu, as Slack POSTs it: the action carries the
+    ``selected_option`` (its text and value), not a ``value`` of its own."""
+    payload = block_action_payload(action_id, "", **kwargs)
+    payload["actions"] = [{
+        "action_id": action_id, "block_id": "te_actions", "type": "overflow",
+        "selected_option": {"text": {"type": "plain_text", "text": option_value},
+                            "value": option_value},
+        "action_ts": f"{time.time():.6f}",
+    }]
+    body = urlencode({"payload": json.dumps(payload)})
+    return post_to_slack_endpoint(server_url, body, signed_headers(body))

@@ -1,0 +1,41 @@
+"""``/thousandeyes snooze list | cancel ID``: the channel's running snoozes.
+
+A snooze is made from a parent's overflow menu (bot.slack.interactivity); here it is
+listed and ended. Only the channel it was made in sees or cancels it.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from bot.clock import utcnow
+from bot.slack.command_input import CommandInput
+from bot.store.database import Database
+from bot.store.snoozes import cancel_snooze, channel_snoozes
+
+if TYPE_CHECKING:
+    from bot.config import Config
+
+
+def snooze_context(db: Database, config: "Config", given: CommandInput,
+                   words: list[str]) -> dict[str, Any]:
+    """What ``command_snooze`` shows for ``snooze [list]`` or ``snooze cancel ID``."""
+    now = utcnow()
+    context: dict[str, Any] = {"command": config.slack_command}
+    verb = words[0].lower() if words else "list"
+    if verb == "cancel":
+        wanted = words[1].lstrip("#")[:20] if len(words) > 1 else ""
+        cancelled = (cancel_snooze(db, given.team_id, given.channel_id, int(wanted), now)
+                     if wanted.isdigit() and len(wanted) <= 18 else None)
+        if cancelled is None:
+            return {**context, "outcome": "not_found", "snooze_id": wanted}
+        return {**context, "outcome": "cancelled", "snooze": _listed(cancelled)}
+    if verb != "list":
+        return {**context, "outcome": "unknown", "verb": verb[:40]}
+    snoozes = channel_snoozes(db, given.team_id, given.channel_id, now)
+    return {**context, "outcome": "list", "snoozes": [_listed(row) for row in snoozes]}
+
+
+def _listed(row: Any) -> dict[str, Any]:
+    return {"id": row.id, "rule_name": row.rule_name or "Alert", "title": row.title,
+            "until": row.until, "by": row.created_by_name or row.created_by}

@@ -1,0 +1,111 @@
+"""Snoozes: a rule on a test (or agent, device) kept quiet for 1, 4 or 24 hours.
+
+Made from a parent's overflow menu, listed and cancelled with ``/thousandeyes snooze``.
+While one runs, ingest threads the rule's new alerts on that test under the last parent
+(bot.store.adoption); the parent shows it. Everything is checked against the database:
+the click only says which alert.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bot.store.acknowledgements import Clicker, same_place
+from bot.store.database import Database
+from bot.store.jobs import CLICK_CAUSE, enqueue_parent_refresh
+from bot.store.models import AlertRow, SnoozeRow
+
+
+class SnoozeOutcome(str, enum.Enum):
+    RECORDED = "recorded"
+    UNKNOWN_ALERT = "unknown_alert"
+    FOREIGN = "foreign"  # the click came from another channel or workspace
+
+
+@dataclass(frozen=True)
+class SnoozeShown:
+    """What a parent says of the snooze on its rule and test."""
+
+    until: datetime
+    by: str
+
+
+def snooze_alert(db: Database, alert_id: int, clicker: Clicker, hours: int,
+                 now: datetime) -> SnoozeOutcome:
+    """Snooze the alert's rule on its test from now, replacing a snooze already running
+    (the last choice wins), and queue the parent's refresh, in one transaction."""
+    with db.session() as session:
+        alert = session.scalar(select(AlertRow).where(AlertRow.id == alert_id).with_for_update())
+        if alert is None or alert.subject_key is None:
+            return SnoozeOutcome.UNKNOWN_ALERT
+        if not same_place(alert, clicker):
+            return SnoozeOutcome.FOREIGN
+        for running in _running(session, alert.route, alert.channel, alert.subject_key, now):
+            running.cancelled_at = now
+        session.add(SnoozeRow(
+            route=alert.route, channel=alert.channel, subject_key=alert.subject_key,
+            alert_id=alert.id, rule_name=alert.rule_name, title=alert.title,
+            slack_team=alert.slack_team, slack_channel=alert.slack_channel or "",
+            until=now + timedelta(hours=hours), created_by=clicker.user_id,
+            created_by_name=clicker.user_name, created_at=now,
+        ))
+        enqueue_parent_refresh(session, alert_id=alert.id, channel=alert.channel,
+                               team_id=alert.slack_team, now=now, cause=CLICK_CAUSE)
+        return SnoozeOutcome.RECORDED
+
+
+def _running(session: Session, route: str, channel: str, subject_key: str,
+             now: datetime) -> list[SnoozeRow]:
+    return list(session.scalars(
+        select(SnoozeRow).where(SnoozeRow.route == route, SnoozeRow.channel == channel,
+                                SnoozeRow.subject_key == subject_key, SnoozeRow.until > now,
+                                SnoozeRow.cancelled_at.is_(None))
+        .order_by(SnoozeRow.until.desc())))
+
+
+def snooze_shown(session: Session, alert: AlertRow, now: datetime) -> SnoozeShown | None:
+    """The snooze running on the alert's rule and test, as its parent shows it."""
+    if alert.subject_key is None:
+        return None
+    running = _running(session, alert.route, alert.channel, alert.subject_key, now)
+    if not running:
+        return None
+    return SnoozeShown(running[0].until, running[0].created_by_name or running[0].created_by)
+
+
+def channel_snoozes(db: Database, team_id: str | None, channel_id: str,
+                    now: datetime) -> list[SnoozeRow]:
+    """The snoozes running in a Slack channel, the soonest to end first."""
+    with db.session() as session:
+        rows = session.scalars(
+            select(SnoozeRow).where(SnoozeRow.slack_channel == channel_id,
+                                    SnoozeRow.until > now, SnoozeRow.cancelled_at.is_(None))
+            .order_by(SnoozeRow.until, SnoozeRow.id).limit(50))
+        return [row for row in rows if _same_team(row.slack_team, team_id)]
+
+
+def cancel_snooze(db: Database, team_id: str | None, channel_id: str, snooze_id: int,
+                  now: datetime) -> SnoozeRow | None:
+    """End a running snooze of this channel now, and refresh the parent it was made from;
+    None when the channel has no such snooze."""
+    with db.session() as session:
+        row = session.scalar(select(SnoozeRow).where(
+            SnoozeRow.id == snooze_id, SnoozeRow.slack_channel == channel_id,
+            SnoozeRow.until > now, SnoozeRow.cancelled_at.is_(None)).with_for_update())
+        if row is None or not _same_team(row.slack_team, team_id):
+            return None
+        row.cancelled_at = now
+        enqueue_parent_refresh(session, alert_id=row.alert_id, channel=row.channel,
+                               team_id=row.slack_team, now=now)
+        session.flush()
+        session.expunge(row)
+        return row
+
+
+def _same_team(stored: str | None, asked: str | None) -> bool:
+    return stored is None or asked is None or stored == asked
