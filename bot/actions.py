@@ -9,6 +9,10 @@ from __future__ import annotations
 ACKNOWLEDGE = "te_acknowledge"
 UNACKNOWLEDGE = "te_unacknowledge"
 VIEW_IN_THOUSANDEYES = "te_view"
+# On a storm roll-up: acknowledge every open alert of it, or the one picked from a menu
+# (whose options carry alert references).
+ACKNOWLEDGE_ALL = "te_acknowledge_all"
+ACKNOWLEDGE_ONE = "te_acknowledge_one"
 
 _PREFIX = "alert:"
 
@@ -24,4 +28,21 @@ def decode_alert_ref(value: str) -> int:
     number = value[len(_PREFIX):]
     if not number.isdigit() or len(number) > 18:
         raise ValueError(f"not an alert reference: {value!r:.60}")
+    return int(number)
+
+
+_STORM_PREFIX = "storm:"
+
+
+def encode_storm_ref(storm_pk: int) -> str:
+    return f"{_STORM_PREFIX}{storm_pk}"
+
+
+def decode_storm_ref(value: str) -> int:
+    """Inverse of :func:`encode_storm_ref`; raises ValueError on anything else."""
+    if not isinstance(value, str) or not value.startswith(_STORM_PREFIX):
+        raise ValueError(f"not a storm reference: {value!r:.60}")
+    number = value[len(_STORM_PREFIX):]
+    if not number.isdigit() or len(number) > 18:
+        raise ValueError(f"not a storm reference: {value!r:.60}")
     return int(number)

@@ -47,3 +47,6 @@ class AlertView:
     last_event_at: datetime | None = None
     # Set while an open alert has had no news for STALE_AFTER: when it was marked so.
     stale_since: datetime | None = None
+    # Listed in a storm roll-up: its thread messages then name the alert, since the
+    # roll-up's thread holds the replies of many alerts.
+    in_storm: bool = False

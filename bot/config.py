@@ -96,6 +96,13 @@ class Config:
     thousandeyes_timezone: str | None = None
     # An open alert with no event for this long is shown as "no news" (None: never).
     stale_after: timedelta | None = None
+    # Storm roll-ups (bot.store.storms): more than ``storm_threshold`` new alerts waiting
+    # for one channel, or first seen within ``storm_window``, are posted as one roll-up
+    # parent; alerts join it until the channel has been quiet for ``storm_quiet``.
+    storm_rollup: bool = True
+    storm_threshold: int = 5
+    storm_window: timedelta = timedelta(seconds=30)
+    storm_quiet: timedelta = timedelta(minutes=5)
     # Operating it (bot.metrics*, bot.health, bot.logformat).
     metrics_token: str | None = field(default=None, repr=False)  # Bearer for GET /metrics
     log_format: str = "text"  # "json": one JSON object per line
@@ -212,6 +219,12 @@ class Config:
             ),
             thousandeyes_timezone=reader.timezone("THOUSANDEYES_TIMEZONE"),
             stale_after=reader.duration("STALE_AFTER", None, minimum=timedelta(minutes=1)),
+            storm_rollup=reader.boolean("STORM_ROLLUP", True),
+            storm_threshold=reader.integer("STORM_THRESHOLD", 5, minimum=1),
+            storm_window=reader.duration("STORM_WINDOW", timedelta(seconds=30),
+                                         minimum=timedelta(seconds=1)) or timedelta(0),
+            storm_quiet=reader.duration("STORM_QUIET", timedelta(minutes=5),
+                                        minimum=timedelta(seconds=1)) or timedelta(0),
             metrics_token=reader.secret("METRICS_TOKEN", min_length=16),
             log_format=reader.choice("LOG_FORMAT", "TEXT", ("TEXT", "JSON")).lower(),
             delivery_stuck_after=reader.duration(

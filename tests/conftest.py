@@ -26,7 +26,10 @@ def database_url(tmp_path: Path) -> Iterator[str]:
 
 @pytest.fixture
 def config(database_url: str) -> Config:
-    return Config(database_url=database_url, webhook_token=WEBHOOK_TOKEN, delivery_threads=0)
+    # Storm roll-ups off: tests about something else send many triggers to one channel;
+    # tests of the roll-up turn it on (tests/delivery/test_storms.py).
+    return Config(database_url=database_url, webhook_token=WEBHOOK_TOKEN, delivery_threads=0,
+                  storm_rollup=False)
 
 
 @pytest.fixture
@@ -68,6 +71,7 @@ def slack_config(database_url: str, fake_slack: FakeSlack) -> Config:
         slack_post_interval=0.0,
         slack_timeout=2.0,
         delivery_threads=0,
+        storm_rollup=False,  # see the config fixture
     )
 
 

@@ -31,6 +31,10 @@ MAX_BUTTON_TEXT = 75
 MAX_BUTTON_VALUE = 2000
 MAX_BUTTON_URL = 3000
 MAX_ID_LENGTH = 255
+MAX_SELECT_OPTIONS = 100
+MAX_OPTION_TEXT = 75
+MAX_OPTION_VALUE = 150
+MAX_PLACEHOLDER_TEXT = 150
 MAX_FALLBACK_TEXT = 3000  # Slack allows 40,000; notifications show far less
 ELLIPSIS = "…"
 BUILDER_URL = "https://app.slack.com/block-kit-builder#"
@@ -197,6 +201,8 @@ def _check_elements(elements: Any, where: str, checker: _Checker) -> list[dict[s
                 continue
         if element.get("type") == "button" and not _check_button(element, label, checker):
             continue
+        if element.get("type") == "static_select" and not _check_select(element, label, checker):
+            continue
         if action_id is not None:
             checker.action_ids.add(action_id)
         kept.append(element)
@@ -218,6 +224,28 @@ def _check_button(button: dict[str, Any], label: str, checker: _Checker) -> bool
         if not isinstance(url, str) or not url or len(url) > MAX_BUTTON_URL:
             checker.warn(f"{label} dropped: url empty or over {MAX_BUTTON_URL} characters")
             return False
+    return True
+
+
+def _check_select(menu: dict[str, Any], label: str, checker: _Checker) -> bool:
+    _trim_text_object(menu.get("placeholder"), MAX_PLACEHOLDER_TEXT, checker, f"{label} placeholder")
+    options = []
+    for i, option in enumerate(menu.get("options") or []):
+        value = option.get("value") if isinstance(option, dict) else None
+        # A cut value would point at the wrong alert: such an option is left out.
+        if not isinstance(value, str) or not value or len(value) > MAX_OPTION_VALUE:
+            checker.warn(f"{label} option {i} dropped: value empty or over {MAX_OPTION_VALUE}")
+            continue
+        if _trim_text_object(option.get("text"), MAX_OPTION_TEXT, checker, f"{label} option {i}"):
+            options.append(option)
+    if len(options) > MAX_SELECT_OPTIONS:
+        checker.warn(f"{label}: {len(options) - MAX_SELECT_OPTIONS} options over"
+                     f" {MAX_SELECT_OPTIONS} dropped")
+        options = options[:MAX_SELECT_OPTIONS]
+    if not options:
+        checker.warn(f"{label} dropped: a menu without options")
+        return False
+    menu["options"] = options
     return True
 
 

@@ -98,6 +98,7 @@ def alert_context(view: AlertView) -> dict[str, Any]:
         "mention": notify_mention(view.mention) if not is_cleared else "",
         "trigger_count": max(1, view.trigger_count),
         "retriggered": view.trigger_count > 1,
+        "in_storm": view.in_storm,
     }
     context.update(_test_fields(alert) if isinstance(alert, TestAlert) else _empty_test_fields())
     context.update(_agent_fields(alert) if isinstance(alert, AgentAlert) else _empty_agent_fields())

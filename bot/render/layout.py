@@ -95,8 +95,11 @@ class MessageLayout:
 
     def actions(self, buttons: Iterable[Any], block_id: str | None = None) -> str:
         """Buttons from dicts with ``text``, ``action_id`` and optional ``value``,
-        ``url`` (http/https only) and ``style``; nothing when the list is empty."""
-        elements = [_button(spec) for spec in _items(buttons, "msg.actions")]
+        ``url`` (http/https only) and ``style``; nothing when the list is empty. A dict
+        with ``options`` (``text``/``value`` dicts) and ``placeholder`` is a menu
+        (``static_select``) instead."""
+        elements = [_select(spec) if isinstance(spec, dict) and "options" in spec
+                    else _button(spec) for spec in _items(buttons, "msg.actions")]
         if elements:
             self._add({"type": "actions", "elements": elements}, block_id)
         return ""
@@ -143,3 +146,15 @@ def _button(spec: Any) -> dict[str, Any]:
     if spec.get("style") in _BUTTON_STYLES:
         button["style"] = spec["style"]
     return button
+
+
+def _select(spec: dict[str, Any]) -> dict[str, Any]:
+    if not spec.get("action_id") or not spec.get("placeholder"):
+        raise LayoutError(f"a menu needs 'placeholder' and 'action_id', not {spec!r:.80}")
+    options = []
+    for option in _items(spec["options"], "a menu's options"):
+        if not isinstance(option, dict) or not option.get("text") or not option.get("value"):
+            raise LayoutError(f"a menu option needs 'text' and 'value', not {option!r:.80}")
+        options.append({"text": _plain(to_mrkdwn(option["text"])), "value": str(option["value"])})
+    return {"type": "static_select", "action_id": str(spec["action_id"]),
+            "placeholder": _plain(to_mrkdwn(spec["placeholder"])), "options": options}

@@ -20,6 +20,7 @@ from jinja2 import TemplateError
 
 from bot.alert_view import AlertView, Responder
 from bot.render import context as ctx
+from bot.render import rollup
 from bot.render.blockkit import enforce_limits
 from bot.render.environment import TEMPLATE_SUFFIX, create_environment
 from bot.render.fallback import fallback_message
@@ -36,6 +37,9 @@ RETRIGGER_NOTE = "retrigger_note"
 ACK_NOTE = "ack_note"
 WEBHOOK_TEST = "webhook_test"
 UNKNOWN_EVENT = "unknown_event"
+STORM_ROLLUP = "storm_rollup"
+STORM_PAGE = "storm_page"
+STORM_ACK_NOTE = "storm_ack_note"
 KINDS = (
     ALERT_PARENT,
     AGENT_ALERT_PARENT,
@@ -45,6 +49,9 @@ KINDS = (
     ACK_NOTE,
     WEBHOOK_TEST,
     UNKNOWN_EVENT,
+    STORM_ROLLUP,
+    STORM_PAGE,
+    STORM_ACK_NOTE,
     # The slash command's answers (bot/slack/commands.py builds their contexts).
     "command_status",
     "command_help",
@@ -161,6 +168,20 @@ class MessageRenderer:
             context["acknowledged"] = bool(acknowledged)
             return self.render_fallback(ACK_NOTE, context)
         return self.render(ACK_NOTE, context)
+
+    def render_rollup(self, storm_id: int, views: list[AlertView]) -> RenderedMessage:
+        """The roll-up parent of a storm, listing its alerts (``bot.render.rollup``)."""
+        return self.render(STORM_ROLLUP, rollup.rollup_context(storm_id, views, self.clicks_arrive))
+
+    def render_storm_page(self, views: list[AlertView], page: int) -> RenderedMessage:
+        """Page ``page`` (0-based) of a long storm's full list, for its thread."""
+        return self.render(STORM_PAGE, rollup.page_context(views, page))
+
+    def render_storm_ack_note(self, responder: Responder, count: int) -> RenderedMessage:
+        """Thread note of a roll-up: "Alice acknowledged all 12 open alerts"."""
+        return self.render(STORM_ACK_NOTE, {"actor": {"name": responder.user_name,
+                                                      "user_id": responder.user_id},
+                                            "count": count})
 
     def render_webhook_test(self, event: Event) -> RenderedMessage:
         """A short confirmation that ThousandEyes reaches this channel."""

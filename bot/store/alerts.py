@@ -62,6 +62,7 @@ def build_view(
         first_acknowledged_at=row.first_acknowledged_at,
         last_event_at=row.last_event_at,
         stale_since=row.stale_at if row.state == AlertState.TRIGGERED else None,
+        in_storm=row.storm_id is not None,
     )
 
 

@@ -25,7 +25,9 @@ def bot_env(**overrides: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("SLACK_", "WEBHOOK_", "DATABASE_URL", "TEMPLATES_DIR", "PORT",
                                 "THOUSANDEYES_", "STALE_AFTER", "PROMETHEUS_",
-                                "METRICS_", "LOG_FORMAT", "DELIVERY_STUCK"))}
+                                "METRICS_", "LOG_FORMAT", "DELIVERY_STUCK", "STORM_"))}
+    # Storm roll-ups off unless a test asks for them (it passes STORM_ROLLUP="on").
+    env["STORM_ROLLUP"] = "off"
     env["PYTHONPATH"] = str(REPO)  # a benchmark may point it at another revision's checkout
     env.update(overrides)
     env["PYTHONUNBUFFERED"] = "1"

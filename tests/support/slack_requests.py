@@ -71,3 +71,14 @@ def post_to_slack_endpoint(server_url: str, body: str, headers: dict[str, str]) 
 def click(server_url: str, action_id: str, value: str, **kwargs: Any) -> requests.Response:
     body = block_action_body(action_id, value, **kwargs)
     return post_to_slack_endpoint(server_url, body, signed_headers(body))
+
+
+def pick(server_url: str, action_id: str, value: str, **kwargs: Any) -> requests.Response:
+    """A choice in a ``static_select`` menu, as Slack POSTs it: the picked option instead
+    of a button's value."""
+    payload = block_action_payload(action_id, value, **kwargs)
+    payload["actions"][0].pop("value")
+    payload["actions"][0].update(type="static_select", selected_option={
+        "text": {"type": "plain_text", "text": "an alert"}, "value": value})
+    body = urlencode({"payload": json.dumps(payload)})
+    return post_to_slack_endpoint(server_url, body, signed_headers(body))
