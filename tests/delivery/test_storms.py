@@ -197,3 +197,62 @@ def test_a_long_storm_summarises_in_the_parent_and_lists_all_in_thread_pages(
         assert "1 cleared" in rollup.text
         page_with_3 = next(p for p in pages if name_of(3) in body(p))
         assert page_with_3.updates >= 1
+
+
+def test_two_workers_never_split_or_duplicate_a_rollup(storm_config, fake_slack):
+    import threading
+
+    from bot.delivery.runner import DeliveryWorker
+    from tests.support.delivery import open_jobs
+
+    with serving(storm_config) as (server, first):
+        second = DeliveryWorker(first.config, first.database, backoff=lambda attempts: 0.05)
+        for number in range(30):
+            send(server, trigger(number))
+        errors = []
+
+        def run(worker):
+            try:
+                drain(worker, timeout=60)
+            except AssertionError as error:  # the other worker may hold the last job
+                if open_jobs(worker):
+                    errors.append(error)
+
+        threads = [threading.Thread(target=run, args=(w,)) for w in (first, second)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert errors == []
+        drain(first)
+        with first.database.session() as session:
+            storms = list(session.scalars(select(StormRow)))
+        assert len(storms) == 1
+        rollups = [m for m in fake_slack.top_level("C0ALERTS") if m.text.startswith("🌩️")]
+        assert [m.ts for m in rollups] == [storms[0].slack_ts]
+        members = [a for a in alerts(first) if a.storm_id == storms[0].id]
+        for row in alerts(first):
+            assert row.slack_ts is not None
+            if row.storm_id is None:  # posted on its own before the storm opened
+                [own] = [m for m in fake_slack.top_level("C0ALERTS") if m.ts == row.slack_ts]
+                assert row.title in body(own) and not own.text.startswith("🌩️")
+        rollup_text = body(rollups[0])
+        for row in members:
+            assert row.slack_ts == rollups[0].ts and row.title in rollup_text
+        assert len(fake_slack.top_level("C0ALERTS")) == 30 - len(members) + 1
+
+
+def test_a_rollup_whose_answer_was_lost_is_not_posted_again(storm_config, fake_slack):
+    with serving(storm_config) as (server, worker):
+        for number in range(8):
+            send(server, trigger(number))
+        # Slack posts the roll-up, then the answer is lost (a 503 after the work).
+        fake_slack.fail("chat.postMessage", status=503, done_anyway=True)
+        drain(worker)
+        [rollup] = fake_slack.top_level("C0ALERTS")
+        assert "8 ThousandEyes alerts" in rollup.text
+        assert {a.slack_ts for a in alerts(worker)} == {rollup.ts}
+        send(server, clear(2))
+        drain(worker)
+        [reply] = fake_slack.thread(rollup)
+        assert name_of(2) in body(reply) and "1 cleared" in rollup.text
