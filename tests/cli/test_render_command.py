@@ -93,3 +93,11 @@ def test_a_message_the_payload_cannot_make_is_one_line(tmp_path, args, says):
     assert result.returncode == 2
     assert says in result.stderr and len(result.stderr.strip().splitlines()) == 1
     assert "Traceback" not in result.stderr
+
+
+def test_a_storm_rollup_and_its_thread_page_can_be_previewed(tmp_path):
+    rollup = preview(tmp_path, TRIGGER, "--message", "storm-rollup")
+    assert "Storm: 12 ThousandEyes alerts" in rollup and "Acknowledge all 12" in rollup
+    assert rollup.count("Default Page Load Alert Rule") >= 1
+    page = preview(tmp_path, CLEAR, "--message", "storm-page")
+    assert "page 1 of 2" in page and "Cleared" in page
