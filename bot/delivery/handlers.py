@@ -164,7 +164,8 @@ class JobExecutor:
         if storm is None or storm.anchor_alert_id != row.id or storm.slack_ts:
             return
         members = storms.load_members(self.database, storm.id, self.config.parse_options())
-        message = self.renderer.render_rollup(storm.id, members.views)
+        # Only the first post notifies the route's audience; updates never mention.
+        message = self.renderer.render_rollup(storm.id, members.views, self._options(row).mention)
         posted = self._post(job, self._channel(job), message)
         storms.record_rollup(self.database, storm.id, posted.channel, posted.ts,
                              members.storm.version, utcnow(),

@@ -169,9 +169,11 @@ class MessageRenderer:
             return self.render_fallback(ACK_NOTE, context)
         return self.render(ACK_NOTE, context)
 
-    def render_rollup(self, storm_id: int, views: list[AlertView]) -> RenderedMessage:
-        """The roll-up parent of a storm, listing its alerts (``bot.render.rollup``)."""
-        return self.render(STORM_ROLLUP, rollup.rollup_context(storm_id, views, self.clicks_arrive))
+    def render_rollup(self, storm_id: int, views: list[AlertView], mention: str = "") -> RenderedMessage:
+        """The roll-up parent of a storm, listing its alerts (``bot.render.rollup``);
+        ``mention`` only in its first post, as for a parent."""
+        return self.render(STORM_ROLLUP, rollup.rollup_context(storm_id, views, self.clicks_arrive,
+                                                               mention))
 
     def render_storm_page(self, views: list[AlertView], page: int) -> RenderedMessage:
         """Page ``page`` (0-based) of a long storm's full list, for its thread."""

@@ -16,6 +16,7 @@ from typing import Any
 from bot import actions
 from bot.alert_view import AlertView, DisplayState
 from bot.render.context import alert_context
+from bot.render.escaping import notify_mention
 
 # About what one Slack message shows readably, and what fits its block limits.
 PARENT_ENTRIES = 40
@@ -32,8 +33,10 @@ def page_count(total: int) -> int:
     return 0 if total <= PARENT_ENTRIES else math.ceil(total / PAGE_ENTRIES)
 
 
-def rollup_context(storm_id: int, views: list[AlertView], clicks_arrive: bool = True) -> dict[str, Any]:
-    """The roll-up parent: counts, the grouped list (or a summary), and the buttons."""
+def rollup_context(storm_id: int, views: list[AlertView], clicks_arrive: bool = True,
+                   mention: str = "") -> dict[str, Any]:
+    """The roll-up parent: counts, the grouped list (or a summary), and the buttons.
+    ``mention`` (a route option) notifies the route's audience in the first post."""
     entries = [_entry(view) for view in views]
     counts = Counter(entry["state"] for entry in entries)
     total = len(entries)
@@ -52,6 +55,7 @@ def rollup_context(storm_id: int, views: list[AlertView], clicks_arrive: bool = 
         "summary_more": max(0, len({e["rule_name"] for e in entries}) - _SUMMARY_RULES)
         if pages else 0,
         "actions": [],
+        "mention": notify_mention(mention) if mention and open_entries else "",
     }
     if open_entries and clicks_arrive:
         menu = [{"text": _option_text(e), "value": e["alert_ref"]}

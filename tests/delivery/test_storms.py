@@ -256,3 +256,44 @@ def test_a_rollup_whose_answer_was_lost_is_not_posted_again(storm_config, fake_s
         drain(worker)
         [reply] = fake_slack.thread(rollup)
         assert name_of(2) in body(reply) and "1 cleared" in rollup.text
+
+
+def test_the_rollup_notifies_the_routes_mention_group_once(storm_config, fake_slack):
+    import requests
+
+    from bot.store.routes import RouteOptions, create_route
+
+    with serving(storm_config) as (server, worker):
+        route, token = create_route(worker.database, team_id=None, channel_id="C0ALERTS",
+                                    created_by="U0ADMIN", options=RouteOptions(mention="here"),
+                                    now=utcnow())
+        for number in range(7):
+            response = requests.post(f"{server.url}/webhooks/thousandeyes/{route.id}",
+                                     data=json.dumps(trigger(number)),
+                                     headers={"Authorization": f"Bearer {token}"}, timeout=10)
+            assert response.status_code == 200, response.text
+        drain(worker)
+        [rollup] = fake_slack.top_level("C0ALERTS")
+        [post] = fake_slack.calls_to("chat.postMessage")
+        assert str(post.args["text"]).startswith("<!here>")
+        for number in range(7):
+            requests.post(f"{server.url}/webhooks/thousandeyes/{route.id}",
+                          data=json.dumps(clear(number)),
+                          headers={"Authorization": f"Bearer {token}"}, timeout=10)
+        drain(worker)
+        assert "<!here>" not in rollup.text  # updates never mention
+
+
+def test_more_than_the_threshold_within_the_window_starts_a_storm(storm_config, fake_slack):
+    with serving(storm_config) as (server, worker):
+        for number in range(5):  # one at a time: never more than one waiting
+            send(server, trigger(number))
+            drain(worker)
+        assert len(fake_slack.top_level("C0ALERTS")) == 5
+        for number in (5, 6):  # the 6th and 7th within STORM_WINDOW: one roll-up
+            send(server, trigger(number))
+            drain(worker)
+        tops = fake_slack.top_level("C0ALERTS")
+        assert len(tops) == 6
+        assert name_of(5) in body(tops[5]) and name_of(6) in body(tops[5])
+        assert ACKNOWLEDGE_ALL in action_ids(tops[5])
