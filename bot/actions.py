@@ -23,12 +23,7 @@ def encode_alert_ref(alert_pk: int) -> str:
 
 def decode_alert_ref(value: str) -> int:
     """Inverse of :func:`encode_alert_ref`; raises ValueError on anything else."""
-    if not isinstance(value, str) or not value.startswith(_PREFIX):
-        raise ValueError(f"not an alert reference: {value!r:.60}")
-    number = value[len(_PREFIX):]
-    if not number.isdigit() or len(number) > 18:
-        raise ValueError(f"not an alert reference: {value!r:.60}")
-    return int(number)
+    return _decode(_PREFIX, value, "an alert")
 
 
 _STORM_PREFIX = "storm:"
@@ -40,9 +35,13 @@ def encode_storm_ref(storm_pk: int) -> str:
 
 def decode_storm_ref(value: str) -> int:
     """Inverse of :func:`encode_storm_ref`; raises ValueError on anything else."""
-    if not isinstance(value, str) or not value.startswith(_STORM_PREFIX):
-        raise ValueError(f"not a storm reference: {value!r:.60}")
-    number = value[len(_STORM_PREFIX):]
+    return _decode(_STORM_PREFIX, value, "a storm")
+
+
+def _decode(prefix: str, value: str, what: str) -> int:
+    if not isinstance(value, str) or not value.startswith(prefix):
+        raise ValueError(f"not {what} reference: {value!r:.60}")
+    number = value[len(prefix):]
     if not number.isdigit() or len(number) > 18:
-        raise ValueError(f"not a storm reference: {value!r:.60}")
+        raise ValueError(f"not {what} reference: {value!r:.60}")
     return int(number)

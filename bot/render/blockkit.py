@@ -174,9 +174,7 @@ def _check_context(block: dict[str, Any], where: str, checker: _Checker) -> dict
             kept.append(element)
         elif _trim_text_object(element, MAX_CONTEXT_TEXT, checker, f"{where} element {i}"):
             kept.append(element)
-    if len(kept) > MAX_CONTEXT_ELEMENTS:
-        checker.warn(f"{where}: {len(kept) - MAX_CONTEXT_ELEMENTS} elements over the limit dropped")
-        kept = kept[:MAX_CONTEXT_ELEMENTS]
+    kept = _at_most(kept, MAX_CONTEXT_ELEMENTS, checker, f"{where}: {{}} elements over the limit dropped")
     if not kept:
         checker.warn(f"{where} dropped: no elements left")
         return None
@@ -227,6 +225,14 @@ def _check_button(button: dict[str, Any], label: str, checker: _Checker) -> bool
     return True
 
 
+def _at_most(items: list[Any], limit: int, checker: _Checker, warning: str) -> list[Any]:
+    """The first ``limit`` items; ``warning`` (with ``{}`` for how many) when cut."""
+    if len(items) <= limit:
+        return items
+    checker.warn(warning.format(len(items) - limit))
+    return items[:limit]
+
+
 def _check_select(menu: dict[str, Any], label: str, checker: _Checker) -> bool:
     _trim_text_object(menu.get("placeholder"), MAX_PLACEHOLDER_TEXT, checker, f"{label} placeholder")
     options = []
@@ -238,10 +244,8 @@ def _check_select(menu: dict[str, Any], label: str, checker: _Checker) -> bool:
             continue
         if _trim_text_object(option.get("text"), MAX_OPTION_TEXT, checker, f"{label} option {i}"):
             options.append(option)
-    if len(options) > MAX_SELECT_OPTIONS:
-        checker.warn(f"{label}: {len(options) - MAX_SELECT_OPTIONS} options over"
-                     f" {MAX_SELECT_OPTIONS} dropped")
-        options = options[:MAX_SELECT_OPTIONS]
+    options = _at_most(options, MAX_SELECT_OPTIONS, checker,
+                       f"{label}: {{}} options over {MAX_SELECT_OPTIONS} dropped")
     if not options:
         checker.warn(f"{label} dropped: a menu without options")
         return False

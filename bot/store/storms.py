@@ -209,7 +209,7 @@ def record_rollup(db: Database, storm_id: int, channel: str, ts: str, rendered_v
     """The roll-up is posted: its members thread under it, and a join that came after
     the render is shown by a refresh."""
     with db.session() as session:
-        storm = session.scalar(select(StormRow).where(StormRow.id == storm_id).with_for_update())
+        storm = _lock_storm(session, storm_id)
         assert storm is not None
         if storm.slack_ts is None:
             storm.slack_channel, storm.slack_ts = channel, ts
@@ -224,7 +224,7 @@ def record_rendered(db: Database, storm_id: int, rendered_version: int,
                     default_channel: str = "") -> None:
     """The roll-up was updated showing ``rendered_version``."""
     with db.session() as session:
-        storm = session.scalar(select(StormRow).where(StormRow.id == storm_id).with_for_update())
+        storm = _lock_storm(session, storm_id)
         if storm is not None:
             _rendered(session, storm, rendered_version, utcnow(), default_channel)
 
@@ -252,7 +252,7 @@ def _rendered(session: Session, storm: StormRow, version: int, now: datetime,
 
 def record_page(db: Database, storm_id: int, page: int, ts: str) -> None:
     with db.session() as session:
-        storm = session.scalar(select(StormRow).where(StormRow.id == storm_id).with_for_update())
+        storm = _lock_storm(session, storm_id)
         if storm is None:
             return
         pages = list(storm.pages or [])
@@ -260,6 +260,10 @@ def record_page(db: Database, storm_id: int, page: int, ts: str) -> None:
         if not pages[page]:
             pages[page] = ts
         storm.pages = pages
+
+
+def _lock_storm(session: Session, storm_id: int) -> StormRow | None:
+    return session.scalar(select(StormRow).where(StormRow.id == storm_id).with_for_update())
 
 
 def _storm(row: StormRow | None) -> Storm | None:

@@ -297,3 +297,16 @@ def test_more_than_the_threshold_within_the_window_starts_a_storm(storm_config, 
         assert len(tops) == 6
         assert name_of(5) in body(tops[5]) and name_of(6) in body(tops[5])
         assert ACKNOWLEDGE_ALL in action_ids(tops[5])
+
+
+def test_names_in_a_rollup_are_escaped(storm_config, fake_slack):
+    with serving(storm_config) as (server, worker):
+        for number in range(7):
+            payload = trigger(number, rule="<!channel> rule & co")
+            payload["alert"]["testName"] = f"<@U0EVIL> test {number}"
+            send(server, payload)
+        drain(worker)
+        [rollup] = fake_slack.top_level("C0ALERTS")
+        text = body(rollup)
+        assert "<!channel>" not in text and "<@U0EVIL>" not in text
+        assert "&lt;!channel&gt; rule &amp; co" in text
