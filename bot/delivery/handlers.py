@@ -150,6 +150,8 @@ class JobExecutor:
             return
         posted = self._post(job, storm.slack_channel or "", message, thread_ts=storm.slack_ts)
         storms.record_page(self.database, storm.id, page, posted.ts)
+        if job.uncertain:  # the page found may show an older list (see _post_rollup)
+            storms.queue_rollup_refresh(self.database, storm.id, utcnow())
 
     # --- storm roll-ups (bot.store.storms) ------------------------------------------
 
@@ -167,9 +169,11 @@ class JobExecutor:
         # Only the first post notifies the route's audience; updates never mention.
         message = self.renderer.render_rollup(storm.id, members.views, self._options(row).mention)
         posted = self._post(job, self._channel(job), message)
-        storms.record_rollup(self.database, storm.id, posted.channel, posted.ts,
-                             members.storm.version, utcnow(),
-                             default_channel=self.config.slack_channel or "")
+        # A post an interrupted attempt made may be the one found: it shows what that
+        # attempt rendered, maybe before later alerts joined, so it is refreshed (-1).
+        shown = members.storm.version if not job.uncertain else -1
+        storms.record_rollup(self.database, storm.id, posted.channel, posted.ts, shown,
+                             utcnow(), default_channel=self.config.slack_channel or "")
 
     def _refresh_parent(self, row: AlertRow, view: AlertView) -> None:
         """Re-render the alert's parent: its own, or its storm's roll-up, which only the

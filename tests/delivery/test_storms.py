@@ -310,3 +310,34 @@ def test_names_in_a_rollup_are_escaped(storm_config, fake_slack):
         text = body(rollup)
         assert "<!channel>" not in text and "<@U0EVIL>" not in text
         assert "&lt;!channel&gt; rule &amp; co" in text
+
+
+def test_a_rollup_found_after_a_lost_answer_is_refreshed_for_alerts_that_joined_meanwhile(
+        storm_config, fake_slack):
+    from bot.delivery.runner import DeliveryWorker
+    from bot.store.models import JobKind, JobStatus
+
+    with serving(storm_config) as (server, drainer):
+        worker = DeliveryWorker(drainer.config, drainer.database, backoff=lambda attempts: 30.0)
+        for number in range(8):
+            send(server, trigger(number))
+        # The roll-up is posted, but its answer is lost: the job will look for it later.
+        fake_slack.fail("chat.postMessage", status=503, done_anyway=True)
+        assert worker.run_once()
+        [rollup] = fake_slack.top_level("C0ALERTS")
+        # Meanwhile another alert joins the storm (its roll-up not recorded yet) ...
+        send(server, trigger(8))
+        while worker.run_once():  # every job but the roll-up's, which waits 30 s
+            pass
+        with worker.database.session() as session:
+            assert session.scalar(select(AlertRow.storm_id).where(
+                AlertRow.title == name_of(8))) is not None
+        # ... and then the roll-up's job is retried: it finds the post it made.
+        with worker.database.session() as session:
+            session.execute(update(JobRow).where(JobRow.kind == JobKind.ALERT_TRIGGER,
+                                                 JobRow.status == JobStatus.PENDING)
+                            .values(next_attempt_at=utcnow()))
+        drain(worker)
+        assert [m.ts for m in fake_slack.top_level("C0ALERTS")] == [rollup.ts]
+        assert name_of(8) in body(rollup) and "9 ThousandEyes alerts" in rollup.text
+        worker.stop()
