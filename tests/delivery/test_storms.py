@@ -52,6 +52,15 @@ def storm_config(slack_config):
     return slack_config.with_overrides(storm_rollup=True, storm_threshold=5)
 
 
+def storm_of(count, server, worker, fake_slack):
+    """Send ``count`` triggers at once, deliver them, and return the one roll-up."""
+    for number in range(count):
+        send(server, trigger(number))
+    drain(worker)
+    [rollup] = fake_slack.top_level("C0ALERTS")
+    return rollup
+
+
 def alerts(worker):
     with worker.database.session() as session:
         return list(session.scalars(select(AlertRow).order_by(AlertRow.id)))
@@ -89,10 +98,7 @@ def test_few_alerts_get_their_own_parents(storm_config, fake_slack):
 
 def test_clears_and_acknowledgements_go_into_the_rollup_thread(storm_config, fake_slack):
     with serving(storm_config) as (server, worker):
-        for number in range(8):
-            send(server, trigger(number))
-        drain(worker)
-        [rollup] = fake_slack.top_level("C0ALERTS")
+        rollup = storm_of(8, server, worker, fake_slack)
         for number in (0, 1):
             send(server, clear(number))
         drain(worker)
@@ -134,10 +140,7 @@ def test_clears_and_acknowledgements_go_into_the_rollup_thread(storm_config, fak
 
 def test_alerts_arriving_during_the_storm_join_it(storm_config, fake_slack):
     with serving(storm_config) as (server, worker):
-        for number in range(7):
-            send(server, trigger(number))
-        drain(worker)
-        [rollup] = fake_slack.top_level("C0ALERTS")
+        rollup = storm_of(7, server, worker, fake_slack)
         send(server, trigger(7))
         drain(worker)
         assert [m.ts for m in fake_slack.top_level("C0ALERTS")] == [rollup.ts]
@@ -147,10 +150,7 @@ def test_alerts_arriving_during_the_storm_join_it(storm_config, fake_slack):
 
 def test_after_a_quiet_period_new_alerts_get_their_own_parent(storm_config, fake_slack):
     with serving(storm_config) as (server, worker):
-        for number in range(7):
-            send(server, trigger(number))
-        drain(worker)
-        [rollup] = fake_slack.top_level("C0ALERTS")
+        rollup = storm_of(7, server, worker, fake_slack)
         # The storm has been quiet for longer than STORM_QUIET, its triggers long past the
         # window: a new alert is an alert of its own again.
         long_ago = utcnow() - storm_config.storm_quiet - timedelta(minutes=1)
