@@ -11,6 +11,10 @@ UNACKNOWLEDGE = "te_unacknowledge"
 VIEW_IN_THOUSANDEYES = "te_view"
 SNOOZE = "te_snooze"  # the parent's overflow menu: snooze this rule on this test
 SNOOZE_HOURS = (1, 4, 24)
+# On a storm roll-up: acknowledge every open alert of it, or the one picked from a menu
+# (whose options carry alert references).
+ACKNOWLEDGE_ALL = "te_acknowledge_all"
+ACKNOWLEDGE_ONE = "te_acknowledge_one"
 
 _PREFIX = "alert:"
 
@@ -21,11 +25,27 @@ def encode_alert_ref(alert_pk: int) -> str:
 
 def decode_alert_ref(value: str) -> int:
     """Inverse of :func:`encode_alert_ref`; raises ValueError on anything else."""
-    if not isinstance(value, str) or not value.startswith(_PREFIX):
-        raise ValueError(f"not an alert reference: {value!r:.60}")
-    number = value[len(_PREFIX):]
+    return _decode(_PREFIX, value, "an alert")
+
+
+_STORM_PREFIX = "storm:"
+
+
+def encode_storm_ref(storm_pk: int) -> str:
+    return f"{_STORM_PREFIX}{storm_pk}"
+
+
+def decode_storm_ref(value: str) -> int:
+    """Inverse of :func:`encode_storm_ref`; raises ValueError on anything else."""
+    return _decode(_STORM_PREFIX, value, "a storm")
+
+
+def _decode(prefix: str, value: str, what: str) -> int:
+    if not isinstance(value, str) or not value.startswith(prefix):
+        raise ValueError(f"not {what} reference: {value!r:.60}")
+    number = value[len(prefix):]
     if not number.isdigit() or len(number) > 18:
-        raise ValueError(f"not an alert reference: {value!r:.60}")
+        raise ValueError(f"not {what} reference: {value!r:.60}")
     return int(number)
 
 

@@ -52,3 +52,6 @@ class AlertView:
     # A snooze running on its rule and test (bot.store.snoozes): until when, and by whom.
     snoozed_until: datetime | None = None
     snoozed_by: str = ""
+    # Listed in a storm roll-up: its thread messages then name the alert, since the
+    # roll-up's thread holds the replies of many alerts.
+    in_storm: bool = False

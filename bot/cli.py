@@ -95,9 +95,11 @@ def build_parser() -> argparse.ArgumentParser:
                       _render, Needs.CONFIG)
     render.add_argument("payload", help="a ThousandEyes webhook payload (JSON file)")
     render.add_argument(
-        "--message", choices=["parent", "clear-reply", "ack-note", "retrigger-note", "reminder-note"],
+        "--message", choices=["parent", "clear-reply", "ack-note", "retrigger-note",
+                              "reminder-note", "storm-rollup", "storm-page"],
         default="parent",
-        help="which message of the alert (default: the parent in the channel)",
+        help="which message of the alert (default: the parent in the channel); storm-rollup"
+             " and storm-page show it in a storm of 12 (a page of 50) alerts like it",
     )
     render.add_argument(
         "--state", choices=["triggered", "acknowledged", "cleared"],

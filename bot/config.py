@@ -103,6 +103,13 @@ class Config:
     # A new alertId for a rule and test this soon after the last one cleared threads
     # under its parent as "triggered again" (None: always a new parent).
     flap_window: timedelta | None = timedelta(minutes=10)
+    # Storm roll-ups (bot.store.storms): more than ``storm_threshold`` new alerts waiting
+    # for one channel, or first seen within ``storm_window``, are posted as one roll-up
+    # parent; alerts join it until the channel has been quiet for ``storm_quiet``.
+    storm_rollup: bool = True
+    storm_threshold: int = 5
+    storm_window: timedelta = timedelta(seconds=30)
+    storm_quiet: timedelta = timedelta(minutes=5)
     # Operating it (bot.metrics*, bot.health, bot.logformat).
     metrics_token: str | None = field(default=None, repr=False)  # Bearer for GET /metrics
     log_format: str = "text"  # "json": one JSON object per line
@@ -224,6 +231,12 @@ class Config:
             reminder_repeat=reader.integer("REMINDER_REPEAT", 1, minimum=1, maximum=10),
             flap_window=reader.duration("FLAP_WINDOW", timedelta(minutes=10),
                                         minimum=timedelta(seconds=1)),
+            storm_rollup=reader.boolean("STORM_ROLLUP", True),
+            storm_threshold=reader.integer("STORM_THRESHOLD", 5, minimum=1),
+            storm_window=reader.duration("STORM_WINDOW", timedelta(seconds=30),
+                                         minimum=timedelta(seconds=1)) or timedelta(0),
+            storm_quiet=reader.duration("STORM_QUIET", timedelta(minutes=5),
+                                        minimum=timedelta(seconds=1)) or timedelta(0),
             metrics_token=reader.secret("METRICS_TOKEN", min_length=16),
             log_format=reader.choice("LOG_FORMAT", "TEXT", ("TEXT", "JSON")).lower(),
             delivery_stuck_after=reader.duration(

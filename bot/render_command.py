@@ -100,7 +100,28 @@ def render_event(renderer: MessageRenderer, event: Event, state: str | None,
                                " acknowledges an open alert; drop --state")
         view = preview_view(event, "triggered")
         return renderer.render_reminder_note(view, reminder_after, 1)
+    if message in ("storm-rollup", "storm-page"):
+        # The alert and others like it on numbered tests, as a storm would list them.
+        view = preview_view(event, state, responder)
+        views = [_numbered(view, number) for number in
+                 range(_STORM_PREVIEW if message == "storm-rollup" else _STORM_PAGE_PREVIEW)]
+        if message == "storm-rollup":
+            return renderer.render_rollup(0, views)
+        return renderer.render_storm_page(views, 0)
     return renderer.render_parent(preview_view(event, state, responder))
+
+
+_STORM_PREVIEW = 12
+_STORM_PAGE_PREVIEW = 50
+
+
+def _numbered(view: AlertView, number: int) -> AlertView:
+    alert = view.alert
+    if number == 0:
+        return view
+    name = "test_name" if hasattr(alert, "test_name") else "agent_name"
+    renamed = replace(alert, **{name: f"{getattr(alert, name)} ({number + 1})"})
+    return replace(view, alert=renamed, alert_ref=encode_alert_ref(number))
 
 
 def _open_or_cleared(event: Event, open_state: str) -> str:

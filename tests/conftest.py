@@ -26,10 +26,11 @@ def database_url(tmp_path: Path) -> Iterator[str]:
 
 @pytest.fixture
 def config(database_url: str) -> Config:
-    # FLAP_WINDOW off: the suite sends the samples' one rule and test again and again as
-    # new alerts; tests/delivery/test_flapping.py turns it on.
+    # FLAP_WINDOW and storm roll-ups off: the suite sends the samples' one rule and test
+    # again and again as new alerts, and many triggers to one channel; the tests of those
+    # features turn them on (tests/delivery/test_flapping.py, tests/delivery/test_storms.py).
     return Config(database_url=database_url, webhook_token=WEBHOOK_TOKEN, delivery_threads=0,
-                  flap_window=None)
+                  flap_window=None, storm_rollup=False)
 
 
 @pytest.fixture
@@ -71,7 +72,7 @@ def slack_config(database_url: str, fake_slack: FakeSlack) -> Config:
         slack_post_interval=0.0,
         slack_timeout=2.0,
         delivery_threads=0,
-        flap_window=None,  # as in ``config``
+        flap_window=None, storm_rollup=False,  # as in ``config``
     )
 
 

@@ -35,6 +35,7 @@ from bot.slack.errors import (
 )
 from bot.slack.gateway import LOG_ONLY_TS_PREFIX, POST_MARKER_EVENT, Posted, SlackGateway
 from bot.store.acknowledgements import AckNoteArgs
+from bot.store import storms
 from bot.store.alerts import load_alert_view
 from bot.store.database import Database
 from bot.store.events import load_event
@@ -83,12 +84,20 @@ class JobExecutor:
 
     def alert_trigger(self, job: ClaimedJob) -> None:
         row, view = self._alert(job)
+        if row.storm_id is None and not self._has_parent(row) and self.config.storm_rollup:
+            if storms.place_alert(self.database, row.id, job.lane, utcnow(),
+                                  self._storm_settings()) is not None:
+                row, view = self._alert(job)
         if not self._has_parent(row):
-            if not self._thread_under_earlier_parent(job, row, view):
+            if row.storm_id is not None:
+                self._post_rollup(job, row)  # only the anchor posts; the others wait in it
+            elif not self._thread_under_earlier_parent(job, row, view):
                 self._post_parent(job, row, view)
             return
+        if row.storm_id is not None and view.trigger_count <= 1:
+            return  # listed in the roll-up since it joined (joining refreshed it)
         if self._owns_parent(row):
-            self._update_parent(row, view)
+            self._refresh_parent(row, view)
         if view.trigger_count > 1 and job.progress.note_ts is None:
             posted = self._post(job, row.slack_channel or "", self.renderer.render_retrigger_note(view),
                                 thread_ts=row.slack_ts)
@@ -98,6 +107,10 @@ class JobExecutor:
     def alert_clear(self, job: ClaimedJob) -> None:
         row, view = self._alert(job)
         if not self._has_parent(row):
+            if row.storm_id is not None:
+                # Cleared before its roll-up was posted: the roll-up will show it cleared.
+                log.info("alert %d cleared before its storm's roll-up was posted", row.id)
+                return
             # A clear whose trigger was never seen: its message becomes the parent.
             self._post_parent(job, row, view)
             return
@@ -109,12 +122,12 @@ class JobExecutor:
             job.progress.reply_ts = posted.ts
             self._save_progress(job)
         if self._owns_parent(row):
-            self._update_parent(row, view)
+            self._refresh_parent(row, view)
 
     def refresh_parent(self, job: ClaimedJob) -> None:
         row, view = self._alert(job)
         if self._has_parent(row) and self._owns_parent(row):
-            self._update_parent(row, view)
+            self._refresh_parent(row, view)
         # Without a parent the pending trigger job will post the current state anyway.
 
     def ack_note(self, job: ClaimedJob) -> None:
@@ -122,7 +135,10 @@ class JobExecutor:
         if not self._has_parent(row):
             return
         note = AckNoteArgs.from_data(job.data)
-        message = self.renderer.render_ack_note(view, note.responder, note.acknowledged)
+        if note.alerts:  # "Acknowledge all" on a roll-up: one note for every alert
+            message = self.renderer.render_storm_ack_note(note.responder, note.alerts)
+        else:
+            message = self.renderer.render_ack_note(view, note.responder, note.acknowledged)
         self._post(job, row.slack_channel or "", message, thread_ts=row.slack_ts)
 
     def reminder(self, job: ClaimedJob) -> None:
@@ -137,8 +153,67 @@ class JobExecutor:
             view, args.unacknowledged_for, args.number, mention=self._options(row).mention)
         self._post(job, row.slack_channel or "", message, thread_ts=row.slack_ts)
 
-    # --- helpers ---
+    def storm_page(self, job: ClaimedJob) -> None:
+        row, _ = self._alert(job)
+        storm = storms.load_storm(self.database, row.storm_id) if row.storm_id else None
+        if storm is None or not storm.slack_ts:
+            raise PermanentError("no_storm", f"page job {job.id}: its storm has no roll-up")
+        page = int(job.data.get("page", 0))
+        members = storms.load_members(self.database, storm.id, self.config.parse_options())
+        message = self.renderer.render_storm_page(members.views, page)
+        if page < len(storm.pages) and storm.pages[page]:
+            self._update_message(storm.slack_channel or "", storm.pages[page], message)
+            return
+        posted = self._post(job, storm.slack_channel or "", message, thread_ts=storm.slack_ts)
+        storms.record_page(self.database, storm.id, page, posted.ts)
+        if job.uncertain:  # the page found may show an older list (see _post_rollup)
+            storms.queue_rollup_refresh(self.database, storm.id, utcnow())
 
+    # --- storm roll-ups (bot.store.storms) ------------------------------------------
+
+    def _storm_settings(self) -> storms.StormSettings:
+        return storms.StormSettings(self.config.storm_threshold, self.config.storm_window,
+                                    self.config.storm_quiet)
+
+    def _post_rollup(self, job: ClaimedJob, row: AlertRow) -> None:
+        """Post the storm's roll-up: only by its anchor's trigger job, which runs first
+        of all its jobs; the other members' trigger jobs have nothing to post."""
+        storm = storms.load_storm(self.database, row.storm_id or 0)
+        if storm is None or storm.anchor_alert_id != row.id or storm.slack_ts:
+            return
+        members = storms.load_members(self.database, storm.id, self.config.parse_options())
+        # Only the first post notifies the route's audience; updates never mention.
+        message = self.renderer.render_rollup(storm.id, members.views, self._options(row).mention)
+        posted = self._post(job, self._channel(job), message)
+        # A post an interrupted attempt made may be the one found: it shows what that
+        # attempt rendered, maybe before later alerts joined, so it is refreshed (-1).
+        shown = members.storm.version if not job.uncertain else -1
+        storms.record_rollup(self.database, storm.id, posted.channel, posted.ts, shown,
+                             utcnow(), default_channel=self.config.slack_channel or "")
+
+    def _refresh_parent(self, row: AlertRow, view: AlertView) -> None:
+        """Re-render the alert's parent: its own, or its storm's roll-up, which only the
+        anchor's jobs update (the others queue a refresh of the anchor)."""
+        if row.storm_id is None:
+            self._update_parent(row, view)
+            return
+        storm = storms.load_storm(self.database, row.storm_id)
+        if storm is None or not storm.slack_ts:
+            return  # the roll-up, once posted, shows the state as it is then
+        if storm.anchor_alert_id != row.id:
+            storms.queue_rollup_refresh(self.database, storm.id, utcnow())
+            return
+        members = storms.load_members(self.database, storm.id, self.config.parse_options())
+        self._update_message(storm.slack_channel or "", storm.slack_ts,
+                             self.renderer.render_rollup(storm.id, members.views))
+        for page, ts in enumerate(members.storm.pages):
+            if ts:
+                self._update_message(storm.slack_channel or "", ts,
+                                     self.renderer.render_storm_page(members.views, page))
+        storms.record_rendered(self.database, storm.id, members.storm.version,
+                               default_channel=self.config.slack_channel or "")
+
+    # --- helpers --------------------------------------------------------------------
     def _thread_under_earlier_parent(self, job: ClaimedJob, row: AlertRow,
                                      view: AlertView) -> bool:
         """An adopted alert (bot.store.adoption) replies in the earlier alert's thread and
@@ -160,14 +235,18 @@ class JobExecutor:
             job.progress.note_ts = posted.ts
             self._save_progress(job)
         if self._owns_parent(row):
-            self._update_message(channel, ts, row.id, view)
+            self._update_message(channel, ts, self.renderer.render_parent(view))
         self.parent_posted = (row.id, channel, ts)
         return True
 
     def _owns_parent(self, row: AlertRow) -> bool:
-        """False for an alert that triggered while snoozed: it replies in the thread of
-        the parent, which keeps showing the alert it belongs to."""
-        return row.thread_reason != AdoptionReason.SNOOZED
+        """False for an alert that triggered while snoozed and replied in the thread of
+        the parent, which keeps showing the alert it belongs to. (One whose earlier alert
+        is in a storm roll-up posted a parent of its own: see thread_parent.)"""
+        if row.thread_reason != AdoptionReason.SNOOZED:
+            return True
+        found = thread_parent(self.database, row)
+        return not (found is not None and found[1] and found[1] == row.slack_ts)
 
     def _post_parent(self, job: ClaimedJob, row: AlertRow, view: AlertView) -> None:
         # Only the first post notifies the route's audience; updates never mention.
@@ -183,14 +262,14 @@ class JobExecutor:
             raise ClaimLost("claim_lost", f"job {job.id} was taken over by another worker")
 
     def _update_parent(self, row: AlertRow, view: AlertView) -> None:
-        self._update_message(row.slack_channel or "", row.slack_ts or "", row.id, view)
+        self._update_message(row.slack_channel or "", row.slack_ts or "",
+                             self.renderer.render_parent(view))
 
-    def _update_message(self, channel: str, ts: str, alert_id: int, view: AlertView) -> None:
-        message = self.renderer.render_parent(view)
+    def _update_message(self, channel: str, ts: str, message: RenderedMessage) -> None:
         try:
             self.gateway.update_message(channel, ts, message.text, message.blocks)
         except InvalidBlocks as error:
-            log.warning("alert %d: Slack refused the blocks (%s); updating as text", alert_id, error)
+            log.warning("message %s: Slack refused the blocks (%s); updating as text", ts, error)
             self.gateway.update_message(channel, ts, message.text, None)
 
     def _post(

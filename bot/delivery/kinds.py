@@ -35,6 +35,8 @@ KINDS: dict[JobKind, KindSpec] = {
     JobKind.ALERT_TRIGGER: KindSpec("alert_trigger", posts=True),
     JobKind.ALERT_CLEAR: KindSpec("alert_clear", posts=True),
     JobKind.ACK_NOTE: KindSpec("ack_note", posts=True),
+    # Jobs of the storm's anchor alert, like every post and update of its roll-up.
+    JobKind.STORM_PAGE: KindSpec("storm_page", posts=True),
     # A refresh re-renders the parent from the state stored when it runs, and a thread
     # note never changes the parent: waiting for notes only held the parent behind the
     # channel's paced posts. It still waits for the jobs that create or change the

@@ -29,11 +29,15 @@ MAX_CONTEXT_TEXT = 3000
 MAX_ACTION_ELEMENTS = 25
 MAX_BUTTON_TEXT = 75
 MAX_BUTTON_VALUE = 2000
-# An overflow menu holds 2 to 5 options; an option's value is at most 150 characters.
-MIN_OVERFLOW_OPTIONS, MAX_OVERFLOW_OPTIONS = 2, 5
-MAX_OPTION_VALUE = 150
 MAX_BUTTON_URL = 3000
 MAX_ID_LENGTH = 255
+# Menus: a static select holds up to 100 options, an overflow menu 2 to 5; an option's
+# text is at most 75 characters and its value 150.
+MAX_SELECT_OPTIONS = 100
+MIN_OVERFLOW_OPTIONS, MAX_OVERFLOW_OPTIONS = 2, 5
+MAX_OPTION_TEXT = 75
+MAX_OPTION_VALUE = 150
+MAX_PLACEHOLDER_TEXT = 150
 MAX_FALLBACK_TEXT = 3000  # Slack allows 40,000; notifications show far less
 ELLIPSIS = "…"
 BUILDER_URL = "https://app.slack.com/block-kit-builder#"
@@ -173,9 +177,7 @@ def _check_context(block: dict[str, Any], where: str, checker: _Checker) -> dict
             kept.append(element)
         elif _trim_text_object(element, MAX_CONTEXT_TEXT, checker, f"{where} element {i}"):
             kept.append(element)
-    if len(kept) > MAX_CONTEXT_ELEMENTS:
-        checker.warn(f"{where}: {len(kept) - MAX_CONTEXT_ELEMENTS} elements over the limit dropped")
-        kept = kept[:MAX_CONTEXT_ELEMENTS]
+    kept = _at_most(kept, MAX_CONTEXT_ELEMENTS, checker, f"{where}: {{}} elements over the limit dropped")
     if not kept:
         checker.warn(f"{where} dropped: no elements left")
         return None
@@ -202,6 +204,8 @@ def _check_elements(elements: Any, where: str, checker: _Checker) -> list[dict[s
             continue
         if element.get("type") == "overflow" and not _check_overflow(element, label, checker):
             continue
+        if element.get("type") == "static_select" and not _check_select(element, label, checker):
+            continue
         if action_id is not None:
             checker.action_ids.add(action_id)
         kept.append(element)
@@ -226,22 +230,49 @@ def _check_button(button: dict[str, Any], label: str, checker: _Checker) -> bool
     return True
 
 
-def _check_overflow(menu: dict[str, Any], label: str, checker: _Checker) -> bool:
+def _checked_options(menu: dict[str, Any], label: str, checker: _Checker) -> list[Any]:
+    """The menu's options Slack accepts, their text trimmed. A cut value would point at
+    the wrong alert or snooze, so an option whose value is too long is left out."""
     options = menu.get("options")
     kept = []
     for i, option in enumerate(options if isinstance(options, list) else []):
         value = option.get("value") if isinstance(option, dict) else None
         if (not isinstance(value, str) or not value or len(value) > MAX_OPTION_VALUE
-                or not _trim_text_object(option.get("text"), MAX_BUTTON_TEXT, checker,
+                or not _trim_text_object(option.get("text"), MAX_OPTION_TEXT, checker,
                                          f"{label} option {i} text")):
-            checker.warn(f"{label} option {i} dropped: no text, or a value over"
+            checker.warn(f"{label} option {i} dropped: no text, or a value empty or over"
                          f" {MAX_OPTION_VALUE} characters")
             continue
         kept.append(option)
+    return kept
+
+
+def _at_most(items: list[Any], limit: int, checker: _Checker, warning: str) -> list[Any]:
+    """The first ``limit`` items; ``warning`` (with ``{}`` for how many) when cut."""
+    if len(items) <= limit:
+        return items
+    checker.warn(warning.format(len(items) - limit))
+    return items[:limit]
+
+
+def _check_overflow(menu: dict[str, Any], label: str, checker: _Checker) -> bool:
+    kept = _checked_options(menu, label, checker)
     if len(kept) < MIN_OVERFLOW_OPTIONS:
         checker.warn(f"{label} dropped: an overflow menu needs {MIN_OVERFLOW_OPTIONS} options")
         return False
-    menu["options"] = kept[:MAX_OVERFLOW_OPTIONS]
+    menu["options"] = _at_most(kept, MAX_OVERFLOW_OPTIONS, checker,
+                               f"{label}: {{}} options over {MAX_OVERFLOW_OPTIONS} dropped")
+    return True
+
+
+def _check_select(menu: dict[str, Any], label: str, checker: _Checker) -> bool:
+    _trim_text_object(menu.get("placeholder"), MAX_PLACEHOLDER_TEXT, checker, f"{label} placeholder")
+    options = _at_most(_checked_options(menu, label, checker), MAX_SELECT_OPTIONS, checker,
+                       f"{label}: {{}} options over {MAX_SELECT_OPTIONS} dropped")
+    if not options:
+        checker.warn(f"{label} dropped: a menu without options")
+        return False
+    menu["options"] = options
     return True
 
 

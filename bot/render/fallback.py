@@ -36,6 +36,9 @@ def fallback_headline(kind: str, context: Mapping[str, Any]) -> str:
     about = f"{rule} on {title}" if title and title != rule else rule
     if kind.startswith("command_"):
         return "Sorry, this answer could not be shown; the service log has the error."
+    if kind in ("storm_rollup", "storm_page"):
+        return (f"🌩️ Storm: {_s(context.get('total'))} ThousandEyes alerts"
+                f" ({_s(context.get('open', ''))} open)")
     if kind == "webhook_test":
         return "✅ ThousandEyes webhook test received — alerts will appear in this channel."
     if kind == "unknown_event" or "alert_ref" not in context:
@@ -80,4 +83,6 @@ def fallback_message(kind: str, context: Mapping[str, Any]) -> dict[str, Any]:
                     " the service log has the error."])
     if kind in PARENT_KINDS:
         layout.actions(parent_buttons(context))
+    if kind == "storm_rollup" and isinstance(context.get("actions"), list):
+        layout.actions(context["actions"])  # Acknowledge all, even without the template
     return layout.message()

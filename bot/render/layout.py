@@ -95,8 +95,11 @@ class MessageLayout:
 
     def actions(self, buttons: Iterable[Any], block_id: str | None = None) -> str:
         """Buttons from dicts with ``text``, ``action_id`` and optional ``value``,
-        ``url`` (http/https only) and ``style``; nothing when the list is empty."""
-        elements = [_button(spec) for spec in _items(buttons, "msg.actions")]
+        ``url`` (http/https only) and ``style``; nothing when the list is empty. A dict
+        with ``options`` (``text``/``value`` dicts) is a menu instead: a ``static_select``
+        when it has a ``placeholder``, else an ``overflow`` (⋮) menu."""
+        elements = [_select(spec) if isinstance(spec, dict) and "placeholder" in spec
+                    else _button(spec) for spec in _items(buttons, "msg.actions")]
         if elements:
             self._add({"type": "actions", "elements": elements}, block_id)
         return ""
@@ -147,11 +150,26 @@ def _button(spec: Any) -> dict[str, Any]:
     return button
 
 
-def _overflow(spec: dict[str, Any]) -> dict[str, Any]:
-    """An overflow menu: ``action_id`` and ``options``, each with ``text`` and ``value``."""
+def _options(spec: dict[str, Any], what: str) -> list[dict[str, Any]]:
+    """A menu's ``options``, each with ``text`` and ``value``."""
     options = []
-    for option in _items(spec["options"], "an overflow's options"):
+    for option in _items(spec["options"], f"{what}'s options"):
         if not isinstance(option, dict) or not option.get("text") or not option.get("value"):
-            raise LayoutError(f"an overflow option needs 'text' and 'value', not {option!r:.80}")
+            raise LayoutError(f"{what} option needs 'text' and 'value', not {option!r:.80}")
         options.append({"text": _plain(to_mrkdwn(option["text"])), "value": str(option["value"])})
-    return {"type": "overflow", "action_id": str(spec["action_id"]), "options": options}
+    return options
+
+
+def _overflow(spec: dict[str, Any]) -> dict[str, Any]:
+    """An overflow menu: ``action_id`` and ``options``."""
+    return {"type": "overflow", "action_id": str(spec["action_id"]),
+            "options": _options(spec, "an overflow")}
+
+
+def _select(spec: dict[str, Any]) -> dict[str, Any]:
+    """A static select: ``action_id``, ``placeholder`` and ``options``."""
+    if not spec.get("action_id") or not spec.get("placeholder"):
+        raise LayoutError(f"a menu needs 'placeholder' and 'action_id', not {spec!r:.80}")
+    return {"type": "static_select", "action_id": str(spec["action_id"]),
+            "placeholder": _plain(to_mrkdwn(spec["placeholder"])),
+            "options": _options(spec, "a menu")}

@@ -21,6 +21,7 @@ from jinja2 import TemplateError
 
 from bot.alert_view import AlertView, Responder
 from bot.render import context as ctx
+from bot.render import rollup
 from bot.render.blockkit import enforce_limits
 from bot.render.environment import TEMPLATE_SUFFIX, create_environment
 from bot.render.fallback import fallback_message
@@ -38,6 +39,9 @@ ACK_NOTE = "ack_note"
 REMINDER_NOTE = "reminder_note"
 WEBHOOK_TEST = "webhook_test"
 UNKNOWN_EVENT = "unknown_event"
+STORM_ROLLUP = "storm_rollup"
+STORM_PAGE = "storm_page"
+STORM_ACK_NOTE = "storm_ack_note"
 KINDS = (
     ALERT_PARENT,
     AGENT_ALERT_PARENT,
@@ -48,6 +52,9 @@ KINDS = (
     REMINDER_NOTE,
     WEBHOOK_TEST,
     UNKNOWN_EVENT,
+    STORM_ROLLUP,
+    STORM_PAGE,
+    STORM_ACK_NOTE,
     # The slash command's answers (bot/slack/commands.py builds their contexts).
     "command_status",
     "command_help",
@@ -177,6 +184,21 @@ class MessageRenderer:
             log.exception("cannot build the context for alert %s", getattr(view, "alert_ref", "?"))
             return self.render_fallback(REMINDER_NOTE, _minimal_context(view))
         return self.render(REMINDER_NOTE, context)
+    def render_rollup(self, storm_id: int, views: list[AlertView], mention: str = "") -> RenderedMessage:
+        """The roll-up parent of a storm, listing its alerts (``bot.render.rollup``);
+        ``mention`` only in its first post, as for a parent."""
+        return self.render(STORM_ROLLUP, rollup.rollup_context(storm_id, views, self.clicks_arrive,
+                                                               mention))
+
+    def render_storm_page(self, views: list[AlertView], page: int) -> RenderedMessage:
+        """Page ``page`` (0-based) of a long storm's full list, for its thread."""
+        return self.render(STORM_PAGE, rollup.page_context(views, page))
+
+    def render_storm_ack_note(self, responder: Responder, count: int) -> RenderedMessage:
+        """Thread note of a roll-up: "Alice acknowledged all 12 open alerts"."""
+        return self.render(STORM_ACK_NOTE, {"actor": {"name": responder.user_name,
+                                                      "user_id": responder.user_id},
+                                            "count": count})
 
     def render_webhook_test(self, event: Event) -> RenderedMessage:
         """A short confirmation that ThousandEyes reaches this channel."""

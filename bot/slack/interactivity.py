@@ -17,11 +17,14 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bot.actions import (
     ACKNOWLEDGE,
+    ACKNOWLEDGE_ALL,
+    ACKNOWLEDGE_ONE,
     SNOOZE,
     UNACKNOWLEDGE,
     VIEW_IN_THOUSANDEYES,
     decode_alert_ref,
     decode_snooze_choice,
+    decode_storm_ref,
 )
 from bot.render.escaping import date as slack_date
 from bot.services import Services
@@ -31,7 +34,12 @@ from bot.config import SlackMode
 from bot.slack.bolt_environment import config_only
 from bot.slack.oauth import build_oauth_settings
 from bot.store.routes import disable_team
-from bot.store.acknowledgements import AckOutcome, Clicker, set_acknowledgement
+from bot.store.acknowledgements import (
+    AckOutcome,
+    Clicker,
+    acknowledge_storm,
+    set_acknowledgement,
+)
 from bot.store.snoozes import SnoozeOutcome, snooze_alert
 from bot.clock import utcnow
 
@@ -51,6 +59,9 @@ def build_bolt_app(app_services: Services) -> App:
     bolt.action(UNACKNOWLEDGE)(_ack_listener(app_services, acknowledged=False))
     bolt.action(VIEW_IN_THOUSANDEYES)(_link_clicked)
     bolt.action(SNOOZE)(_snooze_listener(app_services))
+    bolt.action(ACKNOWLEDGE_ALL)(_ack_all_listener(app_services))
+    # The roll-up's menu: the picked option carries the alert, as a button value does.
+    bolt.action(ACKNOWLEDGE_ONE)(_ack_listener(app_services, acknowledged=True))
     bolt.command(config.slack_command)(_command_listener(app_services))
     return bolt
 
@@ -104,6 +115,52 @@ def _uninstalled_listener(app_services: Services) -> Callable[..., None]:
 def _link_clicked(ack: Ack) -> None:
     # URL buttons also send an action; answering keeps Slack from showing an error.
     ack()
+
+
+def _clicker(body: dict[str, Any]) -> Clicker:
+    return Clicker(
+        user_id=str(body.get("user", {}).get("id", "")),
+        user_name=_user_name(body.get("user", {})),
+        team_id=(body.get("team") or {}).get("id") or body.get("user", {}).get("team_id"),
+        channel_id=(body.get("channel") or {}).get("id"),
+    )
+
+
+def _ack_all_listener(app_services: Services) -> Callable[..., None]:
+    def listener(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
+        clicker = _clicker(body)
+        try:
+            reply = _record_ack_all(app_services, clicker, action)
+        finally:
+            ack()
+        if reply:
+            _tell(client, clicker, reply)
+
+    return listener
+
+
+def _record_ack_all(app_services: Services, clicker: Clicker, action: dict[str, Any]) -> str | None:
+    try:
+        storm_id = decode_storm_ref(str(action.get("value", "")))
+    except ValueError:
+        return "That button does not belong to a storm of ThousandEyes alerts."
+    try:
+        outcome, count = acknowledge_storm(
+            app_services.database, storm_id, clicker, utcnow(),
+            default_channel=app_services.config.slack_channel or "")
+    except SQLAlchemyError as error:
+        log.error("acknowledge all of storm %d failed: %s", storm_id, error.__class__.__name__)
+        return "Sorry, that click could not be recorded; please try again."
+    log.info("acknowledge all of storm %d by %s: %s (%d alerts)", storm_id, clicker.user_id,
+             outcome.value, count)
+    if outcome is AckOutcome.RECORDED:
+        app_services.notify_new_jobs()
+        return None
+    if outcome is AckOutcome.CLEARED:
+        return "Every alert of this storm has cleared; nothing to acknowledge."
+    if outcome in (AckOutcome.UNKNOWN_ALERT, AckOutcome.FOREIGN):
+        return "This storm is not known in this channel."
+    return "You already acknowledge every open alert of this storm."
 
 
 def _ack_listener(app_services: Services, acknowledged: bool) -> Callable[..., None]:
@@ -168,8 +225,10 @@ def _record_click(
     app_services: Services, clicker: Clicker, action: dict[str, Any], acknowledged: bool
 ) -> str | None:
     """Apply one click; returns what to tell the clicking user, if anything."""
+    # A button carries the alert in its value, the roll-up's menu in the picked option.
+    value = action.get("value", (action.get("selected_option") or {}).get("value", ""))
     try:
-        alert_id = decode_alert_ref(str(action.get("value", "")))
+        alert_id = decode_alert_ref(str(value))
     except ValueError:
         return "That button does not belong to a ThousandEyes alert."
     try:

@@ -18,7 +18,7 @@ from bot.alert_view import Responder
 from bot.clock import utcnow
 from bot.store.jobs import CLICK_CAUSE, enqueue, enqueue_parent_refresh
 from bot.store.database import Database
-from bot.store.models import AcknowledgementRow, AlertRow, AlertState, JobKind
+from bot.store.models import AcknowledgementRow, AlertRow, AlertState, JobKind, StormRow
 
 
 class AckOutcome(str, enum.Enum):
@@ -49,11 +49,15 @@ class AckNoteArgs:
 
     responder: Responder
     acknowledged: bool  # False: took it back
+    alerts: int = 0  # "Acknowledge all" on a storm roll-up: how many it acknowledged
 
     def to_data(self) -> dict[str, object]:
-        return {"user_id": self.responder.user_id, "user_name": self.responder.user_name,
-                "acknowledged": self.acknowledged,
-                "at": self.responder.acknowledged_at.isoformat()}
+        data: dict[str, object] = {
+            "user_id": self.responder.user_id, "user_name": self.responder.user_name,
+            "acknowledged": self.acknowledged, "at": self.responder.acknowledged_at.isoformat()}
+        if self.alerts:
+            data["alerts"] = self.alerts
+        return data
 
     @classmethod
     def from_data(cls, data: dict[str, object]) -> "AckNoteArgs":
@@ -62,8 +66,9 @@ class AckNoteArgs:
             when = datetime.fromisoformat(at) if isinstance(at, str) else utcnow()
         except ValueError:
             when = utcnow()
+        alerts = data.get("alerts")
         return cls(Responder(str(data.get("user_id", "")), str(data.get("user_name", "")), when),
-                   bool(data.get("acknowledged")))
+                   bool(data.get("acknowledged")), alerts if isinstance(alerts, int) else 0)
 
 
 def set_acknowledgement(
@@ -108,6 +113,46 @@ def set_acknowledgement(
                 data=AckNoteArgs(Responder(clicker.user_id, clicker.user_name, now),
                                  acknowledged).to_data())
         return AckResult(AckOutcome.RECORDED)
+
+
+def acknowledge_storm(db: Database, storm_id: int, clicker: Clicker, now: datetime,
+                      default_channel: str = "") -> tuple[AckOutcome, int]:
+    """"Acknowledge all" on a roll-up: every open alert of the storm this user does not
+    acknowledge yet, under the alerts' row locks; one refresh and one thread note."""
+    with db.session() as session:
+        storm = session.scalar(select(StormRow).where(StormRow.id == storm_id).with_for_update())
+        if storm is None:
+            return AckOutcome.UNKNOWN_ALERT, 0
+        alerts = list(session.scalars(
+            select(AlertRow).where(AlertRow.storm_id == storm_id,
+                                   AlertRow.state == AlertState.TRIGGERED)
+            .order_by(AlertRow.id).with_for_update()))
+        anchor = session.get(AlertRow, storm.anchor_alert_id)
+        if anchor is None or not same_place(anchor, clicker):
+            return AckOutcome.FOREIGN, 0
+        if not alerts:
+            return AckOutcome.CLEARED, 0
+        already = set(session.scalars(
+            select(AcknowledgementRow.alert_id).where(
+                AcknowledgementRow.alert_id.in_([a.id for a in alerts]),
+                AcknowledgementRow.user_id == clicker.user_id,
+                AcknowledgementRow.withdrawn_at.is_(None))))
+        added = [alert for alert in alerts if alert.id not in already]
+        for alert in added:
+            session.add(AcknowledgementRow(
+                alert_id=alert.id, user_id=clicker.user_id, user_name=clicker.user_name,
+                team_id=clicker.team_id, acknowledged_at=now))
+            if alert.first_acknowledged_at is None:
+                alert.first_acknowledged_at = now
+        if not added:
+            return AckOutcome.UNCHANGED, 0
+        enqueue_parent_refresh(session, alert_id=anchor.id, channel=anchor.channel,
+                               team_id=anchor.slack_team, now=now, cause=CLICK_CAUSE)
+        enqueue(session, kind=JobKind.ACK_NOTE, alert_id=anchor.id, channel=anchor.channel,
+                team_id=anchor.slack_team, now=now, default_channel=default_channel,
+                data=AckNoteArgs(Responder(clicker.user_id, clicker.user_name, now), True,
+                                 alerts=len(added)).to_data())
+        return AckOutcome.RECORDED, len(added)
 
 
 def same_place(alert: AlertRow, clicker: Clicker) -> bool:

@@ -108,11 +108,18 @@ def adoption_for_new_alert(
 
 def thread_parent(db: Database, alert: AlertRow) -> tuple[str | None, str | None] | None:
     """Where the parent of the alert it threads under is (channel, ts), once known;
-    None when it threads under no other alert."""
+    None when it threads under no other alert.
+
+    An earlier alert listed in a storm roll-up has the roll-up as its parent, which stands
+    for many alerts and is never taken over by one: (None, None), so the new alert posts
+    its own parent.
+    """
     if alert.thread_alert_id is None:
         return None
     with db.session() as session:
         found = session.execute(
-            select(AlertRow.slack_channel, AlertRow.slack_ts)
+            select(AlertRow.slack_channel, AlertRow.slack_ts, AlertRow.storm_id)
             .where(AlertRow.id == alert.thread_alert_id)).first()
-    return (found.slack_channel, found.slack_ts) if found is not None else (None, None)
+    if found is None or found.storm_id is not None:
+        return None, None
+    return found.slack_channel, found.slack_ts

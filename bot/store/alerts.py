@@ -71,6 +71,7 @@ def build_view(
         last_event_at=row.last_event_at,
         stale_since=row.stale_at if row.state == AlertState.TRIGGERED else None,
         thread_reason=row.thread_reason,
+        in_storm=row.storm_id is not None,
     )
 
 

@@ -16,7 +16,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from bot.delivery.kinds import lane_of
-from bot.store.models import DeliveryLaneRow, JobKind, JobRow, JobStatus
+from bot.store.models import AlertRow, DeliveryLaneRow, JobKind, JobRow, JobStatus, StormRow
 
 # The ``cause`` of a refresh queued by an Acknowledge click: bot.metrics times those.
 CLICK_CAUSE = "click"
@@ -116,6 +116,14 @@ def enqueue_parent_refresh(
     change too; a second would only call ``chat.update`` again. One that is running
     may have read the state already, so then a new one is queued (it runs after it).
     """
+    # An alert in a storm has the roll-up for its parent, re-rendered only by the jobs of
+    # the storm's anchor alert, so that roll-up updates never overtake each other.
+    anchor = session.scalar(
+        select(StormRow.anchor_alert_id).join(AlertRow, AlertRow.storm_id == StormRow.id)
+        .where(AlertRow.id == alert_id))
+    if anchor is not None and anchor != alert_id:
+        alert_id = anchor
+        channel = session.scalar(select(AlertRow.channel).where(AlertRow.id == anchor)) or ""
     waiting = _lock_pending_refresh(session, alert_id)
     if waiting is not None:
         return waiting

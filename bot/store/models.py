@@ -75,6 +75,7 @@ class JobKind(enum.StrEnum):
     REFRESH_PARENT = "refresh_parent"
     ACK_NOTE = "ack_note"
     REMINDER = "reminder"
+    STORM_PAGE = "storm_page"  # a page of a long storm's list, in the roll-up's thread
 
 
 class AlertState:
@@ -159,6 +160,9 @@ class AlertRow(Base):
     # posting its own: that alert, and why (an AdoptionReason value).
     thread_alert_id: Mapped[int | None] = mapped_column(Id, ForeignKey("alerts.id"))
     thread_reason: Mapped[str | None] = mapped_column(String(16))
+    # The storm roll-up this alert is listed in (bot.store.storms); its parent is then
+    # the roll-up's message, so every reply about it lands in the roll-up's thread.
+    storm_id: Mapped[int | None] = mapped_column(Id, ForeignKey("storms.id"), index=True)
 
 
 class SnoozeRow(Base):
@@ -184,6 +188,35 @@ class SnoozeRow(Base):
     created_by_name: Mapped[str] = mapped_column(String(200), default="")
     created_at: Mapped[datetime]
     cancelled_at: Mapped[datetime | None]
+
+
+class StormRow(Base):
+    """One roll-up parent standing for many alerts of one channel (bot.store.storms).
+
+    ``open_lane`` is the delivery lane while the storm takes new alerts and NULL once it
+    is over: its unique constraint lets one storm per channel be open at a time, across
+    every process, whoever tries to open it first.
+    """
+
+    __tablename__ = "storms"
+    __table_args__ = (UniqueConstraint("open_lane", name="uq_storms_open_lane"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    lane: Mapped[str] = mapped_column(String(150))
+    open_lane: Mapped[str | None] = mapped_column(String(150))
+    # The alert whose trigger job opened the storm: its jobs post and update the roll-up,
+    # so the roll-up's Slack calls run in order like any alert's.
+    anchor_alert_id: Mapped[int] = mapped_column(Id)
+    opened_at: Mapped[datetime]
+    last_joined_at: Mapped[datetime]
+    closed_at: Mapped[datetime | None]
+    slack_channel: Mapped[str | None] = mapped_column(String(100))
+    slack_ts: Mapped[str | None] = mapped_column(String(32))
+    # Bumped by every alert that joins; the roll-up as posted showed ``rendered_version``.
+    version: Mapped[int] = mapped_column(Integer, default=0)
+    rendered_version: Mapped[int] = mapped_column(Integer, default=0)
+    # The thread messages holding the full list when it is longer than the parent holds.
+    pages: Mapped[list[str]] = mapped_column(JSON, default=list)
 
 
 class WaitingFor:

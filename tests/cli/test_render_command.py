@@ -101,3 +101,11 @@ def test_the_reminder_note_previews_with_reminder_after(tmp_path):
     text, _ = rendered(run_bot("render", TRIGGER, "--message", "reminder-note", cwd=tmp_path,
                                env=bot_env(REMINDER_AFTER="90s")))
     assert "after 1m 30s" in text
+
+
+def test_a_storm_rollup_and_its_thread_page_can_be_previewed(tmp_path):
+    rollup = preview(tmp_path, TRIGGER, "--message", "storm-rollup")
+    assert "Storm: 12 ThousandEyes alerts" in rollup and "Acknowledge all 12" in rollup
+    assert rollup.count("Default Page Load Alert Rule") >= 1
+    page = preview(tmp_path, CLEAR, "--message", "storm-page")
+    assert "page 1 of 2" in page and "Cleared" in page

@@ -24,8 +24,11 @@ def free_port() -> int:
 def bot_env(**overrides: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("SLACK_", "WEBHOOK_", "DATABASE_URL", "TEMPLATES_DIR", "PORT",
-                                "THOUSANDEYES_", "STALE_AFTER", "PROMETHEUS_", "REMINDER_", "FLAP_WINDOW",
-                                "METRICS_", "LOG_FORMAT", "DELIVERY_STUCK"))}
+                                "THOUSANDEYES_", "STALE_AFTER", "PROMETHEUS_", "REMINDER_",
+                                "FLAP_WINDOW", "METRICS_", "LOG_FORMAT", "DELIVERY_STUCK",
+                                "STORM_"))}
+    # Storm roll-ups off unless a test asks for them (it passes STORM_ROLLUP="on").
+    env["STORM_ROLLUP"] = "off"
     env["PYTHONPATH"] = str(REPO)  # a benchmark may point it at another revision's checkout
     # Tests send the samples' one rule and test again and again as new alerts: without
     # this they would thread as flapping (FLAP_WINDOW), which tests of it turn on.

@@ -85,3 +85,14 @@ def choose(server_url: str, action_id: str, option_value: str, **kwargs: Any) ->
     }]
     body = urlencode({"payload": json.dumps(payload)})
     return post_to_slack_endpoint(server_url, body, signed_headers(body))
+
+
+def pick(server_url: str, action_id: str, value: str, **kwargs: Any) -> requests.Response:
+    """A choice in a ``static_select`` menu, as Slack POSTs it: the picked option instead
+    of a button's value."""
+    payload = block_action_payload(action_id, value, **kwargs)
+    payload["actions"][0].pop("value")
+    payload["actions"][0].update(type="static_select", selected_option={
+        "text": {"type": "plain_text", "text": "an alert"}, "value": value})
+    body = urlencode({"payload": json.dumps(payload)})
+    return post_to_slack_endpoint(server_url, body, signed_headers(body))

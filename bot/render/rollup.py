@@ -1,0 +1,136 @@
+"""The context of a storm roll-up and of its thread pages: alerts grouped by rule, then
+by test or target, each with its state.
+
+Block Kit decides the shape: a section holds 3000 characters and a message 50 blocks, so
+entries are cut into sections by their length here (links count with their URL), and a
+storm longer than ``PARENT_ENTRIES`` shows a summary in its parent and the full list in
+thread pages of ``PAGE_ENTRIES`` each.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from typing import Any
+
+from bot import actions
+from bot.alert_view import AlertView, DisplayState
+from bot.render.context import alert_context
+from bot.render.escaping import notify_mention
+
+# About what one Slack message shows readably, and what fits its block limits.
+PARENT_ENTRIES = 40
+PAGE_ENTRIES = 40
+# Section text is limited to 3000 characters; leave room for escaping (& → &amp;).
+_SECTION_BUDGET = 2000
+# The rules the summary of a long storm lists, one line each.
+_SUMMARY_RULES = 20
+_MENU_OPTIONS = 100  # Block Kit's limit for a static_select
+
+
+def page_count(total: int) -> int:
+    """The thread pages a storm of ``total`` alerts needs (0: the parent lists them all)."""
+    return 0 if total <= PARENT_ENTRIES else math.ceil(total / PAGE_ENTRIES)
+
+
+def rollup_context(storm_id: int, views: list[AlertView], clicks_arrive: bool = True,
+                   mention: str = "") -> dict[str, Any]:
+    """The roll-up parent: counts, the grouped list (or a summary), and the buttons.
+    ``mention`` (a route option) notifies the route's audience in the first post."""
+    entries = [_entry(view) for view in views]
+    counts = Counter(entry["state"] for entry in entries)
+    total = len(entries)
+    pages = page_count(total)
+    open_entries = [e for e in entries if e["state"] != DisplayState.CLEARED.value]
+    context: dict[str, Any] = {
+        "storm_ref": actions.encode_storm_ref(storm_id),
+        "total": total,
+        "triggered": counts[DisplayState.TRIGGERED.value],
+        "acknowledged": counts[DisplayState.ACKNOWLEDGED.value],
+        "cleared": counts[DisplayState.CLEARED.value],
+        "open": len(open_entries),
+        "pages": pages,
+        "groups": _groups(entries) if not pages else [],
+        "summary": _summary(entries)[:_SUMMARY_RULES] if pages else [],
+        "summary_more": max(0, len({e["rule_name"] for e in entries}) - _SUMMARY_RULES)
+        if pages else 0,
+        "actions": [],
+        "mention": notify_mention(mention) if mention and open_entries else "",
+    }
+    if open_entries and clicks_arrive:
+        menu = [{"text": _option_text(e), "value": e["alert_ref"]}
+                for e in open_entries[:_MENU_OPTIONS]]
+        context["actions"] = [
+            {"text": f"Acknowledge all {len(open_entries)}", "action_id": actions.ACKNOWLEDGE_ALL,
+             "value": context["storm_ref"], "style": "primary"},
+            {"placeholder": "Acknowledge one…", "action_id": actions.ACKNOWLEDGE_ONE,
+             "options": menu},
+        ]
+    return context
+
+
+def page_context(views: list[AlertView], page: int) -> dict[str, Any]:
+    """Thread page ``page`` (0-based) of a long storm's full list."""
+    entries = [_entry(view) for view in views]
+    pages = max(1, page_count(len(entries)))
+    chunk = entries[page * PAGE_ENTRIES:(page + 1) * PAGE_ENTRIES]
+    return {"page": page + 1, "pages": pages, "total": len(entries),
+            "first": page * PAGE_ENTRIES + 1, "last": page * PAGE_ENTRIES + len(chunk),
+            "groups": _groups(chunk)}
+
+
+def _entry(view: AlertView) -> dict[str, Any]:
+    context = alert_context(view)
+    return {
+        "alert_ref": view.alert_ref,
+        "rule_name": context["rule_name"] or "ThousandEyes alert",
+        "title": context["title"],
+        "permalink": context.get("permalink") or "",
+        "state": context["state"],
+        "state_label": context["state_label"],
+        "state_emoji": context["state_emoji"],
+        "responders": [r["name"] for r in context["responders"]],
+    }
+
+
+def _groups(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """By rule (in order of first appearance), then by test or target within it; each
+    group's entries cut into chunks that fit a section."""
+    by_rule: dict[str, list[dict[str, Any]]] = {}
+    for entry in entries:
+        by_rule.setdefault(entry["rule_name"], []).append(entry)
+    groups = []
+    for rule, members in by_rule.items():
+        members = sorted(members, key=lambda e: (e["title"].casefold(), e["alert_ref"]))
+        chunks: list[list[dict[str, Any]]] = [[]]
+        used = 0
+        for entry in members:
+            size = _entry_size(entry)
+            if chunks[-1] and used + size > _SECTION_BUDGET:
+                chunks.append([])
+                used = 0
+            chunks[-1].append(entry)
+            used += size
+        groups.append({"rule_name": rule, "count": len(members), "chunks": chunks})
+    return groups
+
+
+def _summary(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    by_rule: dict[str, Counter[str]] = {}
+    for entry in entries:
+        by_rule.setdefault(entry["rule_name"], Counter())[entry["state"]] += 1
+    return [{"rule_name": rule, "count": sum(c.values()),
+             "triggered": c[DisplayState.TRIGGERED.value],
+             "acknowledged": c[DisplayState.ACKNOWLEDGED.value],
+             "cleared": c[DisplayState.CLEARED.value]} for rule, c in by_rule.items()]
+
+
+def _entry_size(entry: dict[str, Any]) -> int:
+    # The line as the template writes it: emoji, link (URL and text), state, names.
+    return (len(entry["permalink"]) + min(len(entry["title"]), 100) + 40
+            + sum(min(len(name), 80) + 2 for name in entry["responders"][:3]))
+
+
+def _option_text(entry: dict[str, Any]) -> str:
+    text = f"{entry['title']} · {entry['rule_name']}"
+    return text if len(text) <= 75 else text[:74] + "…"

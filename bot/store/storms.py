@@ -1,0 +1,274 @@
+"""Storm roll-ups: when a channel gets more new alerts than it can show promptly, one
+parent message stands for all of them.
+
+Slack shows about one post per second per channel, so 60 alerts posted one by one take a
+minute and bury the channel. Instead the first trigger job that finds the channel's lane
+over the threshold opens a storm, takes in every alert waiting in the lane, and posts one
+roll-up; alerts arriving while the storm is open join it, until the lane has been quiet
+for ``storm_quiet``.
+
+Durable and exactly once across processes: a storm is opened by inserting a row whose
+``open_lane`` is unique (one open storm per lane, whoever inserts first), alerts join it
+under the storm row's lock, and only the jobs of the storm's anchor alert post or update
+the roll-up, so its Slack calls run in order like any alert's (``bot.delivery.queue``).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import Select, func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from bot.alert_view import AlertView
+from bot.store.alerts import build_view
+from bot.store.database import Database
+from bot.clock import utcnow
+from bot.render.rollup import page_count
+from bot.store.jobs import enqueue, enqueue_parent_refresh
+from bot.store.models import (
+    AcknowledgementRow,
+    AlertRow,
+    AlertState,
+    JobKind,
+    JobRow,
+    JobStatus,
+    StormRow,
+)
+from bot.thousandeyes import ParseOptions
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class StormSettings:
+    threshold: int  # more waiting alerts than this open a storm
+    window: timedelta  # ... or more than this many first seen within the window
+    quiet: timedelta  # an open storm ends after this long without a new alert
+
+
+@dataclass(frozen=True)
+class Storm:
+    """What delivery needs to know of an alert's storm."""
+
+    id: int
+    anchor_alert_id: int
+    slack_channel: str | None
+    slack_ts: str | None
+    version: int
+    rendered_version: int
+    pages: tuple[str, ...] = ()
+
+
+def rollup_candidates(lane: str) -> Select[tuple[int]]:
+    """The alerts that count towards a storm in ``lane`` and may be rolled up into it.
+
+    The one place that says so: triggered alerts with no parent message yet, in no
+    storm, whose trigger job waits (pending) in the lane. A trigger job that is running
+    decides for its own alert (see :func:`place_alert`), so no alert is rolled up while
+    another worker may be posting it on its own. Alerts adopted into an earlier alert's
+    thread (flapping, snoozed: bot.store.adoption) reply there and never roll up.
+    """
+    return (
+        select(AlertRow.id)
+        .join(JobRow, JobRow.alert_id == AlertRow.id)
+        .where(JobRow.lane == lane, JobRow.kind == JobKind.ALERT_TRIGGER,
+               JobRow.status == JobStatus.PENDING,
+               AlertRow.state == AlertState.TRIGGERED, AlertRow.slack_ts.is_(None),
+               AlertRow.storm_id.is_(None), AlertRow.thread_alert_id.is_(None))
+        .distinct()
+    )
+
+
+def _recent_singles(session: Session, lane: str, since: datetime) -> int:
+    """Alerts of the lane posted on their own whose trigger job was queued since ``since``."""
+    return session.scalar(
+        select(func.count(func.distinct(AlertRow.id)))
+        .join(JobRow, JobRow.alert_id == AlertRow.id)
+        .where(JobRow.lane == lane, JobRow.kind == JobKind.ALERT_TRIGGER,
+               JobRow.created_at >= since, AlertRow.slack_ts.is_not(None),
+               AlertRow.storm_id.is_(None), AlertRow.thread_alert_id.is_(None))
+    ) or 0
+
+
+def place_alert(db: Database, alert_id: int, lane: str, now: datetime,
+                settings: StormSettings) -> Storm | None:
+    """Decide, for an alert whose trigger job runs now, whether it goes into a storm.
+
+    Returns the storm it is in (opening one, or joining the lane's open one, together
+    with every other alert waiting in the lane), or None when it is posted on its own.
+    """
+    for _ in range(3):
+        try:
+            with db.session() as session:
+                return _place(session, alert_id, lane, now, settings)
+        except IntegrityError:
+            # Another process opened the lane's storm at the same moment: join that one.
+            log.info("alert %d: another worker opened the storm of %s; joining it", alert_id, lane)
+    raise RuntimeError(f"could not place alert {alert_id} in a storm of {lane}")
+
+
+def _place(session: Session, alert_id: int, lane: str, now: datetime,
+           settings: StormSettings) -> Storm | None:
+    alert = session.scalar(select(AlertRow).where(AlertRow.id == alert_id).with_for_update())
+    if alert is None:
+        return None
+    if alert.storm_id is not None:
+        return _storm(session.get(StormRow, alert.storm_id))
+    if alert.slack_ts or alert.thread_alert_id is not None:
+        return None  # it has its own parent already, or replies in an earlier alert's thread
+    storm = session.scalar(select(StormRow).where(StormRow.open_lane == lane).with_for_update())
+    if storm is not None and storm.last_joined_at < now - settings.quiet:
+        log.info("storm %d of %s is over (quiet since %s)", storm.id, lane, storm.last_joined_at)
+        storm.open_lane, storm.closed_at = None, now
+        session.flush()
+        storm = None
+    waiting = [i for i in session.scalars(rollup_candidates(lane)) if i != alert_id]
+    if storm is None:
+        recent = _recent_singles(session, lane, now - settings.window) if settings.window else 0
+        if 1 + len(waiting) + recent <= settings.threshold:
+            return None
+        storm = StormRow(lane=lane, open_lane=lane, anchor_alert_id=alert_id, opened_at=now,
+                         last_joined_at=now, version=0, rendered_version=0, pages=[])
+        session.add(storm)
+        session.flush()  # the unique open_lane: raises IntegrityError if one was opened
+        log.info("storm %d opened in %s with %d alerts", storm.id, lane, 1 + len(waiting))
+    _join(session, storm, [alert_id, *waiting], now)
+    return _storm(storm)
+
+
+def _join(session: Session, storm: StormRow, alert_ids: list[int], now: datetime) -> None:
+    """Put alerts into the storm; once the roll-up is posted, they thread under it and
+    the roll-up is refreshed to list them."""
+    alerts = AlertRow.__table__
+    values: dict[str, object] = {"storm_id": storm.id}
+    if storm.slack_ts:
+        values.update(slack_channel=storm.slack_channel, slack_ts=storm.slack_ts)
+    session.execute(update(alerts).where(alerts.c.id.in_(alert_ids), alerts.c.storm_id.is_(None))
+                    .values(**values))
+    storm.version += 1
+    storm.last_joined_at = now
+    if storm.slack_ts:
+        refresh_rollup(session, storm, now)
+
+
+def refresh_rollup(session: Session, storm: StormRow, now: datetime) -> None:
+    """Queue a re-render of the roll-up: a refresh of its anchor alert (merged into one
+    that is waiting), so roll-up updates never overtake each other."""
+    anchor = session.get(AlertRow, storm.anchor_alert_id)
+    assert anchor is not None
+    enqueue_parent_refresh(session, alert_id=anchor.id, channel=anchor.channel,
+                           team_id=anchor.slack_team, now=now)
+
+
+def queue_rollup_refresh(db: Database, storm_id: int, now: datetime) -> None:
+    with db.session() as session:
+        storm = session.get(StormRow, storm_id)
+        if storm is not None:
+            refresh_rollup(session, storm, now)
+
+
+def load_storm(db: Database, storm_id: int) -> Storm | None:
+    with db.session() as session:
+        row = session.get(StormRow, storm_id)
+        return _storm(row) if row is not None else None
+
+
+@dataclass(frozen=True)
+class StormMembers:
+    storm: Storm
+    views: list[AlertView]  # oldest first
+
+
+def load_members(db: Database, storm_id: int, options: ParseOptions) -> StormMembers:
+    """The storm and every alert in it, read in one transaction (the version tells a
+    later join apart from what this read saw)."""
+    with db.session() as session:
+        row = session.get(StormRow, storm_id)
+        if row is None:
+            raise LookupError(f"storm {storm_id} does not exist")
+        alerts = list(session.scalars(select(AlertRow).where(AlertRow.storm_id == storm_id)
+                                      .order_by(AlertRow.first_seen_at, AlertRow.id)))
+        acks: dict[int, list[AcknowledgementRow]] = {a.id: [] for a in alerts}
+        if alerts:
+            for ack in session.scalars(
+                select(AcknowledgementRow)
+                .where(AcknowledgementRow.alert_id.in_(list(acks)),
+                       AcknowledgementRow.withdrawn_at.is_(None))
+                .order_by(AcknowledgementRow.acknowledged_at, AcknowledgementRow.id)
+            ):
+                acks[ack.alert_id].append(ack)
+        views = [build_view(a, acks[a.id], options=options) for a in alerts]
+        return StormMembers(_storm(row), views)
+
+
+def record_rollup(db: Database, storm_id: int, channel: str, ts: str, rendered_version: int,
+                  now: datetime, default_channel: str = "") -> None:
+    """The roll-up is posted: its members thread under it, and a join that came after
+    the render is shown by a refresh."""
+    with db.session() as session:
+        storm = _lock_storm(session, storm_id)
+        assert storm is not None
+        if storm.slack_ts is None:
+            storm.slack_channel, storm.slack_ts = channel, ts
+        alerts = AlertRow.__table__
+        session.execute(update(alerts).where(alerts.c.storm_id == storm_id,
+                                             alerts.c.slack_ts.is_(None))
+                        .values(slack_channel=storm.slack_channel, slack_ts=storm.slack_ts))
+        _rendered(session, storm, rendered_version, now, default_channel)
+
+
+def record_rendered(db: Database, storm_id: int, rendered_version: int,
+                    default_channel: str = "") -> None:
+    """The roll-up was updated showing ``rendered_version``."""
+    with db.session() as session:
+        storm = _lock_storm(session, storm_id)
+        if storm is not None:
+            _rendered(session, storm, rendered_version, utcnow(), default_channel)
+
+
+def _rendered(session: Session, storm: StormRow, version: int, now: datetime,
+              default_channel: str) -> None:
+    storm.rendered_version = max(storm.rendered_version, version)
+    if storm.version > storm.rendered_version:
+        refresh_rollup(session, storm, now)
+    # A list longer than the parent holds goes into thread pages, each posted once by a
+    # job of the anchor ('' marks a page queued but not posted yet).
+    total = session.scalar(select(func.count()).select_from(AlertRow)
+                           .where(AlertRow.storm_id == storm.id)) or 0
+    pages = list(storm.pages or [])
+    if len(pages) < page_count(total):
+        anchor = session.get(AlertRow, storm.anchor_alert_id)
+        assert anchor is not None
+        for page in range(len(pages), page_count(total)):
+            enqueue(session, kind=JobKind.STORM_PAGE, alert_id=anchor.id, channel=anchor.channel,
+                    team_id=anchor.slack_team, now=now, data={"page": page},
+                    default_channel=default_channel)
+            pages.append("")
+        storm.pages = pages
+
+
+def record_page(db: Database, storm_id: int, page: int, ts: str) -> None:
+    with db.session() as session:
+        storm = _lock_storm(session, storm_id)
+        if storm is None:
+            return
+        pages = list(storm.pages or [])
+        pages += [""] * (page + 1 - len(pages))
+        if not pages[page]:
+            pages[page] = ts
+        storm.pages = pages
+
+
+def _lock_storm(session: Session, storm_id: int) -> StormRow | None:
+    return session.scalar(select(StormRow).where(StormRow.id == storm_id).with_for_update())
+
+
+def _storm(row: StormRow | None) -> Storm | None:
+    if row is None:
+        return None
+    return Storm(row.id, row.anchor_alert_id, row.slack_channel, row.slack_ts, row.version,
+                 row.rendered_version, tuple(row.pages or ()))
