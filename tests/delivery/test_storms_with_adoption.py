@@ -1,0 +1,92 @@
+"""Storm roll-ups beside flapping and snooze: an alert that replies in an earlier alert's
+thread never counts towards a storm, and a roll-up is never taken over by one alert."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from bot.actions import ACKNOWLEDGE, ACKNOWLEDGE_ALL, SNOOZE, encode_snooze_choice
+from bot.store.models import AlertRow
+from tests.slack.test_acknowledge import recent_trigger
+from tests.support.delivery import drain, send, serving
+from tests.support.payloads import numbered_alert_event
+from tests.support.slack_requests import choose
+
+TAG = "adopt"
+
+
+def body(message):
+    return message.text + json.dumps(message.blocks, ensure_ascii=False)
+
+
+def action_ids(message):
+    return [e.get("action_id") for b in message.blocks if b.get("type") == "actions"
+            for e in b["elements"]]
+
+
+@pytest.fixture
+def config(slack_config):
+    return slack_config.with_overrides(storm_rollup=True, storm_threshold=5,
+                                       flap_window=timedelta(minutes=10))
+
+
+def new_alert(number):
+    """The sample's rule on the sample's test, as a new alert (its own alertId)."""
+    payload = recent_trigger()
+    payload["eventId"] = f"{TAG}-new-{number}"
+    payload["alert"]["alertId"] = 70000 + number
+    return payload
+
+
+def test_alerts_snoozed_into_a_thread_do_not_start_a_storm(config, fake_slack):
+    with serving(config) as (server, worker):
+        send(server, new_alert(0))
+        drain(worker)
+        [parent] = fake_slack.top_level("C0ALERTS")
+        with worker.database.session() as session:
+            first = session.scalars(select(AlertRow)).one()
+        response = choose(server.url, SNOOZE, encode_snooze_choice(first.id, 4),
+                          user_id="U0ALICE", user_name="alice",
+                          channel_id=parent.channel, message_ts=parent.ts)
+        assert response.status_code == 200, response.text
+        drain(worker)
+
+        for number in range(1, 9):  # more than STORM_THRESHOLD, all at once
+            send(server, new_alert(number))
+        drain(worker)
+
+        # Still the one parent: no roll-up; each new alert replied quietly in its thread.
+        assert fake_slack.top_level("C0ALERTS") == [parent]
+        replies = fake_slack.thread(parent)
+        assert len(replies) == 8
+        assert not any(reply.reply_broadcast for reply in replies)
+        assert ACKNOWLEDGE_ALL not in action_ids(parent)
+
+
+def test_a_flap_of_an_alert_listed_in_a_rollup_posts_its_own_parent(config, fake_slack):
+    with serving(config) as (server, worker):
+        for number in range(8):
+            send(server, numbered_alert_event("trigger", number, TAG, f"adopt-test-{number}"))
+        drain(worker)
+        [rollup] = fake_slack.top_level("C0ALERTS")
+        assert "8 alerts" in body(rollup)
+        for number in range(8):
+            send(server, numbered_alert_event("clear", number, TAG, f"adopt-test-{number}"))
+        drain(worker)
+        listed = body(rollup)
+
+        # The same rule on the same test again, a new alertId, soon after the clears: its
+        # earlier alert's parent is the roll-up, which stands for eight alerts.
+        send(server, new_alert(1))
+        drain(worker)
+        rollup_now, parent = fake_slack.top_level("C0ALERTS")
+        assert rollup_now.ts == rollup.ts
+        assert body(rollup_now) == listed  # the roll-up was not re-rendered as one alert
+        assert ACKNOWLEDGE in action_ids(parent)
+        with worker.database.session() as session:
+            newest = session.scalars(select(AlertRow).order_by(AlertRow.id.desc())).first()
+        assert (newest.slack_ts, newest.storm_id) == (parent.ts, None)
