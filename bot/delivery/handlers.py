@@ -15,7 +15,7 @@ from datetime import timedelta
 from typing import Any, Callable
 
 
-from bot.alert_view import AlertView
+from bot.alert_view import AlertView, DisplayState
 from bot.config import Config
 from bot.delivery import circuit, queue
 from bot.delivery.kinds import spec_of
@@ -144,6 +144,9 @@ class JobExecutor:
     def reminder(self, job: ClaimedJob) -> None:
         row, view = self._alert(job)
         args = ReminderArgs.from_data(job.data)
+        if row.storm_id is not None:
+            self._storm_reminder(job, row, view, args)
+            return
         # Read now, not when queued: an acknowledgement or clear since then cancels it.
         if not self._has_parent(row) or not still_applies(row, view, args):
             log.info("alert %d: reminder %d is moot (acknowledged, cleared or triggered"
@@ -152,6 +155,27 @@ class JobExecutor:
         message = self.renderer.render_reminder_note(
             view, args.unacknowledged_for, args.number, mention=self._options(row).mention)
         self._post(job, row.slack_channel or "", message, thread_ts=row.slack_ts)
+
+    def _storm_reminder(self, job: ClaimedJob, row: AlertRow, view: AlertView,
+                        args: ReminderArgs) -> None:
+        """A storm gets one reminder, its anchor's, counting the alerts nobody acknowledges:
+        one for each alert would be as many mentions in the roll-up's thread. The other
+        members' reminders are moot, and so is the anchor's once none is left waiting."""
+        storm = storms.load_storm(self.database, row.storm_id or 0)
+        if storm is None or storm.anchor_alert_id != row.id or not storm.slack_ts:
+            log.info("alert %d: reminder %d is moot (its storm reminds once)", row.id, args.number)
+            return
+        members = storms.load_members(self.database, storm.id, self.config.parse_options())
+        waiting = sum(1 for member in members.views
+                      if member.state != DisplayState.CLEARED and not member.responders)
+        if not waiting:
+            log.info("storm %d: reminder %d is moot (every alert acknowledged or cleared)",
+                     storm.id, args.number)
+            return
+        message = self.renderer.render_reminder_note(
+            view, args.unacknowledged_for, args.number, mention=self._options(row).mention,
+            storm_waiting=waiting)
+        self._post(job, storm.slack_channel or "", message, thread_ts=storm.slack_ts)
 
     def storm_page(self, job: ClaimedJob) -> None:
         row, _ = self._alert(job)

@@ -160,11 +160,12 @@ def ack_note_context(view: AlertView, responder: Responder, acknowledged: bool) 
 
 
 def reminder_context(view: AlertView, unacknowledged_for: timedelta, number: int,
-                     mention: str) -> dict[str, Any]:
+                     mention: str, storm_waiting: int = 0) -> dict[str, Any]:
     """The alert context plus which reminder this is and for how long nobody responded.
     ``mention`` is the route's option (never payload text), made safe here."""
     context = alert_context(view)
     context["reminder_number"] = number
+    context["storm_waiting"] = storm_waiting
     context["unacknowledged_for"] = human_duration(unacknowledged_for)
     context["mention"] = notify_mention(mention) if not context["is_cleared"] else ""
     return context

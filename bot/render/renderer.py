@@ -174,16 +174,20 @@ class MessageRenderer:
         return self.render(ACK_NOTE, context)
 
     def render_reminder_note(
-        self, view: AlertView, unacknowledged_for: timedelta, number: int, *, mention: str = ""
+        self, view: AlertView, unacknowledged_for: timedelta, number: int, *, mention: str = "",
+        storm_waiting: int = 0,
     ) -> RenderedMessage:
         """Thread note: still nobody acknowledging, ``unacknowledged_for`` after the
-        trigger; mentions the route's audience (``mention``), as the parent did."""
+        trigger; mentions the route's audience (``mention``), as the parent did. For a
+        storm's roll-up, ``storm_waiting`` is how many of its alerts nobody acknowledges."""
         try:
-            context = ctx.reminder_context(view, unacknowledged_for, number, mention)
+            context = ctx.reminder_context(view, unacknowledged_for, number, mention,
+                                           storm_waiting)
         except _CONTEXT_FAILURES:
             log.exception("cannot build the context for alert %s", getattr(view, "alert_ref", "?"))
             return self.render_fallback(REMINDER_NOTE, _minimal_context(view))
         return self.render(REMINDER_NOTE, context)
+
     def render_rollup(self, storm_id: int, views: list[AlertView], mention: str = "") -> RenderedMessage:
         """The roll-up parent of a storm, listing its alerts (``bot.render.rollup``);
         ``mention`` only in its first post, as for a parent."""

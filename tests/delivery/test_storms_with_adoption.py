@@ -10,11 +10,13 @@ import pytest
 from sqlalchemy import select
 
 from bot.actions import ACKNOWLEDGE, ACKNOWLEDGE_ALL, SNOOZE, encode_snooze_choice
-from bot.store.models import AlertRow
+from bot.render import RenderedMessage
+from bot.store.models import AlertRow, JobKind, JobRow, JobStatus
+from tests.render.helpers import assert_valid_message
 from tests.slack.test_acknowledge import recent_trigger
-from tests.support.delivery import drain, send, serving
+from tests.support.delivery import drain, drain_due, make_due, send, serving
 from tests.support.payloads import numbered_alert_event
-from tests.support.slack_requests import choose
+from tests.support.slack_requests import choose, click
 
 TAG = "adopt"
 
@@ -32,6 +34,12 @@ def action_ids(message):
 def config(slack_config):
     return slack_config.with_overrides(storm_rollup=True, storm_threshold=5,
                                        flap_window=timedelta(minutes=10))
+
+
+def reminders_pending(worker):
+    with worker.database.session() as session:
+        return list(session.scalars(select(JobRow).where(
+            JobRow.kind == JobKind.REMINDER, JobRow.status == JobStatus.PENDING)))
 
 
 def new_alert(number):
@@ -90,3 +98,37 @@ def test_a_flap_of_an_alert_listed_in_a_rollup_posts_its_own_parent(config, fake
         with worker.database.session() as session:
             newest = session.scalars(select(AlertRow).order_by(AlertRow.id.desc())).first()
         assert (newest.slack_ts, newest.storm_id) == (parent.ts, None)
+
+
+def test_a_storm_gets_one_reminder_for_its_unacknowledged_alerts(config, fake_slack):
+    # Eight alerts' reminders in the roll-up's thread would be eight mentions: the storm
+    # gets one, counting the alerts nobody acknowledges, and none once they all are.
+    reminding = config.with_overrides(reminder_after=timedelta(minutes=15), reminder_repeat=2)
+    with serving(reminding) as (server, worker):
+        for number in range(8):
+            send(server, numbered_alert_event("trigger", number, TAG, f"adopt-test-{number}"))
+        drain_due(worker)
+        [rollup] = fake_slack.top_level("C0ALERTS")
+        with worker.database.session() as session:
+            first_round = list(session.scalars(
+                select(JobRow).where(JobRow.kind == JobKind.REMINDER,
+                                     JobRow.data["number"].as_integer() == 1)))
+        assert len(first_round) == 8
+        for job in first_round:
+            make_due(worker, job)
+        drain_due(worker)
+        [reminder] = fake_slack.thread(rollup)
+        assert "8 alerts" in body(reminder) and "not acknowledged" in reminder.text.lower()
+        assert_valid_message(RenderedMessage(reminder.text, reminder.blocks))
+
+        storm_ref = next(e["value"] for b in rollup.blocks if b.get("type") == "actions"
+                         for e in b["elements"] if e.get("action_id") == ACKNOWLEDGE_ALL)
+        response = click(server.url, ACKNOWLEDGE_ALL, storm_ref, user_id="U0ALICE",
+                         user_name="alice", channel_id=rollup.channel, message_ts=rollup.ts)
+        assert response.status_code == 200
+        drain_due(worker)
+        for job in reminders_pending(worker):
+            make_due(worker, job)
+        drain_due(worker)
+        texts = [m.text.lower() for m in fake_slack.thread(rollup)]
+        assert sum("not acknowledged" in t for t in texts) == 1
