@@ -13,7 +13,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 SCRIPT = REPO / "docs" / "pictures" / "make_pictures.py"
 PICTURES = ("parent-triggered", "parent-acknowledged", "parent-cleared", "thread",
-            "agent-parent")
+            "agent-parent", "storm-rollup")
 
 needs_chromium = pytest.mark.skipif(
     not (Path("/usr/bin/chromium").exists() and Path("/usr/bin/chromedriver").exists())
@@ -42,7 +42,8 @@ def test_one_command_makes_every_picture(tmp_path):
 
 def test_the_readme_shows_the_pictures_that_are_in_the_repository():
     readme = (REPO / "README.md").read_text()
-    for name in ("parent-triggered", "parent-acknowledged", "parent-cleared", "thread"):
+    for name in ("parent-triggered", "parent-acknowledged", "parent-cleared", "thread",
+                 "storm-rollup"):
         assert f"(docs/pictures/{name}.png)" in readme
         png_size(REPO / "docs" / "pictures" / f"{name}.png")
     assert "docs/pictures/make_pictures.py" in readme

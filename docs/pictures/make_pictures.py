@@ -24,7 +24,8 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
-from bot.alert_view import DisplayState, Responder
+from bot.actions import encode_alert_ref
+from bot.alert_view import AlertView, DisplayState, Responder
 from bot.render import MessageRenderer, RenderedMessage
 from bot.render_command import preview_view
 from bot.thousandeyes import parse_event
@@ -107,12 +108,40 @@ def blocks_html(message: RenderedMessage) -> str:
             parts.append(f'<div class="context">{cells}</div>')
         elif kind == "actions":
             buttons = "".join(
-                f'<span class="button {b.get("style", "")}">{html.escape(b["text"]["text"])}</span>'
+                f'<span class="button {b.get("style", "")}">{html.escape(element_label(b))}</span>'
                 for b in block["elements"])
             parts.append(f'<div class="actions">{buttons}</div>')
         elif kind == "divider":
             parts.append("<hr>")
     return "".join(parts) or f'<div class="section">{mrkdwn_html(message.text)}</div>'
+
+
+def element_label(element: dict[str, Any]) -> str:
+    """What Slack shows on an actions element: a button's text, a menu's placeholder, ⋮."""
+    if element.get("type") == "overflow":
+        return "⋮"
+    if element.get("type") == "static_select":
+        return f'{element["placeholder"]["text"]} ▾'
+    return element["text"]["text"]
+
+
+def storm_views(triggered: AlertView, alice: Responder) -> list[AlertView]:
+    """Eight alerts of one outage, two rules, some acknowledged or cleared already."""
+    tests = ["www.example.com", "api.example.com", "shop.example.com", "cdn.example.com",
+             "login.example.com", "docs.example.com", "status.example.com", "m.example.com"]
+    views = []
+    for number, test in enumerate(tests):
+        alert = replace(triggered.alert, test_name=test,
+                        rule_name="HTTP availability" if number % 3 else triggered.alert.rule_name)
+        view = replace(triggered, alert=alert, alert_ref=encode_alert_ref(number + 1))
+        if number in (2, 5):
+            view = replace(view, state=DisplayState.CLEARED,
+                           cleared_at=(view.triggered_at or view.first_seen_at) + timedelta(minutes=4))
+        elif number == 1:
+            view = replace(view, state=DisplayState.ACKNOWLEDGED, responders=(alice,),
+                           first_acknowledged_at=alice.acknowledged_at)
+        views.append(view)
+    return views
 
 
 def message_html(message: RenderedMessage, time: str, thread: bool = False) -> str:
@@ -153,6 +182,8 @@ def pictures() -> dict[str, str]:
         "thread": page(thread),
         "agent-parent": page(message_html(renderer.render_parent(
             preview_view(parse_event(load_sample("agent-trigger")), "triggered")), "01:01")),
+        "storm-rollup": page(message_html(renderer.render_rollup(
+            1, storm_views(triggered, alice)), "01:01")),
     }
 
 
