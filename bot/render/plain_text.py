@@ -60,10 +60,23 @@ def _block_lines(block: dict[str, Any]) -> list[str]:
         return [" · ".join(_text_of(element) for element in block.get("elements") or ()
                            if element.get("type") != "image")]
     if kind == "actions":
-        buttons = [f"[{_text_of(element.get('text'))}]"
-                   for element in block.get("elements") or () if element.get("type") == "button"]
-        return ["Buttons: " + " ".join(buttons)] if buttons else []
+        controls = [_control(element) for element in block.get("elements") or ()]
+        return ["Buttons: " + " ".join(c for c in controls if c)] if any(controls) else []
     return []  # dividers and images say nothing in a log
+
+
+def _control(element: dict[str, Any]) -> str:
+    """A button as ``[text]``; a menu as Slack shows it: ⋮ and its options, or the
+    select's placeholder."""
+    kind = element.get("type")
+    if kind == "button":
+        return f"[{_text_of(element.get('text'))}]"
+    if kind == "overflow":
+        options = element.get("options") or ()
+        return "[⋮ " + " · ".join(_text_of(option.get("text")) for option in options) + "]"
+    if kind == "static_select":
+        return f"[{_text_of(element.get('placeholder'))} ▾]"
+    return ""
 
 
 def _field(field: dict[str, Any]) -> str:

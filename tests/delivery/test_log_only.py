@@ -33,7 +33,9 @@ def test_a_trigger_and_its_clear_are_a_few_readable_lines(database_url, caplog):
     assert "  Status: 🔴 Triggered" in lines
     assert "  Started: 2014-08-24 01:01 UTC" in lines
     assert any(line.startswith("  • Boston, MA — Page load: Incomplete") for line in lines)
-    assert lines[-1] == "  Buttons: [Acknowledge] [View in ThousandEyes]"
+    # Every control the message carries, menus too (the ⋮ menu snoozes the rule).
+    assert lines[-1] == ("  Buttons: [Acknowledge] [⋮ Snooze 1 h · Snooze 4 h · Snooze 24 h]"
+                         " [View in ThousandEyes]")
     assert 6 <= len(lines) <= 15
     assert "in thread" in reply.splitlines()[0] and "Cleared after 8m 4s" in reply
     assert update.startswith("log-only delivery (no SLACK_BOT_TOKEN): update")
