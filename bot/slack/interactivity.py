@@ -8,6 +8,7 @@ the click, and hands over to plain functions in ``bot.store`` and ``bot.slack.co
 from __future__ import annotations
 
 import logging
+from functools import partial
 from typing import Any, Callable
 
 from slack_bolt import Ack, App
@@ -55,13 +56,15 @@ def build_bolt_app(app_services: Services) -> App:
     if multi_workspace:
         bolt.event("app_uninstalled")(_uninstalled_listener(app_services))
         bolt.event("tokens_revoked")(_uninstalled_listener(app_services))
-    bolt.action(ACKNOWLEDGE)(_ack_listener(app_services, acknowledged=True))
-    bolt.action(UNACKNOWLEDGE)(_ack_listener(app_services, acknowledged=False))
+    acknowledge = partial(_record_click, app_services, acknowledged=True)
+    bolt.action(ACKNOWLEDGE)(_recording_listener(acknowledge))
+    bolt.action(UNACKNOWLEDGE)(_recording_listener(
+        partial(_record_click, app_services, acknowledged=False)))
     bolt.action(VIEW_IN_THOUSANDEYES)(_link_clicked)
-    bolt.action(SNOOZE)(_snooze_listener(app_services))
-    bolt.action(ACKNOWLEDGE_ALL)(_ack_all_listener(app_services))
+    bolt.action(SNOOZE)(_recording_listener(partial(_record_snooze, app_services)))
+    bolt.action(ACKNOWLEDGE_ALL)(_recording_listener(partial(_record_ack_all, app_services)))
     # The roll-up's menu: the picked option carries the alert, as a button value does.
-    bolt.action(ACKNOWLEDGE_ONE)(_ack_listener(app_services, acknowledged=True))
+    bolt.action(ACKNOWLEDGE_ONE)(_recording_listener(acknowledge))
     bolt.command(config.slack_command)(_command_listener(app_services))
     return bolt
 
@@ -126,11 +129,19 @@ def _clicker(body: dict[str, Any]) -> Clicker:
     )
 
 
-def _ack_all_listener(app_services: Services) -> Callable[..., None]:
+def _recording_listener(
+        record: Callable[[Clicker, dict[str, Any]], str | None]) -> Callable[..., None]:
+    """A Bolt listener for a click that ``record`` applies, returning what to tell the
+    user, if anything.
+
+    Record first, answer Slack second (tens of ms, far inside the 3 s Slack allows):
+    quick successive clicks are then applied in the order they were made. Only the
+    ephemeral reply, which calls Slack, waits until after the answer.
+    """
     def listener(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
         clicker = _clicker(body)
         try:
-            reply = _record_ack_all(app_services, clicker, action)
+            reply = record(clicker, action)
         finally:
             ack()
         if reply:
@@ -161,44 +172,6 @@ def _record_ack_all(app_services: Services, clicker: Clicker, action: dict[str, 
     if outcome in (AckOutcome.UNKNOWN_ALERT, AckOutcome.FOREIGN):
         return "This storm is not known in this channel."
     return "You already acknowledge every open alert of this storm."
-
-
-def _ack_listener(app_services: Services, acknowledged: bool) -> Callable[..., None]:
-    def listener(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
-        clicker = _clicker(body)
-        # Record first, answer Slack second (tens of ms, far inside the 3 s Slack allows):
-        # quick successive clicks are then applied in the order they were made. Only the
-        # ephemeral reply, which calls Slack, waits until after the answer.
-        try:
-            reply = _record_click(app_services, clicker, action, acknowledged)
-        finally:
-            ack()
-        if reply:
-            _tell(client, clicker, reply)
-
-    return listener
-
-
-def _clicker(body: dict[str, Any]) -> Clicker:
-    return Clicker(
-        user_id=str(body.get("user", {}).get("id", "")),
-        user_name=_user_name(body.get("user", {})),
-        team_id=(body.get("team") or {}).get("id") or body.get("user", {}).get("team_id"),
-        channel_id=(body.get("channel") or {}).get("id"),
-    )
-
-
-def _snooze_listener(app_services: Services) -> Callable[..., None]:
-    def listener(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
-        clicker = _clicker(body)
-        try:
-            reply = _record_snooze(app_services, clicker, action)
-        finally:
-            ack()
-        if reply:
-            _tell(client, clicker, reply)
-
-    return listener
 
 
 def _record_snooze(app_services: Services, clicker: Clicker, action: dict[str, Any]) -> str | None:
