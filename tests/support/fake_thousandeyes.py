@@ -23,6 +23,7 @@ depends on it:
 from __future__ import annotations
 
 import enum
+import hmac
 import json
 import threading
 import time
@@ -35,9 +36,9 @@ from urllib.parse import urlencode
 import pytest
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import Map, Rule
-from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
+from tests.support.servers import LiveServer
 from tests.support.thousandeyes_account import (
     Account,
     SuppressionWindow,
@@ -143,42 +144,29 @@ class FakeThousandEyes:
             Operation.CREATE_WINDOW: self._create_window,
             Operation.DELETE_WINDOW: self._delete_window,
         }
-        self._port = 0
-        self._serve()
-
-    def _serve(self) -> None:
-        self._server = make_server("127.0.0.1", self._port, self._wsgi, threaded=True)
-        self._port = self._server.server_port
-        self.url = f"http://127.0.0.1:{self._port}/v7"  # what Configuration(host=...) takes
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        self._http = LiveServer(self._wsgi)
+        self.url = f"{self._http.url}/v7"  # what Configuration(host=...) takes
 
     # --- lifecycle ------------------------------------------------------------------------
 
     def start(self) -> FakeThousandEyes:
-        self._thread.start()
+        self._http.__enter__()
         return self
 
     def stop(self) -> None:
         self.release()
-        if self.down != "refuse":
-            self._server.shutdown()
-            self._thread.join(5)
-        self._server.server_close()
+        self._http.close()
 
     def go_down(self, mode: str = "503") -> None:
         """An outage: every call answers 503, or (``"refuse"``) nobody listens."""
         assert mode in ("503", "refuse")
         if mode == "refuse":
-            self._server.shutdown()
-            self._thread.join(5)
-            self._server.server_close()
+            self._http.close()
         self.down = mode
 
     def come_back(self) -> None:
         if self.down == "refuse":
-            self._serve()
-            self._thread.start()
+            self._http.listen_again()
         self.down = None
 
     # --- scripting ------------------------------------------------------------------------
@@ -227,7 +215,7 @@ class FakeThousandEyes:
         try:
             endpoint, arguments = self._routes.bind_to_environ(request.environ).match()
         except HTTPException as error:
-            raise problem(error.code or 404, "URI Resource Not Found", instance=request.path)
+            raise problem(error.code or 404, error.name, instance=request.path) from None
         call.operation = operation = endpoint
         with self._lock:
             fault = None if self.down else self._take_fault(operation)
@@ -264,7 +252,7 @@ class FakeThousandEyes:
             fault.status, "Internal server error"), fault.detail, path)
 
     def _authorise(self, request: Request, call: Call, operation: Operation) -> None:
-        if call.token is None or call.token != self.token:
+        if not hmac.compare_digest(call.token or "", self.token):
             raise self._faulted(Fault(operation, 401), request.path)
         now = self._now().timestamp()
         with self._lock:
