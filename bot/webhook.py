@@ -184,6 +184,11 @@ def _ingest(destination: Destination) -> tuple[Response, int] | Response:
         log.info("duplicate event %s ignored", event.event_id,
                  extra={**fields, "outcome": "duplicate"})
         return jsonify(status="duplicate", eventId=event.event_id)
+    if result.reused_id:
+        # Kept, not dropped: a clear sent with its trigger's id must still clear.
+        log.warning("event %s reused an eventId already stored with another body; stored as"
+                    " a new event (the sender should give each event its own id)",
+                    event.event_id, extra={**fields, "outcome": "reused_id"})
     log.info(
         "accepted %s %s alert=%s route=%s channel=%s", event.event_type, event.event_id,
         event.alert.key if event.alert else "-", destination.route, destination.channel or "-",
