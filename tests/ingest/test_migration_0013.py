@@ -26,6 +26,13 @@ def test_events_stored_before_the_upgrade_are_still_recognised(database_url):
             " VALUES ('default', '', :event_id, :event_type, :now, :payload)"
         ), {"event_id": trigger["eventId"], "event_type": trigger["eventType"],
             "now": "2026-12-01 10:00:00", "payload": json.dumps(trigger, indent=2)})
+        # A job pointing at the event: SQLite copies the events table to change its key,
+        # which failed ("FOREIGN KEY constraint failed") while rows pointed at it.
+        connection.execute(text(
+            "INSERT INTO outbox_jobs (event_pk, kind, channel, status, attempts,"
+            " next_attempt_at, created_at, updated_at, data, lane, progress)"
+            " SELECT id, 'alert_trigger', '', 'done', 1, :now, :now, :now, '{}', ':', '{}'"
+            " FROM events"), {"now": "2026-12-01 10:00:00"})
     engine.dispose()
 
     app = create_app(Config(database_url=database_url, webhook_token=WEBHOOK_TOKEN,
