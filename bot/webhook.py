@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import re
 from dataclasses import dataclass
+from datetime import timedelta
 from ipaddress import IPv6Address, ip_address
 
 from flask import Blueprint, Flask, Response, current_app, jsonify, request
@@ -19,8 +21,10 @@ from sqlalchemy.exc import DataError, SQLAlchemyError
 
 from bot.thousandeyes.custom import is_custom_webhook, parse_custom_event, to_classic_body
 from bot.services import Services, services
+from bot.store import lockout
 from bot.store.group_commit import GroupCommitter
 from bot.store.ingest import IncomingEvent, IngestStatus, store_one
+from bot.store.lockout import Guarded, client_key
 from bot.store.reminders import reminder_plan
 from bot.store.routes import DEFAULT_ROUTE, find_route, token_matches
 from bot.thousandeyes import PayloadError, check_numbers, parse_event
@@ -88,6 +92,7 @@ def receive_default() -> tuple[Response, int] | Response:
                       " URL that /thousandeyes connect gives in your channel")
     credentials = app_services.webhook_credentials
     try:
+        # First, and in constant time: valid credentials are never slowed by the lockout.
         problem = check_authorization(request.headers.get("Authorization"), credentials)
     except SQLAlchemyError as error:  # an OAuth token lookup could not reach the database
         return _database_unavailable("an OAuth token check", error)
@@ -110,8 +115,9 @@ def receive_route(route_id: str) -> tuple[Response, int] | Response:
     except SQLAlchemyError as error:
         return _database_unavailable(f"route {route_id[:40]}", error)
     if route is None:
-        return _error(404, "not_found", "no such webhook route; check the URL that"
-                      " /thousandeyes connect gave you")
+        # A route id is half of the route's credentials: guessing ids counts as guessing.
+        return _refused(_error(404, "not_found", "no such webhook route; check the URL"
+                               " that /thousandeyes connect gave you"), "no such route")
     if route.disabled_at is not None:
         return _error(410, "gone", f"this webhook was disconnected ({route.disabled_reason})")
     scheme, token = split_authorization(request.headers.get("Authorization"))
@@ -212,10 +218,50 @@ def _error(status: int, error: str, message: str) -> tuple[Response, int]:
 
 
 def _unauthorized(problem: str, challenge: str) -> tuple[Response, int]:
-    log.warning("webhook refused from %s: %s", request.remote_addr, problem)
     response = jsonify(error="unauthorized", message=problem)
     response.headers["WWW-Authenticate"] = challenge
-    return response, 401
+    return _refused((response, 401), problem)
+
+
+def _refused(answer: tuple[Response, int], problem: str) -> tuple[Response, int]:
+    """Count a wrong guess against the client's address: ``answer`` while it has guesses
+    left, ``429`` with ``Retry-After`` while it must wait (``bot.store.lockout``).
+
+    Only requests whose credentials are wrong come here, so a valid sender that shares
+    an address with a guesser is never held up.
+    """
+    database = services(current_app).database
+    key = client_key(request.remote_addr)
+    now = utcnow()
+    try:
+        current = lockout.current_lockout(database, Guarded.WEBHOOK, key, now)
+        if current.locked:
+            log.info("webhook refused from %s: %s; waiting %.0f s after wrong credentials",
+                     key, problem, current.wait.total_seconds())
+            return _too_many_guesses(current.wait)
+        after = lockout.record_failure(database, Guarded.WEBHOOK, key, now)
+    except SQLAlchemyError as error:
+        # Counting is a brake, not the gate: the credentials were wrong all the same.
+        log.warning("webhook refused from %s: %s (wrong guesses not counted: %s)", key,
+                    problem, error.__class__.__name__)
+        return answer
+    log.warning("webhook refused from %s: %s", key, problem)
+    if after.locked:
+        answer[0].headers["Retry-After"] = _seconds(after.wait)
+    return answer
+
+
+def _too_many_guesses(wait: timedelta) -> tuple[Response, int]:
+    seconds = _seconds(wait)
+    response = jsonify(error="too_many_requests", message=(
+        f"too many wrong credentials from your address; wait {seconds} seconds"
+        " (requests with the right credentials are not held up)"))
+    response.headers["Retry-After"] = seconds
+    return response, 429
+
+
+def _seconds(wait: timedelta) -> str:
+    return str(max(1, math.ceil(wait.total_seconds())))
 
 
 def _database_unavailable(what: str, error: SQLAlchemyError) -> tuple[Response, int]:

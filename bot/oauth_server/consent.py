@@ -23,10 +23,11 @@ from flask import Response, current_app, make_response, render_template_string, 
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.datastructures import MultiDict
 
-from bot.oauth_server import lockout
 from bot.oauth_server.csrf import COOKIE, MAX_AGE, ConsentForms
 from bot.oauth_server.server import ServiceAdmin, oauth_server
 from bot.services import services
+from bot.store import lockout
+from bot.store.lockout import Guarded
 from bot.clock import utcnow
 
 log = logging.getLogger(__name__)
@@ -121,7 +122,7 @@ def _decide(server: AuthorizationServer, grant: Any,
 
     database = services(current_app).database
     key = lockout.client_key(request.remote_addr)
-    current = lockout.current_lockout(database, key, now)
+    current = lockout.current_lockout(database, Guarded.ADMIN_PASSWORD, key, now)
     if current.locked:
         log.warning("OAuth consent refused: %s must wait %.0f s after wrong passwords",
                     key, current.wait.total_seconds())
@@ -130,12 +131,12 @@ def _decide(server: AuthorizationServer, grant: Any,
     given = request.form.get("admin_password", "")
     expected = services(current_app).config.oauth_admin_password or ""
     if not hmac.compare_digest(given.encode("utf-8"), expected.encode("utf-8")):
-        after = lockout.record_failure(database, key, now)
+        after = lockout.record_failure(database, Guarded.ADMIN_PASSWORD, key, now)
         log.warning("OAuth consent for %s refused: wrong administrator password from %s",
                     client.get_client_id(), key)
         return _consent_page(client.name, params, status=403, error="Wrong password.",
                              retry_after=after.wait if after.locked else None)
-    lockout.record_success(database, key)
+    lockout.record_success(database, Guarded.ADMIN_PASSWORD, key)
     log.info("OAuth consent approved for client %s", client.get_client_id())
     return server.create_authorization_response(grant=grant, grant_user=ServiceAdmin())
 

@@ -377,12 +377,13 @@ class OAuthTokenRow(Base):
     revoked_at: Mapped[datetime | None]
 
 
-class ConsentFailureRow(Base):
-    """Wrong administrator passwords on the consent page, per client address (an IPv6
-    address counts by its /64), shared by every process that serves the page."""
+class AuthFailureRow(Base):
+    """Wrong guesses of a secret (``scope``: bot.store.lockout.Guarded) per client address
+    (an IPv6 address counts by its /64), shared by every process."""
 
-    __tablename__ = "oauth_consent_failures"
+    __tablename__ = "auth_failures"
 
+    scope: Mapped[str] = mapped_column(String(32), primary_key=True)
     client_key: Mapped[str] = mapped_column(String(64), primary_key=True)
     failures: Mapped[int] = mapped_column(Integer, default=0)
     last_failure_at: Mapped[datetime]

@@ -1,10 +1,16 @@
-"""An eventId is a duplicate only with the same body: events keep their body's hash.
+"""An eventId is a duplicate only with the same body; wrong webhook credentials are
+counted like wrong administrator passwords.
 
 A sender that reused an eventId for another event (a clear with its trigger's id) had
 it dropped as a duplicate, leaving the alert open. The unique key now holds the hash of
 the body's canonical JSON, so the same id with another body is stored as its own event.
 Rows stored before get their hash here, computed as ``bot.store.ingest.body_digest``
 computes it (frozen below, as a migration must be).
+
+``auth_failures`` replaces ``oauth_consent_failures``: the same counts per client address,
+now for each guarded secret (``scope``: the administrator password, the webhook's
+credentials). The old rows are recent wrong passwords only; they are not carried over,
+which costs at most a pending delay.
 
 Revision ID: 0013
 Revises: 0010
@@ -49,6 +55,16 @@ def _hash_stored_bodies() -> None:
 
 
 def upgrade() -> None:
+    op.create_table(
+        "auth_failures",
+        sa.Column("scope", sa.String(length=32), nullable=False),
+        sa.Column("client_key", sa.String(length=64), nullable=False),
+        sa.Column("failures", sa.Integer(), nullable=False),
+        sa.Column("last_failure_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("locked_until", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("scope", "client_key"),
+    )
+    op.drop_table("oauth_consent_failures")
     with op.batch_alter_table("events") as batch:
         batch.add_column(sa.Column("body_hash", sa.String(length=64), nullable=True))
     _hash_stored_bodies()
@@ -71,3 +87,12 @@ def downgrade() -> None:
         batch.drop_constraint("uq_events_route_event_body", type_="unique")
         batch.create_unique_constraint("uq_events_route_event", ["route", "channel", "event_id"])
         batch.drop_column("body_hash")
+    op.create_table(
+        "oauth_consent_failures",
+        sa.Column("client_key", sa.String(length=64), nullable=False),
+        sa.Column("failures", sa.Integer(), nullable=False),
+        sa.Column("last_failure_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("locked_until", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("client_key"),
+    )
+    op.drop_table("auth_failures")

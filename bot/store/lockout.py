@@ -1,15 +1,20 @@
-"""Slows password guessing on the consent page, per client address, in the database.
+"""Slows the guessing of a secret, per client address, in the database.
+
+Two secrets are guarded, each with its own count (:class:`Guarded`): the administrator
+password (the OAuth consent page and the admin sign-in share it) and the webhook's
+credentials (``WEBHOOK_TOKEN``, ``WEBHOOK_BASIC_AUTH``, a route's token).
 
 Why per address and with a growing delay: a global lock let anyone lock the
 administrator out for 15 minutes, and a counter in memory was one per gunicorn worker.
 Here each address (an IPv6 address by its /64, which one host can rotate within) gets
-``FREE_ATTEMPTS`` wrong passwords, then waits 1 s, 2 s, 4 s … up to ``MAX_DELAY`` before
+``FREE_ATTEMPTS`` wrong guesses, then waits 1 s, 2 s, 4 s … up to ``MAX_DELAY`` before
 its next try; the administrator, typing from another address, is never slowed. Every
 process reads and writes the same row, under the row's lock.
 """
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from ipaddress import IPv6Address, IPv6Network, ip_address
@@ -19,7 +24,7 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from bot.store.database import Database
-from bot.store.models import ConsentFailureRow
+from bot.store.models import AuthFailureRow
 
 FREE_ATTEMPTS = 3
 MAX_DELAY = timedelta(minutes=15)
@@ -27,9 +32,16 @@ MAX_DELAY = timedelta(minutes=15)
 FORGET_AFTER = timedelta(hours=24)
 
 
+class Guarded(str, enum.Enum):
+    """Which secret the wrong guesses were for; each is counted apart."""
+
+    ADMIN_PASSWORD = "admin-password"  # OAUTH_ADMIN_PASSWORD: consent page, admin sign-in
+    WEBHOOK = "webhook"  # WEBHOOK_TOKEN, WEBHOOK_BASIC_AUTH, route tokens
+
+
 @dataclass(frozen=True)
 class Lockout:
-    """Whether an address must wait before its next password, and for how long."""
+    """Whether an address must wait before its next guess, and for how long."""
 
     wait: timedelta
 
@@ -58,25 +70,28 @@ def delay_after(failures: int) -> timedelta:
     return min(timedelta(seconds=2 ** min(failures - FREE_ATTEMPTS, 20)), MAX_DELAY)
 
 
-def current_lockout(database: Database, key: str, now: datetime) -> Lockout:
+def current_lockout(database: Database, guarded: Guarded, key: str, now: datetime) -> Lockout:
     with database.session() as session:
         locked_until = session.scalar(
-            select(ConsentFailureRow.locked_until).where(ConsentFailureRow.client_key == key))
+            select(AuthFailureRow.locked_until).where(AuthFailureRow.scope == guarded.value,
+                                                      AuthFailureRow.client_key == key))
     if locked_until is None or locked_until <= now:
         return Lockout(timedelta(0))
     return Lockout(locked_until - now)
 
 
-def record_failure(database: Database, key: str, now: datetime) -> Lockout:
-    """Count a wrong password; returns the wait it now costs this address."""
+def record_failure(database: Database, guarded: Guarded, key: str, now: datetime) -> Lockout:
+    """Count a wrong guess; returns the wait it now costs this address."""
     with database.session() as session:
         # Make sure the row exists, then take its lock: two processes recording failures
         # of one address at once both count.
         insert = sqlite_insert if database.is_sqlite else postgresql_insert
-        session.execute(insert(ConsentFailureRow).values(
-            client_key=key, failures=0, last_failure_at=now, locked_until=now,
+        session.execute(insert(AuthFailureRow).values(
+            scope=guarded.value, client_key=key, failures=0, last_failure_at=now,
+            locked_until=now,
         ).on_conflict_do_nothing())
-        query = select(ConsentFailureRow).where(ConsentFailureRow.client_key == key)
+        query = select(AuthFailureRow).where(AuthFailureRow.scope == guarded.value,
+                                             AuthFailureRow.client_key == key)
         if not database.is_sqlite:  # SQLite's transactions here are all BEGIN IMMEDIATE
             query = query.with_for_update()
         row = session.scalars(query).one()
@@ -88,6 +103,7 @@ def record_failure(database: Database, key: str, now: datetime) -> Lockout:
     return Lockout(wait)
 
 
-def record_success(database: Database, key: str) -> None:
+def record_success(database: Database, guarded: Guarded, key: str) -> None:
     with database.session() as session:
-        session.execute(delete(ConsentFailureRow).where(ConsentFailureRow.client_key == key))
+        session.execute(delete(AuthFailureRow).where(AuthFailureRow.scope == guarded.value,
+                                                     AuthFailureRow.client_key == key))
