@@ -144,3 +144,18 @@ def test_the_webhook_count_is_its_own(served):
     key = lockout.client_key(ATTACKER)
     assert lockout.current_lockout(database, Guarded.WEBHOOK, key, now).locked
     assert not lockout.current_lockout(database, Guarded.ADMIN_PASSWORD, key, now).locked
+
+
+def test_a_forged_address_cannot_lock_out_another(database_url):
+    """Two trusted proxies, and a client that sends one X-Forwarded-For entry of its own
+    naming the administrator's address: its guesses count against its socket address."""
+    app = create_app(settings(database_url).with_overrides(trusted_proxy_hops=2))
+    try:
+        with LiveServer(app) as server:
+            for number in range(lockout.FREE_ATTEMPTS + 1):
+                post(server, NEIGHBOUR, f"Bearer forged-{number}")
+            through_both_proxies = f"{NEIGHBOUR}, 10.0.0.1"
+            assert post(server, through_both_proxies, "Bearer a-typo").status_code == 401
+            assert post(server, "127.0.0.1", "Bearer from-the-socket").status_code == 429
+    finally:
+        services(app).database.dispose()

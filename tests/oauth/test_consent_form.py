@@ -138,6 +138,32 @@ def test_every_process_sees_the_same_lockout(database_url, served):
     services(other_app).database.dispose()
 
 
+def test_a_forged_address_cannot_lock_out_the_administrator(database_url):
+    """Two trusted proxies, and an attacker who sends one X-Forwarded-For entry of their
+    own, naming the administrator's address: the guesses count against the attacker's
+    socket address, and the administrator, through both proxies, approves."""
+    app = create_app(_config(database_url).with_overrides(trusted_proxy_hops=2))
+    database = services(app).database
+    client_id, _ = clients.add_client(database, "TE classic", THOUSANDEYES_OAUTH_CALLBACKS,
+                                      confidential=False, now=utcnow())
+    params = {"response_type": "token", "client_id": client_id, "redirect_uri": CALLBACK,
+              "state": "s-2"}
+    try:
+        with LiveServer(app) as server:
+            session, page = open_page(server, params, ADMIN)  # one entry: forged
+            for attempt in range(lockout.FREE_ATTEMPTS + 1):
+                page = submit(session, page, admin_password=f"guess-{attempt}",
+                              decision="approve")
+            assert page.status_code == 429
+            through_both = {"X-Forwarded-For": f"{ADMIN['X-Forwarded-For']}, 10.0.0.1"}
+            admin_session, admin_page = open_page(server, params, through_both)
+            approved = submit(admin_session, admin_page, admin_password=ADMIN_PASSWORD,
+                              decision="approve")
+            assert approved.status_code == 302
+    finally:
+        database.dispose()
+
+
 @pytest.mark.parametrize("guarded", list(Guarded))
 def test_the_delay_grows_and_is_forgotten(database, guarded):
     now = utcnow()
