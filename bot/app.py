@@ -7,7 +7,7 @@ import logging
 from flask import Flask, Response, jsonify
 from werkzeug.exceptions import HTTPException
 
-from bot import front_page, health, metrics_http, oauth_server, slack, webhook
+from bot import admin_page, front_page, health, metrics_http, oauth_server, slack, webhook
 from bot.body_limits import BodyLimits, body_limit
 from bot.clock import utcnow
 from bot.config import Config
@@ -60,7 +60,9 @@ def create_app(
         installation_store=build_installation_store(config, database),
     )
     app.extensions[EXTENSION_KEY] = app_services
-    for subsystem in (webhook, health, front_page, slack, oauth_server, metrics_http):
+    # oauth_server before admin_page: sign-in uses the consent page's signed forms.
+    for subsystem in (webhook, health, front_page, slack, oauth_server, admin_page,
+                      metrics_http):
         subsystem.init_app(app, app_services)
     app.register_error_handler(HTTPException, _json_http_error)
 
