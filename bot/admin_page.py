@@ -12,7 +12,6 @@ against the address that sent them together with the consent page's
 
 from __future__ import annotations
 
-import hmac
 import logging
 import math
 from dataclasses import dataclass
@@ -28,9 +27,9 @@ from bot.admin_session import MAX_AGE as SESSION_MAX_AGE
 from bot.admin_session import AdminSessions
 from bot.clock import utcnow
 from bot.oauth_server.csrf import MAX_AGE as FORM_MAX_AGE
+from bot.oauth_server.routes import no_framing_no_caching
 from bot.services import Services, services
-from bot.store import lockout
-from bot.store.lockout import Guarded
+from bot.store.lockout import Guarded, Verdict, check_password
 from bot.store.models import AlertRow, EventRow, RouteRow
 
 log = logging.getLogger(__name__)
@@ -55,6 +54,10 @@ class EventDetail:
     channel: str
     workspace: str
     route: str
+
+
+# A page with a password field and alert names: never framed, never cached.
+blueprint.after_request(no_framing_no_caching)
 
 
 def init_app(app: Flask, app_services: Services) -> None:
@@ -102,37 +105,25 @@ def sign_out() -> Response | tuple[str, int]:
     return response
 
 
-@blueprint.after_request
-def no_framing_no_caching(response: Response) -> Response:
-    # A page with a password field and alert names: never framed, never cached.
-    response.headers["X-Frame-Options"] = "DENY"
-    response.headers["Content-Security-Policy"] = "frame-ancestors 'none'"
-    response.headers["Cache-Control"] = "no-store"
-    return response
-
-
 def _sign_in(sessions: AdminSessions) -> Response:
     now = utcnow()
     if not _form_is_genuine(_SIGN_IN_FORM):
         log.warning("admin sign-in refused: no valid CSRF token")
         return _form_page("admin.html", _SIGN_IN_FORM, status=403, error=(
             "This form has expired or was not sent from this page. Try again."))
-    database = services(current_app).database
-    key = lockout.client_key(request.remote_addr)
-    current = lockout.current_lockout(database, Guarded.ADMIN_PASSWORD, key, now)
-    if current.locked:
+    check = check_password(services(current_app).database, Guarded.ADMIN_PASSWORD,
+                           request.remote_addr, request.form.get("admin_password", ""),
+                           _password(), now)
+    if check.verdict is Verdict.MUST_WAIT:
         log.warning("admin sign-in refused: %s must wait %.0f s after wrong passwords",
-                    key, current.wait.total_seconds())
-        return _form_page("admin.html", _SIGN_IN_FORM, status=429, retry_after=current.wait,
+                    check.key, check.wait.total_seconds())
+        return _form_page("admin.html", _SIGN_IN_FORM, status=429, retry_after=check.wait,
                           error="Too many wrong passwords from your address.")
-    given = request.form.get("admin_password", "")
-    if not hmac.compare_digest(given.encode("utf-8"), _password().encode("utf-8")):
-        after = lockout.record_failure(database, Guarded.ADMIN_PASSWORD, key, now)
-        log.warning("admin sign-in refused: wrong password from %s", key)
+    if check.verdict is Verdict.WRONG:
+        log.warning("admin sign-in refused: wrong password from %s", check.key)
         return _form_page("admin.html", _SIGN_IN_FORM, status=403, error="Wrong password.",
-                          retry_after=after.wait if after.locked else None)
-    lockout.record_success(database, Guarded.ADMIN_PASSWORD, key)
-    log.info("administrator signed in from %s", key)
+                          retry_after=check.wait or None)
+    log.info("administrator signed in from %s", check.key)
     response = redirect(PATH, code=303)
     response.set_cookie(SESSION_COOKIE, sessions.issue(_password(), now),
                         max_age=SESSION_MAX_AGE, path=PATH, httponly=True, samesite="Strict",

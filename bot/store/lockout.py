@@ -15,6 +15,7 @@ process reads and writes the same row, under the row's lock.
 from __future__ import annotations
 
 import enum
+import hmac
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from ipaddress import IPv6Address, IPv6Network, ip_address
@@ -107,3 +108,30 @@ def record_success(database: Database, guarded: Guarded, key: str) -> None:
     with database.session() as session:
         session.execute(delete(AuthFailureRow).where(AuthFailureRow.scope == guarded.value,
                                                      AuthFailureRow.client_key == key))
+
+
+class Verdict(str, enum.Enum):
+    ACCEPTED = "accepted"
+    WRONG = "wrong"  # counted; ``wait`` is what the next try costs
+    MUST_WAIT = "must wait"  # refused before the password was read
+
+
+@dataclass(frozen=True)
+class PasswordCheck:
+    verdict: Verdict
+    wait: timedelta  # before this address's next try
+    key: str  # the address as counted (client_key)
+
+
+def check_password(database: Database, guarded: Guarded, address: str | None, given: str,
+                   expected: str, now: datetime) -> PasswordCheck:
+    """A password typed into a form, from ``address``: refused unread while the address
+    must wait, else compared in constant time and counted."""
+    key = client_key(address)
+    current = current_lockout(database, guarded, key, now)
+    if current.locked:
+        return PasswordCheck(Verdict.MUST_WAIT, current.wait, key)
+    if not hmac.compare_digest(given.encode("utf-8"), expected.encode("utf-8")):
+        return PasswordCheck(Verdict.WRONG, record_failure(database, guarded, key, now).wait, key)
+    record_success(database, guarded, key)
+    return PasswordCheck(Verdict.ACCEPTED, timedelta(0), key)
