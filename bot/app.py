@@ -6,13 +6,13 @@ import logging
 
 from flask import Flask, Response, jsonify
 from werkzeug.exceptions import HTTPException
-from werkzeug.middleware.proxy_fix import ProxyFix
 
-from bot import front_page, health, metrics_http, oauth_server, slack, webhook
+from bot import admin_page, front_page, health, metrics_http, oauth_server, slack, webhook
 from bot.body_limits import BodyLimits, body_limit
 from bot.clock import utcnow
 from bot.config import Config
 from bot.oauth_server.clients import token_is_valid
+from bot.proxies import TrustedProxies
 from bot.render import MessageRenderer
 from bot.services import EXTENSION_KEY, Services
 from bot.slack.oauth import build_installation_store
@@ -41,10 +41,9 @@ def create_app(
     app = Flask(__name__)
     app.json.sort_keys = False
     if config.trusted_proxy_hops:
-        # Only the hops we were told about may name the client; anything further left
-        # in X-Forwarded-For is whatever the client chose to send.
-        hops = config.trusted_proxy_hops
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
+        # Only the hops we were told about may name the client (bot.proxies).
+        app.wsgi_app = TrustedProxies(  # type: ignore[method-assign]
+            app.wsgi_app, config.trusted_proxy_hops)
     # Outermost: no body reaches anything (Bolt, Authlib, views) past its route's limit.
     app.wsgi_app = BodyLimits(  # type: ignore[method-assign]
         app.wsgi_app, lambda path: body_limit(path, config.webhook_max_body_bytes))
@@ -61,7 +60,9 @@ def create_app(
         installation_store=build_installation_store(config, database),
     )
     app.extensions[EXTENSION_KEY] = app_services
-    for subsystem in (webhook, health, front_page, slack, oauth_server, metrics_http):
+    # oauth_server before admin_page: sign-in uses the consent page's signed forms.
+    for subsystem in (webhook, health, front_page, slack, oauth_server, admin_page,
+                      metrics_http):
         subsystem.init_app(app, app_services)
     app.register_error_handler(HTTPException, _json_http_error)
 

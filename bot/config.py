@@ -23,6 +23,10 @@ from bot.thousandeyes.zones import UnknownTimezone, load_timezone
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 DEFAULT_PORT = 3000
+# Webhook credentials anyone on the internet may guess at: long enough that guessing
+# cannot succeed, even at the pace the lockout (bot.store.lockout) leaves a guesser.
+MIN_WEBHOOK_TOKEN = 16
+MIN_BASIC_PASSWORD = 12
 
 THOUSANDEYES_SOURCE_RANGE = "192.150.160.0/24"  # where ThousandEyes sends webhooks from
 THOUSANDEYES_OAUTH_CALLBACKS = (
@@ -195,7 +199,7 @@ class Config:
             slack_channel=reader.channel("SLACK_CHANNEL"),
             slack_broadcast_clears=reader.boolean("SLACK_BROADCAST_CLEARS", False),
             slack_command=reader.command("SLACK_COMMAND") or "/thousandeyes",
-            webhook_token=reader.text("WEBHOOK_TOKEN"),
+            webhook_token=reader.secret("WEBHOOK_TOKEN", min_length=MIN_WEBHOOK_TOKEN),
             webhook_basic_auth=reader.basic_auth("WEBHOOK_BASIC_AUTH"),
             webhook_group_commit=reader.boolean("WEBHOOK_GROUP_COMMIT", True),
             webhook_max_body_bytes=reader.integer(
@@ -394,6 +398,10 @@ class _Reader:
         if not sep or not user or not password:
             # Never echo the value: it is a credential.
             self._problems.append(f"{name}: must have the form user:password (both non-empty)")
+            return None
+        if len(password) < MIN_BASIC_PASSWORD:
+            self._problems.append(f"{name}: the password must be at least"
+                                  f" {MIN_BASIC_PASSWORD} characters long")
             return None
         return user, password
 

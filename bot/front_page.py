@@ -2,8 +2,11 @@
 paste into ThousandEyes. Where Heroku's Deploy button lands (``success_url``).
 
 Built from the request's host (or ``PUBLIC_URL``), the configuration's *shape* and the
-database; never from a secret's value: the page is public. Jinja autoescapes it, so
-names from payloads (the last events) cannot inject markup.
+database; never from a secret's value: the page is public. For the same reason it shows
+no alert data: of the last events only when they arrived and their type (a type this
+service does not know is not repeated: the sender chose its text). Rule, test and agent
+names, channels and workspaces are for the administrator who signs in
+(``bot.admin_page``).
 """
 
 from __future__ import annotations
@@ -19,7 +22,8 @@ from bot.clock import utcnow
 from bot.config import Config, SlackMode
 from bot.services import Services, services
 from bot.setup_warnings import setup_warnings
-from bot.store.models import AlertRow, EventRow
+from bot.store.models import EventRow
+from bot.thousandeyes import EventType
 
 blueprint = Blueprint("front_page", __name__, template_folder="templates")
 
@@ -27,10 +31,12 @@ RECENT_EVENTS = 10
 WEBHOOK_PATH = "/webhooks/thousandeyes"
 
 
+UNKNOWN_TYPE = "another type"
+
+
 @dataclass(frozen=True)
 class RecentEvent:
-    event_type: str
-    alert: str
+    event_type: str  # a known type's name, else UNKNOWN_TYPE
     received_at: datetime
 
 
@@ -57,6 +63,7 @@ def front_page() -> str:
         auth=_auth_hint(config),
         warnings=setup_warnings(config),
         events=recent_events(app_services) if database.ok else [],
+        admin_sign_in=app_services.admin_sessions is not None,
         command=config.slack_command,
     )
 
@@ -67,8 +74,9 @@ def _slack_summary(config: Config) -> str:
                 " service's log instead")
     if config.slack_mode is SlackMode.MULTI:
         return "installable to many workspaces (SLACK_CLIENT_ID / SLACK_CLIENT_SECRET)"
+    # The channel is named by its setting, not its value: the page is public.
     return "posting with a bot token (SLACK_BOT_TOKEN)" + (
-        f" to {config.slack_channel} by default" if config.slack_channel else "")
+        " to the channel in SLACK_CHANNEL by default" if config.slack_channel else "")
 
 
 def _auth_hint(config: Config) -> str:
@@ -83,17 +91,13 @@ def _auth_hint(config: Config) -> str:
 
 
 def recent_events(app_services: Services) -> list[RecentEvent]:
-    """The latest events received, newest first, with the alert they belong to."""
-    statement = (
-        select(EventRow.event_type, EventRow.received_at, AlertRow.title, AlertRow.rule_name,
-               AlertRow.alert_key)
-        .outerjoin(AlertRow, EventRow.alert_id == AlertRow.id)
-        .order_by(EventRow.id.desc()).limit(RECENT_EVENTS)
-    )
+    """When the latest events arrived and of which type, newest first."""
+    statement = (select(EventRow.event_type, EventRow.received_at)
+                 .order_by(EventRow.id.desc()).limit(RECENT_EVENTS))
     try:
         with app_services.database.session() as session:
             rows = session.execute(statement).all()
     except SQLAlchemyError:
         return []  # the database health above already says what is wrong
-    return [RecentEvent(row.event_type, " · ".join(p for p in (row.rule_name, row.title) if p)
-                        or (row.alert_key or ""), row.received_at) for row in rows]
+    return [RecentEvent(row.event_type if row.event_type in EventType.__members__
+                        else UNKNOWN_TYPE, row.received_at) for row in rows]

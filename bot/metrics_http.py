@@ -45,8 +45,9 @@ def _route_label(status: int) -> str:
     route_id = (request.view_args or {}).get("route_id")
     if route_id is None:
         return DEFAULT_ROUTE if request.path.rstrip("/") == _WEBHOOK_PATH else "unknown"
-    # Ids of routes that do not exist would let anyone add series: one label for them all.
-    return "unknown" if status == 404 else str(route_id)
+    # Ids of routes that do not exist would let anyone add series: one label for them all
+    # (a guesser made to wait gets 429 before its route id is looked up).
+    return "unknown" if status in (404, 429) else str(route_id)
 
 
 @blueprint.route("/metrics", methods=["GET"])

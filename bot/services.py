@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from slack_bolt import App as BoltApp
     from slack_bolt.adapter.flask import SlackRequestHandler
 
+    from bot.admin_session import AdminSessions
     from bot.delivery.runner import DeliveryWorker
     from bot.metrics import Metrics
     from bot.oauth_server.csrf import ConsentForms
@@ -53,6 +54,8 @@ class Services:
     # Our OAuth server for ThousandEyes (bot.oauth_server.init_app): None while off.
     oauth_server: AuthorizationServer | None = None
     consent_forms: ConsentForms | None = None
+    # The administrator's sign-in (bot.admin_page.init_app): None while it is off.
+    admin_sessions: AdminSessions | None = None
     # What a serving process runs beside its web threads (bot.background).
     delivery_worker: DeliveryWorker | None = None
     socket_mode: SocketModeRunner | None = None

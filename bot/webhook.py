@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import re
 from dataclasses import dataclass
+from datetime import timedelta
 from ipaddress import IPv6Address, ip_address
 
 from flask import Blueprint, Flask, Response, current_app, jsonify, request
@@ -19,11 +21,13 @@ from sqlalchemy.exc import DataError, SQLAlchemyError
 
 from bot.thousandeyes.custom import is_custom_webhook, parse_custom_event, to_classic_body
 from bot.services import Services, services
+from bot.store import lockout
 from bot.store.group_commit import GroupCommitter
 from bot.store.ingest import IncomingEvent, IngestStatus, store_one
+from bot.store.lockout import Guarded, client_key
 from bot.store.reminders import reminder_plan
 from bot.store.routes import DEFAULT_ROUTE, find_route, token_matches
-from bot.thousandeyes import PayloadError, parse_event
+from bot.thousandeyes import PayloadError, check_numbers, parse_event
 from bot.clock import utcnow
 from bot.webhook_auth import check_authorization, split_authorization
 
@@ -88,6 +92,7 @@ def receive_default() -> tuple[Response, int] | Response:
                       " URL that /thousandeyes connect gives in your channel")
     credentials = app_services.webhook_credentials
     try:
+        # First, and in constant time: valid credentials are never slowed by the lockout.
         problem = check_authorization(request.headers.get("Authorization"), credentials)
     except SQLAlchemyError as error:  # an OAuth token lookup could not reach the database
         return _database_unavailable("an OAuth token check", error)
@@ -110,8 +115,9 @@ def receive_route(route_id: str) -> tuple[Response, int] | Response:
     except SQLAlchemyError as error:
         return _database_unavailable(f"route {route_id[:40]}", error)
     if route is None:
-        return _error(404, "not_found", "no such webhook route; check the URL that"
-                      " /thousandeyes connect gave you")
+        # A route id is half of the route's credentials: guessing ids counts as guessing.
+        return _refused(_error(404, "not_found", "no such webhook route; check the URL"
+                               " that /thousandeyes connect gave you"), "no such route")
     if route.disabled_at is not None:
         return _error(410, "gone", f"this webhook was disconnected ({route.disabled_reason})")
     scheme, token = split_authorization(request.headers.get("Authorization"))
@@ -134,18 +140,19 @@ def _ingest(destination: Destination) -> tuple[Response, int] | Response:
     except UnicodeDecodeError:
         return _error(400, "bad_request", "the body is not UTF-8 text")
     try:
-        decoded = json.loads(text, parse_constant=_refuse_constant)
+        decoded = json.loads(text)
     except json.JSONDecodeError as error:
         return _error(400, "bad_request", f"the body is not valid JSON: {error.msg}")
     except RecursionError:
         return _error(400, "bad_request", "the body is not valid JSON: nested too deeply")
-    except ValueError as error:  # NaN/Infinity, or an integer with thousands of digits
+    except ValueError as error:  # an integer with thousands of digits
         return _error(400, "bad_request", f"the body is not valid JSON: {str(error)[:120]}")
     if "\\u" in text and _has_lone_surrogate(decoded):
         return _error(400, "bad_request", "the body is not valid JSON: it escapes half of a"
                       " UTF-16 surrogate pair (\\ud800-\\udfff) that no character completes")
     options = app_services.config.parse_options()
     try:
+        check_numbers(decoded)  # NaN, Infinity, 1e999, ids past 64 bits: named here
         if is_custom_webhook(decoded):
             # Stored in the classic shape, so delivery re-reads both kinds the same way.
             decoded = to_classic_body(parse_custom_event(decoded, options))
@@ -183,6 +190,11 @@ def _ingest(destination: Destination) -> tuple[Response, int] | Response:
         log.info("duplicate event %s ignored", event.event_id,
                  extra={**fields, "outcome": "duplicate"})
         return jsonify(status="duplicate", eventId=event.event_id)
+    if result.reused_id:
+        # Kept, not dropped: a clear sent with its trigger's id must still clear.
+        log.warning("event %s reused an eventId already stored with another body; stored as"
+                    " a new event (the sender should give each event its own id)",
+                    event.event_id, extra={**fields, "outcome": "reused_id"})
     log.info(
         "accepted %s %s alert=%s route=%s channel=%s", event.event_type, event.event_id,
         event.alert.key if event.alert else "-", destination.route, destination.channel or "-",
@@ -201,20 +213,55 @@ def _has_lone_surrogate(value: object) -> bool:
     return False
 
 
-def _refuse_constant(name: str) -> float:
-    # Python's json accepts NaN and Infinity; JSON (and PostgreSQL) do not.
-    raise ValueError(f"{name} is not a JSON value")
-
-
 def _error(status: int, error: str, message: str) -> tuple[Response, int]:
     return jsonify(error=error, message=message), status
 
 
 def _unauthorized(problem: str, challenge: str) -> tuple[Response, int]:
-    log.warning("webhook refused from %s: %s", request.remote_addr, problem)
     response = jsonify(error="unauthorized", message=problem)
     response.headers["WWW-Authenticate"] = challenge
-    return response, 401
+    return _refused((response, 401), problem)
+
+
+def _refused(answer: tuple[Response, int], problem: str) -> tuple[Response, int]:
+    """Count a wrong guess against the client's address: ``answer`` while it has guesses
+    left, ``429`` with ``Retry-After`` while it must wait (``bot.store.lockout``).
+
+    Only requests whose credentials are wrong come here, so a valid sender that shares
+    an address with a guesser is never held up.
+    """
+    database = services(current_app).database
+    key = client_key(request.remote_addr)
+    now = utcnow()
+    try:
+        current = lockout.current_lockout(database, Guarded.WEBHOOK, key, now)
+        if current.locked:
+            log.info("webhook refused from %s: %s; waiting %.0f s after wrong credentials",
+                     key, problem, current.wait.total_seconds())
+            return _too_many_guesses(current.wait)
+        after = lockout.record_failure(database, Guarded.WEBHOOK, key, now)
+    except SQLAlchemyError as error:
+        # Counting is a brake, not the gate: the credentials were wrong all the same.
+        log.warning("webhook refused from %s: %s (wrong guesses not counted: %s)", key,
+                    problem, error.__class__.__name__)
+        return answer
+    log.warning("webhook refused from %s: %s", key, problem)
+    if after.locked:
+        answer[0].headers["Retry-After"] = _seconds(after.wait)
+    return answer
+
+
+def _too_many_guesses(wait: timedelta) -> tuple[Response, int]:
+    seconds = _seconds(wait)
+    response = jsonify(error="too_many_requests", message=(
+        f"too many wrong credentials from your address; wait {seconds} seconds"
+        " (requests with the right credentials are not held up)"))
+    response.headers["Retry-After"] = seconds
+    return response, 429
+
+
+def _seconds(wait: timedelta) -> str:
+    return str(max(1, math.ceil(wait.total_seconds())))
 
 
 def _database_unavailable(what: str, error: SQLAlchemyError) -> tuple[Response, int]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import secrets
 import shlex
 from pathlib import Path
 
@@ -80,6 +81,9 @@ def test_app_json_describes_only_variables_the_code_reads():
         assert name in readable, f"app.json sets {name}, which the service never reads"
         assert spec["description"].strip()
     assert app_json["env"]["WEBHOOK_TOKEN"]["generator"] == "secret"
+    # Heroku's "secret" generator makes 64 hex characters: a token the service accepts.
+    generated = secrets.token_hex(32)
+    assert Config.from_mapping({"WEBHOOK_TOKEN": generated}).webhook_token == generated
     # The Slack app is made after the deploy (its manifest needs the Heroku host), so no
     # Slack setting may be required by the Deploy button.
     for name in ("SLACK_SIGNING_SECRET", "SLACK_BOT_TOKEN", "SLACK_CHANNEL", "SLACK_APP_TOKEN"):

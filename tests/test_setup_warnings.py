@@ -10,6 +10,7 @@ import pytest
 from bot.actions import ACKNOWLEDGE, UNACKNOWLEDGE, VIEW_IN_THOUSANDEYES
 from bot.config import Config
 from bot.setup_warnings import setup_warnings
+from tests.conftest import WEBHOOK_TOKEN
 from tests.support.delivery import drain, send, serving
 from tests.support.payloads import load_sample
 from tests.support.processes import BotProcess, bot_env, free_port
@@ -42,7 +43,7 @@ def test_each_half_configuration_is_one_warning(settings, expected):
 def test_serve_warns_once_per_problem_and_never_shows_the_token(tmp_path):
     port = free_port()
     env = bot_env(PORT=str(port), SLACK_BOT_TOKEN="xoxb-half-configured",
-                  SLACK_API_URL="http://127.0.0.1:9/api/", WEBHOOK_TOKEN="t")
+                  SLACK_API_URL="http://127.0.0.1:9/api/", WEBHOOK_TOKEN=WEBHOOK_TOKEN)
     process = BotProcess("serve", "--host", "127.0.0.1", env=env,
                          log_path=tmp_path / "serve.log", cwd=tmp_path)
     try:

@@ -10,7 +10,6 @@ passwords slow down the address that sent them (``lockout``).
 
 from __future__ import annotations
 
-import hmac
 import logging
 import math
 import re
@@ -23,10 +22,10 @@ from flask import Response, current_app, make_response, render_template_string, 
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.datastructures import MultiDict
 
-from bot.oauth_server import lockout
 from bot.oauth_server.csrf import COOKIE, MAX_AGE, ConsentForms
 from bot.oauth_server.server import ServiceAdmin, oauth_server
 from bot.services import services
+from bot.store.lockout import Guarded, Verdict, check_password
 from bot.clock import utcnow
 
 log = logging.getLogger(__name__)
@@ -119,23 +118,20 @@ def _decide(server: AuthorizationServer, grant: Any,
     if decision != "approve":
         return _error_page("Choose Approve or Deny.", 400)
 
-    database = services(current_app).database
-    key = lockout.client_key(request.remote_addr)
-    current = lockout.current_lockout(database, key, now)
-    if current.locked:
+    check = check_password(
+        services(current_app).database, Guarded.ADMIN_PASSWORD, request.remote_addr,
+        request.form.get("admin_password", ""),
+        services(current_app).config.oauth_admin_password or "", now)
+    if check.verdict is Verdict.MUST_WAIT:
         log.warning("OAuth consent refused: %s must wait %.0f s after wrong passwords",
-                    key, current.wait.total_seconds())
-        return _consent_page(client.name, params, status=429, retry_after=current.wait,
+                    check.key, check.wait.total_seconds())
+        return _consent_page(client.name, params, status=429, retry_after=check.wait,
                              error="Too many wrong passwords from your address.")
-    given = request.form.get("admin_password", "")
-    expected = services(current_app).config.oauth_admin_password or ""
-    if not hmac.compare_digest(given.encode("utf-8"), expected.encode("utf-8")):
-        after = lockout.record_failure(database, key, now)
+    if check.verdict is Verdict.WRONG:
         log.warning("OAuth consent for %s refused: wrong administrator password from %s",
-                    client.get_client_id(), key)
+                    client.get_client_id(), check.key)
         return _consent_page(client.name, params, status=403, error="Wrong password.",
-                             retry_after=after.wait if after.locked else None)
-    lockout.record_success(database, key)
+                             retry_after=check.wait or None)
     log.info("OAuth consent approved for client %s", client.get_client_id())
     return server.create_authorization_response(grant=grant, grant_user=ServiceAdmin())
 

@@ -297,19 +297,45 @@ class Database:
                 fcntl.flock(lock_file, fcntl.LOCK_UN)
 
     def _upgrade_on(self, connection: Any, alembic_config: AlembicConfig) -> None:
-        if not self.is_sqlite:
-            connection.execute(text("SELECT pg_advisory_lock(:id)"), {"id": _MIGRATION_LOCK_ID})
-            connection.commit()
+        if self.is_sqlite:
+            self._upgrade_sqlite(connection, alembic_config)
+            return
+        connection.execute(text("SELECT pg_advisory_lock(:id)"), {"id": _MIGRATION_LOCK_ID})
+        connection.commit()
         try:
             alembic_config.attributes["connection"] = connection
             command.upgrade(alembic_config, "head")
             connection.commit()
         finally:
-            if not self.is_sqlite:
-                connection.execute(
-                    text("SELECT pg_advisory_unlock(:id)"), {"id": _MIGRATION_LOCK_ID}
-                )
-                connection.commit()
+            connection.execute(text("SELECT pg_advisory_unlock(:id)"), {"id": _MIGRATION_LOCK_ID})
+            connection.commit()
+
+    @staticmethod
+    def _upgrade_sqlite(connection: Any, alembic_config: AlembicConfig) -> None:
+        """Migrate with foreign keys off, as SQLite's own procedure for changing a table asks.
+
+        Why: a constraint changes on SQLite only by copying the table (Alembic's batch
+        mode) and dropping the old one, and with foreign keys on, dropping a table that
+        other rows point at fails ("FOREIGN KEY constraint failed"): every database that
+        held an alert failed to upgrade. The copy keeps each row's id, so the references
+        hold again; ``foreign_key_check`` makes sure before the upgrade counts as done.
+        The pragma takes effect only outside a transaction, so it goes to the driver's
+        connection before SQLAlchemy begins one.
+        """
+        driver = connection.connection.dbapi_connection
+        driver.execute("PRAGMA foreign_keys=OFF")
+        try:
+            alembic_config.attributes["connection"] = connection
+            command.upgrade(alembic_config, "head")
+            broken = connection.exec_driver_sql("PRAGMA foreign_key_check").all()
+            if broken:
+                raise OperationalError("PRAGMA foreign_key_check", None, sqlite3.OperationalError(
+                    f"the migration left {len(broken)} broken reference(s), first in"
+                    f" table {broken[0][0]}"))
+            connection.commit()
+        finally:
+            connection.rollback()  # nothing open after the commit; the pragma needs none
+            driver.execute("PRAGMA foreign_keys=ON")
 
     def check_schema(self) -> None:
         """Raise :class:`SchemaNotCurrent` unless every migration has been applied.

@@ -15,8 +15,8 @@ Invariants:
   is answered accepted that is not committed.
 - Items are written in arrival order, so two events of one alert in one batch apply in
   the order they came (the second sees the first's row).
-- An eventId repeated inside one batch is a duplicate of its first occurrence, answered
-  only once that first one has committed.
+- An event repeated inside one batch (same eventId, same body) is a duplicate of its
+  first occurrence, answered only once that first one has committed.
 - A batch that fails for a reason tied to its items (a value the database refuses, an
   eventId stored meanwhile by another process, a deadlock with another process) is
   retried item by item, each in its own transaction, so one bad item fails only itself.
@@ -227,17 +227,16 @@ class GroupCommitter:
 
     def _write_batch(self, batch: list[_Waiting]) -> list[IngestResult]:
         results: list[IngestResult] = []
-        seen: set[tuple[str, str, str]] = set()
+        seen: set[tuple[str, str, str, str]] = set()
         lanes = LaneMarks()
         with self._db.raw_transaction() as transaction:
             for waiting in batch:
-                incoming = waiting.incoming
-                key = (incoming.route, incoming.channel, incoming.event.event_id)
+                key = waiting.incoming.dedup_key
                 if key in seen:
                     results.append(IngestResult(IngestStatus.DUPLICATE))
                     continue
                 seen.add(key)
-                results.append(write_event(transaction, incoming, lanes))
+                results.append(write_event(transaction, waiting.incoming, lanes))
             return lanes.mark(transaction, results)
 
     def _one_by_one(self, batch: list[_Waiting], reason: str) -> None:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import enum
 import functools
+import hashlib
+import json
 import logging
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -44,6 +46,9 @@ class IngestResult:
     job_due_at: datetime | None = None
     # The queued job's columns (None: no job), for a batch to mark its lane ready later.
     job: dict[str, Any] | None = field(default=None, repr=False, compare=False)
+    # Accepted although its eventId was stored before with another body: the sender
+    # reused an id (a mistake of theirs; the event is kept all the same).
+    reused_id: bool = False
 
 
 @dataclass(frozen=True)
@@ -60,6 +65,22 @@ class IncomingEvent:
     reminders: ReminderPlan | None = None  # REMINDER_AFTER/REPEAT (None: no reminders)
     flap_window: timedelta | None = None  # FLAP_WINDOW (bot.store.adoption)
 
+    @functools.cached_property
+    def body_hash(self) -> str:
+        return body_digest(self.event.raw)
+
+    @property
+    def dedup_key(self) -> tuple[str, str, str, str]:
+        """What makes two deliveries the same event: route, channel, eventId and body."""
+        return self.route, self.channel, self.event.event_id, self.body_hash
+
+
+def body_digest(body: Any) -> str:
+    """SHA-256 of the body's canonical JSON: a retry whose keys come in another order or
+    spacing is the same body. (Migration 0013 holds a frozen copy for stored rows.)"""
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()
+
 
 def store_event(
     db: Database,
@@ -72,7 +93,8 @@ def store_event(
     team_id: str | None = None,
     default_channel: str = "",
 ) -> IngestResult:
-    """Store one webhook event atomically; a repeated ``eventId`` stores nothing."""
+    """Store one webhook event atomically; an ``eventId`` stored before with the same
+    body stores nothing."""
     return store_one(db, IncomingEvent(event, route, channel, body_text, now, team_id,
                                        default_channel))
 
@@ -96,14 +118,22 @@ class DuplicateEvent(Exception):
 
 def write_event(transaction: RawTransaction, incoming: IncomingEvent,
                 lanes: LaneMarks | None = None) -> IngestResult:
-    """The event's rows in the caller's transaction; raises :class:`DuplicateEvent` (after
-    writing the alert) when the eventId is already stored, so the caller rolls back.
+    """The event's rows in the caller's transaction.
+
+    An event stored before (same eventId, same body) is answered a duplicate before
+    anything is written. One that another transaction stores between that look and our
+    insert raises :class:`DuplicateEvent` (after writing the alert), so the caller rolls
+    back.
 
     With ``lanes``, the job's lane is marked ready later, by :meth:`LaneMarks.mark`, once
     for all the jobs of the transaction, and ``job_due_at`` is left for it to fill.
     """
     event, route, channel, team_id, now = (incoming.event, incoming.route, incoming.channel,
                                            incoming.team_id, incoming.now)
+    bodies_stored = transaction.rows(_BODIES_OF_EVENT_ID, dict(
+        route=route, channel=channel, event_id=event.event_id))
+    if any(row.body_hash == incoming.body_hash for row in bodies_stored):
+        return IngestResult(IngestStatus.DUPLICATE)
     alert_pk = None
     trigger_count = 0
     job_kind = _job_kind_for(event)
@@ -111,7 +141,8 @@ def write_event(transaction: RawTransaction, incoming: IncomingEvent,
         alert_pk, job_kind, trigger_count = _upsert_alert(transaction, incoming)
     event_pk = transaction.scalar(_INSERT_EVENT, dict(
         route=route, channel=channel, event_id=event.event_id, event_type=event.event_type,
-        received_at=now, payload=incoming.body_text, alert_id=alert_pk,
+        received_at=now, payload=incoming.body_text, body_hash=incoming.body_hash,
+        alert_id=alert_pk,
     ))
     if event_pk is None:
         raise DuplicateEvent(event.event_id)
@@ -135,7 +166,8 @@ def write_event(transaction: RawTransaction, incoming: IncomingEvent,
             else:
                 lanes.add(reminder)
     return IngestResult(IngestStatus.ACCEPTED, event_pk=event_pk, alert_pk=alert_pk,
-                        job_pk=job_pk, job_due_at=job_due_at, job=job)
+                        job_pk=job_pk, job_due_at=job_due_at, job=job,
+                        reused_id=bool(bodies_stored))
 
 
 class LaneMarks:
@@ -173,9 +205,22 @@ def _insert_statement(table: Table, columns: tuple[str, ...], *, unless_present:
 
 
 _EVENT_COLUMNS = ("route", "channel", "event_id", "event_type", "received_at", "payload",
-                  "alert_id")
+                  "body_hash", "alert_id")
 _INSERT_EVENT = Prepared(_insert_statement(EventRow.__table__, _EVENT_COLUMNS,
                                            unless_present=True))
+
+
+def _bodies_of_event_id_statement() -> Prepared:
+    events = EventRow.__table__
+    key_columns = ("route", "channel", "event_id")
+    statement = select(events.c.body_hash).where(
+        *(events.c[column] == bindparam(column, type_=events.c[column].type)
+          for column in key_columns))
+    return Prepared(statement, [("body_hash", events.c.body_hash.type)])
+
+
+# The bodies stored under one eventId: read from the unique key's first three columns.
+_BODIES_OF_EVENT_ID = _bodies_of_event_id_statement()
 _JOB_COLUMNS = (*job_values(kind="", alert_id=None, channel="", now=datetime.now()), "progress")
 _INSERT_JOB = Prepared(_insert_statement(JobRow.__table__, tuple(_JOB_COLUMNS),
                                          unless_present=False))

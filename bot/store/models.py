@@ -91,7 +91,11 @@ OPEN_ALERT_CONDITION = f"state = '{AlertState.TRIGGERED}'"
 
 class EventRow(Base):
     __tablename__ = "events"
-    __table_args__ = (UniqueConstraint("route", "channel", "event_id", name="uq_events_route_event"),)
+    # An eventId is a duplicate only with the same body (bot.store.ingest.body_digest):
+    # a sender that reuses an id for another event loses nothing. The key's first three
+    # columns find every body stored under one id.
+    __table_args__ = (UniqueConstraint("route", "channel", "event_id", "body_hash",
+                                       name="uq_events_route_event_body"),)
 
     id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
     route: Mapped[str] = mapped_column(String(64))
@@ -102,6 +106,7 @@ class EventRow(Base):
     event_type: Mapped[str] = mapped_column(String(100))
     received_at: Mapped[datetime]
     payload: Mapped[str] = mapped_column(Text)  # the body as received
+    body_hash: Mapped[str] = mapped_column(String(64))  # SHA-256 of the body's JSON, canonical
     alert_id: Mapped[int | None] = mapped_column(Id, ForeignKey("alerts.id"), index=True)
 
 
@@ -372,12 +377,13 @@ class OAuthTokenRow(Base):
     revoked_at: Mapped[datetime | None]
 
 
-class ConsentFailureRow(Base):
-    """Wrong administrator passwords on the consent page, per client address (an IPv6
-    address counts by its /64), shared by every process that serves the page."""
+class AuthFailureRow(Base):
+    """Wrong guesses of a secret (``scope``: bot.store.lockout.Guarded) per client address
+    (an IPv6 address counts by its /64), shared by every process."""
 
-    __tablename__ = "oauth_consent_failures"
+    __tablename__ = "auth_failures"
 
+    scope: Mapped[str] = mapped_column(String(32), primary_key=True)
     client_key: Mapped[str] = mapped_column(String(64), primary_key=True)
     failures: Mapped[int] = mapped_column(Integer, default=0)
     last_failure_at: Mapped[datetime]

@@ -6,6 +6,7 @@ What arrives and what it means, one job per module:
 - :mod:`.events`: the classic webhook's payloads (test, agent and device alerts);
 - :mod:`.custom`: custom webhooks (Handlebars templates), read as classic events;
 - :mod:`.fields`: reading one field, tolerant of how real senders drift;
+- :mod:`.numbers`: numbers no sender sends (NaN, Infinity, ids past 64 bits), refused;
 - :mod:`.dates` and :mod:`.zones`: dates, zone abbreviations, THOUSANDEYES_TIMEZONE;
 - :mod:`.options`: what parsing needs that a payload does not say (:class:`ParseOptions`);
 - :mod:`.labels`: readable alert types; :mod:`.notes`: a user's custom static keys;
@@ -35,6 +36,7 @@ from bot.thousandeyes.models import (
     Transition,
     alert_kind_of,
 )
+from bot.thousandeyes.numbers import check_numbers
 from bot.thousandeyes.options import DEFAULT_OPTIONS, ParseOptions
 
 __all__ = [
@@ -50,6 +52,7 @@ __all__ = [
     "TestAlert",
     "Transition",
     "alert_kind_of",
+    "check_numbers",
     "id_text",
     "json_type",
     "parse_agent_alert",

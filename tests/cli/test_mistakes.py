@@ -118,3 +118,15 @@ def test_serve_on_a_host_this_machine_does_not_have(tmp_path):
     result = run_bot("serve", "--host", "999.1.1.1", env=bot_env(PORT=str(free_port())),
                      cwd=tmp_path)
     assert_one_clear_line(result, "cannot listen on 999.1.1.1", "--host")
+
+
+@pytest.mark.parametrize(("variable", "value", "says"), [
+    ("WEBHOOK_TOKEN", "tok", "at least 16 characters"),
+    ("WEBHOOK_TOKEN", "fifteen-chars-x", "at least 16 characters"),
+    ("WEBHOOK_BASIC_AUTH", "thousandeyes:hunter2-pw", "password must be at least 12 characters"),
+])
+def test_a_guessable_webhook_credential_is_refused_at_start(tmp_path, variable, value, says):
+    result = run_bot("serve", "--port", str(free_port()), env=bot_env(**{variable: value}),
+                     cwd=tmp_path)
+    stderr = assert_one_clear_line(result, variable, says)
+    assert value.rpartition(":")[2] not in stderr  # the secret is never echoed

@@ -7,6 +7,7 @@ import time
 import pytest
 import requests
 
+from tests.conftest import WEBHOOK_TOKEN
 from tests.support.fake_socket_mode import FakeSocketMode
 from tests.support.processes import BotProcess, bot_env, free_port, run_bot
 from tests.support.waiting import wait_for
@@ -17,7 +18,7 @@ def served(tmp_path, database_url, fake_slack):
     port = free_port()
     env = bot_env(
         DATABASE_URL=database_url, PORT=str(port), SLACK_BOT_TOKEN="xoxb-serve-test",
-        SLACK_API_URL=fake_slack.url, SLACK_CHANNEL="C0ALERTS", WEBHOOK_TOKEN="serve-token",
+        SLACK_API_URL=fake_slack.url, SLACK_CHANNEL="C0ALERTS", WEBHOOK_TOKEN="serve-token-0123456789",
         SLACK_POST_INTERVAL="0.2",
     )
     process = BotProcess("serve", "--host", "127.0.0.1", env=env, log_path=tmp_path / "serve.log",
@@ -31,10 +32,10 @@ def served(tmp_path, database_url, fake_slack):
 def test_send_sample_trigger_then_clear_makes_a_thread(served, fake_slack):
     url, env, process = served
     webhook = url + "/webhooks/thousandeyes"
-    trigger = run_bot("send-sample", "trigger", "--url", webhook, "--token", "serve-token", env=env)
+    trigger = run_bot("send-sample", "trigger", "--url", webhook, "--token", "serve-token-0123456789", env=env)
     assert trigger.returncode == 0 and '"accepted"' in trigger.stdout
     wait_for(lambda: len(fake_slack.top_level()) == 1)
-    clear = run_bot("send-sample", "clear", "--url", webhook, "--token", "serve-token", env=env)
+    clear = run_bot("send-sample", "clear", "--url", webhook, "--token", "serve-token-0123456789", env=env)
     assert clear.returncode == 0
     wait_for(lambda: len(fake_slack.calls_to("chat.update", ok_only=True)) == 1)
     [parent] = fake_slack.top_level()
@@ -42,7 +43,7 @@ def test_send_sample_trigger_then_clear_makes_a_thread(served, fake_slack):
     assert reply.thread_ts == parent.ts
     assert "cleared" in parent.text.lower()
     # Nothing is posted twice, even when the sample is sent again.
-    again = run_bot("send-sample", "clear", "--url", webhook, "--token", "serve-token", env=env)
+    again = run_bot("send-sample", "clear", "--url", webhook, "--token", "serve-token-0123456789", env=env)
     assert '"duplicate"' in again.stdout
     time.sleep(0.5)
     assert len(fake_slack.calls_to("chat.postMessage")) == 2
@@ -93,7 +94,7 @@ def test_socket_mode_connects_with_the_app_token(tmp_path, database_url, fake_sl
     port = free_port()
     env = bot_env(DATABASE_URL=database_url, PORT=str(port), SLACK_BOT_TOKEN="xoxb-socket",
                   SLACK_APP_TOKEN="xapp-socket-token", SLACK_API_URL=fake_slack.url,
-                  SLACK_CHANNEL="C0ALERTS", WEBHOOK_TOKEN="t")
+                  SLACK_CHANNEL="C0ALERTS", WEBHOOK_TOKEN=WEBHOOK_TOKEN)
     process = BotProcess("serve", "--host", "127.0.0.1", env=env,
                          log_path=tmp_path / "serve.log", cwd=tmp_path)
     url = f"http://127.0.0.1:{port}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from ipaddress import ip_network
 
 import pytest
@@ -78,3 +79,17 @@ def test_named_range_and_bad_values_in_the_environment():
 
     with pytest.raises(ConfigError, match="WEBHOOK_ALLOWED_SOURCES: 'not-a-net'"):
         Config.from_mapping({"WEBHOOK_ALLOWED_SOURCES": "not-a-net"})
+
+
+def test_fewer_forwarded_entries_than_hops_are_judged_by_the_socket_and_said_once(serve, caplog):
+    """TRUSTED_PROXY_HOPS=2 with one proxy, or none, in front: a request cannot carry an
+    entry from each trusted proxy, so what it carries is the client's own word."""
+    with serve(webhook_allowed_sources=(THOUSANDEYES,), trusted_proxy_hops=2) as server:
+        with caplog.at_level(logging.WARNING, logger="bot.proxies"):
+            assert post(server, forwarded_for="192.150.160.10").status_code == 403
+            assert post(server).status_code == 403
+            assert post(server, forwarded_for="192.150.160.10, 10.1.1.1").status_code == 200
+    mismatches = [r.getMessage() for r in caplog.records if r.name == "bot.proxies"]
+    assert len(mismatches) == 1, mismatches
+    assert "TRUSTED_PROXY_HOPS=2" in mismatches[0] and "1 X-Forwarded-For" in mismatches[0]
+    assert "127.0.0.1" in mismatches[0]  # the address the request was judged by

@@ -184,10 +184,29 @@ def test_body_over_the_limit_is_413(live_server, database):
     assert post(live_server, load_sample("test")).status_code == 200
 
 
-def test_bearer_auth_refuses_wrong_and_missing_tokens(live_server, database):
-    for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": "Basic Zm9vOmJhcg=="},
-                    {"Authorization": f"Bearer {WEBHOOK_TOKEN}x"}):
-        response = post(live_server, load_sample("test"), headers=headers)
+def from_address(number, headers):
+    """``headers`` sent from an address of its own (through one trusted proxy): each
+    wrong credential below is a first guess, answered 401, not slowed down by the
+    others (tests/ingest/test_webhook_lockout.py)."""
+    return {**headers, "X-Forwarded-For": f"192.0.2.{number}"}
+
+
+@pytest.fixture
+def behind_proxy(database_url):
+    """The service behind one trusted proxy, so a test can speak from several addresses."""
+    app = create_app(Config(database_url=database_url, webhook_token=WEBHOOK_TOKEN,
+                            trusted_proxy_hops=1, delivery_threads=0))
+    with LiveServer(app) as server:
+        yield server, services(app).database
+    services(app).database.dispose()
+
+
+def test_bearer_auth_refuses_wrong_and_missing_tokens(behind_proxy):
+    live_server, database = behind_proxy
+    for number, headers in enumerate((
+            {}, {"Authorization": "Bearer wrong"}, {"Authorization": "Basic Zm9vOmJhcg=="},
+            {"Authorization": f"Bearer {WEBHOOK_TOKEN}x"})):
+        response = post(live_server, load_sample("test"), headers=from_address(number, headers))
         assert response.status_code == 401
         assert response.headers["WWW-Authenticate"].startswith("Bearer")
         assert response.json()["error"] == "unauthorized"
@@ -200,14 +219,16 @@ def basic(user, password):
 
 
 def test_basic_auth(database_url):
-    config = Config(database_url=database_url, webhook_basic_auth=("te", "s3cr:et"), delivery_threads=0)
+    config = Config(database_url=database_url, webhook_basic_auth=("te", "s3cr:et"),
+                    trusted_proxy_hops=1, delivery_threads=0)
     app = create_app(config)
     try:
         with LiveServer(app) as server:
             assert post(server, load_sample("test"), headers=basic("te", "s3cr:et")).status_code == 200
-            for headers in (basic("te", "wrong"), basic("other", "s3cr:et"), {},
-                            {"Authorization": "Basic !!!notbase64"}):
-                response = post(server, load_sample("trigger"), headers=headers)
+            for number, headers in enumerate((basic("te", "wrong"), basic("other", "s3cr:et"), {},
+                                              {"Authorization": "Basic !!!notbase64"})):
+                response = post(server, load_sample("trigger"),
+                                headers=from_address(number, headers))
                 assert response.status_code == 401
                 assert response.headers["WWW-Authenticate"].startswith("Basic")
     finally:

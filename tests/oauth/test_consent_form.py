@@ -12,7 +12,9 @@ import requests
 
 from bot.app import create_app
 from bot.config import THOUSANDEYES_OAUTH_CALLBACKS, Config
-from bot.oauth_server import clients, lockout
+from bot.oauth_server import clients
+from bot.store import lockout
+from bot.store.lockout import Guarded
 from bot.services import services
 from bot.clock import utcnow
 from tests.support.consent_form import consent_form, submit
@@ -136,23 +138,53 @@ def test_every_process_sees_the_same_lockout(database_url, served):
     services(other_app).database.dispose()
 
 
-def test_the_delay_grows_and_is_forgotten(database):
+def test_a_forged_address_cannot_lock_out_the_administrator(database_url):
+    """Two trusted proxies, and an attacker who sends one X-Forwarded-For entry of their
+    own, naming the administrator's address: the guesses count against the attacker's
+    socket address, and the administrator, through both proxies, approves."""
+    app = create_app(_config(database_url).with_overrides(trusted_proxy_hops=2))
+    database = services(app).database
+    client_id, _ = clients.add_client(database, "TE classic", THOUSANDEYES_OAUTH_CALLBACKS,
+                                      confidential=False, now=utcnow())
+    params = {"response_type": "token", "client_id": client_id, "redirect_uri": CALLBACK,
+              "state": "s-2"}
+    try:
+        with LiveServer(app) as server:
+            session, page = open_page(server, params, ADMIN)  # one entry: forged
+            for attempt in range(lockout.FREE_ATTEMPTS + 1):
+                page = submit(session, page, admin_password=f"guess-{attempt}",
+                              decision="approve")
+            assert page.status_code == 429
+            through_both = {"X-Forwarded-For": f"{ADMIN['X-Forwarded-For']}, 10.0.0.1"}
+            admin_session, admin_page = open_page(server, params, through_both)
+            approved = submit(admin_session, admin_page, admin_password=ADMIN_PASSWORD,
+                              decision="approve")
+            assert approved.status_code == 302
+    finally:
+        database.dispose()
+
+
+@pytest.mark.parametrize("guarded", list(Guarded))
+def test_the_delay_grows_and_is_forgotten(database, guarded):
     now = utcnow()
     waits = []
     for _ in range(lockout.FREE_ATTEMPTS + 12):
-        waits.append(lockout.record_failure(database, "203.0.113.9", now).wait)
+        waits.append(lockout.record_failure(database, guarded, "203.0.113.9", now).wait)
         now += timedelta(seconds=1)
     seconds = [w.total_seconds() for w in waits]
     assert seconds[:lockout.FREE_ATTEMPTS - 1] == [0] * (lockout.FREE_ATTEMPTS - 1)
     growing = seconds[lockout.FREE_ATTEMPTS - 1:]
     assert growing[:5] == [1, 2, 4, 8, 16]
     assert growing == sorted(growing) and max(growing) == lockout.MAX_DELAY.total_seconds()
-    assert lockout.current_lockout(database, "203.0.113.9", now).locked
-    assert not lockout.current_lockout(database, "203.0.113.10", now).locked
+    assert lockout.current_lockout(database, guarded, "203.0.113.9", now).locked
+    assert not lockout.current_lockout(database, guarded, "203.0.113.10", now).locked
+    # Each secret is counted apart: guessing one does not lock the other.
+    [other] = [g for g in Guarded if g is not guarded]
+    assert not lockout.current_lockout(database, other, "203.0.113.9", now).locked
     later = now + lockout.FORGET_AFTER + timedelta(seconds=1)
-    assert lockout.record_failure(database, "203.0.113.9", later).wait == timedelta(0)
-    lockout.record_success(database, "203.0.113.9")
-    assert not lockout.current_lockout(database, "203.0.113.9", later).locked
+    assert lockout.record_failure(database, guarded, "203.0.113.9", later).wait == timedelta(0)
+    lockout.record_success(database, guarded, "203.0.113.9")
+    assert not lockout.current_lockout(database, guarded, "203.0.113.9", later).locked
 
 
 def test_ipv6_addresses_count_by_their_64():

@@ -10,7 +10,8 @@ from bot.thousandeyes.samples import SAMPLES, load_sample
 
 VARIANTS_DIR = Path(__file__).resolve().parents[1] / "fixtures" / "variants"
 
-__all__ = ["SAMPLES", "load_sample", "load_shape", "load_variant", "numbered_alert_event"]
+__all__ = ["SAMPLES", "load_custom", "load_sample", "load_shape", "load_variant",
+           "numbered_alert_event"]
 
 
 def load_variant(name: str) -> dict[str, Any]:
@@ -33,3 +34,11 @@ SHAPES_DIR = Path(__file__).resolve().parents[1] / "fixtures" / "shapes"
 def load_shape(name: str) -> dict[str, Any]:
     """A payload in a shape real accounts send today (``tests/fixtures/shapes/``)."""
     return json.loads((SHAPES_DIR / f"{name}.json").read_text(encoding="utf-8"))
+
+
+CUSTOM_DIR = Path(__file__).resolve().parents[1] / "fixtures" / "custom"
+
+
+def load_custom(name: str) -> Any:
+    """A custom webhook's body (``tests/fixtures/custom/``)."""
+    return json.loads((CUSTOM_DIR / f"{name}.json").read_text(encoding="utf-8"))
