@@ -31,12 +31,16 @@ MAX_LISTED = 20
 def command_response(
     db: Database, config: Config, renderer: MessageRenderer, given: CommandInput
 ) -> RenderedMessage:
-    """What the user sees (only them) after typing the command in a channel."""
+    """What the user sees (only them) after typing the command in a channel.
+
+    Everything is scoped to the caller's workspace and channel: a channel shared between
+    organisations shows each only its own webhooks, snoozes and alerts.
+    """
     words = given.text.strip().split()
     verb = words[0].lower() if words else "status"
     if verb == "status":
-        return renderer.render("command_status",
-                               status_context(db, config, given.channel_id, utcnow()))
+        return renderer.render("command_status", status_context(
+            db, config, given.channel_id, given.team_id, utcnow()))
     if verb == "connect":
         return renderer.render("command_connect", connect_channel(db, config, given, words[1:]))
     if verb == "list":
@@ -51,10 +55,11 @@ def command_response(
 
 
 def status_context(
-    db: Database, config: Config, channel_id: str, now: datetime
+    db: Database, config: Config, channel_id: str, team_id: str | None, now: datetime
 ) -> dict[str, Any]:
-    """The channel's open alerts, oldest first, as ``command_status`` shows them."""
-    alerts = open_alerts_in_channel(db, channel_id, options=config.parse_options(),
+    """The channel's open alerts of the workspace, oldest first, as ``command_status``
+    shows them."""
+    alerts = open_alerts_in_channel(db, channel_id, team_id, options=config.parse_options(),
                                     limit=MAX_LISTED + 1)
     return {
         "alerts": [_listed(row, view, channel_id, now) for row, view in alerts[:MAX_LISTED]],

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from bot.clock import utcnow
+from bot.ids import parse_id
 from bot.slack.command_input import CommandInput
 from bot.store.database import Database
 from bot.store.snoozes import cancel_snooze, channel_snoozes
@@ -24,9 +25,10 @@ def snooze_context(db: Database, config: "Config", given: CommandInput,
     context: dict[str, Any] = {"command": config.slack_command}
     verb = words[0].lower() if words else "list"
     if verb == "cancel":
-        wanted = words[1].lstrip("#")[:20] if len(words) > 1 else ""
-        cancelled = (cancel_snooze(db, given.team_id, given.channel_id, int(wanted), now)
-                     if wanted.isdigit() and len(wanted) <= 18 else None)
+        wanted = words[1][:20] if len(words) > 1 else ""
+        snooze_id = parse_id(wanted.removeprefix("#"))
+        cancelled = (cancel_snooze(db, given.team_id, given.channel_id, snooze_id, now)
+                     if snooze_id is not None else None)
         if cancelled is None:
             return {**context, "outcome": "not_found", "snooze_id": wanted}
         return {**context, "outcome": "cancelled", "snooze": _listed(cancelled)}

@@ -26,7 +26,8 @@ INDEX = "ix_alerts_open_by_channel"
 
 
 def _plan(database, channel: str) -> str:
-    statement = open_alerts_statement(channel, 21)
+    # With the workspace's filter, as the command runs it.
+    statement = open_alerts_statement(channel, "T0FAKE", 21)
     sql = str(statement.compile(database.engine, compile_kwargs={"literal_binds": True}))
     with database.engine.connect() as connection:
         if database.is_sqlite:
