@@ -18,6 +18,7 @@ from bot.render.context import state_fields
 from bot.render.escaping import safe_url
 from bot.render.timefmt import human_duration, seconds_between
 from bot.slack.command_input import CommandInput
+from bot.slack.permissions import ManagePermissions
 from bot.slack.snooze_command import snooze_context
 from bot.slack.subscriptions import connect_channel, disconnect_route, list_channel_routes
 from bot.store.alerts import open_alerts_in_channel
@@ -29,7 +30,8 @@ MAX_LISTED = 20
 
 
 def command_response(
-    db: Database, config: Config, renderer: MessageRenderer, given: CommandInput
+    db: Database, config: Config, renderer: MessageRenderer, given: CommandInput,
+    permissions: ManagePermissions,
 ) -> RenderedMessage:
     """What the user sees (only them) after typing the command in a channel.
 
@@ -46,9 +48,11 @@ def command_response(
     if verb == "list":
         return renderer.render("command_list", list_channel_routes(db, config, given))
     if verb == "snooze":
-        return renderer.render("command_snooze", snooze_context(db, config, given, words[1:]))
+        return renderer.render("command_snooze",
+                               snooze_context(db, config, given, words[1:], permissions))
     if verb == "disconnect":
-        return renderer.render("command_disconnect", disconnect_route(db, config, given, words[1:]))
+        return renderer.render("command_disconnect",
+                               disconnect_route(db, config, given, words[1:], permissions))
     return renderer.render("command_help", {
         "command": config.slack_command, "unknown": None if verb == "help" else verb[:40],
     })

@@ -76,6 +76,9 @@ class JobKind(enum.StrEnum):
     ACK_NOTE = "ack_note"
     REMINDER = "reminder"
     STORM_PAGE = "storm_page"  # a page of a long storm's list, in the roll-up's thread
+    # A webhook connected or disconnected, a snooze made or cancelled: said in the channel,
+    # naming who did it (bot.store.announcements).
+    ANNOUNCEMENT = "announcement"
 
 
 class AlertState:
@@ -403,3 +406,4 @@ class HealthCheckRow(Base):
 
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     checked_at: Mapped[datetime]
+

@@ -9,7 +9,7 @@ import requests
 
 from bot.delivery import queue
 from bot.services import services
-from tests.support.delivery import drain
+from tests.support.delivery import alert_messages, drain
 from tests.support.payloads import load_sample
 from tests.support.slack_requests import post_to_slack_endpoint, signed_headers
 from tests.support.workspaces import command, connect, install, post_alert
@@ -44,9 +44,9 @@ def test_two_workspaces_get_their_alerts_with_their_own_tokens(multi, fake_slack
     drain(worker)
     posts = {c.args["channel"]: c.token for c in fake_slack.calls_to("chat.postMessage", ok_only=True)}
     assert posts == {"C0TEAMA": "xoxb-team-a", "C0TEAMB": "xoxb-team-b"}
-    [parent_a] = fake_slack.top_level("C0TEAMA")
+    [parent_a] = alert_messages(fake_slack, "C0TEAMA")
     assert parent_a.text.startswith("<!here>")  # the route's mention on trigger
-    [parent_b] = fake_slack.top_level("C0TEAMB")
+    [parent_b] = alert_messages(fake_slack, "C0TEAMB")
     assert "<!here>" not in parent_b.text
 
     assert post_alert(url_b, token_b, "clear").status_code == 200
@@ -109,10 +109,12 @@ def test_uninstall_disables_routes_and_stops_jobs(multi, fake_slack):
     deadline = time.monotonic() + 5
     while time.monotonic() < deadline and not queue.list_jobs(worker.database, dead_only=True):
         time.sleep(0.05)
-    [dead] = queue.list_jobs(worker.database, dead_only=True)
-    assert "uninstalled" in dead.last_error or "app_uninstalled" in dead.last_error
+    # The alert, and the announcement of the connect, both queued before the uninstall.
+    dead = queue.list_jobs(worker.database, dead_only=True)
+    assert sorted(job.kind for job in dead) == ["alert_trigger", "announcement"]
+    assert all("app_uninstalled" in job.last_error for job in dead)
     assert post_alert(url_a, token_a, "test").status_code == 410
     # The other workspace is untouched.
     assert post_alert(url_b, token_b).status_code == 200
     drain(worker)
-    assert [c.token for c in fake_slack.calls_to("chat.postMessage", ok_only=True)] == ["xoxb-team-b"]
+    assert {c.token for c in fake_slack.calls_to("chat.postMessage", ok_only=True)} == {"xoxb-team-b"}
