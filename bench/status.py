@@ -79,7 +79,7 @@ def time_status(db: Database, repeat: int) -> list[float]:
     timings = []
     for _ in range(repeat):
         began = time.perf_counter()
-        context = status_context(db, config, "C0STATUS000", utcnow())
+        context = status_context(db, config, "C0STATUS000", None, utcnow())
         timings.append((time.perf_counter() - began) * 1000.0)
         assert context["alerts"], "the bench channel has open alerts"
     return timings

@@ -6,6 +6,8 @@ and trust the database, never the rest of the click.
 
 from __future__ import annotations
 
+from bot.ids import parse_id
+
 ACKNOWLEDGE = "te_acknowledge"
 UNACKNOWLEDGE = "te_unacknowledge"
 VIEW_IN_THOUSANDEYES = "te_view"
@@ -43,10 +45,10 @@ def decode_storm_ref(value: str) -> int:
 def _decode(prefix: str, value: str, what: str) -> int:
     if not isinstance(value, str) or not value.startswith(prefix):
         raise ValueError(f"not {what} reference: {value!r:.60}")
-    number = value[len(prefix):]
-    if not number.isdigit() or len(number) > 18:
+    number = parse_id(value[len(prefix):])
+    if number is None:
         raise ValueError(f"not {what} reference: {value!r:.60}")
-    return int(number)
+    return number
 
 
 def encode_snooze_choice(alert_pk: int, hours: int) -> str:

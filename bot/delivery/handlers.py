@@ -22,6 +22,7 @@ from bot.delivery.kinds import spec_of
 from bot.delivery.pacer import JobPosts
 from bot.delivery.queue import ClaimedJob
 from bot.render import MessageRenderer, RenderedMessage
+from bot.render.renderer import ANNOUNCEMENT
 from bot.slack.errors import (
     ChannelUnavailable,
     ClaimLost,
@@ -35,6 +36,7 @@ from bot.slack.errors import (
 )
 from bot.slack.gateway import LOG_ONLY_TS_PREFIX, POST_MARKER_EVENT, Posted, SlackGateway
 from bot.store.acknowledgements import AckNoteArgs
+from bot.store.announcements import Announcement
 from bot.store import storms
 from bot.store.alerts import load_alert_view
 from bot.store.database import Database
@@ -192,6 +194,14 @@ class JobExecutor:
         storms.record_page(self.database, storm.id, page, posted.ts)
         if job.uncertain:  # the page found may show an older list (see _post_rollup)
             storms.queue_rollup_refresh(self.database, storm.id, utcnow())
+
+    def announcement(self, job: ClaimedJob) -> None:
+        try:
+            said = Announcement.from_data(job.data)
+        except (ValueError, TypeError) as error:
+            raise PermanentError("bad_job", f"announcement job {job.id}: {error}") from None
+        self._post(job, self._channel(job), self.renderer.render(ANNOUNCEMENT,
+                                                                 said.template_context()))
 
     # --- storm roll-ups (bot.store.storms) ------------------------------------------
 

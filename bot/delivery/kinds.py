@@ -46,6 +46,8 @@ KINDS: dict[JobKind, KindSpec] = {
     # Due REMINDER_AFTER from its trigger: it waits for the trigger's parent, and never
     # holds back the clear or acknowledgement that makes it moot.
     JobKind.REMINDER: KindSpec("reminder", posts=True, blocks_later=False),
+    # Of no alert: a webhook connected or disconnected, a snooze made or cancelled.
+    JobKind.ANNOUNCEMENT: KindSpec("announcement", posts=True),
 }
 
 

@@ -18,6 +18,7 @@ from typing import Collection
 from sqlalchemy import select, update
 
 from bot.delivery.queue import ready_lanes
+from bot.ids import parse_id
 from bot.store.database import Database
 from bot.store.models import DeliveryLaneRow, JobRow, JobStatus
 
@@ -100,9 +101,10 @@ def _requeue(row: JobRow, now: datetime) -> None:
 def _holder_is_gone(locked_by: str) -> bool:
     """True when the process named ``host:pid:boot`` on this host no longer runs."""
     parts = locked_by.split(":")
-    if len(parts) < 3 or not parts[-2].isdigit():
+    pid = parse_id(parts[-2]) if len(parts) >= 3 else None
+    if pid is None:
         return False
-    pid, boot = int(parts[-2]), parts[-1]
+    boot = parts[-1]
     if pid == os.getpid():
         # Our own pid with another boot id: an earlier process that had the same pid
         # (common in containers), which cannot be running any more.

@@ -39,6 +39,14 @@ def fallback_headline(kind: str, context: Mapping[str, Any]) -> str:
     if kind in ("storm_rollup", "storm_page"):
         return (f"🌩️ Storm: {_s(context.get('total'))} ThousandEyes alerts"
                 f" ({_s(context.get('open', ''))} open)")
+    if kind == "announcement":
+        actor = context.get("actor") if isinstance(context.get("actor"), Mapping) else {}
+        name = _s(actor.get("name")) or "Someone"
+        what = {"connected": f"connected ThousandEyes webhook {_s(context.get('route_id'))}",
+                "disconnected": f"disconnected ThousandEyes webhook {_s(context.get('route_id'))}",
+                "snoozed": f"snoozed {about}",
+                }.get(str(context.get("change")), f"cancelled the snooze of {about}")
+        return f"{name} {what} in this channel"
     if kind == "webhook_test":
         return "✅ ThousandEyes webhook test received — alerts will appear in this channel."
     if kind == "unknown_event" or "alert_ref" not in context:

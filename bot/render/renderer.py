@@ -42,6 +42,7 @@ UNKNOWN_EVENT = "unknown_event"
 STORM_ROLLUP = "storm_rollup"
 STORM_PAGE = "storm_page"
 STORM_ACK_NOTE = "storm_ack_note"
+ANNOUNCEMENT = "announcement"
 KINDS = (
     ALERT_PARENT,
     AGENT_ALERT_PARENT,
@@ -55,6 +56,7 @@ KINDS = (
     STORM_ROLLUP,
     STORM_PAGE,
     STORM_ACK_NOTE,
+    ANNOUNCEMENT,
     # The slash command's answers (bot/slack/commands.py builds their contexts).
     "command_status",
     "command_help",

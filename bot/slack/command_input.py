@@ -11,3 +11,4 @@ class CommandInput:
     channel_id: str
     team_id: str | None
     user_id: str
+    user_name: str = ""  # what announcements fall back to when the id is not a user id

@@ -18,6 +18,7 @@ from bot.render.context import state_fields
 from bot.render.escaping import safe_url
 from bot.render.timefmt import human_duration, seconds_between
 from bot.slack.command_input import CommandInput
+from bot.slack.permissions import ManagePermissions
 from bot.slack.snooze_command import snooze_context
 from bot.slack.subscriptions import connect_channel, disconnect_route, list_channel_routes
 from bot.store.alerts import open_alerts_in_channel
@@ -29,32 +30,40 @@ MAX_LISTED = 20
 
 
 def command_response(
-    db: Database, config: Config, renderer: MessageRenderer, given: CommandInput
+    db: Database, config: Config, renderer: MessageRenderer, given: CommandInput,
+    permissions: ManagePermissions,
 ) -> RenderedMessage:
-    """What the user sees (only them) after typing the command in a channel."""
+    """What the user sees (only them) after typing the command in a channel.
+
+    Everything is scoped to the caller's workspace and channel: a channel shared between
+    organisations shows each only its own webhooks, snoozes and alerts.
+    """
     words = given.text.strip().split()
     verb = words[0].lower() if words else "status"
     if verb == "status":
-        return renderer.render("command_status",
-                               status_context(db, config, given.channel_id, utcnow()))
+        return renderer.render("command_status", status_context(
+            db, config, given.channel_id, given.team_id, utcnow()))
     if verb == "connect":
         return renderer.render("command_connect", connect_channel(db, config, given, words[1:]))
     if verb == "list":
         return renderer.render("command_list", list_channel_routes(db, config, given))
     if verb == "snooze":
-        return renderer.render("command_snooze", snooze_context(db, config, given, words[1:]))
+        return renderer.render("command_snooze",
+                               snooze_context(db, config, given, words[1:], permissions))
     if verb == "disconnect":
-        return renderer.render("command_disconnect", disconnect_route(db, config, given, words[1:]))
+        return renderer.render("command_disconnect",
+                               disconnect_route(db, config, given, words[1:], permissions))
     return renderer.render("command_help", {
         "command": config.slack_command, "unknown": None if verb == "help" else verb[:40],
     })
 
 
 def status_context(
-    db: Database, config: Config, channel_id: str, now: datetime
+    db: Database, config: Config, channel_id: str, team_id: str | None, now: datetime
 ) -> dict[str, Any]:
-    """The channel's open alerts, oldest first, as ``command_status`` shows them."""
-    alerts = open_alerts_in_channel(db, channel_id, options=config.parse_options(),
+    """The channel's open alerts of the workspace, oldest first, as ``command_status``
+    shows them."""
+    alerts = open_alerts_in_channel(db, channel_id, team_id, options=config.parse_options(),
                                     limit=MAX_LISTED + 1)
     return {
         "alerts": [_listed(row, view, channel_id, now) for row, view in alerts[:MAX_LISTED]],

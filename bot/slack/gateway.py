@@ -44,6 +44,24 @@ class Posted:
     ts: str
 
 
+@dataclass(frozen=True)
+class SlackUser:
+    """What ``users.info`` says of a member that decides what they may manage."""
+
+    id: str
+    team_id: str | None
+    deleted: bool
+    is_admin: bool
+    is_owner: bool
+    is_primary_owner: bool
+
+    @property
+    def administers(self) -> bool:
+        """An admin or owner of the workspace (Slack sets is_admin for owners too; all
+        three are read in case it does not)."""
+        return not self.deleted and (self.is_admin or self.is_owner or self.is_primary_owner)
+
+
 class SlackGateway(Protocol):
     log_only: bool
 
@@ -63,6 +81,8 @@ class SlackGateway(Protocol):
         self, channel: str, marker: str, *, thread_ts: str | None = None,
         oldest: float | None = None,
     ) -> Posted | None: ...
+
+    def user_info(self, user_id: str) -> SlackUser: ...
 
 
 class WebApiGateway:
@@ -144,6 +164,19 @@ class WebApiGateway:
                 return Posted(channel=channel, ts=str(message.get("ts")))
         return None
 
+    def user_info(self, user_id: str) -> SlackUser:
+        """``users.info`` (scope ``users:read``), as a query: Slack reads this method's
+        arguments from the query or a form, not from JSON."""
+        data = self._call("users.info", {"user": user_id}, query=True)
+        user = data.get("user") or {}
+        if not isinstance(user, dict) or user.get("id") != user_id:
+            raise PermanentError("bad_response", "users.info answered ok without the user")
+        return SlackUser(
+            id=user_id, team_id=user.get("team_id") or None, deleted=user.get("deleted") is True,
+            is_admin=user.get("is_admin") is True, is_owner=user.get("is_owner") is True,
+            is_primary_owner=user.get("is_primary_owner") is True,
+        )
+
     def _public_channel_id(self, name: str) -> str:
         cursor = None
         for _page in range(5):  # 5,000 channels; bounded so a job stays within its lease
@@ -164,9 +197,11 @@ class WebApiGateway:
             " the bot with /invite"
         )
 
-    def _call(self, method: str, arguments: dict[str, Any]) -> dict[str, Any]:
+    def _call(self, method: str, arguments: dict[str, Any], *, query: bool = False
+              ) -> dict[str, Any]:
         try:
-            response = self._client.api_call(method, json=arguments)
+            response = (self._client.api_call(method, http_verb="GET", params=arguments)
+                        if query else self._client.api_call(method, json=arguments))
         except SlackApiError as error:
             raise _classify_api_error(method, error) from error
         except (OSError, http.client.HTTPException) as error:
@@ -239,6 +274,10 @@ class LogOnlyGateway:
         oldest: float | None = None,
     ) -> Posted | None:
         return None  # the log keeps no messages to find
+
+    def user_info(self, user_id: str) -> SlackUser:
+        raise PermanentError("log_only", "without SLACK_BOT_TOKEN, Slack cannot be asked"
+                             " who is a workspace admin")
 
 
 def _log_message(what: str, text: str, blocks: list[dict[str, Any]] | None) -> None:

@@ -34,6 +34,8 @@ from bot.slack.commands import command_response
 from bot.config import SlackMode
 from bot.slack.bolt_environment import config_only
 from bot.slack.oauth import build_oauth_settings
+from bot.slack.permissions import ManagePermissions
+from bot.slack.workspaces import GatewayProvider
 from bot.store.routes import disable_team
 from bot.store.acknowledgements import (
     AckOutcome,
@@ -65,7 +67,9 @@ def build_bolt_app(app_services: Services) -> App:
     bolt.action(ACKNOWLEDGE_ALL)(_recording_listener(partial(_record_ack_all, app_services)))
     # The roll-up's menu: the picked option carries the alert, as a button value does.
     bolt.action(ACKNOWLEDGE_ONE)(_recording_listener(acknowledge))
-    bolt.command(config.slack_command)(_command_listener(app_services))
+    # Who may end a webhook or snooze is asked of Slack with the workspace's own token.
+    permissions = ManagePermissions(GatewayProvider(config, app_services.installation_store))
+    bolt.command(config.slack_command)(_command_listener(app_services, permissions))
     return bolt
 
 
@@ -227,7 +231,8 @@ def _record_click(
     return None
 
 
-def _command_listener(app_services: Services) -> Callable[..., None]:
+def _command_listener(app_services: Services,
+                      permissions: ManagePermissions) -> Callable[..., None]:
     def listener(ack: Ack, command: dict[str, Any]) -> None:
         try:
             answer = command_response(
@@ -237,13 +242,18 @@ def _command_listener(app_services: Services) -> Callable[..., None]:
                     channel_id=str(command.get("channel_id", "")),
                     team_id=command.get("team_id") or None,
                     user_id=str(command.get("user_id", "")),
+                    user_name=str(command.get("user_name", ""))[:200],
                 ),
+                permissions,
             )
         except SQLAlchemyError as error:
             log.error("slash command failed: %s", error.__class__.__name__)
-            ack(text="Sorry, the alert database is not answering; please try again.")
+            ack(text="Sorry, the alert database is not answering; please try again.",
+                response_type="ephemeral")
             return
         ack(text=answer.text, blocks=answer.blocks or None, response_type="ephemeral")
+        # connect, disconnect and snooze cancel queue an announcement for the channel.
+        app_services.notify_new_jobs()
 
     return listener
 

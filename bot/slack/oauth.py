@@ -13,9 +13,10 @@ from bot.store.database import Database
 # What the bot needs and nothing more: post and update its messages, join a public
 # channel it was pointed at, find a channel given by #name, read recent messages to
 # find one an interrupted delivery may already have posted (so it is not posted twice),
-# and the slash command.
+# the slash command, and ask whether a member is a workspace admin or owner (who may end
+# webhooks and snoozes others made).
 BOT_SCOPES = ("chat:write", "channels:join", "channels:read", "channels:history",
-              "groups:history", "commands")
+              "groups:history", "commands", "users:read")
 INSTALL_PATH = "/slack/install"
 REDIRECT_PATH = "/slack/oauth_redirect"
 STATE_EXPIRATION_SECONDS = 600

@@ -7,18 +7,25 @@ header: an unsigned ``payload=x`` or a timestamp of ``abc`` made it raise, a 500
 anyone. So the signature is checked here first, with slack-sdk's own verifier (the one
 Bolt uses), and only signed requests that Bolt's parser can read reach Bolt, which
 checks them again.
+
+Every signed request, whatever it carries (a command, a click, an event), passes here
+once more: one seen before (bot.store.replays) is answered without reaching Bolt, so a
+captured request replayed within Slack's five minutes acts only once.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+import time
 
 from flask import Blueprint, Response, current_app, jsonify, request
 from slack_bolt.request.internals import parse_body
 from slack_sdk.signature import SignatureVerifier
+from sqlalchemy.exc import SQLAlchemyError
 
 from bot.services import services
+from bot.store.replays import first_sight
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +57,10 @@ def slack_events() -> Response | tuple[Response, int]:
     if request.method == "POST" and not _parses_as_slack_payload():
         log.warning("signed Slack request whose body is not a Slack payload")
         return jsonify(error="bad_request", message="the body is not a Slack payload"), 400
+    if request.method == "POST":
+        replay = _replay_answer()
+        if replay is not None:
+            return replay
     if handler is None:
         challenge = _url_verification_challenge()
         if challenge is None:
@@ -86,6 +97,32 @@ def _parses_as_slack_payload() -> bool:
     except ValueError:  # json.JSONDecodeError
         return False
     return isinstance(body, dict)
+
+
+def _replay_answer() -> Response | tuple[Response, int] | None:
+    """The answer to a signed request seen before, or None for one seen the first time.
+
+    A replay learns nothing: a command gets a fixed line (the first answer may have held
+    a webhook's token, which is never stored), anything else Slack's plain 200.
+    """
+    timestamp = request.headers["X-Slack-Request-Timestamp"]
+    digest = request.headers["X-Slack-Signature"].removeprefix("v0=")
+    try:
+        if first_sight(services(current_app).database, digest, int(timestamp), time.time()):
+            return None
+    except SQLAlchemyError as error:
+        # Unrecorded, a request could be replayed: better refused (Slack shows the user
+        # an error) than maybe acted on twice.
+        log.error("could not record a Slack request (%s); answering 503",
+                  error.__class__.__name__)
+        return jsonify(error="database_unavailable",
+                       message="the database is not answering; try again"), 503
+    log.warning("replayed Slack request from %s (its signature was seen before);"
+                " answered without acting", request.remote_addr)
+    if request.form.get("command"):
+        return jsonify(response_type="ephemeral",
+                       text="This request was already handled; nothing was done again.")
+    return Response(status=200)
 
 
 def _signed_by_slack() -> bool:

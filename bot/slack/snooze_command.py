@@ -1,7 +1,8 @@
 """``/thousandeyes snooze list | cancel ID``: the channel's running snoozes.
 
 A snooze is made from a parent's overflow menu (bot.slack.interactivity); here it is
-listed and ended. Only the channel it was made in sees or cancels it.
+listed and ended. Only the channel it was made in sees or cancels it, and only whoever
+made it or a workspace admin or owner ends it (bot.slack.permissions).
 """
 
 from __future__ import annotations
@@ -9,25 +10,37 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from bot.clock import utcnow
+from bot.ids import parse_id
 from bot.slack.command_input import CommandInput
+from bot.slack.permissions import ManagePermissions
 from bot.store.database import Database
-from bot.store.snoozes import cancel_snooze, channel_snoozes
+from bot.store.snoozes import cancel_snooze, channel_snoozes, running_snooze
 
 if TYPE_CHECKING:
     from bot.config import Config
 
 
 def snooze_context(db: Database, config: "Config", given: CommandInput,
-                   words: list[str]) -> dict[str, Any]:
+                   words: list[str], permissions: ManagePermissions) -> dict[str, Any]:
     """What ``command_snooze`` shows for ``snooze [list]`` or ``snooze cancel ID``."""
     now = utcnow()
     context: dict[str, Any] = {"command": config.slack_command}
     verb = words[0].lower() if words else "list"
     if verb == "cancel":
-        wanted = words[1].lstrip("#")[:20] if len(words) > 1 else ""
-        cancelled = (cancel_snooze(db, given.team_id, given.channel_id, int(wanted), now)
-                     if wanted.isdigit() and len(wanted) <= 18 else None)
-        if cancelled is None:
+        wanted = words[1][:20] if len(words) > 1 else ""
+        snooze_id = parse_id(wanted.removeprefix("#"))
+        found = (running_snooze(db, given.team_id, given.channel_id, snooze_id, now)
+                 if snooze_id is not None else None)
+        if found is None or snooze_id is None:
+            return {**context, "outcome": "not_found", "snooze_id": wanted}
+        decision = permissions.may_end(found.created_by, given)
+        if not decision.allowed:
+            return {**context, "outcome": "not_allowed", "snooze": _listed(found),
+                    "creator": found.created_by, "permission": decision.permission.value,
+                    "slack_error": decision.slack_error}
+        cancelled = cancel_snooze(db, given.team_id, given.channel_id, snooze_id, now,
+                                  actor_id=given.user_id, actor_name=given.user_name)
+        if cancelled is None:  # ended or cancelled meanwhile
             return {**context, "outcome": "not_found", "snooze_id": wanted}
         return {**context, "outcome": "cancelled", "snooze": _listed(cancelled)}
     if verb != "list":

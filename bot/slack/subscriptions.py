@@ -1,7 +1,9 @@
 """``/thousandeyes connect | list | disconnect``: channel routes managed from Slack.
 
 Each function changes what it must and returns the context its ``command_*`` template
-renders; no wording here.
+renders; no wording here. A route is disconnected only by whoever connected it or a
+workspace admin or owner (bot.slack.permissions); both changes are announced in the
+channel by the store.
 """
 
 from __future__ import annotations
@@ -10,12 +12,14 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from bot.slack.command_input import CommandInput
+from bot.slack.permissions import ManagePermissions
 from bot.store.database import Database
 from bot.store.routes import (
+    MAX_ROUTES_PER_CHANNEL,
     RouteOptions,
+    active_route_in_channel,
     create_route,
     disable_route,
-    is_route_id,
     routes_in_channel,
 )
 from bot.clock import utcnow
@@ -55,10 +59,14 @@ def connect_channel(
     options = parse_connect_options(words)
     if isinstance(options, str):
         return {"outcome": "not_understood", "word": options}
-    route, token = create_route(
+    created = create_route(
         db, team_id=given.team_id, channel_id=given.channel_id, created_by=given.user_id,
-        options=options, now=utcnow(),
+        created_by_name=given.user_name, options=options, now=utcnow(),
     )
+    if created is None:
+        return {"outcome": "channel_full", "limit": MAX_ROUTES_PER_CHANNEL,
+                "command": config.slack_command}
+    route, token = created
     path = f"/webhooks/thousandeyes/{route.id}"
     return {
         "outcome": "connected",
@@ -86,21 +94,29 @@ def list_channel_routes(db: Database, config: "Config", given: CommandInput) -> 
 
 
 def disconnect_route(
-    db: Database, config: "Config", given: CommandInput, words: list[str]
+    db: Database, config: "Config", given: CommandInput, words: list[str],
+    permissions: ManagePermissions,
 ) -> dict[str, Any]:
-    routes = routes_in_channel(db, given.team_id, given.channel_id)
     context: dict[str, Any] = {"command": config.slack_command}
     if not words:
+        routes = routes_in_channel(db, given.team_id, given.channel_id)
         if len(routes) != 1:
             return {**context, "outcome": "which_one"}
         route_id = routes[0].id
     else:
         route_id = words[0][:40]
-    if not is_route_id(route_id) or not disable_route(
-        db, route_id, given.team_id, given.channel_id, f"disconnected by {given.user_id}", utcnow()
-    ):
-        return {**context, "outcome": "not_found", "route_id": route_id}
-    return {**context, "outcome": "disconnected", "route_id": route_id}
+    context["route_id"] = route_id
+    route = active_route_in_channel(db, route_id, given.team_id, given.channel_id)
+    if route is None:
+        return {**context, "outcome": "not_found"}
+    decision = permissions.may_end(route.created_by, given)
+    if not decision.allowed:
+        return {**context, "outcome": "not_allowed", "creator": route.created_by,
+                "permission": decision.permission.value, "slack_error": decision.slack_error}
+    if not disable_route(db, route_id, given.team_id, given.channel_id,
+                         actor_id=given.user_id, actor_name=given.user_name, now=utcnow()):
+        return {**context, "outcome": "not_found"}  # someone else disconnected it meanwhile
+    return {**context, "outcome": "disconnected"}
 
 
 def describe_mention(mention: str) -> str:

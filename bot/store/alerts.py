@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from sqlalchemy import ColumnElement, Select, select, text, update
+from sqlalchemy import ColumnElement, Select, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from bot.actions import encode_alert_ref
@@ -96,25 +96,30 @@ def record_parent_in(session: Session, alert_id: int, channel: str, ts: str) -> 
 OPEN_ALERT: ColumnElement[bool] = text(f"alerts.{OPEN_ALERT_CONDITION}")  # type: ignore[assignment]
 
 
-def open_alerts_statement(channel_id: str, limit: int) -> Select[tuple[AlertRow]]:
+def open_alerts_statement(channel_id: str, team_id: str | None,
+                          limit: int) -> Select[tuple[AlertRow]]:
     """The query of :func:`open_alerts_in_channel`, apart so a test can read its plan."""
-    return (
-        select(AlertRow)
-        .where(AlertRow.slack_channel == channel_id, OPEN_ALERT)
-        .order_by(AlertRow.first_seen_at, AlertRow.id)
-        .limit(limit)
-    )
+    statement = select(AlertRow).where(AlertRow.slack_channel == channel_id, OPEN_ALERT)
+    if team_id is not None:
+        # Alerts of the default route carry no workspace (one bot token serves them), as
+        # clicks and snoozes see them (bot.store.acknowledgements.same_place).
+        statement = statement.where(or_(AlertRow.slack_team.is_(None),
+                                        AlertRow.slack_team == team_id))
+    return statement.order_by(AlertRow.first_seen_at, AlertRow.id).limit(limit)
 
 
 def open_alerts_in_channel(
-    db: Database, channel_id: str, *, options: ParseOptions, limit: int = 20
+    db: Database, channel_id: str, team_id: str | None, *, options: ParseOptions,
+    limit: int = 20,
 ) -> list[tuple[AlertRow, AlertView]]:
-    """Alerts not yet cleared whose parent message is in ``channel_id``, oldest first.
+    """Alerts not yet cleared whose parent message is in ``channel_id``, of the
+    workspace ``team_id``, oldest first.
 
-    A range of ix_alerts_open_by_channel read in order up to ``limit``: no scan, no sort.
+    A range of ix_alerts_open_by_channel read in order up to ``limit``: no scan, no sort
+    (the workspace is checked on the rows the range yields).
     """
     with db.session() as session:
-        rows = list(session.scalars(open_alerts_statement(channel_id, limit)))
+        rows = list(session.scalars(open_alerts_statement(channel_id, team_id, limit)))
         acknowledgements = list(session.scalars(
             select(AcknowledgementRow)
             .where(AcknowledgementRow.alert_id.in_([r.id for r in rows]),

@@ -76,6 +76,9 @@ class JobKind(enum.StrEnum):
     ACK_NOTE = "ack_note"
     REMINDER = "reminder"
     STORM_PAGE = "storm_page"  # a page of a long storm's list, in the roll-up's thread
+    # A webhook connected or disconnected, a snooze made or cancelled: said in the channel,
+    # naming who did it (bot.store.announcements).
+    ANNOUNCEMENT = "announcement"
 
 
 class AlertState:
@@ -409,3 +412,15 @@ class HealthCheckRow(Base):
 
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     checked_at: Mapped[datetime]
+
+
+class SlackRequestRow(Base):
+    """A signed Slack request already handled, by its signature, so that a copy replayed
+    within Slack's five minutes is not acted on again by any process (bot.store.replays).
+    Kept only while its timestamp would still pass the signature check."""
+
+    __tablename__ = "seen_slack_requests"
+
+    # The hex digest of ``X-Slack-Signature``: an HMAC of the timestamp and the body.
+    signature: Mapped[str] = mapped_column(String(64), primary_key=True)
+    request_timestamp: Mapped[int] = mapped_column(BigInteger, index=True)

@@ -3,24 +3,34 @@
 A route's token is shown once, when ``/thousandeyes connect`` creates it, and only its
 SHA-256 is stored: tokens are 256 random bits, so a fast hash is enough to make a leaked
 database useless for posting alerts.
+
+Connecting and disconnecting are announced in the channel (bot.store.announcements), in
+the transaction that makes the change, and a channel has at most
+``MAX_ROUTES_PER_CHANNEL`` active routes.
 """
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, text, update
+from sqlalchemy.orm import Session
 
 from bot.hashing import sha256_hex
+from bot.store.announcements import Announcement, Change, announce
 from bot.store.database import Database
 from bot.store.models import JobRow, JobStatus, RouteRow
 
 DEFAULT_ROUTE = "default"
-_ROUTE_ID = re.compile(r"^[a-z0-9]{8,32}$")
+# Enough for one webhook per alert rule group a team keeps apart; few enough that nobody
+# fills a channel with URLs (each is a credential to post into it).
+MAX_ROUTES_PER_CHANNEL = 20
+_ROUTE_ID = re.compile(r"[a-z0-9]{8,32}", re.ASCII)
 _MENTION = re.compile(r"^(|here|channel|subteam:S[A-Z0-9]{2,20})$")
 
 
@@ -39,14 +49,15 @@ def token_matches(route: RouteRow, presented: str) -> bool:
 
 
 def is_route_id(value: str) -> bool:
-    return bool(_ROUTE_ID.match(value))
+    return bool(_ROUTE_ID.fullmatch(value))
 
 
 def create_route(
     db: Database, *, team_id: str | None, channel_id: str, created_by: str,
-    options: RouteOptions, now: datetime,
-) -> tuple[RouteRow, str]:
-    """Create a route; returns it with its token (the only time the token exists)."""
+    options: RouteOptions, now: datetime, created_by_name: str = "",
+) -> tuple[RouteRow, str] | None:
+    """Create a route and announce it in its channel; returns it with its token (the
+    only time the token exists), or None when the channel has its maximum of routes."""
     token = secrets.token_urlsafe(32)
     route = RouteRow(
         id=secrets.token_hex(8), team_id=team_id, channel_id=channel_id,
@@ -54,8 +65,32 @@ def create_route(
         broadcast_clears=options.broadcast_clears, created_by=created_by, created_at=now,
     )
     with db.session() as session:
+        _one_connect_at_a_time(session, team_id, channel_id)
+        active = session.scalar(
+            select(func.count()).select_from(RouteRow)
+            .where(RouteRow.team_id == team_id, RouteRow.channel_id == channel_id,
+                   RouteRow.disabled_at.is_(None)))
+        if (active or 0) >= MAX_ROUTES_PER_CHANNEL:
+            return None
         session.add(route)
+        announce(session, Announcement(Change.CONNECTED, created_by, created_by_name,
+                                       route_id=route.id),
+                 team_id=team_id, channel_id=channel_id, now=now)
     return route, token
+
+
+def _one_connect_at_a_time(session: Session, team_id: str | None, channel_id: str) -> None:
+    """Serialise the count-then-insert of routes in one channel, so that connects made at
+    the same moment cannot together pass the maximum.
+
+    SQLite: every transaction here is the only writer already (``BEGIN IMMEDIATE``).
+    PostgreSQL: a transaction-scoped advisory lock named after the channel.
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    name = f"routes:{team_id or ''}:{channel_id}".encode()
+    key = int.from_bytes(hashlib.sha256(name).digest()[:8], "big", signed=True)
+    session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
 
 
 def find_route(db: Database, route_id: str) -> RouteRow | None:
@@ -82,18 +117,38 @@ def routes_in_channel(db: Database, team_id: str | None, channel_id: str) -> lis
         ))
 
 
+def active_route_in_channel(
+    db: Database, route_id: str, team_id: str | None, channel_id: str
+) -> RouteRow | None:
+    """The channel's active route of that id; None for another channel's or workspace's,
+    so that nothing is learnt about routes elsewhere."""
+    if not is_route_id(route_id):
+        return None
+    with db.session() as session:
+        return session.scalar(select(RouteRow).where(
+            RouteRow.id == route_id, RouteRow.team_id == team_id,
+            RouteRow.channel_id == channel_id, RouteRow.disabled_at.is_(None)))
+
+
 def disable_route(
-    db: Database, route_id: str, team_id: str | None, channel_id: str, reason: str, now: datetime
+    db: Database, route_id: str, team_id: str | None, channel_id: str, *, actor_id: str,
+    actor_name: str = "", now: datetime,
 ) -> bool:
-    """Disconnect a route of this channel; False when there is no such active route."""
+    """Disconnect a route of this channel and announce it there; False when there is no
+    such active route (any more)."""
     with db.session() as session:
         result = session.execute(
             update(RouteRow)
             .where(RouteRow.id == route_id, RouteRow.team_id == team_id,
                    RouteRow.channel_id == channel_id, RouteRow.disabled_at.is_(None))
-            .values(disabled_at=now, disabled_reason=reason[:200])
+            .values(disabled_at=now, disabled_reason=f"disconnected by {actor_id}"[:200])
         )
-        return bool(result.rowcount)
+        if not result.rowcount:
+            return False
+        announce(session, Announcement(Change.DISCONNECTED, actor_id, actor_name,
+                                       route_id=route_id),
+                 team_id=team_id, channel_id=channel_id, now=now)
+        return True
 
 
 def disable_team(db: Database, team_id: str, reason: str, now: datetime) -> tuple[int, int]:

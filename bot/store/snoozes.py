@@ -3,7 +3,8 @@
 Made from a parent's overflow menu, listed and cancelled with ``/thousandeyes snooze``.
 While one runs, ingest threads the rule's new alerts on that test under the last parent
 (bot.store.adoption); the parent shows it. Everything is checked against the database:
-the click only says which alert.
+the click only says which alert. Making and cancelling a snooze are announced in the
+channel (bot.store.announcements), in the transaction that makes the change.
 """
 
 from __future__ import annotations
@@ -12,10 +13,11 @@ import enum
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from bot.store.acknowledgements import Clicker, same_place
+from bot.store.announcements import Announcement, Change, announce
 from bot.store.database import Database
 from bot.store.jobs import CLICK_CAUSE, enqueue_parent_refresh
 from bot.store.models import AlertRow, SnoozeRow
@@ -47,15 +49,20 @@ def snooze_alert(db: Database, alert_id: int, clicker: Clicker, hours: int,
             return SnoozeOutcome.FOREIGN
         for running in _running(session, alert.route, alert.channel, alert.subject_key, now):
             running.cancelled_at = now
+        until = now + timedelta(hours=hours)
         session.add(SnoozeRow(
             route=alert.route, channel=alert.channel, subject_key=alert.subject_key,
             alert_id=alert.id, rule_name=alert.rule_name, title=alert.title,
             slack_team=alert.slack_team, slack_channel=alert.slack_channel or "",
-            until=now + timedelta(hours=hours), created_by=clicker.user_id,
+            until=until, created_by=clicker.user_id,
             created_by_name=clicker.user_name, created_at=now,
         ))
         enqueue_parent_refresh(session, alert_id=alert.id, channel=alert.channel,
                                team_id=alert.slack_team, now=now, cause=CLICK_CAUSE)
+        announce(session, Announcement(Change.SNOOZED, clicker.user_id, clicker.user_name,
+                                       rule_name=alert.rule_name, title=alert.title,
+                                       until=until),
+                 team_id=alert.slack_team, channel_id=alert.slack_channel or "", now=now)
         return SnoozeOutcome.RECORDED
 
 
@@ -89,22 +96,40 @@ def channel_snoozes(db: Database, team_id: str | None, channel_id: str,
         return [row for row in rows if _same_team(row.slack_team, team_id)]
 
 
-def cancel_snooze(db: Database, team_id: str | None, channel_id: str, snooze_id: int,
-                  now: datetime) -> SnoozeRow | None:
-    """End a running snooze of this channel now, and refresh the parent it was made from;
-    None when the channel has no such snooze."""
+def running_snooze(db: Database, team_id: str | None, channel_id: str, snooze_id: int,
+                   now: datetime) -> SnoozeRow | None:
+    """A running snooze of this channel; None for another channel's or workspace's, so
+    that nothing is learnt about snoozes elsewhere."""
     with db.session() as session:
-        row = session.scalar(select(SnoozeRow).where(
-            SnoozeRow.id == snooze_id, SnoozeRow.slack_channel == channel_id,
-            SnoozeRow.until > now, SnoozeRow.cancelled_at.is_(None)).with_for_update())
+        row = session.scalar(_running_in_channel(channel_id, snooze_id, now))
+        return row if row is not None and _same_team(row.slack_team, team_id) else None
+
+
+def cancel_snooze(db: Database, team_id: str | None, channel_id: str, snooze_id: int,
+                  now: datetime, *, actor_id: str, actor_name: str = "") -> SnoozeRow | None:
+    """End a running snooze of this channel now, refresh the parent it was made from and
+    announce it in the channel; None when the channel has no such snooze (any more)."""
+    with db.session() as session:
+        row = session.scalar(_running_in_channel(channel_id, snooze_id, now).with_for_update())
         if row is None or not _same_team(row.slack_team, team_id):
             return None
         row.cancelled_at = now
         enqueue_parent_refresh(session, alert_id=row.alert_id, channel=row.channel,
                                team_id=row.slack_team, now=now)
+        announce(session, Announcement(
+            Change.SNOOZE_CANCELLED, actor_id, actor_name, rule_name=row.rule_name,
+            title=row.title, snoozed_by_id=row.created_by,
+            snoozed_by_name=row.created_by_name), team_id=row.slack_team,
+            channel_id=row.slack_channel, now=now)
         session.flush()
         session.expunge(row)
         return row
+
+
+def _running_in_channel(channel_id: str, snooze_id: int, now: datetime) -> Select[tuple[SnoozeRow]]:
+    return select(SnoozeRow).where(
+        SnoozeRow.id == snooze_id, SnoozeRow.slack_channel == channel_id,
+        SnoozeRow.until > now, SnoozeRow.cancelled_at.is_(None))
 
 
 def _same_team(stored: str | None, asked: str | None) -> bool:

@@ -25,7 +25,7 @@ from bot.store.models import AlertRow, JobKind, JobRow, JobStatus
 from bot.store.routes import RouteOptions, create_route
 from tests.render.helpers import assert_valid_message
 from tests.slack.test_acknowledge import ack, recent_clear, recent_trigger
-from tests.support.delivery import drain_due, make_due, send
+from tests.support.delivery import alert_messages, drain_due, make_due, send
 from tests.support.servers import LiveServer
 
 AFTER = timedelta(minutes=15)
@@ -151,7 +151,7 @@ def test_reminder_mentions_the_routes_group(slack_config, slack_app, slack_serve
                              headers={"Authorization": f"Bearer {token}"}, timeout=10)
     assert response.status_code == 200, response.text
     drain_due(worker)
-    [parent] = fake_slack.top_level()
+    [parent] = alert_messages(fake_slack)
     first, _ = reminders(worker)
     make_due(worker, first)
     drain_due(worker)

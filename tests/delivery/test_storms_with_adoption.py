@@ -14,7 +14,7 @@ from bot.render import RenderedMessage
 from bot.store.models import AlertRow, JobKind, JobRow, JobStatus
 from tests.render.helpers import assert_valid_message
 from tests.slack.test_acknowledge import recent_trigger
-from tests.support.delivery import drain, drain_due, make_due, send, serving
+from tests.support.delivery import alert_messages, drain, drain_due, make_due, send, serving
 from tests.support.payloads import numbered_alert_event
 from tests.support.slack_requests import choose, click
 
@@ -68,7 +68,7 @@ def test_alerts_snoozed_into_a_thread_do_not_start_a_storm(config, fake_slack):
         drain(worker)
 
         # Still the one parent: no roll-up; each new alert replied quietly in its thread.
-        assert fake_slack.top_level("C0ALERTS") == [parent]
+        assert alert_messages(fake_slack, "C0ALERTS") == [parent]
         replies = fake_slack.thread(parent)
         assert len(replies) == 8
         assert not any(reply.reply_broadcast for reply in replies)

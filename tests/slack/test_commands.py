@@ -9,6 +9,8 @@ from bot.config import Config
 from bot.render import MessageRenderer
 from bot.slack.command_input import CommandInput
 from bot.slack.commands import MAX_LISTED, command_response
+from bot.slack.permissions import ManagePermissions
+from bot.slack.workspaces import GatewayProvider
 from bot.store.alerts import record_parent
 from bot.store.ingest import store_event
 from bot.thousandeyes import parse_event
@@ -28,9 +30,11 @@ def _store_posted_alert(database, number: int, test_name: str, rule_name: str = 
 
 
 def _ask(database, text: str, renderer: MessageRenderer | None = None):
-    return command_response(database, Config(), renderer or MessageRenderer(),
+    config = Config()
+    return command_response(database, config, renderer or MessageRenderer(),
                             CommandInput(text=text, channel_id=CHANNEL, team_id=None,
-                                         user_id="U0ALICE"))
+                                         user_id="U0ALICE"),
+                            ManagePermissions(GatewayProvider(config)))
 
 
 def test_status_escapes_hostile_names_and_stays_within_limits(database):

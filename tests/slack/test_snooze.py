@@ -18,7 +18,7 @@ from bot.render import RenderedMessage
 from bot.store.models import AlertRow, SnoozeRow
 from tests.render.helpers import assert_valid_message
 from tests.slack.test_acknowledge import recent_trigger
-from tests.support.delivery import drain, send
+from tests.support.delivery import alert_messages, drain, send
 from tests.support.slack_requests import (
     choose,
     post_to_slack_endpoint,
@@ -79,7 +79,7 @@ def test_new_alerts_during_a_snooze_thread_quietly_under_the_last_parent(
     parent = snoozed_parent(slack_server, worker, fake_slack)
     send(slack_server, new_alert(1))
     drain(worker)
-    assert fake_slack.top_level() == [parent]
+    assert alert_messages(fake_slack) == [parent]
     [reply] = fake_slack.thread(parent)
     assert "snoozed until" in reply.text.lower() and not reply.reply_broadcast
     assert "<!" not in reply.text.replace("<!date", "")  # no mention
@@ -87,7 +87,7 @@ def test_new_alerts_during_a_snooze_thread_quietly_under_the_last_parent(
     # Another test of the same rule is not snoozed.
     send(slack_server, new_alert(2, test_id=777))
     drain(worker)
-    assert len(fake_slack.top_level()) == 2
+    assert len(alert_messages(fake_slack)) == 2
 
 
 def test_when_the_snooze_ends_new_alerts_get_their_own_parent(slack_server, worker, fake_slack):
@@ -96,7 +96,7 @@ def test_when_the_snooze_ends_new_alerts_get_their_own_parent(slack_server, work
         session.execute(update(SnoozeRow).values(until=utcnow() - timedelta(seconds=1)))
     send(slack_server, new_alert(1))
     drain(worker)
-    assert len(fake_slack.top_level()) == 2
+    assert len(alert_messages(fake_slack)) == 2
 
 
 def test_snooze_list_and_cancel(slack_server, worker, fake_slack):
@@ -114,7 +114,7 @@ def test_snooze_list_and_cancel(slack_server, worker, fake_slack):
     assert "No snoozes" in command(slack_server, "list")["text"]
     send(slack_server, new_alert(1))
     drain(worker)
-    assert len(fake_slack.top_level()) == 2
+    assert len(alert_messages(fake_slack)) == 2
 
 
 def test_a_snooze_choice_round_trips_and_refuses_what_was_not_offered():

@@ -15,6 +15,8 @@ from bot.config import Config
 from bot.render import MessageRenderer
 from bot.slack.command_input import CommandInput
 from bot.slack.commands import command_response
+from bot.slack.permissions import ManagePermissions
+from bot.slack.workspaces import GatewayProvider
 from bot.store.alerts import open_alerts_statement, record_parent
 from bot.store.ingest import store_event
 from bot.thousandeyes import parse_event
@@ -26,7 +28,8 @@ INDEX = "ix_alerts_open_by_channel"
 
 
 def _plan(database, channel: str) -> str:
-    statement = open_alerts_statement(channel, 21)
+    # With the workspace's filter, as the command runs it.
+    statement = open_alerts_statement(channel, "T0FAKE", 21)
     sql = str(statement.compile(database.engine, compile_kwargs={"literal_binds": True}))
     with database.engine.connect() as connection:
         if database.is_sqlite:
@@ -61,9 +64,11 @@ def test_status_lists_only_the_channels_open_alerts_oldest_first(database):
     for number in range(6):
         _store(database, number, channel=CHANNEL if number < 4 else "C0OTHER")
     _store(database, 1, event="clear")  # cleared: leaves the index and the list
-    answer = command_response(database, Config(), MessageRenderer(),
+    config = Config()
+    answer = command_response(database, config, MessageRenderer(),
                               CommandInput(text="status", channel_id=CHANNEL, team_id=None,
-                                           user_id="U0ALICE"))
+                                           user_id="U0ALICE"),
+                              ManagePermissions(GatewayProvider(config)))
     listed = json.dumps(answer.blocks)
     assert [name for name in ("test 0", "test 1", "test 2", "test 3", "test 4")
             if name in listed] == ["test 0", "test 2", "test 3"]

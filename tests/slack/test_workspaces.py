@@ -3,81 +3,16 @@
 from __future__ import annotations
 
 import json
-import re
 import time
 
-import pytest
 import requests
 
-from bot.app import create_app
-from bot.config import Config
 from bot.delivery import queue
-from bot.delivery.runner import DeliveryWorker
 from bot.services import services
-from tests.support.delivery import drain
+from tests.support.delivery import alert_messages, drain
 from tests.support.payloads import load_sample
-from tests.support.servers import LiveServer
-from tests.support.slack_requests import (
-    SIGNING_SECRET,
-    post_to_slack_endpoint,
-    signed_headers,
-    slash_command_body,
-)
-
-CLIENT = ("1111.2222", "client-secret-xyz")
-
-
-@pytest.fixture
-def multi(database_url, fake_slack):
-    fake_slack.add_channel("C0TEAMA", "alerts-a")
-    fake_slack.add_channel("C0TEAMB", "alerts-b")
-    fake_slack.oauth_codes.update({"code-a": ("T0A", "xoxb-team-a"), "code-b": ("T0B", "xoxb-team-b")})
-    fake_slack.client_credentials = CLIENT
-    config = Config(
-        database_url=database_url, slack_client_id=CLIENT[0], slack_client_secret=CLIENT[1],
-        slack_signing_secret=SIGNING_SECRET, slack_api_url=fake_slack.url,
-        public_url="https://bot.example.com", slack_post_interval=0, delivery_threads=0,
-    )
-    app = create_app(config)
-    worker = DeliveryWorker(config, services(app).database, backoff=lambda attempts: 0.05)
-    with LiveServer(app) as server:
-        yield server, worker, app
-    services(app).database.dispose()
-
-
-def install(server, code):
-    """The browser side of "Add to Slack": open the install page, come back with a code."""
-    page = requests.get(server.url + "/slack/install", timeout=10)
-    assert page.status_code == 200
-    match = re.search(r"state=([A-Za-z0-9\-]+)", page.text)
-    assert match and "slack.com/oauth/v2/authorize" in page.text
-    assert f"client_id={CLIENT[0]}" in page.text and "scope=chat:write," in page.text
-    # The state cookie is Secure (production is https); a browser would send it back.
-    cookie = page.headers["Set-Cookie"].split(";", 1)[0]
-    assert match.group(1) in cookie
-    return requests.get(server.url + "/slack/oauth_redirect", headers={"Cookie": cookie},
-                        params={"code": code, "state": match.group(1)}, timeout=10)
-
-
-def command(server, text, channel_id, team_id, user_id="U0ALICE"):
-    body = slash_command_body(text, channel_id=channel_id, user_id=user_id).replace(
-        "team_id=T0FAKE", f"team_id={team_id}")
-    response = post_to_slack_endpoint(server.url, body, signed_headers(body))
-    assert response.status_code == 200, response.text
-    return response.json()["text"]
-
-
-def connect(server, channel_id, team_id, options=""):
-    text = command(server, f"connect {options}".strip(), channel_id, team_id)
-    url = re.search(r"\*URL:\* `([^`]+)`", text).group(1)
-    token = re.search(r"\*Token:\* `([^`]+)`", text).group(1)
-    assert url.startswith("https://bot.example.com/webhooks/thousandeyes/")
-    return url.replace("https://bot.example.com", server.url), token
-
-
-def post_alert(url, token, name="trigger"):
-    return requests.post(url, data=json.dumps(load_sample(name)),
-                         headers={"Authorization": f"Bearer {token}"}, timeout=10)
+from tests.support.slack_requests import post_to_slack_endpoint, signed_headers
+from tests.support.workspaces import command, connect, install, post_alert
 
 
 def test_install_checks_state_and_stores_the_bot_token(multi, fake_slack):
@@ -109,9 +44,9 @@ def test_two_workspaces_get_their_alerts_with_their_own_tokens(multi, fake_slack
     drain(worker)
     posts = {c.args["channel"]: c.token for c in fake_slack.calls_to("chat.postMessage", ok_only=True)}
     assert posts == {"C0TEAMA": "xoxb-team-a", "C0TEAMB": "xoxb-team-b"}
-    [parent_a] = fake_slack.top_level("C0TEAMA")
+    [parent_a] = alert_messages(fake_slack, "C0TEAMA")
     assert parent_a.text.startswith("<!here>")  # the route's mention on trigger
-    [parent_b] = fake_slack.top_level("C0TEAMB")
+    [parent_b] = alert_messages(fake_slack, "C0TEAMB")
     assert "<!here>" not in parent_b.text
 
     assert post_alert(url_b, token_b, "clear").status_code == 200
@@ -174,10 +109,12 @@ def test_uninstall_disables_routes_and_stops_jobs(multi, fake_slack):
     deadline = time.monotonic() + 5
     while time.monotonic() < deadline and not queue.list_jobs(worker.database, dead_only=True):
         time.sleep(0.05)
-    [dead] = queue.list_jobs(worker.database, dead_only=True)
-    assert "uninstalled" in dead.last_error or "app_uninstalled" in dead.last_error
+    # The alert, and the announcement of the connect, both queued before the uninstall.
+    dead = queue.list_jobs(worker.database, dead_only=True)
+    assert sorted(job.kind for job in dead) == ["alert_trigger", "announcement"]
+    assert all("app_uninstalled" in job.last_error for job in dead)
     assert post_alert(url_a, token_a, "test").status_code == 410
     # The other workspace is untouched.
     assert post_alert(url_b, token_b).status_code == 200
     drain(worker)
-    assert [c.token for c in fake_slack.calls_to("chat.postMessage", ok_only=True)] == ["xoxb-team-b"]
+    assert {c.token for c in fake_slack.calls_to("chat.postMessage", ok_only=True)} == {"xoxb-team-b"}

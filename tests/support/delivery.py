@@ -19,6 +19,7 @@ from bot.delivery.kinds import UPDATES_LANE
 from bot.delivery.runner import DeliveryWorker
 from bot.services import services
 from bot.store.models import DeliveryLaneRow, JobRow, JobStatus
+from tests.support.fake_slack import FakeSlack, Message
 from tests.support.servers import LiveServer
 
 TOKEN_HEADER = {"Authorization": "Bearer test-webhook-token-0123456789"}
@@ -107,3 +108,18 @@ def make_due(worker: DeliveryWorker, job: JobRow) -> None:
                         .values(next_attempt_at=now))
         session.execute(update(DeliveryLaneRow).where(DeliveryLaneRow.lane == job.lane)
                         .values(ready_at=now))
+
+
+def is_announcement(message: Message) -> bool:
+    """A message telling the channel who connected, disconnected or snoozed something."""
+    return any(block.get("block_id") == "te_announcement" for block in message.blocks)
+
+
+def announcements(fake_slack: FakeSlack, channel: str | None = None) -> list[str]:
+    """What everyone in the channel read about its webhooks and snoozes, oldest first."""
+    return [m.text for m in fake_slack.top_level(channel) if is_announcement(m)]
+
+
+def alert_messages(fake_slack: FakeSlack, channel: str | None = None) -> list[Message]:
+    """The channel's top-level messages about alerts: announcements left out."""
+    return [m for m in fake_slack.top_level(channel) if not is_announcement(m)]

@@ -14,6 +14,9 @@ It behaves as Slack documents, where our code depends on it:
   the Marketplace, to ``history_calls_per_minute`` calls per method and token (429 with
   ``Retry-After`` beyond) and ``history_page_limit`` messages a call;
 - message metadata comes back only with ``include_all_metadata``;
+- ``users.info`` needs the ``users:read`` scope (``missing_scope`` otherwise, naming it
+  in ``needed``), reads its arguments from the query string or a form body, and shows a
+  user only to a token of the user's own workspace (``user_not_found`` otherwise);
 - an outage (``go_down``): every call answers 503, or the port refuses connections.
 """
 
@@ -29,6 +32,8 @@ from urllib.parse import parse_qs
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
+from bot.slack.oauth import BOT_SCOPES
+
 
 @dataclass
 class Call:
@@ -39,6 +44,8 @@ class Call:
     status: int = 200
     error: str | None = None
     basic: tuple[str | None, str | None] | None = None
+    json_body: bool = False
+    query: dict[str, Any] = field(default_factory=dict)  # the URL's arguments alone
 
 
 @dataclass
@@ -76,6 +83,24 @@ class Channel:
 
 
 @dataclass
+class User:
+    """A workspace member as ``users.info`` describes one."""
+
+    id: str
+    team_id: str
+    name: str
+    is_admin: bool = False
+    is_owner: bool = False
+    is_primary_owner: bool = False
+    deleted: bool = False
+
+
+# What a bot token may do unless a test says otherwise (``token_scopes``): what the app
+# asks for when it is installed (its manifest says the same).
+DEFAULT_SCOPES = frozenset(BOT_SCOPES)
+
+
+@dataclass
 class FakeSlack:
     channels: dict[str, Channel] = field(default_factory=dict)
     # Posts allowed per second per channel; None: no limit.
@@ -84,6 +109,9 @@ class FakeSlack:
     messages: list[Message] = field(default_factory=list)
     faults: list[Fault] = field(default_factory=list)
     tokens: set[str] | None = None  # None: any token is valid
+    # Scopes granted to a token; a token not listed has DEFAULT_SCOPES.
+    token_scopes: dict[str, frozenset[str]] = field(default_factory=dict)
+    users: dict[str, User] = field(default_factory=dict)
     # OAuth: code -> (team_id, bot_token) that oauth.v2.access hands out for it.
     oauth_codes: dict[str, tuple[str, str]] = field(default_factory=dict)
     client_credentials: tuple[str, str] | None = None
@@ -154,6 +182,13 @@ class FakeSlack:
         self.channels[channel_id] = channel
         return channel
 
+    def add_user(self, user_id: str, team_id: str = "T0FAKE", *, admin: bool = False,
+                 owner: bool = False, primary_owner: bool = False) -> User:
+        user = User(user_id, team_id, user_id.lower(), is_admin=admin or owner or primary_owner,
+                    is_owner=owner or primary_owner, is_primary_owner=primary_owner)
+        self.users[user_id] = user
+        return user
+
     def fail(self, method: str, *, status: int = 200, error: str | None = None,
              retry_after: float | None = None, delay: float = 0.0, times: int = 1,
              channel: str | None = None, done_anyway: bool = False) -> None:
@@ -193,7 +228,9 @@ class FakeSlack:
         args = _arguments(request)
         auth = request.headers.get("Authorization", "")
         token = auth[7:] if auth.startswith("Bearer ") else args.get("token")
-        call = Call(method, args, token, time.monotonic())
+        call = Call(method, args, token, time.monotonic(),
+                    json_body=request.mimetype == "application/json",
+                    query={key: values[-1] for key, values in request.args.lists()})
         if request.authorization and request.authorization.type == "basic":
             call.basic = (request.authorization.username, request.authorization.password)
         with self._lock:
@@ -359,9 +396,32 @@ class FakeSlack:
         return 200, {"ok": True, "url": self.socket_mode_url}, {}
 
     def _api_auth_test(self, args: dict[str, Any], call: Call) -> Any:
-        team = next((t for t, token in self.oauth_codes.values() if token == call.token), "T0FAKE")
+        team = self._token_team(call.token)
         return 200, {"ok": True, "team_id": team, "user_id": "U0BOT", "bot_id": f"B{team}",
                      "url": "https://fake.slack.test/", "team": "Fake"}, {}
+
+    def _token_team(self, token: str | None) -> str:
+        return next((t for t, bot in self.oauth_codes.values() if bot == token), "T0FAKE")
+
+    def _api_users_info(self, args: dict[str, Any], call: Call) -> Any:
+        # Slack reads this method's arguments from the query or a form body, not JSON.
+        if call.json_body:
+            args = call.query
+        granted = self.token_scopes.get(call.token or "", DEFAULT_SCOPES)
+        if "users:read" not in granted:
+            return 200, {"ok": False, "error": "missing_scope", "needed": "users:read",
+                         "provided": ",".join(sorted(granted))}, {}
+        user = self.users.get(str(args.get("user", "")))
+        if user is None or user.team_id != self._token_team(call.token):
+            return 200, {"ok": False, "error": "user_not_found"}, {}
+        return 200, {"ok": True, "user": {
+            "id": user.id, "team_id": user.team_id, "name": user.name, "deleted": user.deleted,
+            "real_name": user.name.title(), "is_admin": user.is_admin,
+            "is_owner": user.is_owner, "is_primary_owner": user.is_primary_owner,
+            "is_restricted": False, "is_ultra_restricted": False, "is_bot": False,
+            "is_app_user": False, "updated": 1700000000,
+            "profile": {"display_name": user.name, "real_name": user.name.title()},
+        }}, {}
 
     def _api_oauth_v2_access(self, args: dict[str, Any], call: Call) -> Any:
         if self.client_credentials is not None:
@@ -374,7 +434,8 @@ class FakeSlack:
         team_id, bot_token = grant
         return 200, {
             "ok": True, "access_token": bot_token, "token_type": "bot",
-            "scope": "chat:write,channels:join,channels:read,commands", "bot_user_id": "U0BOT",
+            "scope": ",".join(sorted(self.token_scopes.get(bot_token, DEFAULT_SCOPES))),
+            "bot_user_id": "U0BOT",
             "app_id": "A0APP", "team": {"id": team_id, "name": f"Team {team_id}"},
             "enterprise": None, "is_enterprise_install": False,
             "authed_user": {"id": "U0INSTALLER"},
@@ -382,13 +443,14 @@ class FakeSlack:
 
 
 def _arguments(request: Request) -> dict[str, Any]:
+    query = {key: values[-1] for key, values in request.args.lists()}
     if request.mimetype == "application/json":
         try:
-            return dict(json.loads(request.get_data(as_text=True) or "{}"))
+            return query | dict(json.loads(request.get_data(as_text=True) or "{}"))
         except json.JSONDecodeError:
-            return {}
+            return query
     parsed = parse_qs(request.get_data(as_text=True))
-    return {key: values[-1] for key, values in parsed.items()}
+    return query | {key: values[-1] for key, values in parsed.items()}
 
 
 def _object(value: Any) -> dict[str, Any] | None:

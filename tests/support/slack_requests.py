@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import itertools
 import json
 import time
 from typing import Any
@@ -12,6 +13,9 @@ from urllib.parse import urlencode
 import requests
 
 SIGNING_SECRET = "test-signing-secret"
+# Slack gives every invocation its own trigger_id, so two commands typed alike within a
+# second are two requests, never one request seen twice.
+_invocations = itertools.count(1)
 
 
 def signed_headers(body: str, secret: str = SIGNING_SECRET, timestamp: int | None = None) -> dict[str, str]:
@@ -55,12 +59,15 @@ def block_action_payload(action_id: str, value: str, *, user_id: str, user_name:
 
 
 def slash_command_body(text: str, *, channel_id: str, user_id: str = "U0ALICE",
-                       command: str = "/thousandeyes") -> str:
+                       command: str = "/thousandeyes", team_id: str = "T0FAKE",
+                       user_name: str | None = None) -> str:
+    invocation = next(_invocations)
     return urlencode({
-        "token": "legacy", "team_id": "T0FAKE", "team_domain": "fake", "channel_id": channel_id,
-        "channel_name": "alerts", "user_id": user_id, "user_name": "alice", "command": command,
+        "token": "legacy", "team_id": team_id, "team_domain": "fake", "channel_id": channel_id,
+        "channel_name": "alerts", "user_id": user_id,
+        "user_name": user_name or user_id.removeprefix("U0").lower(), "command": command,
         "text": text, "api_app_id": "A0APP", "response_url": "https://hooks.slack.invalid/cmd",
-        "trigger_id": "1.2.3",
+        "trigger_id": f"{invocation}.{time.time_ns()}.{invocation:x}",
     })
 
 
