@@ -10,6 +10,7 @@ updating only the messages (the roll-up, each page) whose content changed.
 from __future__ import annotations
 
 import logging
+import time
 
 from bot.alert_view import AlertView, DisplayState
 from bot.delivery.messages import JobMessages
@@ -26,6 +27,9 @@ from bot.clock import utcnow
 from bot.delivery import queue
 
 log = logging.getLogger(__name__)
+
+# A refresh reads the storm again when its render is older than this (see _refresh_rollup).
+_RENDERED_FOR = 2.0
 
 
 class StormJobs(JobMessages):
@@ -95,21 +99,22 @@ class StormJobs(JobMessages):
         """Re-render the roll-up of the alert's storm: by the anchor's refresh (any other
         member queues one). Only the messages whose content changed are updated: the
         roll-up first, then its pages, which leave part of the workspace's update budget
-        to the others (a click's refresh)."""
+        to the others (a click's refresh). Updates paced by the budget take a while, so
+        the storm is read again every ``_RENDERED_FOR`` seconds: each update shows the
+        state of its moment, and a later refresh has less left to change."""
         storm = storms.load_storm(self.database, row.storm_id or 0)
         if storm is None or not storm.slack_ts:
             return  # the roll-up, once posted, shows the state as it is then
         if storm.anchor_alert_id != row.id:
             storms.queue_rollup_refresh(self.database, storm.id, utcnow())
             return
-        members = storms.load_members(self.database, storm.id, self.config.parse_options())
-        messages: list[tuple[str, str, RenderedMessage]] = [
-            (storms.ROLLUP_MESSAGE, storm.slack_ts,
-             self.renderer.render_rollup(storm.id, members.views))]
-        for page, message in enumerate(self.renderer.render_storm_pages(members.views)):
-            if page < len(members.storm.pages) and members.storm.pages[page]:
-                messages.append((storms.page_message(page), members.storm.pages[page], message))
-        for key, ts, message in messages:
+        members, messages = self._storm_messages(storm.id, storm.slack_ts)
+        rendered_at = time.monotonic()
+        for key in list(messages):
+            if time.monotonic() - rendered_at > _RENDERED_FOR:
+                members, messages = self._storm_messages(storm.id, storm.slack_ts)
+                rendered_at = time.monotonic()
+            ts, message = messages[key]
             fingerprint = message.fingerprint()
             if members.storm.shown.get(key) == fingerprint:
                 continue
@@ -118,6 +123,19 @@ class StormJobs(JobMessages):
             record_shown(self.database, storm.id, key, fingerprint)
         storms.record_rendered(self.database, storm.id, members.storm.version,
                                default_channel=self.config.slack_channel or "")
+
+    def _storm_messages(self, storm_id: int, rollup_ts: str) -> tuple[
+            storms.StormMembers, dict[str, tuple[str, RenderedMessage]]]:
+        """The storm's members now, and its posted messages rendered from them by key
+        (the roll-up first, then its pages), each with its ts."""
+        members = storms.load_members(self.database, storm_id, self.config.parse_options())
+        messages = {storms.ROLLUP_MESSAGE: (rollup_ts, self.renderer.render_rollup(
+            storm_id, members.views))}
+        posted = members.storm.pages
+        for page, message in enumerate(self.renderer.render_storm_pages(members.views)):
+            if page < len(posted) and posted[page]:
+                messages[storms.page_message(page)] = (posted[page], message)
+        return members, messages
 
     def _storm_reminder(self, job: ClaimedJob, row: AlertRow, view: AlertView,
                         args: ReminderArgs) -> None:

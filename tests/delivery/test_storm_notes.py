@@ -180,3 +180,23 @@ def drain_until_posted(worker, fake_slack, rollup) -> None:
     """Run jobs until the notes reply reached Slack (its job then waits for a retry)."""
     wait_for(lambda: (worker.run_once(), fake_slack.thread(rollup))[1], 10,
              "the notes reply posted")
+
+
+def test_once_every_alert_of_a_storm_cleared_a_new_alert_gets_its_own_parent(
+        storm_config, fake_slack):
+    with serving(storm_config) as (server, worker):
+        rollup = storm_of(7, server, worker, fake_slack)
+        for number in range(6):
+            send(server, alert("clear", number))
+        send(server, alert("trigger", 20))  # one alert of the storm is still open: joins it
+        drain(worker)
+        assert [m.ts for m in fake_slack.top_level("C0ALERTS")] == [rollup.ts]
+        assert name_of(20) in body(rollup)
+        for number in (6, 20):
+            send(server, alert("clear", number))
+        drain(worker)
+        # The storm is over (STORM_QUIET has not passed): the next alert is news of its own.
+        send(server, alert("trigger", 21))
+        drain(worker)
+    tops = fake_slack.top_level("C0ALERTS")
+    assert len(tops) == 2 and name_of(21) in body(tops[1]) and name_of(21) not in body(rollup)
