@@ -183,16 +183,21 @@ def run(alerts: int, acks: int, revision: str, code: Path, args: argparse.Namesp
             visible = _wait(lambda: len(channel.visible()) == alerts,
                             began + alerts * 1.2 + args.deadline)
             result["storm_visible_s"] = visible
+            result["rollups"] = sum(1 for m in fake.top_level(CHANNEL) if _is_rollup(m))
+            result["top_level"] = len(fake.top_level(CHANNEL))
             if visible is None:
                 return result
             _wait(lambda: open_jobs(url) == 0, time.monotonic() + 30, poll=0.5)
             if acks:
                 rollup = channel.rollup()
                 assert rollup is not None, "no roll-up"
+                before_acks = len(fake.calls)
                 result["acks_ok"] = _acknowledge(serve, rollup, acks)
                 acked = _wait(lambda: open_jobs(url) == 0, time.monotonic() + args.deadline,
                               poll=0.5)
                 result["acks_done_s"] = acked
+                result["ack_calls"] = sum(1 for c in fake.calls[before_acks:]
+                                          if c.method.startswith("chat."))
             mark = len(fake.calls)
             cleared_from = time.monotonic()
             deadline = cleared_from + args.deadline

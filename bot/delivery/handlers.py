@@ -98,7 +98,10 @@ class JobExecutor(StormJobs):
     def refresh_parent(self, job: ClaimedJob) -> None:
         row, view = self._alert(job)
         if self._has_parent(row) and self._owns_parent(row):
-            self._refresh_parent(row, view)
+            if row.storm_id is None:
+                self._update_parent(row, view)
+            else:
+                self._refresh_rollup(job, row)
         # Without a parent the pending trigger job will post the current state anyway.
 
     def ack_note(self, job: ClaimedJob) -> None:
@@ -131,13 +134,6 @@ class JobExecutor(StormJobs):
         message = self.renderer.render_reminder_note(
             view, args.unacknowledged_for, args.number, mention=self._options(row).mention)
         self._post(job, row.slack_channel or "", message, thread_ts=row.slack_ts)
-
-    def _refresh_parent(self, row: AlertRow, view: AlertView) -> None:
-        """Re-render the alert's parent: its own, or its storm's roll-up."""
-        if row.storm_id is None:
-            self._update_parent(row, view)
-        else:
-            self._refresh_rollup(row)
 
     # --- helpers --------------------------------------------------------------------
     def _thread_under_earlier_parent(self, job: ClaimedJob, row: AlertRow,

@@ -42,14 +42,15 @@ KINDS: dict[JobKind, KindSpec] = {
     JobKind.WEBHOOK_TEST: KindSpec("webhook_test", posts=True, news=True),
     JobKind.UNKNOWN_EVENT: KindSpec("unknown_event", posts=True, news=True),
     # A new parent, or a storm's roll-up (its anchor's trigger), or nothing for an alert
-    # listed in a roll-up: cheap to claim first either way.
+    # that joins a roll-up: cheap to claim first either way.
     JobKind.ALERT_TRIGGER: KindSpec("alert_trigger", posts=True, news=True),
     JobKind.ALERT_CLEAR: KindSpec("alert_clear", posts=True),
     JobKind.ACK_NOTE: KindSpec("ack_note", posts=True),
-    # Jobs of the storm's anchor alert, like every post and update of its roll-up. The
-    # pages list a new storm's alerts past what the roll-up shows: news. A page does not
-    # wait for the roll-up's refresh (it is posted showing the state of its time).
-    JobKind.STORM_PAGE: KindSpec("storm_page", posts=True, news=True,
+    # Jobs of the storm's anchor alert, like every post and update of its roll-up. A page
+    # is a thread message: the triggers of alerts still arriving go first (joining the
+    # storm costs no post), and so does a new alert's parent. It does not wait for the
+    # roll-up's refresh (it is posted showing the state of its time).
+    JobKind.STORM_PAGE: KindSpec("storm_page", posts=True,
                                  overtakes=frozenset({JobKind.REFRESH_PARENT})),
     # The roll-up's thread reply telling what cleared or was acknowledged since the last
     # one; it waits for the roll-up and its pages, not for a refresh paced by the

@@ -20,6 +20,7 @@ from bot.render.rollup import AckLine
 from bot.slack.errors import ClaimLost, PermanentError
 from bot.store import storm_notes, storms
 from bot.store.database import Database
+from bot.store.jobs import newer_refresh_waiting
 from bot.store.models import AlertRow
 from bot.store.reminders import ReminderArgs
 from bot.store.retry import with_db_retries
@@ -95,13 +96,15 @@ class StormJobs(JobMessages):
                              utcnow(), default_channel=self.config.slack_channel or "",
                              fingerprint=None if job.uncertain else message.fingerprint())
 
-    def _refresh_rollup(self, row: AlertRow) -> None:
+    def _refresh_rollup(self, job: ClaimedJob, row: AlertRow) -> None:
         """Re-render the roll-up of the alert's storm: by the anchor's refresh (any other
         member queues one). Only the messages whose content changed are updated: the
         roll-up first, then its pages, which leave part of the workspace's update budget
         to the others (a click's refresh). Updates paced by the budget take a while, so
         the storm is read again every ``_RENDERED_FOR`` seconds: each update shows the
-        state of its moment, and a later refresh has less left to change."""
+        state of its moment, and a later refresh has less left to change. A refresh
+        queued meanwhile (a click) would wait for this one: before each page it takes
+        over, starting with the roll-up."""
         storm = storms.load_storm(self.database, row.storm_id or 0)
         if storm is None or not storm.slack_ts:
             return  # the roll-up, once posted, shows the state as it is then
@@ -118,8 +121,12 @@ class StormJobs(JobMessages):
             fingerprint = message.fingerprint()
             if members.storm.shown.get(key) == fingerprint:
                 continue
-            self._update_message(storm.slack_channel or "", ts, message,
-                                 low_priority=key != storms.ROLLUP_MESSAGE)
+            low_priority = key != storms.ROLLUP_MESSAGE
+            if low_priority and newer_refresh_waiting(self.database, row.id, job.id):
+                log.info("refresh job %d: a newer refresh of storm %d takes over", job.id,
+                         storm.id)
+                return
+            self._update_message(storm.slack_channel or "", ts, message, low_priority)
             record_shown(self.database, storm.id, key, fingerprint)
         storms.record_rendered(self.database, storm.id, members.storm.version,
                                default_channel=self.config.slack_channel or "")

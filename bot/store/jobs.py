@@ -143,6 +143,16 @@ def queue_parent_refresh(db: Database, *, alert_id: int, channel: str, now: date
                                team_id=team_id)
 
 
+def newer_refresh_waiting(db: Database, alert_id: int, job_id: int) -> bool:
+    """Whether a refresh of the alert queued after job ``job_id`` waits to start."""
+    with db.session() as session:
+        return session.scalar(
+            select(JobRow.id)
+            .where(JobRow.alert_id == alert_id, JobRow.status == JobStatus.PENDING,
+                   JobRow.kind == JobKind.REFRESH_PARENT, JobRow.id > job_id)
+            .limit(1)) is not None
+
+
 def _lock_pending_refresh(session: Session, alert_id: int) -> JobRow | None:
     """The alert's pending refresh, locked until the caller's transaction ends.
 

@@ -211,6 +211,8 @@ class StormRow(Base):
     # so the roll-up's Slack calls run in order like any alert's.
     anchor_alert_id: Mapped[int] = mapped_column(Id)
     opened_at: Mapped[datetime]
+    # When the latest alert that joined it arrived: the storm ends once an alert arrives
+    # more than STORM_QUIET after that.
     last_joined_at: Mapped[datetime]
     closed_at: Mapped[datetime | None]
     slack_channel: Mapped[str | None] = mapped_column(String(100))

@@ -136,11 +136,15 @@ def _place(session: Session, alert_id: int, lane: str, now: datetime,
     if alert.slack_ts or alert.thread_alert_id is not None:
         return None  # it has its own parent already, or replies in an earlier alert's thread
     storm = session.scalar(select(StormRow).where(StormRow.open_lane == lane).with_for_update())
-    if storm is not None and (storm.last_joined_at < now - settings.quiet
+    # Quiet is counted between arrivals, not between the trigger jobs that place them:
+    # those wait their turn in a channel that posts once a second.
+    arrived = alert.last_event_at
+    if storm is not None and (arrived - storm.last_joined_at > settings.quiet
                               or not _has_open_alerts(session, storm.id)):
         # Quiet long enough, or every alert of it cleared: a new alert is news of its
         # own, not a line in a roll-up that says the outage is over.
-        log.info("storm %d of %s is over (last joined %s)", storm.id, lane, storm.last_joined_at)
+        log.info("storm %d of %s is over (its last alert arrived %s)", storm.id, lane,
+                 storm.last_joined_at)
         storm.open_lane, storm.closed_at = None, now
         session.flush()
         storm = None
@@ -150,7 +154,7 @@ def _place(session: Session, alert_id: int, lane: str, now: datetime,
         if 1 + len(waiting) + recent <= settings.threshold:
             return None
         storm = StormRow(lane=lane, open_lane=lane, anchor_alert_id=alert_id, opened_at=now,
-                         last_joined_at=now, version=0, rendered_version=0, pages=[])
+                         last_joined_at=arrived, version=0, rendered_version=0, pages=[])
         session.add(storm)
         session.flush()  # the unique open_lane: raises IntegrityError if one was opened
         log.info("storm %d opened in %s with %d alerts", storm.id, lane, 1 + len(waiting))
@@ -168,7 +172,9 @@ def _join(session: Session, storm: StormRow, alert_ids: list[int], now: datetime
     session.execute(update(alerts).where(alerts.c.id.in_(alert_ids), alerts.c.storm_id.is_(None))
                     .values(**values))
     storm.version += 1
-    storm.last_joined_at = now
+    latest = session.scalar(select(func.max(alerts.c.last_event_at))
+                            .where(alerts.c.id.in_(alert_ids)))
+    storm.last_joined_at = max(storm.last_joined_at, latest or now)
     if storm.slack_ts:
         refresh_rollup(session, storm, now)
 

@@ -10,6 +10,7 @@ scaled to it, so that pacing has to happen within a few seconds.
 from __future__ import annotations
 
 import bisect
+import threading
 import json
 from datetime import datetime, timedelta, timezone
 
@@ -190,3 +191,38 @@ def test_clicks_while_the_budget_is_spent_share_one_update_showing_all_of_them(
         wait_for(lambda: len(fake_slack.thread(parent)) == 3, 10, "three notes")
         worker.stop()
     assert parent.updates == 1
+
+
+def test_a_click_during_a_long_rollup_refresh_takes_it_over_instead_of_waiting_for_it(
+        slack_config, fake_slack):
+    config = slack_config.with_overrides(storm_rollup=True, storm_threshold=5)
+    with serving(config) as (server, worker):
+        for number in range(45):  # a roll-up and two thread pages
+            send(server, storm_payload("trigger", number))
+        drain(worker, timeout=60)
+        [rollup] = fake_slack.top_level("C0ALERTS")
+        pages = fake_slack.thread(rollup)
+        where = dict(channel_id=rollup.channel, message_ts=rollup.ts)
+        storm_ref = next(e["value"] for b in rollup.blocks if b.get("type") == "actions"
+                         for e in b["elements"] if e["action_id"] == ACKNOWLEDGE_ALL)
+        menu = next(e for b in rollup.blocks if b.get("type") == "actions"
+                    for e in b["elements"] if e["action_id"] == ACKNOWLEDGE_ONE)
+        assert click(server.url, ACKNOWLEDGE_ALL, storm_ref, user_id="U0BOB", user_name="bob",
+                     **where).status_code == 200
+        mark = len(fake_slack.calls_to("chat.update"))
+        # The refresh for bob's click: its roll-up update is slow to answer, as a long
+        # pass of paced page updates would be ...
+        fake_slack.slow("chat.update", 1.0)
+        running = threading.Thread(target=worker.run_once)
+        running.start()
+        wait_for(lambda: len(fake_slack.calls_to("chat.update")) > mark, 10, "refresh under way")
+        # ... when alice picks an alert from the menu: her refresh is queued behind it.
+        assert pick(server.url, ACKNOWLEDGE_ONE, menu["options"][3]["value"], user_id="U0ALICE",
+                    user_name="alice", **where).status_code == 200
+        running.join(10)
+        # The running refresh updated the roll-up, then left the pages to the newer one.
+        assert len(fake_slack.calls_to("chat.update")) == mark + 1
+        assert [page.updates for page in pages] == [0, 0]
+        drain(worker, timeout=30)
+    assert [page.updates for page in pages] == [1, 1]
+    assert all("Triggered" not in json.dumps(page.blocks) for page in pages)

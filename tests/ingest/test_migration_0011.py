@@ -32,6 +32,6 @@ def test_jobs_and_storms_from_before_the_upgrade_get_their_priority_and_no_finge
     with database.session() as session:
         priorities = dict(session.execute(select(JobRow.kind, JobRow.priority)).all())
         storm = session.scalars(select(StormRow)).one()
-    assert priorities == {"alert_clear": 1, "alert_trigger": 0, "ack_note": 1, "storm_page": 0}
+    assert priorities == {"alert_clear": 1, "alert_trigger": 0, "ack_note": 1, "storm_page": 1}
     assert storm.shown == {}
     database.dispose()

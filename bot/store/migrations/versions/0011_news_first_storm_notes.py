@@ -1,7 +1,7 @@
 """News first in a channel, and what a storm's messages show.
 
 ``outbox_jobs.priority``: within a delivery lane a claim takes news (a job that posts a
-new parent: 0) before thread notes and the rest (1); the lane index gains the column
+new parent: 0) before thread messages and the rest (1); the lane index gains the column
 between the lane and the due time, so the claim still reads the index in order. Jobs
 queued before the upgrade get the priority of their kind.
 
@@ -21,7 +21,7 @@ branch_labels = None
 depends_on = None
 
 # The kinds bot.delivery.kinds marks as news, as they were when this was written.
-_NEWS_KINDS = ("alert_trigger", "webhook_test", "unknown_event", "storm_page")
+_NEWS_KINDS = ("alert_trigger", "webhook_test", "unknown_event")
 
 
 def upgrade() -> None:
