@@ -13,6 +13,7 @@ from bot.store.database import Database
 from tests.support.browser import browser  # noqa: F401 (a fixture: headless Chromium)
 from tests.support.databases import fresh_database_url
 from tests.support.fake_slack import FakeSlack
+from tests.support.fake_thousandeyes import fake_thousandeyes  # noqa: F401 (a fixture)
 from tests.support.servers import LiveServer
 
 WEBHOOK_TOKEN = "test-webhook-token-0123456789"
