@@ -24,6 +24,8 @@ from bot.slack.errors import PermanentError
 from bot.store import storm_notes, storms
 from bot.store.acknowledgements import AckNoteArgs
 from bot.store.adoption import AdoptionReason, thread_parent
+from bot.store.alerts import record_parent_shown
+from bot.store.retry import with_db_retries
 from bot.store.models import AlertRow
 from bot.store.reminders import ReminderArgs, still_applies
 from bot.clock import utcnow
@@ -159,7 +161,7 @@ class JobExecutor(StormJobs):
         if self._owns_parent(row):
             # It shows this alert from now on: refreshed once the job records that.
             self._queue_refresh(row)
-        self.parent_posted = (row.id, channel, ts)
+        self.parent_posted = (row.id, channel, ts, None)  # it shows the earlier alert
         return True
 
     def _owns_parent(self, row: AlertRow) -> bool:
@@ -173,11 +175,23 @@ class JobExecutor(StormJobs):
 
     def _post_parent(self, job: ClaimedJob, row: AlertRow, view: AlertView) -> None:
         # Only the first post notifies the route's audience; updates never mention.
-        view = replace(view, mention=self._options(row).mention)
-        posted = self._post(job, self._channel(job), self.renderer.render_parent(view))
-        # The job ends here: the parent is recorded with its outcome, in one transaction.
-        self.parent_posted = (row.id, posted.channel, posted.ts)
+        mention = self._options(row).mention
+        message = self.renderer.render_parent(replace(view, mention=mention))
+        posted = self._post(job, self._channel(job), message)
+        # The job ends here: the parent is recorded with its outcome, in one transaction,
+        # with what a refresh of the same state would show (a post found after a lost
+        # answer may show an earlier state: not known).
+        as_refreshed = self.renderer.render_parent(view) if mention else message
+        shown = None if job.uncertain else as_refreshed.fingerprint()
+        self.parent_posted = (row.id, posted.channel, posted.ts, shown)
 
     def _update_parent(self, row: AlertRow, view: AlertView) -> None:
-        self._update_message(row.slack_channel or "", row.slack_ts or "",
-                             self.renderer.render_parent(view))
+        """Update the parent, unless it shows this already (a trigger posted after its
+        clear arrived shows it cleared; a click undone before its refresh ran)."""
+        message = self.renderer.render_parent(view)
+        shown = message.fingerprint()
+        if row.parent_shown == shown:
+            return
+        self._update_message(row.slack_channel or "", row.slack_ts or "", message)
+        with_db_retries(lambda: record_parent_shown(self.database, row.id, shown),
+                        f"recording what alert {row.id}'s parent shows")

@@ -38,25 +38,26 @@ class KindSpec:
     news: bool = False
 
 
+# A post never waits for a refresh of its alert's parent: refreshes wait for the
+# workspace's update budget, and one renders the state stored when it runs, so what the
+# post changed is shown by it or by the refresh the post queues.
+_REFRESH = frozenset({JobKind.REFRESH_PARENT})
+
 KINDS: dict[JobKind, KindSpec] = {
     JobKind.WEBHOOK_TEST: KindSpec("webhook_test", posts=True, news=True),
     JobKind.UNKNOWN_EVENT: KindSpec("unknown_event", posts=True, news=True),
     # A new parent, or a storm's roll-up (its anchor's trigger), or nothing for an alert
     # that joins a roll-up: cheap to claim first either way.
-    JobKind.ALERT_TRIGGER: KindSpec("alert_trigger", posts=True, news=True),
-    JobKind.ALERT_CLEAR: KindSpec("alert_clear", posts=True),
-    JobKind.ACK_NOTE: KindSpec("ack_note", posts=True),
+    JobKind.ALERT_TRIGGER: KindSpec("alert_trigger", posts=True, news=True, overtakes=_REFRESH),
+    JobKind.ALERT_CLEAR: KindSpec("alert_clear", posts=True, overtakes=_REFRESH),
+    JobKind.ACK_NOTE: KindSpec("ack_note", posts=True, overtakes=_REFRESH),
     # Jobs of the storm's anchor alert, like every post and update of its roll-up. A page
     # is a thread message: the triggers of alerts still arriving go first (joining the
-    # storm costs no post), and so does a new alert's parent. It does not wait for the
-    # roll-up's refresh (it is posted showing the state of its time).
-    JobKind.STORM_PAGE: KindSpec("storm_page", posts=True,
-                                 overtakes=frozenset({JobKind.REFRESH_PARENT})),
+    # storm costs no post), and so does a new alert's parent.
+    JobKind.STORM_PAGE: KindSpec("storm_page", posts=True, overtakes=_REFRESH),
     # The roll-up's thread reply telling what cleared or was acknowledged since the last
-    # one; it waits for the roll-up and its pages, not for a refresh paced by the
-    # workspace's update budget.
-    JobKind.STORM_NOTES: KindSpec("storm_notes", posts=True,
-                                  overtakes=frozenset({JobKind.REFRESH_PARENT})),
+    # one; it waits for the roll-up and its pages.
+    JobKind.STORM_NOTES: KindSpec("storm_notes", posts=True, overtakes=_REFRESH),
     # A refresh re-renders the parent from the state stored when it runs, and a thread
     # note never changes the parent: waiting for notes only held the parent behind the
     # channel's paced posts. It still waits for the jobs that create or change the
@@ -66,7 +67,7 @@ KINDS: dict[JobKind, KindSpec] = {
                                                           JobKind.STORM_NOTES})),
     # Due REMINDER_AFTER from its trigger: it waits for the trigger's parent, and never
     # holds back the clear or acknowledgement that makes it moot.
-    JobKind.REMINDER: KindSpec("reminder", posts=True, blocks_later=False),
+    JobKind.REMINDER: KindSpec("reminder", posts=True, blocks_later=False, overtakes=_REFRESH),
 }
 
 

@@ -57,8 +57,9 @@ class JobMessages:
     # Every chat.update of the job takes a slot of its workspace's update budget.
     updates: JobUpdates
     lookup_interval: timedelta = timedelta(seconds=60)
-    # (alert id, channel id, ts) of the parent this run posted, for the runner to record.
-    parent_posted: tuple[int, str, str] | None = field(default=None, init=False)
+    # (alert id, channel id, ts, fingerprint of what it shows if known) of the parent this
+    # run posted, for the runner to record.
+    parent_posted: tuple[int, str, str, str | None] | None = field(default=None, init=False)
     _looked_for_earlier_post: bool = field(default=False, init=False)
 
     def _save_progress(self, job: ClaimedJob) -> None:

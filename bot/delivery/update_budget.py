@@ -47,8 +47,9 @@ class UpdateBudget:
 
     calls: int = TIER_3_PER_MINUTE  # at most this many updates in any ``window``
     window: timedelta = timedelta(minutes=1)
-    # Slots a quiet workspace may use at once; the rest of the window is paced.
-    burst: int = 10
+    # Slots a quiet workspace may use at once (a wave of clears, of clicks); the rest of
+    # the window is paced (a storm's pages).
+    burst: int = 20
     # Slots an update of low priority leaves to the others.
     keep: int = 3
 
@@ -58,8 +59,8 @@ class UpdateBudget:
 
     @classmethod
     def per_minute(cls, calls: int) -> "UpdateBudget":
-        """The budget for ``calls`` updates a minute, a fifth of them as a burst."""
-        burst = max(2, calls // 5)
+        """The budget for ``calls`` updates a minute, two fifths of them as a burst."""
+        burst = max(2, calls * 2 // 5)
         return cls(calls, timedelta(minutes=1), burst, min(3, burst - 1))
 
     @property
@@ -107,7 +108,7 @@ class JobUpdates:
     """
 
     def __init__(self, db: Database, budget: UpdateBudget | None, team_id: str | None, *,
-                 max_wait: float = 2.0, sleep: Callable[[float], object] = time.sleep,
+                 max_wait: float = 2.5, sleep: Callable[[float], object] = time.sleep,
                  clock: Callable[[], datetime] = utcnow) -> None:
         self._db = db
         self._budget = budget

@@ -156,6 +156,9 @@ class AlertRow(Base):
     slack_team: Mapped[str | None] = mapped_column(String(32))
     slack_channel: Mapped[str | None] = mapped_column(String(100))
     slack_ts: Mapped[str | None] = mapped_column(String(32))
+    # A fingerprint of what the parent shows, as last posted or updated (None: not known):
+    # a refresh that would send the same calls Slack for nothing.
+    parent_shown: Mapped[str | None] = mapped_column(String(32))
     # What the alert is about, as adoption compares it: the rule and the test, agent or
     # device (bot.store.adoption.subject_key). None for alerts stored before 0009.
     subject_key: Mapped[str | None] = mapped_column(String(300))

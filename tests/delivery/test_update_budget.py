@@ -15,7 +15,7 @@ import json
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from bot.actions import ACKNOWLEDGE, ACKNOWLEDGE_ALL, ACKNOWLEDGE_ONE, encode_alert_ref
 from bot.delivery.kinds import updates_lane
@@ -25,14 +25,14 @@ from bot.clock import utcnow
 from bot.store.database import Database
 from bot.store.jobs import enqueue
 from bot.store.models import AlertRow, DeliveryLaneRow, JobKind
-from tests.support.delivery import drain, send, serving
+from tests.support.delivery import drain, hold_lanes, release_lanes, send, serving
 from tests.support.fake_slack import FakeSlack
 from tests.support.payloads import numbered_alert_event
 from tests.support.slack_requests import click, pick
 from tests.support.waiting import wait_for
 
 T0 = datetime(2026, 12, 6, 12, 0, tzinfo=timezone.utc)
-TIER_3 = UpdateBudget()  # 50 a minute: a burst of 10, then one every 1.5 s
+TIER_3 = UpdateBudget()  # 50 a minute: a burst of 20, then one every 2 s
 
 
 # --- the budget's arithmetic, with time moved by hand ---------------------------------
@@ -40,11 +40,11 @@ TIER_3 = UpdateBudget()  # 50 a minute: a burst of 10, then one every 1.5 s
 
 def test_a_quiet_workspace_gets_a_burst_then_one_update_per_interval():
     next_at, slots = T0 - timedelta(hours=1), []
-    for _ in range(13):
+    for _ in range(23):
         slot = TIER_3.slot(next_at, T0)
         slots.append((slot - T0).total_seconds())
         next_at = TIER_3.after(next_at, slot)
-    assert slots == [0.0] * 10 + [1.5, 3.0, 4.5]
+    assert slots == [0.0] * 20 + [2.0, 4.0, 6.0]
 
 
 def test_no_minute_ever_holds_more_than_50_updates_however_they_are_asked_for():
@@ -82,19 +82,19 @@ def test_every_process_takes_from_one_budget_per_workspace(database, database_ur
                     team_id=team, now=T0)
     other_process = Database(database_url)
     try:
-        waits = [take_update_slot(db, "T0ONE", TIER_3, T0, max_wait=1.6)
-                 for db in [database, other_process] * 5]
-        assert waits == [0.0] * 10
-        assert take_update_slot(other_process, "T0ONE", TIER_3, T0, max_wait=1.6) == 1.5
+        waits = [take_update_slot(db, "T0ONE", TIER_3, T0, max_wait=2.5)
+                 for db in [database, other_process] * 10]
+        assert waits == [0.0] * 20
+        assert take_update_slot(other_process, "T0ONE", TIER_3, T0, max_wait=2.5) == 2.0
         with pytest.raises(UpdateBudgetSpent) as spent:
-            take_update_slot(database, "T0ONE", TIER_3, T0, max_wait=1.6)
-        assert spent.value.retry_after == 3.0  # nothing was reserved for it
+            take_update_slot(database, "T0ONE", TIER_3, T0, max_wait=2.5)
+        assert spent.value.retry_after == 4.0  # nothing was reserved for it
         # The other workspace's budget is its own.
-        assert take_update_slot(database, "T0TWO", TIER_3, T0, max_wait=1.6) == 0.0
+        assert take_update_slot(database, "T0TWO", TIER_3, T0, max_wait=2.5) == 0.0
         # A claim of the lane waits for the budget too: its next slot is the lane's.
         with database.session() as session:
             next_at = session.get(DeliveryLaneRow, updates_lane("T0ONE")).next_post_at
-        assert next_at == T0 + timedelta(seconds=3)
+        assert next_at == T0 + timedelta(seconds=4)
     finally:
         other_process.dispose()
 
@@ -110,6 +110,17 @@ SCALED = UpdateBudget(calls=12, window=timedelta(seconds=WINDOW), burst=4, keep=
 def _scaled_worker(first: DeliveryWorker) -> DeliveryWorker:
     return DeliveryWorker(first.config, first.database, backoff=lambda attempts: 0.05,
                           update_budget=SCALED)
+
+
+def _spend_update_budget(worker: DeliveryWorker, until: datetime) -> None:
+    """The workspace's next update slot is ``until`` (as if other refreshes took the rest)."""
+    with worker.database.session() as session:
+        lane = session.get(DeliveryLaneRow, updates_lane(None))
+        if lane is None:  # no refresh was queued yet: the lane starts with the first one
+            session.add(DeliveryLaneRow(lane=updates_lane(None), team_id=None, channel="",
+                                        next_post_at=until, ready_at=None))
+        else:
+            lane.next_post_at = until
 
 
 def _refused_updates(fake: FakeSlack) -> list:
@@ -175,20 +186,19 @@ def test_clicks_while_the_budget_is_spent_share_one_update_showing_all_of_them(
         [parent] = fake_slack.top_level("C0ALERTS")
         with worker.database.session() as session:
             alert_id = session.scalar(select(AlertRow.id))
-        # The workspace's budget is spent for the next moment (other refreshes took it).
-        with worker.database.session() as session:
-            session.execute(update(DeliveryLaneRow)
-                            .where(DeliveryLaneRow.lane == updates_lane(None))
-                            .values(next_post_at=utcnow() + timedelta(seconds=1)))
+        # The workspace's budget is spent (other refreshes took it) while three people click.
+        _spend_update_budget(worker, until=utcnow() + timedelta(minutes=5))
         worker.start(2)
         for user in ("alice", "bob", "carol"):
             assert click(server.url, ACKNOWLEDGE, encode_alert_ref(alert_id),
                          user_id=f"U0{user.upper()}", user_name=user,
                          channel_id=parent.channel, message_ts=parent.ts).status_code == 200
+        wait_for(lambda: len(fake_slack.thread(parent)) == 3, 10, "three notes")
+        assert parent.updates == 0
+        _spend_update_budget(worker, until=utcnow())  # the next slot comes
         wait_for(lambda: parent.updates >= 1 and all(
             name in json.dumps(parent.blocks) for name in ("U0ALICE", "U0BOB", "U0CAROL")),
             10, "the parent showing all three")
-        wait_for(lambda: len(fake_slack.thread(parent)) == 3, 10, "three notes")
         worker.stop()
     assert parent.updates == 1
 
@@ -226,3 +236,16 @@ def test_a_click_during_a_long_rollup_refresh_takes_it_over_instead_of_waiting_f
         drain(worker, timeout=30)
     assert [page.updates for page in pages] == [1, 1]
     assert all("Triggered" not in json.dumps(page.blocks) for page in pages)
+
+
+def test_a_refresh_that_would_show_what_the_parent_shows_calls_slack_for_nothing(
+        slack_config, fake_slack):
+    with serving(slack_config) as (server, worker):
+        hold_lanes(worker, seconds=600)  # Slack was slow: the clear arrives before the post
+        send(server, numbered_alert_event("trigger", 1, "budget", "budget-test-late"))
+        send(server, numbered_alert_event("clear", 1, "budget", "budget-test-late"))
+        release_lanes(worker)
+        drain(worker)
+    [parent] = fake_slack.top_level("C0ALERTS")
+    assert "Cleared" in parent.text and len(fake_slack.thread(parent)) == 1
+    assert fake_slack.calls_to("chat.update") == []  # it was posted showing it cleared

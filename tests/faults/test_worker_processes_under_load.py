@@ -141,11 +141,12 @@ def test_three_worker_processes_deliver_clicks_and_clears_once(
         posts = fake_slack.calls_to("chat.postMessage", ok_only=True)
         updates = fake_slack.calls_to("chat.update", ok_only=True)
         # parent + 3 notes + clear reply; 1 to 4 refreshes (the clicks' and the clear's: one
-        # shares a refresh that has not started yet), each one chat.update.
+        # shares a refresh that has not started yet), each at most one chat.update (none
+        # when the parent shows that state already).
         refreshes = _refresh_jobs(database)
         assert ALERTS <= refreshes <= ALERTS * 4, refreshes
         assert len(posts) == ALERTS * 5, len(posts)
-        assert len(updates) == refreshes, (len(updates), refreshes)
+        assert ALERTS <= len(updates) <= refreshes, (len(updates), refreshes)
         assert not [c for c in fake_slack.calls_to("chat.update") if c.status == 429]
         assert all(f.remaining == 0 for f in fake_slack.faults)
         counts = job_counts(database_url)

@@ -5,8 +5,9 @@ new parent: 0) before thread messages and the rest (1); the lane index gains the
 between the lane and the due time, so the claim still reads the index in order. Jobs
 queued before the upgrade get the priority of their kind.
 
-``storms.shown``: a fingerprint of what the roll-up and each of its thread pages show,
-so a refresh updates only the messages whose content changed.
+``storms.shown`` and ``alerts.parent_shown``: a fingerprint of what the roll-up and each
+of its thread pages show, and of what an alert's parent shows, so a refresh updates only
+the messages whose content changed.
 
 Revision ID: 0011
 Revises: 0010
@@ -39,9 +40,13 @@ def upgrade() -> None:
     with op.batch_alter_table("storms") as batch:
         batch.add_column(sa.Column("shown", sa.JSON(), nullable=False,
                                    server_default=sa.text("'{}'")))
+    with op.batch_alter_table("alerts") as batch:
+        batch.add_column(sa.Column("parent_shown", sa.String(32), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("alerts") as batch:
+        batch.drop_column("parent_shown")
     with op.batch_alter_table("storms") as batch:
         batch.drop_column("shown")
     with op.batch_alter_table("outbox_jobs") as batch:
