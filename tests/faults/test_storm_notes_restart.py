@@ -51,9 +51,10 @@ def test_kill_9_while_posting_a_storms_clear_reply_tells_each_clear_once(
         rollups = [m for m in fake_slack.top_level(CHANNEL) if m.text.startswith("🌩️")]
         assert len(rollups) == 1
         rollup = rollups[0]
-        # The first alert or two may have been posted on their own before the storm began.
+        # Up to five alerts may have been posted on their own before the storm began (more
+        # than STORM_THRESHOLD within STORM_WINDOW start one, however fast delivery is).
         members = [n for n in range(ALERTS) if name_of(n) in _blocks(rollup)]
-        assert len(members) >= ALERTS - 2
+        assert len(members) >= ALERTS - 5
         # Slack takes its time answering the reply: the process dies with it in flight.
         fake_slack.slow("chat.postMessage", 3.0, times=1)
         _send(first.url, [clear(n, "notes") for n in members[:len(members) // 2]])
