@@ -86,6 +86,9 @@ class Config:
     # Seconds between two posts to one channel: Slack allows about one per second.
     slack_post_interval: float = 1.0
     slack_timeout: float = 10.0  # seconds per Slack API call
+    # chat.update calls per workspace per minute, shared by every process (Slack's Tier 3
+    # allows about 50, bursts included); 0: not paced.
+    slack_updates_per_minute: int = 50
     # At most one conversations.history (and one .replies) read per workspace this often,
     # to look for a post whose answer was lost: Slack allows apps installed outside the
     # Marketplace about one a minute.
@@ -220,6 +223,8 @@ class Config:
             delivery_threads=reader.integer("DELIVERY_THREADS", 4, minimum=0, maximum=64),
             slack_post_interval=reader.number("SLACK_POST_INTERVAL", 1.0, minimum=0.0),
             slack_timeout=reader.number("SLACK_TIMEOUT", 10.0, minimum=0.1, maximum=60.0),
+            slack_updates_per_minute=reader.rate("SLACK_UPDATES_PER_MINUTE", 50, minimum=5,
+                                                 maximum=1000),
             slack_lookup_interval=reader.number("SLACK_LOOKUP_INTERVAL", 60.0, minimum=0.0),
             delivery_max_age=reader.integer("DELIVERY_MAX_AGE", 24 * 3600, minimum=60),
             sqlite_synchronous=reader.choice(
@@ -364,6 +369,13 @@ class _Reader:
             self._problems.append(f"{name}: must be {bound}, got {number}")
             return default
         return number
+
+    def rate(self, name: str, default: int, minimum: int, maximum: int) -> int:
+        """A whole number between ``minimum`` and ``maximum``, or ``0``/``off``: not limited."""
+        value = self.text(name)
+        if value is not None and value.lower() in _OFF:
+            return 0
+        return self.integer(name, default, minimum, maximum)
 
     def number(self, name: str, default: float, minimum: float,
                maximum: float | None = None) -> float:

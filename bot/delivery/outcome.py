@@ -22,6 +22,7 @@ from bot.slack.errors import (
     SlackDeliveryError,
     SlackUnavailable,
 )
+from bot.delivery.update_budget import UpdateBudgetSpent
 from bot.store.models import WaitingFor
 
 log = logging.getLogger(__name__)
@@ -74,6 +75,12 @@ def decide(
         code = error.code if isinstance(error, SlackDeliveryError) else None
         return {"job_id": job_id, "job_kind": kind, "outcome": outcome, "error_code": code}
 
+    if isinstance(error, UpdateBudgetSpent):
+        # Our own pacing of chat.update, not a failure: what the job updated is recorded,
+        # and it resumes with the rest when the workspace's next slot comes.
+        log.info("job %d (%s): update budget spent; resuming in %.1fs", job_id, kind,
+                 error.retry_after, extra=fields("retry"))
+        return Retry(error.retry_after, str(error), counts=False)
     if isinstance(error, HistoryLimited):
         log.warning("job %d (%s): its earlier post may exist and Slack limits history reads;"
                     " looking again in %.1fs (not counted as a failed attempt)",

@@ -23,6 +23,9 @@ class JobProgress:
     answer_lost: bool = False
     reply_ts: str | None = None  # the clear's threaded reply, once posted
     note_ts: str | None = None  # the re-trigger note, once posted
+    # The clear of an alert listed in a roll-up was handed to its storm's notes
+    # (bot.store.storm_notes), in the transaction that recorded this.
+    handed_to_storm: bool = False
 
     @classmethod
     def from_json(cls, value: Any) -> "JobProgress":
@@ -34,7 +37,7 @@ class JobProgress:
         for name, item in value.items():
             if name not in known or item is None:
                 continue
-            if name == "answer_lost":
+            if name in ("answer_lost", "handed_to_storm"):
                 kept[name] = bool(item)
             elif name == "in_flight_since" and isinstance(item, (int, float)):
                 kept[name] = float(item)

@@ -2,10 +2,12 @@
 
 Claims go through delivery lanes (``DeliveryLaneRow``, one per channel jobs post to). A
 claim looks only at lanes that are ready (have a job due), whose next post slot has come
-and which no other post holds, then at that lane's oldest due job through an index: its
-cost depends on the number of lanes, not on the backlog. Taking a posting job holds its
-lane until the job ends, and the job's last answer sets the lane's next slot, so every
-thread of every process posts at most one message per interval per channel.
+and which no other post holds, then at that lane's first due job through an index: news
+(a new parent) before thread notes, then the oldest. Its cost depends on the number of
+lanes, not on the backlog. Taking a posting job holds its lane until the job ends, and
+the job's last answer sets the lane's next slot, so every thread of every process posts
+at most one message per interval per channel. A workspace's updates lane is paced by its
+update budget instead (``bot.delivery.update_budget``), which owns its next slot.
 
 Claiming is safe across threads and processes: PostgreSQL locks the lane and the job
 with ``FOR UPDATE SKIP LOCKED``; SQLite runs every transaction as ``BEGIN IMMEDIATE``
@@ -26,7 +28,7 @@ from sqlalchemy import ColumnElement, Select, and_, bindparam, exists, not_, or_
 from sqlalchemy.orm import Session
 
 from bot.delivery import circuit
-from bot.delivery.kinds import KINDS, NON_BLOCKING_KINDS, POSTING_KINDS
+from bot.delivery.kinds import KINDS, NON_BLOCKING_KINDS, POSTING_KINDS, PRIORITIES, is_updates_lane
 from bot.delivery.outcome import Dead, Done, Outcome, Retry
 from bot.delivery.progress import JobProgress
 from bot.store.database import Database
@@ -136,13 +138,14 @@ def _free_lanes_statement() -> Select[Any]:
 
 @functools.lru_cache(maxsize=2)
 def _claimable_statement(locking: bool) -> Select[Any]:
-    """The lane's oldest due job that waits for no earlier job of its alert."""
+    """The lane's first due job that waits for no earlier job of its alert: news first,
+    then the oldest (the order of ix_outbox_jobs_lane, so nothing is sorted)."""
     statement = (
         select(_JOBS)
         .where(_JOBS.c.status == JobStatus.PENDING, _JOBS.c.lane == bindparam("lane"),
-               _JOBS.c.next_attempt_at <= _NOW,
+               _JOBS.c.priority.in_(PRIORITIES), _JOBS.c.next_attempt_at <= _NOW,
                or_(_JOBS.c.alert_id.is_(None), not_(_earlier_job_to_wait_for())))
-        .order_by(_JOBS.c.next_attempt_at, _JOBS.c.id)
+        .order_by(_JOBS.c.priority, _JOBS.c.next_attempt_at, _JOBS.c.id)
         .limit(1)
     )
     return statement.with_for_update(skip_locked=True, of=_JOBS) if locking else statement
@@ -174,10 +177,13 @@ def _take(session: Session, row: Any, lane: Any, worker_id: str, now: datetime,
         died_in_flight=died,
     )
     # Moving the slot up to now puts the lane behind the others that are waiting (turns).
-    values: dict[str, Any] = {"next_post_at": max(lane.next_post_at, now)}
+    # An updates lane's slot is its workspace's update budget: only a chat.update moves it.
+    values: dict[str, Any] = ({} if is_updates_lane(lane.lane)
+                              else {"next_post_at": max(lane.next_post_at, now)})
     if holds:
         values.update(held_by=job.hold_key, held_until=now + lease)
-    session.execute(update(_LANES).where(_LANES.c.lane == lane.lane).values(**values))
+    if values:
+        session.execute(update(_LANES).where(_LANES.c.lane == lane.lane).values(**values))
     return job
 
 
@@ -188,15 +194,19 @@ def _when_lane_is_ready(session: Session, lane: str, now: datetime) -> datetime 
     wait for an earlier job of their alert: finishing that job readies the lane, and the
     lane is looked at again after ``_BLOCKED_RECHECK`` at the latest.
     """
-    pending = (JobRow.status == JobStatus.PENDING, JobRow.lane == lane)
-    later = session.scalar(
-        select(JobRow.next_attempt_at).where(*pending, JobRow.next_attempt_at > now)
-        .order_by(JobRow.next_attempt_at).limit(1)
-    )
-    waiting_now = session.scalar(
-        select(JobRow.id).where(*pending, JobRow.next_attempt_at <= now).limit(1)
-    )
-    times = [t for t in (later, now + _BLOCKED_RECHECK if waiting_now else None) if t]
+    times = []
+    # One look per priority: each is a range of the lane index, read in its order.
+    for priority in PRIORITIES:
+        pending = (JobRow.status == JobStatus.PENDING, JobRow.lane == lane,
+                   JobRow.priority == priority)
+        later = session.scalar(
+            select(JobRow.next_attempt_at).where(*pending, JobRow.next_attempt_at > now)
+            .order_by(JobRow.next_attempt_at).limit(1)
+        )
+        waiting_now = session.scalar(
+            select(JobRow.id).where(*pending, JobRow.next_attempt_at <= now).limit(1)
+        )
+        times += [t for t in (later, now + _BLOCKED_RECHECK if waiting_now else None) if t]
     return min(times) if times else None
 
 
@@ -341,10 +351,17 @@ def ready_lanes(session: Session, lanes: Collection[str], now: datetime) -> None
         )
 
 
-def save_progress(db: Database, job: ClaimedJob, now: datetime) -> bool:
-    """Record ``job.progress`` (e.g. a reply's ts) so a retried job does not repeat it."""
+def save_progress(db: Database, job: ClaimedJob, now: datetime,
+                  also: Callable[[Session], object] | None = None) -> bool:
+    """Record ``job.progress`` (e.g. a reply's ts) so a retried job does not repeat it;
+    ``also`` writes what that step did in the same transaction. Nothing is written when
+    the claim was lost."""
     with db.session() as session:
-        return _update_held(session, job, dict(progress=job.progress.to_json(), updated_at=now))
+        if not _update_held(session, job, dict(progress=job.progress.to_json(), updated_at=now)):
+            return False
+        if also is not None:
+            also(session)
+        return True
 
 
 def _update_held(session: Session, job: ClaimedJob, values: dict[str, Any]) -> bool:

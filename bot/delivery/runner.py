@@ -24,10 +24,10 @@ from sqlalchemy.exc import SQLAlchemyError
 from bot.config import Config
 from bot.delivery import circuit, leases, queue
 from bot.delivery.handlers import JobExecutor
-from bot.delivery.kinds import POSTING_KINDS
 from bot.delivery.outcome import Done, Outcome, backoff_seconds, decide
 from bot.delivery.pacer import JobPosts
 from bot.delivery.queue import ClaimedJob, LaneAfter
+from bot.delivery.update_budget import JobUpdates, UpdateBudget, UpdateBudgetSpent
 from bot.delivery.wakeup import JobWakeup
 from bot.render import MessageRenderer
 from bot.slack.errors import RateLimited, SlackDeliveryError, SlackUnavailable
@@ -75,6 +75,7 @@ class DeliveryWorker:
         lease: float = LEASE_SECONDS,
         heartbeat: float = HEARTBEAT_SECONDS,
         on_finished: FinishedHook | None = None,
+        update_budget: UpdateBudget | None = None,
     ) -> None:
         self.config = config
         # Told of every outcome once it is recorded (bot.metrics counts them).
@@ -87,6 +88,13 @@ class DeliveryWorker:
         # Log-only delivery calls no one: nothing to pace.
         interval = config.slack_post_interval if post_interval is None else post_interval
         self.post_interval = 0.0 if self.gateways.log_only else interval
+        # chat.update per workspace, shared with every process through the database
+        # (None: not paced); SLACK_UPDATES_PER_MINUTE unless a test gives its own.
+        per_minute = config.slack_updates_per_minute
+        self.update_budget = update_budget or (UpdateBudget.per_minute(per_minute)
+                                               if per_minute else None)
+        if self.gateways.log_only:
+            self.update_budget = None
         self.lookahead = timedelta(seconds=LOOKAHEAD_SECONDS if self.post_interval > 0 else 0)
         self.renderer = renderer or MessageRenderer(
             config.templates_dir, clicks_arrive=config.shows_click_buttons)
@@ -187,13 +195,14 @@ class DeliveryWorker:
         executor: JobExecutor | None = None
         try:
             gateway = self.gateways.for_team(job.team_id)
+            updates = JobUpdates(self.database, self.update_budget, job.team_id)
             executor = JobExecutor(
-                self.config, self.database, gateway, self.renderer, posts,
+                self.config, self.database, gateway, self.renderer, posts, updates,
                 lookup_interval=timedelta(seconds=self.config.slack_lookup_interval))
             executor.run(job)
         except Exception as caught:  # noqa: BLE001 - every error becomes an outcome below
             error = caught
-            if not isinstance(caught, (SlackDeliveryError, SQLAlchemyError)):
+            if not isinstance(caught, (SlackDeliveryError, SQLAlchemyError, UpdateBudgetSpent)):
                 log.exception("job %d (%s): unexpected error", job.id, job.kind)
         finally:
             with self._holds_lock:
@@ -239,8 +248,9 @@ class DeliveryWorker:
     def _lane_after(self, job: ClaimedJob, posts: JobPosts, error: BaseException | None,
                     now: Any) -> LaneAfter:
         next_post_at = posts.next_post_at()
-        if isinstance(error, RateLimited) and job.kind in POSTING_KINDS:
-            # Slack's Retry-After binds every process posting to this channel.
+        if isinstance(error, RateLimited):
+            # Slack's Retry-After binds every process posting to this channel (or, for a
+            # refresh, updating in this workspace: its lane's slot is the update budget).
             blocked = now + timedelta(seconds=error.retry_after)
             next_post_at = max(next_post_at or blocked, blocked)
         return LaneAfter(next_post_at=next_post_at, channel_id=posts.channel_id)

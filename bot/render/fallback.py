@@ -47,6 +47,10 @@ def fallback_headline(kind: str, context: Mapping[str, Any]) -> str:
                 "snoozed": f"snoozed {about}",
                 }.get(str(context.get("change")), f"cancelled the snooze of {about}")
         return f"{name} {what} in this channel"
+    if kind == "storm_notes":
+        acks = context.get("acks") if isinstance(context.get("acks"), list) else []
+        return (f"🌩️ Storm news: {_s(context.get('cleared', 0))} cleared,"
+                f" {len(acks)} acknowledgement{'' if len(acks) == 1 else 's'}")
     if kind == "webhook_test":
         return "✅ ThousandEyes webhook test received — alerts will appear in this channel."
     if kind == "unknown_event" or "alert_ref" not in context:

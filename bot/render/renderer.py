@@ -9,6 +9,8 @@ what to post and where.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import re
 from collections.abc import Mapping
@@ -41,7 +43,7 @@ WEBHOOK_TEST = "webhook_test"
 UNKNOWN_EVENT = "unknown_event"
 STORM_ROLLUP = "storm_rollup"
 STORM_PAGE = "storm_page"
-STORM_ACK_NOTE = "storm_ack_note"
+STORM_NOTES = "storm_notes"
 ANNOUNCEMENT = "announcement"
 KINDS = (
     ALERT_PARENT,
@@ -55,7 +57,7 @@ KINDS = (
     UNKNOWN_EVENT,
     STORM_ROLLUP,
     STORM_PAGE,
-    STORM_ACK_NOTE,
+    STORM_NOTES,
     ANNOUNCEMENT,
     # The slash command's answers (bot/slack/commands.py builds their contexts).
     "command_status",
@@ -99,6 +101,11 @@ class RenderedMessage:
     def payload(self) -> dict[str, Any]:
         """The ``text`` and ``blocks`` arguments for the Web API."""
         return {"text": self.text, "blocks": self.blocks}
+
+    def fingerprint(self) -> str:
+        """Tells two renders of a message apart: equal when Slack would show the same."""
+        content = json.dumps(self.payload(), sort_keys=True, ensure_ascii=False)
+        return hashlib.sha256(content.encode()).hexdigest()[:32]
 
 
 class MessageRenderer:
@@ -200,11 +207,14 @@ class MessageRenderer:
         """Page ``page`` (0-based) of a long storm's full list, for its thread."""
         return self.render(STORM_PAGE, rollup.page_context(views, page))
 
-    def render_storm_ack_note(self, responder: Responder, count: int) -> RenderedMessage:
-        """Thread note of a roll-up: "Alice acknowledged all 12 open alerts"."""
-        return self.render(STORM_ACK_NOTE, {"actor": {"name": responder.user_name,
-                                                      "user_id": responder.user_id},
-                                            "count": count})
+    def render_storm_pages(self, views: list[AlertView]) -> list[RenderedMessage]:
+        """Every thread page of a long storm's list (none when the roll-up lists all)."""
+        return [self.render(STORM_PAGE, context) for context in rollup.page_contexts(views)]
+
+    def render_storm_notes(self, cleared: list[AlertView],
+                           acks: list[rollup.AckLine]) -> RenderedMessage:
+        """A roll-up's thread note: "12 cleared: …" and who acknowledged from the roll-up."""
+        return self.render(STORM_NOTES, rollup.notes_context(cleared, acks))
 
     def render_webhook_test(self, event: Event) -> RenderedMessage:
         """A short confirmation that ThousandEyes reaches this channel."""

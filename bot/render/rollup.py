@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from dataclasses import dataclass
 from typing import Any
 
 from bot import actions
@@ -25,6 +26,11 @@ PAGE_ENTRIES = 40
 _SECTION_BUDGET = 2000
 # The rules the summary of a long storm lists, one line each.
 _SUMMARY_RULES = 20
+# A thread note lists this many cleared alerts (the roll-up and its pages list them all),
+# and names this many alerts per acknowledgement, in at most this many lines.
+NOTE_ENTRIES = 40
+_NOTE_SUBJECTS = 5
+_NOTE_ACK_LINES = 20
 _MENU_OPTIONS = 100  # Block Kit's limit for a static_select
 
 
@@ -71,12 +77,63 @@ def rollup_context(storm_id: int, views: list[AlertView], clicks_arrive: bool = 
 
 def page_context(views: list[AlertView], page: int) -> dict[str, Any]:
     """Thread page ``page`` (0-based) of a long storm's full list."""
+    return _page_context([_entry(view) for view in views], page)
+
+
+def page_contexts(views: list[AlertView]) -> list[dict[str, Any]]:
+    """Every thread page of a long storm (none when the parent lists them all), each
+    alert's entry built once."""
     entries = [_entry(view) for view in views]
+    return [_page_context(entries, page) for page in range(page_count(len(entries)))]
+
+
+def _page_context(entries: list[dict[str, Any]], page: int) -> dict[str, Any]:
     pages = max(1, page_count(len(entries)))
     chunk = entries[page * PAGE_ENTRIES:(page + 1) * PAGE_ENTRIES]
     return {"page": page + 1, "pages": pages, "total": len(entries),
             "first": page * PAGE_ENTRIES + 1, "last": page * PAGE_ENTRIES + len(chunk),
             "groups": _groups(chunk)}
+
+
+@dataclass(frozen=True)
+class AckLine:
+    """One click on a roll-up, as its thread note tells it."""
+
+    user_id: str
+    user_name: str
+    acknowledged: bool  # False: withdrew
+    alerts: tuple[AlertView, ...]
+    all_open: bool = False  # "Acknowledge all"
+
+
+def notes_context(cleared: list[AlertView], acks: list[AckLine]) -> dict[str, Any]:
+    """A roll-up's thread note: the alerts that cleared since the last one, grouped like
+    the roll-up (up to ``NOTE_ENTRIES``), and who acknowledged what from the roll-up
+    (one line per person and action)."""
+    entries = [_entry(view) for view in cleared]
+    listed = entries[:NOTE_ENTRIES]
+    lines: dict[tuple[str, bool, bool], dict[str, Any]] = {}
+    for ack in acks:
+        line = lines.setdefault((ack.user_id, ack.acknowledged, ack.all_open), {
+            "actor": {"name": ack.user_name or ack.user_id, "user_id": ack.user_id},
+            "acknowledged": ack.acknowledged, "all": ack.all_open, "alerts": {}})
+        for view in ack.alerts:
+            line["alerts"].setdefault(view.alert_ref, view)
+    ack_lines = []
+    for line in list(lines.values())[:_NOTE_ACK_LINES]:
+        views = list(line.pop("alerts").values())
+        subjects = [alert_context(view) for view in views[:_NOTE_SUBJECTS]]
+        ack_lines.append(dict(line, count=len(views), more=len(views) - len(subjects),
+                              subjects=[{"rule_name": s["rule_name"], "title": s["title"]}
+                                        for s in subjects]))
+    return {
+        "cleared": len(entries),
+        "cleared_names": [entry["title"] for entry in entries[:3]],
+        "groups": _groups(listed),
+        "cleared_more": len(entries) - len(listed),
+        "acks": ack_lines,
+        "acks_more": max(0, len(lines) - _NOTE_ACK_LINES),
+    }
 
 
 def _entry(view: AlertView) -> dict[str, Any]:

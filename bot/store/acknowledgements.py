@@ -19,6 +19,7 @@ from bot.clock import utcnow
 from bot.store.jobs import CLICK_CAUSE, enqueue, enqueue_parent_refresh
 from bot.store.database import Database
 from bot.store.models import AcknowledgementRow, AlertRow, AlertState, JobKind, StormRow
+from bot.store.storm_notes import AckNote, StormNotes, add_notes
 
 
 class AckOutcome(str, enum.Enum):
@@ -49,7 +50,9 @@ class AckNoteArgs:
 
     responder: Responder
     acknowledged: bool  # False: took it back
-    alerts: int = 0  # "Acknowledge all" on a storm roll-up: how many it acknowledged
+    # "Acknowledge all" on a storm roll-up, queued by a version before storm notes
+    # (bot.store.storm_notes): how many it acknowledged.
+    alerts: int = 0
 
     def to_data(self) -> dict[str, object]:
         data: dict[str, object] = {
@@ -108,17 +111,24 @@ def set_acknowledgement(
             active.withdrawn_at = now
         enqueue_parent_refresh(session, alert_id=alert_id, channel=alert.channel,
                                team_id=alert.slack_team, now=now, cause=CLICK_CAUSE)
-        enqueue(session, kind=JobKind.ACK_NOTE, alert_id=alert_id, channel=alert.channel,
-                team_id=alert.slack_team, now=now, default_channel=default_channel,
-                data=AckNoteArgs(Responder(clicker.user_id, clicker.user_name, now),
-                                 acknowledged).to_data())
+        if alert.storm_id is not None:
+            # "Acknowledge one" on a roll-up: told with the storm's other news.
+            add_notes(session, alert.storm_id, StormNotes(acks=(AckNote(
+                clicker.user_id, clicker.user_name, (alert_id,), acknowledged),)), now,
+                default_channel)
+        else:
+            enqueue(session, kind=JobKind.ACK_NOTE, alert_id=alert_id, channel=alert.channel,
+                    team_id=alert.slack_team, now=now, default_channel=default_channel,
+                    data=AckNoteArgs(Responder(clicker.user_id, clicker.user_name, now),
+                                     acknowledged).to_data())
         return AckResult(AckOutcome.RECORDED)
 
 
 def acknowledge_storm(db: Database, storm_id: int, clicker: Clicker, now: datetime,
                       default_channel: str = "") -> tuple[AckOutcome, int]:
     """"Acknowledge all" on a roll-up: every open alert of the storm this user does not
-    acknowledge yet, under the alerts' row locks; one refresh and one thread note."""
+    acknowledge yet, under the alerts' row locks; one refresh, and one line in the
+    storm's next thread note."""
     with db.session() as session:
         storm = session.scalar(select(StormRow).where(StormRow.id == storm_id).with_for_update())
         if storm is None:
@@ -148,10 +158,9 @@ def acknowledge_storm(db: Database, storm_id: int, clicker: Clicker, now: dateti
             return AckOutcome.UNCHANGED, 0
         enqueue_parent_refresh(session, alert_id=anchor.id, channel=anchor.channel,
                                team_id=anchor.slack_team, now=now, cause=CLICK_CAUSE)
-        enqueue(session, kind=JobKind.ACK_NOTE, alert_id=anchor.id, channel=anchor.channel,
-                team_id=anchor.slack_team, now=now, default_channel=default_channel,
-                data=AckNoteArgs(Responder(clicker.user_id, clicker.user_name, now), True,
-                                 alerts=len(added)).to_data())
+        add_notes(session, storm_id, StormNotes(acks=(AckNote(
+            clicker.user_id, clicker.user_name, tuple(alert.id for alert in added),
+            all_open=True),)), now, default_channel)
         return AckOutcome.RECORDED, len(added)
 
 

@@ -81,14 +81,24 @@ def record_parent(db: Database, alert_id: int, channel: str, ts: str) -> None:
         record_parent_in(session, alert_id, channel, ts)
 
 
-def record_parent_in(session: Session, alert_id: int, channel: str, ts: str) -> None:
-    """``record_parent`` in the caller's transaction (delivery records it with the job)."""
+def record_parent_in(session: Session, alert_id: int, channel: str, ts: str,
+                     shown: str | None = None) -> None:
+    """``record_parent`` in the caller's transaction (delivery records it with the job);
+    ``shown``: the fingerprint of what the parent shows, when it is known."""
     alerts = AlertRow.__table__  # Core: the ORM's bulk-update bookkeeping cost more
     session.execute(
         update(alerts)
         .where(alerts.c.id == alert_id, alerts.c.slack_ts.is_(None))
-        .values(slack_channel=channel, slack_ts=ts)
+        .values(slack_channel=channel, slack_ts=ts, parent_shown=shown)
     )
+
+
+def record_parent_shown(db: Database, alert_id: int, shown: str) -> None:
+    """The alert's parent was updated to show ``shown`` (a fingerprint)."""
+    with db.session() as session:
+        alerts = AlertRow.__table__
+        session.execute(update(alerts).where(alerts.c.id == alert_id)
+                        .values(parent_shown=shown))
 
 
 # The partial index's own condition, as a literal: a bound ``state = ?`` would not let the

@@ -14,10 +14,11 @@ import json
 import logging
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Row, Table, TextClause, bindparam, select, text
 
+from bot.store import storm_notes
 from bot.store.adoption import adoption_for_new_alert, subject_key
 from bot.store.database import Database
 from bot.store.jobs import job_due_time, job_values, lane_ready_values, mark_ready_statement
@@ -137,8 +138,9 @@ def write_event(transaction: RawTransaction, incoming: IncomingEvent,
     alert_pk = None
     trigger_count = 0
     job_kind = _job_kind_for(event)
+    storm_id = None
     if event.alert is not None:
-        alert_pk, job_kind, trigger_count = _upsert_alert(transaction, incoming)
+        alert_pk, job_kind, trigger_count, storm_id = _upsert_alert(transaction, incoming)
     event_pk = transaction.scalar(_INSERT_EVENT, dict(
         route=route, channel=channel, event_id=event.event_id, event_type=event.event_type,
         received_at=now, payload=incoming.body_text, body_hash=incoming.body_hash,
@@ -147,9 +149,20 @@ def write_event(transaction: RawTransaction, incoming: IncomingEvent,
     if event_pk is None:
         raise DuplicateEvent(event.event_id)
     job_pk = job_due_at = job = None
-    if job_kind is not None:
+    if job_kind == JobKind.ALERT_CLEAR and storm_id is not None:
+        # Listed in a storm's roll-up: its clear is told with the storm's other news.
+        assert alert_pk is not None
+        notes = storm_notes.add_clear_in(transaction, storm_id, alert_pk, now)
+        job_kind = None
+        if notes is not None:
+            job = job_values(kind=JobKind.STORM_NOTES, alert_id=notes.alert_id,
+                             channel=notes.channel, team_id=notes.team_id, now=now,
+                             event_pk=event_pk, data=notes.data, due=notes.due,
+                             default_channel=incoming.default_channel)
+    elif job_kind is not None:
         job = job_values(kind=job_kind, alert_id=alert_pk, channel=channel, team_id=team_id,
                          now=now, event_pk=event_pk, default_channel=incoming.default_channel)
+    if job is not None:
         job_pk = transaction.scalar(_INSERT_JOB, dict(job, progress={}))
         if lanes is None:
             lane = transaction.first(_MARK_LANE_READY, lane_ready_values(job))
@@ -256,9 +269,15 @@ def _job_kind_for(event: Event) -> str | None:
     return JobKind.ALERT_TRIGGER if event.transition is Transition.TRIGGER else JobKind.ALERT_CLEAR
 
 
-def _upsert_alert(transaction: RawTransaction, incoming: IncomingEvent) -> tuple[int, str | None, int]:
-    """Apply the event to its alert row; returns the row's id, the job to queue (if any)
-    and the alert's trigger count after the event."""
+class _Upserted(NamedTuple):
+    alert_pk: int
+    job_kind: str | None  # the job to queue, if any
+    trigger_count: int  # after the event
+    storm_id: int | None  # the storm whose roll-up lists the alert
+
+
+def _upsert_alert(transaction: RawTransaction, incoming: IncomingEvent) -> _Upserted:
+    """Apply the event to its alert row."""
     event, route, channel, team_id, now = (incoming.event, incoming.route, incoming.channel,
                                            incoming.team_id, incoming.now)
     alert = event.alert
@@ -276,7 +295,7 @@ def _upsert_alert(transaction: RawTransaction, incoming: IncomingEvent) -> tuple
                               thread_reason=adoption.reason.value)
         alert_pk = transaction.scalar(_insert_alert_statement(tuple(values)), values)
         if alert_pk is not None:
-            return alert_pk, _job_kind_for(event), values["trigger_count"]
+            return _Upserted(alert_pk, _job_kind_for(event), values["trigger_count"], None)
         # Another transaction created the row since we looked (PostgreSQL): its insert
         # has committed, so the row can now be locked and updated like any other.
         current = transaction.first(_LOCK_ALERT, key)
@@ -286,15 +305,16 @@ def _upsert_alert(transaction: RawTransaction, incoming: IncomingEvent) -> tuple
         # ThousandEyes also clears when a rule is deleted; the alert is already shown
         # cleared, so a second "Cleared" reply would only be noise.
         log.info("repeated clear %s for cleared alert %s ignored", event.event_id, current.id)
-        return current.id, None, current.trigger_count
+        return _Upserted(current.id, None, current.trigger_count, current.storm_id)
     if event.transition is Transition.TRIGGER and _is_stale_trigger(current, alert):
         # A trigger retried by ThousandEyes after its clear was already accepted: keep the
         # record of it, but never reopen a cleared alert or post about it.
         log.info("stale trigger %s for cleared alert %s ignored", event.event_id, current.id)
-        return current.id, None, current.trigger_count
+        return _Upserted(current.id, None, current.trigger_count, current.storm_id)
     changes = dict(slack_team=team_id, **_changes(current, event, now))
     transaction.rows(_update_alert_statement(tuple(changes)), dict(changes, alert_pk=current.id))
-    return current.id, _job_kind_for(event), changes.get("trigger_count", current.trigger_count)
+    return _Upserted(current.id, _job_kind_for(event),
+                     changes.get("trigger_count", current.trigger_count), current.storm_id)
 
 
 @functools.lru_cache(maxsize=16)
@@ -315,7 +335,7 @@ def _update_alert_statement(columns: tuple[str, ...]) -> Prepared:
 
 def _lock_alert_statement() -> Prepared:
     alerts = AlertRow.__table__
-    columns = ("id", "state", "cleared_at", "triggered_at", "trigger_count")
+    columns = ("id", "state", "cleared_at", "triggered_at", "trigger_count", "storm_id")
     key_columns = ("route", "channel", "kind", "alert_key")
     # FOR UPDATE only where there is row locking (SQLite's BEGIN IMMEDIATE already
     # excludes every other writer); the dialect's compiler knows which.

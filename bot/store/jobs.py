@@ -15,7 +15,8 @@ from sqlalchemy import TextClause, bindparam, select, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
-from bot.delivery.kinds import lane_of
+from bot.delivery.kinds import lane_of, priority_of
+from bot.store.database import Database
 from bot.store.models import AlertRow, DeliveryLaneRow, JobKind, JobRow, JobStatus, StormRow
 
 # The ``cause`` of a refresh queued by an Acknowledge click: bot.metrics times those.
@@ -27,12 +28,12 @@ _EPOCH = datetime.fromisoformat("2000-01-01T00:00:00+00:00")
 def enqueue(
     session: Session, *, kind: str, alert_id: int | None, channel: str, now: datetime,
     team_id: str | None = None, event_pk: int | None = None,
-    data: dict[str, Any] | None = None, default_channel: str = "",
+    data: dict[str, Any] | None = None, default_channel: str = "", due: datetime | None = None,
 ) -> JobRow:
     """Add a job in the caller's transaction: the state change and its job commit together."""
     values = job_values(kind=kind, alert_id=alert_id, channel=channel, now=now,
                         team_id=team_id, event_pk=event_pk, data=data,
-                        default_channel=default_channel)
+                        default_channel=default_channel, due=due)
     job = JobRow(**values)
     session.add(job)
     session.flush()
@@ -43,19 +44,19 @@ def enqueue(
 def job_values(
     *, kind: str, alert_id: int | None, channel: str, now: datetime,
     team_id: str | None = None, event_pk: int | None = None,
-    data: dict[str, Any] | None = None, default_channel: str = "",
+    data: dict[str, Any] | None = None, default_channel: str = "", due: datetime | None = None,
 ) -> dict[str, Any]:
     """The columns of a new pending job, for the ORM and for Core inserts alike.
 
     ``channel`` '' stands for the route's default channel, resolved when the job runs;
     the job is paced in the lane of ``default_channel`` (SLACK_CHANNEL), so it shares
-    its pacing with jobs that name that channel.
+    its pacing with jobs that name that channel. ``due``: when it may run (default now).
     """
     return dict(
         alert_id=alert_id, event_pk=event_pk, kind=kind, channel=channel, team_id=team_id,
-        status=JobStatus.PENDING, attempts=0, next_attempt_at=now, created_at=now,
+        status=JobStatus.PENDING, attempts=0, next_attempt_at=due or now, created_at=now,
         updated_at=now, data=data or {}, lane=lane_of(kind, team_id, channel or default_channel),
-        waiting_for=None,
+        priority=priority_of(kind), waiting_for=None,
     )
 
 
@@ -130,6 +131,26 @@ def enqueue_parent_refresh(
     # ``cause`` (a click) lets bot.metrics time click -> updated parent.
     return enqueue(session, kind=JobKind.REFRESH_PARENT, alert_id=alert_id, channel=channel,
                    team_id=team_id, now=now, data={"cause": cause} if cause else None)
+
+
+def queue_parent_refresh(db: Database, *, alert_id: int, channel: str, now: datetime,
+                         team_id: str | None = None) -> None:
+    """:func:`enqueue_parent_refresh` in a transaction of its own (delivery asks for one
+    after a post that changes what the parent shows: every chat.update runs in a refresh,
+    in the workspace's update budget)."""
+    with db.session() as session:
+        enqueue_parent_refresh(session, alert_id=alert_id, channel=channel, now=now,
+                               team_id=team_id)
+
+
+def newer_refresh_waiting(db: Database, alert_id: int, job_id: int) -> bool:
+    """Whether a refresh of the alert queued after job ``job_id`` waits to start."""
+    with db.session() as session:
+        return session.scalar(
+            select(JobRow.id)
+            .where(JobRow.alert_id == alert_id, JobRow.status == JobStatus.PENDING,
+                   JobRow.kind == JobKind.REFRESH_PARENT, JobRow.id > job_id)
+            .limit(1)) is not None
 
 
 def _lock_pending_refresh(session: Session, alert_id: int) -> JobRow | None:

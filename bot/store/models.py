@@ -79,6 +79,9 @@ class JobKind(enum.StrEnum):
     # A webhook connected or disconnected, a snooze made or cancelled: said in the channel,
     # naming who did it (bot.store.announcements).
     ANNOUNCEMENT = "announcement"
+    # One reply in a roll-up's thread telling what cleared or was acknowledged since the
+    # last one (bot.store.storm_notes): a storm ends as quietly as it started.
+    STORM_NOTES = "storm_notes"
 
 
 class AlertState:
@@ -161,6 +164,9 @@ class AlertRow(Base):
     slack_team: Mapped[str | None] = mapped_column(String(32))
     slack_channel: Mapped[str | None] = mapped_column(String(100))
     slack_ts: Mapped[str | None] = mapped_column(String(32))
+    # A fingerprint of what the parent shows, as last posted or updated (None: not known):
+    # a refresh that would send the same calls Slack for nothing.
+    parent_shown: Mapped[str | None] = mapped_column(String(32))
     # What the alert is about, as adoption compares it: the rule and the test, agent or
     # device (bot.store.adoption.subject_key). None for alerts stored before 0009.
     subject_key: Mapped[str | None] = mapped_column(String(300))
@@ -216,6 +222,8 @@ class StormRow(Base):
     # so the roll-up's Slack calls run in order like any alert's.
     anchor_alert_id: Mapped[int] = mapped_column(Id)
     opened_at: Mapped[datetime]
+    # When the latest alert that joined it arrived: the storm ends once an alert arrives
+    # more than STORM_QUIET after that.
     last_joined_at: Mapped[datetime]
     closed_at: Mapped[datetime | None]
     slack_channel: Mapped[str | None] = mapped_column(String(100))
@@ -225,6 +233,9 @@ class StormRow(Base):
     rendered_version: Mapped[int] = mapped_column(Integer, default=0)
     # The thread messages holding the full list when it is longer than the parent holds.
     pages: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # What each message of the storm shows now ("rollup", "page-0", …: a fingerprint of
+    # its text and blocks), so a refresh updates only the messages whose content changed.
+    shown: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
 
 
 class WaitingFor:
@@ -239,9 +250,10 @@ class JobRow(Base):
     __table_args__ = (
         Index("ix_outbox_jobs_claim", "status", "next_attempt_at"),
         Index("ix_outbox_jobs_alert", "alert_id", "status"),
-        # A claim looks at one lane's oldest due jobs: its cost does not grow with the
-        # backlog of other lanes (see bot.delivery.queue).
-        Index("ix_outbox_jobs_lane", "status", "lane", "next_attempt_at", "id"),
+        # A claim looks at one lane's first due jobs, news first (``priority``), in the
+        # index's order: its cost grows neither with the backlog of other lanes nor with
+        # the thread notes waiting in its own (see bot.delivery.queue).
+        Index("ix_outbox_jobs_lane", "status", "lane", "priority", "next_attempt_at", "id"),
         Index("ix_outbox_jobs_waiting", "waiting_for", "team_id"),
     )
 
@@ -267,6 +279,9 @@ class JobRow(Base):
     progress: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=dict)
     # The delivery lane (``DeliveryLaneRow.lane``) whose pacing this job obeys.
     lane: Mapped[str] = mapped_column(String(150), default="")
+    # Claimed before every job of a higher number in its lane: 0 for news (a new parent),
+    # 1 for the rest (bot.delivery.kinds.priority_of).
+    priority: Mapped[int] = mapped_column(Integer, default=1)
     waiting_for: Mapped[str | None] = mapped_column(String(16))  # a WaitingFor value
 
 

@@ -16,7 +16,7 @@ the roll-up, so its Slack calls run in order like any alert's (``bot.delivery.qu
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import Select, func, select, update
@@ -61,6 +61,16 @@ class Storm:
     version: int
     rendered_version: int
     pages: tuple[str, ...] = ()
+    # What each message shows now (bot.store.models.StormRow.shown): its fingerprint.
+    shown: dict[str, str] = field(default_factory=dict)
+
+
+ROLLUP_MESSAGE = "rollup"
+
+
+def page_message(page: int) -> str:
+    """The key of thread page ``page`` (0-based) in ``Storm.shown``."""
+    return f"page-{page}"
 
 
 def rollup_candidates(lane: str) -> Select[tuple[int]]:
@@ -81,6 +91,11 @@ def rollup_candidates(lane: str) -> Select[tuple[int]]:
                AlertRow.storm_id.is_(None), AlertRow.thread_alert_id.is_(None))
         .distinct()
     )
+
+
+def _has_open_alerts(session: Session, storm_id: int) -> bool:
+    return session.scalar(select(AlertRow.id).where(
+        AlertRow.storm_id == storm_id, AlertRow.state == AlertState.TRIGGERED).limit(1)) is not None
 
 
 def _recent_singles(session: Session, lane: str, since: datetime) -> int:
@@ -121,8 +136,15 @@ def _place(session: Session, alert_id: int, lane: str, now: datetime,
     if alert.slack_ts or alert.thread_alert_id is not None:
         return None  # it has its own parent already, or replies in an earlier alert's thread
     storm = session.scalar(select(StormRow).where(StormRow.open_lane == lane).with_for_update())
-    if storm is not None and storm.last_joined_at < now - settings.quiet:
-        log.info("storm %d of %s is over (quiet since %s)", storm.id, lane, storm.last_joined_at)
+    # Quiet is counted between arrivals, not between the trigger jobs that place them:
+    # those wait their turn in a channel that posts once a second.
+    arrived = alert.last_event_at
+    if storm is not None and (arrived - storm.last_joined_at > settings.quiet
+                              or not _has_open_alerts(session, storm.id)):
+        # Quiet long enough, or every alert of it cleared: a new alert is news of its
+        # own, not a line in a roll-up that says the outage is over.
+        log.info("storm %d of %s is over (its last alert arrived %s)", storm.id, lane,
+                 storm.last_joined_at)
         storm.open_lane, storm.closed_at = None, now
         session.flush()
         storm = None
@@ -132,7 +154,7 @@ def _place(session: Session, alert_id: int, lane: str, now: datetime,
         if 1 + len(waiting) + recent <= settings.threshold:
             return None
         storm = StormRow(lane=lane, open_lane=lane, anchor_alert_id=alert_id, opened_at=now,
-                         last_joined_at=now, version=0, rendered_version=0, pages=[])
+                         last_joined_at=arrived, version=0, rendered_version=0, pages=[])
         session.add(storm)
         session.flush()  # the unique open_lane: raises IntegrityError if one was opened
         log.info("storm %d opened in %s with %d alerts", storm.id, lane, 1 + len(waiting))
@@ -150,7 +172,9 @@ def _join(session: Session, storm: StormRow, alert_ids: list[int], now: datetime
     session.execute(update(alerts).where(alerts.c.id.in_(alert_ids), alerts.c.storm_id.is_(None))
                     .values(**values))
     storm.version += 1
-    storm.last_joined_at = now
+    latest = session.scalar(select(func.max(alerts.c.last_event_at))
+                            .where(alerts.c.id.in_(alert_ids)))
+    storm.last_joined_at = max(storm.last_joined_at, latest or now)
     if storm.slack_ts:
         refresh_rollup(session, storm, now)
 
@@ -181,6 +205,12 @@ def load_storm(db: Database, storm_id: int) -> Storm | None:
 class StormMembers:
     storm: Storm
     views: list[AlertView]  # oldest first
+    ids: list[int] = field(default_factory=list)  # the alert of each view
+
+    def views_of(self, alert_ids: tuple[int, ...] | list[int]) -> list[AlertView]:
+        """The views of these alerts, in that order (each once; unknown ones left out)."""
+        by_id = dict(zip(self.ids, self.views))
+        return [by_id[i] for i in dict.fromkeys(alert_ids) if i in by_id]
 
 
 def load_members(db: Database, storm_id: int, options: ParseOptions) -> StormMembers:
@@ -202,18 +232,20 @@ def load_members(db: Database, storm_id: int, options: ParseOptions) -> StormMem
             ):
                 acks[ack.alert_id].append(ack)
         views = [build_view(a, acks[a.id], options=options) for a in alerts]
-        return StormMembers(_storm(row), views)
+        return StormMembers(_storm(row), views, [a.id for a in alerts])
 
 
 def record_rollup(db: Database, storm_id: int, channel: str, ts: str, rendered_version: int,
-                  now: datetime, default_channel: str = "") -> None:
-    """The roll-up is posted: its members thread under it, and a join that came after
-    the render is shown by a refresh."""
+                  now: datetime, default_channel: str = "", fingerprint: str | None = None) -> None:
+    """The roll-up is posted (showing ``fingerprint``, when known): its members thread
+    under it, and a join that came after the render is shown by a refresh."""
     with db.session() as session:
         storm = _lock_storm(session, storm_id)
         assert storm is not None
         if storm.slack_ts is None:
             storm.slack_channel, storm.slack_ts = channel, ts
+            if fingerprint:
+                storm.shown = dict(storm.shown or {}, **{ROLLUP_MESSAGE: fingerprint})
         alerts = AlertRow.__table__
         session.execute(update(alerts).where(alerts.c.storm_id == storm_id,
                                              alerts.c.slack_ts.is_(None))
@@ -251,7 +283,9 @@ def _rendered(session: Session, storm: StormRow, version: int, now: datetime,
         storm.pages = pages
 
 
-def record_page(db: Database, storm_id: int, page: int, ts: str) -> None:
+def record_page(db: Database, storm_id: int, page: int, ts: str,
+                fingerprint: str | None = None) -> None:
+    """Thread page ``page`` is posted (showing ``fingerprint``, when known)."""
     with db.session() as session:
         storm = _lock_storm(session, storm_id)
         if storm is None:
@@ -260,7 +294,18 @@ def record_page(db: Database, storm_id: int, page: int, ts: str) -> None:
         pages += [""] * (page + 1 - len(pages))
         if not pages[page]:
             pages[page] = ts
+            if fingerprint:
+                storm.shown = dict(storm.shown or {}, **{page_message(page): fingerprint})
         storm.pages = pages
+
+
+def record_shown(db: Database, storm_id: int, message: str, fingerprint: str) -> None:
+    """A message of the storm (``ROLLUP_MESSAGE`` or a ``page_message``) was updated to
+    show ``fingerprint``: a refresh that would send the same skips it."""
+    with db.session() as session:
+        storm = _lock_storm(session, storm_id)
+        if storm is not None:
+            storm.shown = dict(storm.shown or {}, **{message: fingerprint})
 
 
 def _lock_storm(session: Session, storm_id: int) -> StormRow | None:
@@ -271,4 +316,4 @@ def _storm(row: StormRow | None) -> Storm | None:
     if row is None:
         return None
     return Storm(row.id, row.anchor_alert_id, row.slack_channel, row.slack_ts, row.version,
-                 row.rendered_version, tuple(row.pages or ()))
+                 row.rendered_version, tuple(row.pages or ()), dict(row.shown or {}))

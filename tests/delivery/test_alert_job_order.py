@@ -119,13 +119,24 @@ def test_which_earlier_jobs_a_parent_refresh_waits_for(database, alert_id, earli
 
 @pytest.mark.parametrize("later_kind", [JobKind.ACK_NOTE, JobKind.ALERT_CLEAR,
                                         JobKind.ALERT_TRIGGER])
-@pytest.mark.parametrize("earlier_kind", [JobKind.ACK_NOTE, JobKind.REFRESH_PARENT])
-def test_other_kinds_still_wait_for_every_earlier_job(database, alert_id, earlier_kind,
-                                                      later_kind):
-    earlier = open_job(database, alert_id, earlier_kind, "running")
+def test_posts_still_wait_for_every_earlier_post_of_their_alert(database, alert_id, later_kind):
+    earlier = open_job(database, alert_id, JobKind.ACK_NOTE, "running")
     later = add_job(database, alert_id, later_kind)
     assert claim(database) is None
     assert complete(database, earlier)
+    claimed = claim(database)
+    assert claimed is not None and claimed.id == later
+
+
+@pytest.mark.parametrize("state", ["running", "pending"])
+@pytest.mark.parametrize("later_kind", [JobKind.ACK_NOTE, JobKind.ALERT_CLEAR,
+                                        JobKind.ALERT_TRIGGER])
+def test_posts_do_not_wait_for_a_refresh_waiting_for_the_update_budget(database, alert_id,
+                                                                      later_kind, state):
+    # The refresh renders the state when it runs: it, or the one the post queues, shows
+    # what the post changed.
+    open_job(database, alert_id, JobKind.REFRESH_PARENT, state)
+    later = add_job(database, alert_id, later_kind)
     claimed = claim(database)
     assert claimed is not None and claimed.id == later
 

@@ -5,9 +5,11 @@ from __future__ import annotations
 import time
 from collections import Counter
 
+from tests.faults.helpers import outbox_idle
 from tests.support.delivery import send
 from tests.support.payloads import load_sample
 from tests.support.processes import BotProcess, bot_env
+from tests.support.waiting import wait_for
 
 ALERTS = 30
 
@@ -29,11 +31,11 @@ def test_two_worker_processes_deliver_each_job_once(slack_server, database_url, 
         for number in range(ALERTS):
             send(slack_server, numbered("trigger", number))
             send(slack_server, numbered("clear", number))
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if len(fake_slack.calls_to("chat.update", ok_only=True)) >= ALERTS:
-                break
-            time.sleep(0.1)
+        # A parent posted after its clear arrived shows it cleared already: not updated.
+        wait_for(lambda: sum(1 for m in fake_slack.top_level("C0ALERTS")
+                             if "cleared" in m.text.lower() and fake_slack.thread(m)) >= ALERTS,
+                 60, "every parent shown cleared, with its reply")
+        wait_for(lambda: outbox_idle(database_url), 30, "outbox idle")
         time.sleep(0.5)  # anything posted twice would show up now
         parents = fake_slack.top_level("C0ALERTS")
         names = Counter(m.text for m in parents)

@@ -76,8 +76,9 @@ def test_slack_down_then_back_delivers_everything_once_in_order(
 def test_update_failing_after_the_reply_does_not_repeat_the_reply(
     slack_server, worker, fake_slack, database_url
 ):
-    """A clear job posts its reply, then fails on the parent update: the retry must only
-    update the parent (the reply's ts was saved), even when it fails many times."""
+    """A clear posts its reply, then its parent's update fails: the retries must only
+    update the parent (the reply's ts was saved), even when it fails again and again
+    (each failed update still takes a slot of the workspace's update budget)."""
     numbers = list(range(6))
     worker.start(2)
     for number in numbers:
@@ -90,7 +91,7 @@ def test_update_failing_after_the_reply_does_not_repeat_the_reply(
     wait_for(lambda: sum(len(fake_slack.thread(p)) for p in fake_slack.top_level())
              >= len(numbers), 30, "replies posted")
     wait_for(lambda: len([c for c in fake_slack.calls_to("chat.update") if c.status == 502])
-             >= 4 * len(numbers), 30, "updates retried")
+             >= 2 * len(numbers), 30, "updates retried")
     _recover(down)
     wait_for(lambda: all_cleared(fake_slack, numbers), 30, "parents updated")
     wait_for(lambda: outbox_idle(database_url), 30, "outbox idle")

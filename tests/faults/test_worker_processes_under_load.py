@@ -74,9 +74,13 @@ def test_three_worker_processes_deliver_clicks_and_clears_once(
             # The web's settings, as every process of a deployment has them: with no way
             # for a click to arrive, messages would carry no Acknowledge button.
             SLACK_SIGNING_SECRET=SIGNING_SECRET,
+            # Slack's Tier 3 is not this test's subject (test_update_budget.py is it): at
+            # 50 a minute, its 50-odd updates would take a minute.
+            SLACK_UPDATES_PER_MINUTE="600",
         ), log_path=tmp_path / f"worker{index}.log", cwd=tmp_path)
         for index in range(WORKERS)
     ]
+    fake_slack.updates_per_minute = 600
     try:
         fake_slack.fail("chat.postMessage", status=503, times=6)
         fake_slack.fail("chat.update", status=502, times=6)
@@ -136,12 +140,14 @@ def test_three_worker_processes_deliver_clicks_and_clears_once(
 
         posts = fake_slack.calls_to("chat.postMessage", ok_only=True)
         updates = fake_slack.calls_to("chat.update", ok_only=True)
-        # parent + 3 notes + clear reply; 1 to 3 refreshes (a click shares a refresh that
-        # has not started yet) + the clear's update.
+        # parent + 3 notes + clear reply; 1 to 4 refreshes (the clicks' and the clear's: one
+        # shares a refresh that has not started yet), each at most one chat.update (none
+        # when the parent shows that state already).
         refreshes = _refresh_jobs(database)
-        assert ALERTS <= refreshes <= ALERTS * 3, refreshes
+        assert ALERTS <= refreshes <= ALERTS * 4, refreshes
         assert len(posts) == ALERTS * 5, len(posts)
-        assert len(updates) == refreshes + ALERTS, (len(updates), refreshes)
+        assert ALERTS <= len(updates) <= refreshes, (len(updates), refreshes)
+        assert not [c for c in fake_slack.calls_to("chat.update") if c.status == 429]
         assert all(f.remaining == 0 for f in fake_slack.faults)
         counts = job_counts(database_url)
         assert counts == {JobStatus.DONE: ALERTS * 5 + refreshes}, counts

@@ -13,6 +13,9 @@ It behaves as Slack documents, where our code depends on it:
 - ``conversations.history``/``.replies`` may be limited, as for apps installed outside
   the Marketplace, to ``history_calls_per_minute`` calls per method and token (429 with
   ``Retry-After`` beyond) and ``history_page_limit`` messages a call;
+- ``chat.update`` is a Tier 3 method: past 50 calls in a minute for one workspace, a 429
+  with ``Retry-After`` (the seconds until the oldest call of the minute leaves it), and
+  the message is not changed;
 - message metadata comes back only with ``include_all_metadata``;
 - ``users.info`` needs the ``users:read`` scope (``missing_scope`` otherwise, naming it
   in ``needed``), reads its arguments from the query string or a form body, and shows a
@@ -33,6 +36,7 @@ from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
 from bot.slack.oauth import BOT_SCOPES
+from tests.support.call_windows import CallWindows
 
 
 @dataclass
@@ -121,6 +125,10 @@ class FakeSlack:
     # The window those calls are counted in: Slack's minute; a test may shorten it.
     history_window: float = 60.0
     history_page_limit: int | None = None
+    # Slack's Tier 3 for chat.update: this many calls a minute per workspace (None: no
+    # limit), counted over ``update_window`` seconds (Slack's minute; a test may shorten it).
+    updates_per_minute: int | None = 50
+    update_window: float = 60.0
     # Where apps.connections.open sends Socket Mode clients (ws://127.0.0.1:…); None: nowhere.
     socket_mode_url: str | None = None
     # The outage in progress: None, "503" (every call answers 503) or "refuse".
@@ -132,7 +140,8 @@ class FakeSlack:
         self._lock = threading.Lock()
         self._last_ts = 0.0
         self._last_post: dict[str, float] = {}
-        self._history_calls: dict[tuple[str, str | None], list[float]] = {}
+        self._history_calls = CallWindows()
+        self._update_calls = CallWindows()
         self._port = 0
         self._serve()
 
@@ -310,6 +319,9 @@ class FakeSlack:
         return 200, {"ok": True, "channel": channel.id, "ts": ts, "message": {"text": message.text}}, {}
 
     def _api_chat_update(self, args: dict[str, Any], call: Call) -> Any:
+        limited = self._tier_3_limited(call)
+        if limited:
+            return limited
         for message in self.messages:
             if message.channel == args.get("channel") and message.ts == args.get("ts"):
                 message.text = str(args.get("text", ""))
@@ -342,16 +354,19 @@ class FakeSlack:
     def _history_limited(self, method: str, call: Call) -> Any:
         """429 beyond ``history_calls_per_minute`` calls of ``method`` in a minute
         (``history_window``) per token."""
-        if self.history_calls_per_minute is None:
-            return None
-        window = self.history_window
-        recent = [t for t in self._history_calls.get((method, call.token), [])
-                  if call.at - t < window]
-        if len(recent) >= self.history_calls_per_minute:
-            wait = window - (call.at - recent[0])
-            return 429, {"ok": False, "error": "ratelimited"}, {"Retry-After": f"{max(1, round(wait + 0.49))}"}
-        self._history_calls[(method, call.token)] = recent + [call.at]
-        return None
+        return self._history_calls.refusal((method, call.token), call.at,
+                                           self.history_calls_per_minute, self.history_window)
+
+    def team_of(self, token: str | None) -> str:
+        """The workspace a bot token belongs to (an OAuth install's, else the default)."""
+        return next((team for team, bot_token in self.oauth_codes.values()
+                     if bot_token == token), "T0FAKE")
+
+    def _tier_3_limited(self, call: Call) -> Any:
+        """429 past ``updates_per_minute`` chat.update calls of one workspace within
+        ``update_window``; a refused call is not counted (nothing was done)."""
+        return self._update_calls.refusal(self.team_of(call.token), call.at,
+                                          self.updates_per_minute, self.update_window)
 
     def _page(self, found: list[Message], args: dict[str, Any]) -> list[Message]:
         oldest = float(args.get("oldest") or 0)
@@ -396,12 +411,9 @@ class FakeSlack:
         return 200, {"ok": True, "url": self.socket_mode_url}, {}
 
     def _api_auth_test(self, args: dict[str, Any], call: Call) -> Any:
-        team = self._token_team(call.token)
+        team = self.team_of(call.token)
         return 200, {"ok": True, "team_id": team, "user_id": "U0BOT", "bot_id": f"B{team}",
                      "url": "https://fake.slack.test/", "team": "Fake"}, {}
-
-    def _token_team(self, token: str | None) -> str:
-        return next((t for t, bot in self.oauth_codes.values() if bot == token), "T0FAKE")
 
     def _api_users_info(self, args: dict[str, Any], call: Call) -> Any:
         # Slack reads this method's arguments from the query or a form body, not JSON.
@@ -412,7 +424,7 @@ class FakeSlack:
             return 200, {"ok": False, "error": "missing_scope", "needed": "users:read",
                          "provided": ",".join(sorted(granted))}, {}
         user = self.users.get(str(args.get("user", "")))
-        if user is None or user.team_id != self._token_team(call.token):
+        if user is None or user.team_id != self.team_of(call.token):
             return 200, {"ok": False, "error": "user_not_found"}, {}
         return 200, {"ok": True, "user": {
             "id": user.id, "team_id": user.team_id, "name": user.name, "deleted": user.deleted,
