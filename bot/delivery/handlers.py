@@ -16,8 +16,8 @@ from dataclasses import replace
 from typing import Callable
 
 from bot.alert_view import AlertView
-from bot.delivery.kinds import spec_of
-from bot.delivery.queue import ClaimedJob
+from bot.outbox.kinds import spec_of
+from bot.outbox.queue import ClaimedJob
 from bot.delivery.storm_jobs import StormJobs
 from bot.render.renderer import ANNOUNCEMENT
 from bot.render.rollup import AckLine
@@ -27,8 +27,8 @@ from bot.store.acknowledgements import AckNoteArgs
 from bot.store.adoption import AdoptionReason, thread_parent
 from bot.store.alerts import record_parent_shown
 from bot.store.announcements import Announcement
-from bot.store.retry import with_db_retries
-from bot.store.models import AlertRow
+from bot.db.retry import with_db_retries
+from bot.db.models import AlertRow
 from bot.store.reminders import ReminderArgs, still_applies
 from bot.clock import utcnow
 
@@ -37,7 +37,7 @@ log = logging.getLogger(__name__)
 
 class JobExecutor(StormJobs):
     def run(self, job: ClaimedJob) -> None:
-        """Do the job's Slack calls (the handler its kind names in bot.delivery.kinds);
+        """Do the job's Slack calls (the handler its kind names in bot.outbox.kinds);
         raises a ``SlackDeliveryError`` when one fails."""
         spec = spec_of(job.kind)
         if spec is None:
@@ -46,7 +46,7 @@ class JobExecutor(StormJobs):
         handler: Callable[[ClaimedJob], None] = getattr(self, spec.handler)
         handler(job)
 
-    # --- event messages: the handlers bot.delivery.kinds names ----------------------
+    # --- event messages: the handlers bot.outbox.kinds names ----------------------
 
     def webhook_test(self, job: ClaimedJob) -> None:
         self._post(job, self._channel(job), self.renderer.render_webhook_test(self._event(job)))

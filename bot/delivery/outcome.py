@@ -1,7 +1,7 @@
 """What became of one run of a job, decided in one place from what it raised.
 
 A run ends done, to be retried at a time (saying why it waits, and whether it counts as a
-failed attempt), or dead with the reason. ``bot.delivery.queue.finish`` records it.
+failed attempt), or dead with the reason. ``bot.outbox.queue.finish`` records it.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from bot.slack.errors import (
     SlackUnavailable,
 )
 from bot.delivery.update_budget import UpdateBudgetSpent
-from bot.store.models import WaitingFor
+from bot.db.models import WaitingFor
 
 log = logging.getLogger(__name__)
 

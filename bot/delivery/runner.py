@@ -22,20 +22,20 @@ from flask import Flask
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.config import Config
-from bot.delivery import circuit, leases, queue
+from bot.outbox import circuit, leases, queue
 from bot.delivery.handlers import JobExecutor
 from bot.delivery.outcome import Done, Outcome, backoff_seconds, decide
 from bot.delivery.pacer import JobPosts
-from bot.delivery.queue import ClaimedJob, LaneAfter
+from bot.outbox.queue import ClaimedJob, LaneAfter
 from bot.delivery.update_budget import JobUpdates, UpdateBudget, UpdateBudgetSpent
-from bot.delivery.wakeup import JobWakeup
+from bot.outbox.wakeup import JobWakeup
 from bot.render import MessageRenderer
 from bot.slack.errors import RateLimited, SlackDeliveryError, SlackUnavailable
 from bot.slack.oauth import build_installation_store
 from bot.slack.workspaces import GatewayProvider
 from bot.store.alerts import record_parent_in
-from bot.store.database import Database
-from bot.store.retry import with_db_retries
+from bot.db.database import Database
+from bot.db.retry import with_db_retries
 from bot.store.stale import StaleSweep
 from bot.clock import utcnow
 
@@ -78,7 +78,7 @@ class DeliveryWorker:
         update_budget: UpdateBudget | None = None,
     ) -> None:
         self.config = config
-        # Told of every outcome once it is recorded (bot.metrics counts them).
+        # Told of every outcome once it is recorded (bot.metrics.counters counts them).
         self.on_finished = on_finished
         self.database = database
         self.wake = wake or JobWakeup()
@@ -303,7 +303,7 @@ class DeliveryWorker:
 
 def start_in_process(app: Flask) -> None:
     """gunicorn ``post_worker_init`` hook: delivery threads beside the web threads."""
-    from bot.services import services
+    from bot.web.services import services
 
     app_services = services(app)
     config = app_services.config
@@ -319,7 +319,7 @@ def start_in_process(app: Flask) -> None:
 
 
 def stop_in_process(app: Flask) -> None:
-    from bot.services import services
+    from bot.web.services import services
 
     app_services = services(app)
     worker, app_services.delivery_worker = app_services.delivery_worker, None
@@ -331,13 +331,13 @@ def run_worker_forever(config: Config, database: Database) -> int:
     """``python -m bot worker``: delivery only, until SIGTERM or SIGINT.
 
     Its counts reach ``/metrics`` of a ``serve`` on this host that shares its
-    ``PROMETHEUS_MULTIPROC_DIR``, or its own on ``METRICS_PORT`` (bot.metrics_worker).
+    ``PROMETHEUS_MULTIPROC_DIR``, or its own on ``METRICS_PORT`` (bot.metrics.worker_endpoint).
     """
-    from bot.metrics_multiprocess import use_directory
+    from bot.metrics.multiprocess import use_directory
 
     use_directory(config)
-    from bot.metrics import Metrics
-    from bot.metrics_worker import WorkerMetricsServer
+    from bot.metrics.counters import Metrics
+    from bot.metrics.worker_endpoint import WorkerMetricsServer
 
     metrics = Metrics()
     try:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from flask import Flask
 
-    from bot.services import Services
+    from bot.web.services import Services
 
 log = logging.getLogger(__name__)
 

@@ -22,8 +22,8 @@ from bot.slack.permissions import ManagePermissions
 from bot.slack.snooze_command import snooze_context
 from bot.slack.subscriptions import connect_channel, disconnect_route, list_channel_routes
 from bot.store.alerts import open_alerts_in_channel
-from bot.store.database import Database
-from bot.store.models import AlertRow
+from bot.db.database import Database
+from bot.db.models import AlertRow
 from bot.clock import utcnow
 
 MAX_LISTED = 20

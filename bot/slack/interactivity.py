@@ -28,7 +28,7 @@ from bot.actions import (
     decode_storm_ref,
 )
 from bot.render.escaping import date as slack_date
-from bot.services import Services
+from bot.web.services import Services
 from bot.slack.command_input import CommandInput
 from bot.slack.commands import command_response
 from bot.config import SlackMode

@@ -13,7 +13,7 @@ from bot.clock import utcnow
 from bot.ids import parse_id
 from bot.slack.command_input import CommandInput
 from bot.slack.permissions import ManagePermissions
-from bot.store.database import Database
+from bot.db.database import Database
 from bot.store.snoozes import cancel_snooze, channel_snoozes, running_snooze
 
 if TYPE_CHECKING:

@@ -70,7 +70,7 @@ class SocketModeRunner:
 
 
 def start_socket_mode(app: Flask) -> None:
-    from bot.services import services
+    from bot.web.services import services
 
     app_services = services(app)
     token = app_services.config.slack_app_token
@@ -85,7 +85,7 @@ def start_socket_mode(app: Flask) -> None:
 
 
 def stop_socket_mode(app: Flask) -> None:
-    from bot.services import services
+    from bot.web.services import services
 
     app_services = services(app)
     runner, app_services.socket_mode = app_services.socket_mode, None

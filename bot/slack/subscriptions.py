@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from bot.slack.command_input import CommandInput
 from bot.slack.permissions import ManagePermissions
-from bot.store.database import Database
+from bot.db.database import Database
 from bot.store.routes import (
     MAX_ROUTES_PER_CHANNEL,
     RouteOptions,

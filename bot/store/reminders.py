@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from bot.alert_view import AlertView
-from bot.store.models import AlertRow, AlertState
+from bot.db.models import AlertRow, AlertState
 
 if TYPE_CHECKING:
     from bot.config import Config

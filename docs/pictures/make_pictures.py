@@ -27,7 +27,7 @@ sys.path.insert(0, str(REPO))
 from bot.actions import encode_alert_ref
 from bot.alert_view import AlertView, DisplayState, Responder
 from bot.render import MessageRenderer, RenderedMessage
-from bot.render_command import preview_view
+from bot.cli.render import preview_view
 from bot.thousandeyes import parse_event
 from bot.thousandeyes.samples import load_sample
 

@@ -12,7 +12,7 @@ import json
 import requests
 
 from bot.actions import ACKNOWLEDGE, ACKNOWLEDGE_ALL, ACKNOWLEDGE_ONE
-from bot.store.models import JobStatus
+from bot.db.models import JobStatus
 from tests.conftest import WEBHOOK_TOKEN
 from tests.faults.helpers import (
     Serve,

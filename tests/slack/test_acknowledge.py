@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.actions import ACKNOWLEDGE, UNACKNOWLEDGE, encode_alert_ref
-from bot.store.models import AcknowledgementRow, AlertRow, JobKind, JobRow, JobStatus
+from bot.db.models import AcknowledgementRow, AlertRow, JobKind, JobRow, JobStatus
 from tests.support.delivery import drain, hold_lanes, release_lanes, send
 from tests.support.payloads import load_sample
 from tests.support.waiting import wait_for

@@ -10,9 +10,9 @@ import pytest
 import requests
 
 from bot.actions import ACKNOWLEDGE
-from bot.app import create_app
+from bot.process.app import create_app
 from bot.delivery.runner import DeliveryWorker
-from bot.services import services
+from bot.web.services import services
 from bot.slack.socket_mode import start_socket_mode, stop_socket_mode
 from tests.support.delivery import drain, send
 from tests.support.fake_socket_mode import FakeSocketMode

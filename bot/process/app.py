@@ -1,0 +1,94 @@
+"""The Flask app factory: everything is built here from an injected :class:`Config`."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, Response, jsonify
+from werkzeug.exceptions import HTTPException
+
+from bot import slack
+from bot.metrics import http as metrics_http
+from bot.web import admin_page, front_page, health, oauth_server, webhook
+from bot.web.body_limits import BodyLimits, body_limit
+from bot.clock import utcnow
+from bot.config import Config
+from bot.web.oauth_server.clients import token_is_valid
+from bot.web.proxies import TrustedProxies
+from bot.render import MessageRenderer
+from bot.web.services import EXTENSION_KEY, Services
+from bot.slack.oauth import build_installation_store
+from bot.db.database import Database
+from bot.web.webhook_auth import WebhookCredentials
+
+log = logging.getLogger(__name__)
+
+
+def create_app(
+    config: Config | None = None,
+    *,
+    database: Database | None = None,
+    migrate: bool = True,
+) -> Flask:
+    """Build the app. ``config`` defaults to the environment (and ``.env``).
+
+    Migrations are applied here so a fresh database works on first start; pass
+    ``migrate=False`` where a release phase has already applied them.
+    """
+    config = config or Config.from_env()
+    database = database or Database(config.database_url, config.sqlite_synchronous)
+    if migrate:
+        database.upgrade()
+
+    app = Flask(__name__)
+    app.json.sort_keys = False
+    if config.trusted_proxy_hops:
+        # Only the hops we were told about may name the client (bot.web.proxies).
+        app.wsgi_app = TrustedProxies(  # type: ignore[method-assign]
+            app.wsgi_app, config.trusted_proxy_hops)
+    # Outermost: no body reaches anything (Bolt, Authlib, views) past its route's limit.
+    app.wsgi_app = BodyLimits(  # type: ignore[method-assign]
+        app.wsgi_app, lambda path: body_limit(path, config.webhook_max_body_bytes))
+    credentials = WebhookCredentials(
+        config.webhook_token, config.webhook_basic_auth,
+        oauth_token_valid=(
+            (lambda token: token_is_valid(database, token, utcnow()))
+            if config.te_oauth_server else None
+        ),
+    )
+    app_services = Services(
+        config=config, database=database, webhook_credentials=credentials,
+        renderer=MessageRenderer(config.templates_dir, clicks_arrive=config.shows_click_buttons),
+        installation_store=build_installation_store(config, database),
+    )
+    app.extensions[EXTENSION_KEY] = app_services
+    # oauth_server before admin_page: sign-in uses the consent page's signed forms.
+    for subsystem in (webhook, health, front_page, slack, oauth_server, admin_page,
+                      metrics_http):
+        subsystem.init_app(app, app_services)
+    app.register_error_handler(HTTPException, _json_http_error)
+
+    if credentials.open:
+        log.warning(
+            "WEBHOOK ENDPOINT IS OPEN: none of WEBHOOK_TOKEN, WEBHOOK_BASIC_AUTH and"
+            " OAUTH_ADMIN_PASSWORD is set, so anyone who can reach /webhooks/thousandeyes"
+            " can post alerts"
+        )
+    return app
+
+
+def _json_http_error(error: HTTPException) -> tuple[Response, int]:
+    """Every error answer is JSON that says what is wrong, never an HTML page."""
+    messages = {
+        405: "method not allowed; ThousandEyes webhooks are POST requests",
+        413: "the body is larger than the configured limit (WEBHOOK_MAX_BODY_BYTES)",
+    }
+    status = error.code or 500
+    response = jsonify(
+        error=(error.name or "error").lower().replace(" ", "_"),
+        message=messages.get(status, error.description),
+    )
+    valid_methods = getattr(error, "valid_methods", None)
+    if status == 405 and valid_methods:
+        response.headers["Allow"] = ", ".join(valid_methods)
+    return response, status
