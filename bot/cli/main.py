@@ -291,7 +291,10 @@ def _check_can_listen(host: str, port: int, source: str) -> None:
 
 
 def _worker(config: Config, database: Database, _args: argparse.Namespace) -> int:
-    from bot.delivery.runner import run_worker_forever
+    from bot.metrics.multiprocess import use_directory
+
+    use_directory(config)  # before anything imports prometheus_client
+    from bot.process.worker import run_worker_forever
 
     log_setup_warnings(config)
     return run_worker_forever(config, database)

@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import logging
 import random
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Callable, Union
+from typing import Callable
 
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -24,6 +23,7 @@ from bot.slack.errors import (
 )
 from bot.delivery.update_budget import UpdateBudgetSpent
 from bot.db.models import WaitingFor
+from bot.outbox.outcome import Dead, Done, Outcome, Retry
 
 log = logging.getLogger(__name__)
 
@@ -32,25 +32,6 @@ MAX_BACKOFF_SECONDS = 60.0
 MAX_UNEXPECTED_ATTEMPTS = 8
 
 
-@dataclass(frozen=True)
-class Done:
-    pass
-
-
-@dataclass(frozen=True)
-class Retry:
-    delay: float
-    reason: str
-    waiting_for: str | None = None  # a WaitingFor value
-    counts: bool = True  # a failed attempt; a 429 is not one (nothing was posted)
-
-
-@dataclass(frozen=True)
-class Dead:
-    reason: str
-
-
-Outcome = Union[Done, Retry, Dead]
 
 
 def backoff_seconds(failures: int, rng: random.Random = random.Random()) -> float:

@@ -10,7 +10,6 @@ registered with ``add_periodic``.
 from __future__ import annotations
 
 import logging
-import signal
 import socket
 import threading
 import time
@@ -18,7 +17,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Callable
 
-from flask import Flask
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.config import Config
@@ -297,69 +295,3 @@ class DeliveryWorker:
         if queue.ready_lanes_with_pending_jobs(self.database, utcnow()):
             log.warning("delivery: lanes with pending jobs were marked idle; readied them")
             self.wake.notify_one()
-
-
-# --- process integration ---------------------------------------------------------------
-
-def start_in_process(app: Flask) -> None:
-    """gunicorn ``post_worker_init`` hook: delivery threads beside the web threads."""
-    from bot.web.services import services
-
-    app_services = services(app)
-    config = app_services.config
-    if config.delivery_threads == 0:
-        log.info("DELIVERY_THREADS=0: this process only accepts webhooks")
-        return
-    metrics = app_services.metrics
-    worker = DeliveryWorker(config, app_services.database, wake=app_services.jobs_waiting,
-                            renderer=app_services.renderer,
-                            on_finished=metrics.job_finished if metrics else None)
-    worker.start(config.delivery_threads)
-    app_services.delivery_worker = worker
-
-
-def stop_in_process(app: Flask) -> None:
-    from bot.web.services import services
-
-    app_services = services(app)
-    worker, app_services.delivery_worker = app_services.delivery_worker, None
-    if worker is not None:
-        worker.stop()
-
-
-def run_worker_forever(config: Config, database: Database) -> int:
-    """``python -m bot worker``: delivery only, until SIGTERM or SIGINT.
-
-    Its counts reach ``/metrics`` of a ``serve`` on this host that shares its
-    ``PROMETHEUS_MULTIPROC_DIR``, or its own on ``METRICS_PORT`` (bot.metrics.worker_endpoint).
-    """
-    from bot.metrics.multiprocess import use_directory
-
-    use_directory(config)
-    from bot.metrics.counters import Metrics
-    from bot.metrics.worker_endpoint import WorkerMetricsServer
-
-    metrics = Metrics()
-    try:
-        metrics_server = (WorkerMetricsServer(config, database, metrics)
-                          if config.metrics_port else None)
-    except OSError as error:  # the port is taken, or not ours to bind
-        log.error("cannot serve metrics on METRICS_PORT=%s: %s", config.metrics_port, error)
-        return 1
-    worker = DeliveryWorker(config, database, on_finished=metrics.job_finished)
-    stop = threading.Event()
-
-    def _on_signal(signum: int, _frame: Any) -> None:
-        log.info("signal %d: stopping after the jobs in hand", signum)
-        stop.set()
-
-    signal.signal(signal.SIGTERM, _on_signal)
-    signal.signal(signal.SIGINT, _on_signal)
-    worker.start(max(1, config.delivery_threads))
-    if metrics_server is not None:
-        metrics_server.start()
-    stop.wait()
-    worker.stop()
-    if metrics_server is not None:
-        metrics_server.stop()
-    return 0

@@ -17,18 +17,15 @@ from datetime import datetime
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot.delivery.outcome import Dead, Done, Outcome, Retry
+from bot.outbox.outcome import Dead, Done, Outcome, Retry
 from bot.outbox.queue import ClaimedJob
 from bot.slack.errors import HistoryLimited, RateLimited, SlackDeliveryError
 from bot.outbox.enqueue import CLICK_CAUSE
 from bot.db.models import JobKind
+from bot.outbox.kinds import WEBHOOK_KINDS
 from bot.thousandeyes.models import EventType
 
 PREFIX = "thousandeyes_"
-# The jobs a webhook queues: their time from "accepted" (the job was committed with the
-# event) to "posted" is what a user waits for an alert.
-_FROM_WEBHOOKS = frozenset({JobKind.ALERT_TRIGGER, JobKind.ALERT_CLEAR, JobKind.WEBHOOK_TEST,
-                            JobKind.UNKNOWN_EVENT})
 _KNOWN_EVENT_TYPES = frozenset(t.value for t in EventType)
 # Slack answers in seconds when all is well and in minutes when it rate-limits or fails.
 _POST_BUCKETS = (0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600, 1800, 3600)
@@ -79,7 +76,7 @@ class Metrics:
         waited = (now - job.created_at).total_seconds() if job.created_at else None
         if isinstance(outcome, Done):
             self.deliveries.labels(kind=job.kind, outcome="delivered", error="").inc()
-            if waited is not None and job.kind in _FROM_WEBHOOKS:
+            if waited is not None and job.kind in WEBHOOK_KINDS:
                 self.accepted_to_posted.labels(kind=job.kind).observe(max(0.0, waited))
             if (waited is not None and job.kind == JobKind.REFRESH_PARENT
                     and job.data.get("cause") == CLICK_CAUSE):

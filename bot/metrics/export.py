@@ -10,7 +10,7 @@ import hmac
 import json
 import logging
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable, Iterable, Iterator
+from typing import Callable, Iterable, Iterator
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
@@ -27,9 +27,6 @@ from bot.db.database import Database
 from bot.db.models import WaitingFor
 from bot.web.webhook_auth import split_authorization
 
-if TYPE_CHECKING:
-    from bot.slack.socket_mode import SocketModeRunner
-
 log = logging.getLogger(__name__)
 
 UNAUTHORIZED = "GET /metrics needs the METRICS_TOKEN as a Bearer token"
@@ -40,7 +37,8 @@ class Sources:
     config: Config
     database: Database
     metrics: Metrics | None
-    socket_mode: Callable[[], SocketModeRunner | None] = lambda: None
+    # This process's Socket Mode state (connecting, connected, disconnected); None: none.
+    socket_mode: Callable[[], str | None] = lambda: None
 
 
 def authorized(config: Config, header: str | None) -> bool:
@@ -112,12 +110,11 @@ class _LiveState(Collector):
             yield up
             yield from _queue_families(queue)
         if config.slack_app_token:
-            runner = self._sources.socket_mode()
+            state = self._sources.socket_mode()
             connected = GaugeMetricFamily(
                 PREFIX + "socket_mode_connected",
                 "1 while this process's Socket Mode websocket is connected to Slack.")
-            connected.add_metric([], 1 if runner is not None and runner.state == "connected"
-                                 else 0)
+            connected.add_metric([], 1 if state == "connected" else 0)
             yield connected
 
 

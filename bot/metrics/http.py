@@ -11,33 +11,32 @@ from __future__ import annotations
 
 import logging
 
-from flask import Blueprint, Flask, Response, current_app, request
+from functools import partial
+
+from flask import Flask, Response, current_app, request
 
 from bot.metrics.counters import Metrics
 from bot.metrics.export import Sources, answer_scrape
-from bot.web.services import Services, services
+from bot.web.services import services
 from bot.store.routes import DEFAULT_ROUTE
 
 log = logging.getLogger(__name__)
 
-blueprint = Blueprint("metrics", __name__)
-
 _WEBHOOK_PATH = "/webhooks/thousandeyes"
 
 
-def init_app(app: Flask, app_services: Services) -> None:
-    app_services.metrics = Metrics()
-    app.register_blueprint(blueprint)
-    app.after_request(_count_webhook)
+def init_app(app: Flask, metrics: Metrics) -> None:
+    """``GET /metrics``, and the count of every webhook answer, both of ``metrics``."""
+    app.add_url_rule("/metrics", "metrics.metrics_endpoint", partial(_scrape, metrics),
+                     methods=["GET"])
+    app.after_request(partial(_count_webhook, metrics))
 
 
-def _count_webhook(response: Response) -> Response:
+def _count_webhook(metrics: Metrics, response: Response) -> Response:
     """Every answer of the webhook routes, including refusals made before the view."""
     path = request.path
     if path.rstrip("/") == _WEBHOOK_PATH or path.startswith(_WEBHOOK_PATH + "/"):
-        metrics = services(current_app).metrics
-        if metrics is not None:
-            metrics.webhook_answered(_route_label(response.status_code), response.status_code)
+        metrics.webhook_answered(_route_label(response.status_code), response.status_code)
     return response
 
 
@@ -50,10 +49,10 @@ def _route_label(status: int) -> str:
     return "unknown" if status in (404, 429) else str(route_id)
 
 
-@blueprint.route("/metrics", methods=["GET"])
-def metrics_endpoint() -> Response:
+def _scrape(metrics: Metrics) -> Response:
     app_services = services(current_app)
-    sources = Sources(app_services.config, app_services.database, app_services.metrics,
-                      lambda: app_services.socket_mode)
+    status = app_services.socket_mode
+    sources = Sources(app_services.config, app_services.database, metrics,
+                      lambda: status.state)
     answer = answer_scrape(sources, request.headers.get("Authorization"))
     return Response(answer.body, status=answer.status, headers=answer.headers)

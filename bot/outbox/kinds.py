@@ -1,8 +1,10 @@
 """Every kind of outbox job in one table: does it post, whom does it overtake, its lane.
 
-The queue, the runner and the handlers read what a kind does from here instead of each
-keeping its own list: a new kind is a JobKind member, one entry here and the handler
-method it names.
+The queue, the claims and the metrics read what a kind is from here instead of each
+keeping its own list. What a kind *does* in Slack is the callable that
+``bot.delivery.handlers.HANDLERS`` maps it to (the outbox never imports delivery): a new
+kind is a JobKind member, one entry here and one there, and ``tests/outbox/test_kinds.py``
+checks that both cover every kind.
 """
 
 from __future__ import annotations
@@ -23,8 +25,6 @@ PRIORITIES = (NEWS_PRIORITY, NOTE_PRIORITY)
 
 @dataclass(frozen=True)
 class KindSpec:
-    # The JobExecutor method that does the job's Slack calls (bot.delivery.handlers).
-    handler: str
     # Calls chat.postMessage, the call Slack limits to about one a second per channel.
     posts: bool
     # Kinds of earlier jobs of the same alert that this kind does not wait for.
@@ -36,6 +36,9 @@ class KindSpec:
     # thread notes and refreshes waiting in its channel. Every post spent on old news is
     # taken from the next alert; an alert's own order still holds (``overtakes``).
     news: bool = False
+    # Queued by a webhook: its time from "accepted" to "posted" is what a user waits for
+    # an alert (bot.metrics.counters times these).
+    from_webhook: bool = False
 
 
 # A post never waits for a refresh of its alert's parent: refreshes wait for the
@@ -44,32 +47,32 @@ class KindSpec:
 _REFRESH = frozenset({JobKind.REFRESH_PARENT})
 
 KINDS: dict[JobKind, KindSpec] = {
-    JobKind.WEBHOOK_TEST: KindSpec("webhook_test", posts=True, news=True),
-    JobKind.UNKNOWN_EVENT: KindSpec("unknown_event", posts=True, news=True),
+    JobKind.WEBHOOK_TEST: KindSpec(posts=True, news=True, from_webhook=True),
+    JobKind.UNKNOWN_EVENT: KindSpec(posts=True, news=True, from_webhook=True),
     # A new parent, or a storm's roll-up (its anchor's trigger), or nothing for an alert
     # that joins a roll-up: cheap to claim first either way.
-    JobKind.ALERT_TRIGGER: KindSpec("alert_trigger", posts=True, news=True, overtakes=_REFRESH),
-    JobKind.ALERT_CLEAR: KindSpec("alert_clear", posts=True, overtakes=_REFRESH),
-    JobKind.ACK_NOTE: KindSpec("ack_note", posts=True, overtakes=_REFRESH),
+    JobKind.ALERT_TRIGGER: KindSpec(posts=True, news=True, overtakes=_REFRESH,
+                                         from_webhook=True),
+    JobKind.ALERT_CLEAR: KindSpec(posts=True, overtakes=_REFRESH, from_webhook=True),
+    JobKind.ACK_NOTE: KindSpec(posts=True, overtakes=_REFRESH),
     # Jobs of the storm's anchor alert, like every post and update of its roll-up. A page
     # is a thread message: the triggers of alerts still arriving go first (joining the
     # storm costs no post), and so does a new alert's parent.
-    JobKind.STORM_PAGE: KindSpec("storm_page", posts=True, overtakes=_REFRESH),
+    JobKind.STORM_PAGE: KindSpec(posts=True, overtakes=_REFRESH),
     # The roll-up's thread reply telling what cleared or was acknowledged since the last
     # one; it waits for the roll-up and its pages.
-    JobKind.STORM_NOTES: KindSpec("storm_notes", posts=True, overtakes=_REFRESH),
+    JobKind.STORM_NOTES: KindSpec(posts=True, overtakes=_REFRESH),
     # A refresh re-renders the parent from the state stored when it runs, and a thread
     # note never changes the parent: waiting for notes only held the parent behind the
     # channel's paced posts. It still waits for the jobs that create or change the
     # parent (trigger, clear) and for an earlier refresh, so two never land out of order.
-    JobKind.REFRESH_PARENT: KindSpec("refresh_parent", posts=False,
-                                     overtakes=frozenset({JobKind.ACK_NOTE,
-                                                          JobKind.STORM_NOTES})),
+    JobKind.REFRESH_PARENT: KindSpec(posts=False, overtakes=frozenset({JobKind.ACK_NOTE,
+                                                                  JobKind.STORM_NOTES})),
     # Due REMINDER_AFTER from its trigger: it waits for the trigger's parent, and never
     # holds back the clear or acknowledgement that makes it moot.
-    JobKind.REMINDER: KindSpec("reminder", posts=True, blocks_later=False, overtakes=_REFRESH),
+    JobKind.REMINDER: KindSpec(posts=True, blocks_later=False, overtakes=_REFRESH),
     # Of no alert: a webhook connected or disconnected, a snooze made or cancelled.
-    JobKind.ANNOUNCEMENT: KindSpec("announcement", posts=True),
+    JobKind.ANNOUNCEMENT: KindSpec(posts=True),
 }
 
 
@@ -85,6 +88,7 @@ def spec_of(kind: str) -> KindSpec | None:
 POSTING_KINDS = frozenset(kind for kind, spec in KINDS.items() if spec.posts)
 NEWS_KINDS = frozenset(kind for kind, spec in KINDS.items() if spec.news)
 NON_BLOCKING_KINDS = frozenset(kind for kind, spec in KINDS.items() if not spec.blocks_later)
+WEBHOOK_KINDS = frozenset(kind for kind, spec in KINDS.items() if spec.from_webhook)
 
 
 def lane_of(kind: str, team_id: str | None, channel: str) -> str:

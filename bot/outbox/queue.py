@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 
 from bot.outbox import circuit
 from bot.outbox.kinds import KINDS, NON_BLOCKING_KINDS, POSTING_KINDS, PRIORITIES, is_updates_lane
-from bot.delivery.outcome import Dead, Done, Outcome, Retry
+from bot.outbox.outcome import Dead, Done, Outcome, Retry
 from bot.outbox.progress import JobProgress
 from bot.db.database import Database
 from bot.db.models import AlertRow, DeliveryLaneRow, JobRow, JobStatus, UtcDateTime

@@ -7,18 +7,26 @@ import logging
 from flask import Flask, Response, jsonify
 from werkzeug.exceptions import HTTPException
 
-from bot import slack
-from bot.metrics import http as metrics_http
-from bot.web import admin_page, front_page, health, oauth_server, webhook
-from bot.web.body_limits import BodyLimits, body_limit
 from bot.clock import utcnow
 from bot.config import Config
-from bot.web.oauth_server.clients import token_is_valid
-from bot.web.proxies import TrustedProxies
-from bot.render import MessageRenderer
-from bot.web.services import EXTENSION_KEY, Services
-from bot.slack.oauth import build_installation_store
 from bot.db.database import Database
+from bot.metrics import http as metrics_http
+from bot.metrics.counters import Metrics
+from bot.outbox.wakeup import JobWakeup
+from bot.render import MessageRenderer
+from bot.slack import routes as slack_routes
+from bot.slack.interactivity import build_listeners
+from bot.slack.oauth import build_installation_store
+from bot.store.group_commit import GroupCommitter
+from bot.web import admin_page, front_page, health, webhook
+from bot.web.admin_session import AdminSessions
+from bot.web.body_limits import BodyLimits, body_limit
+from bot.web.oauth_server import routes as oauth_routes
+from bot.web.oauth_server.clients import token_is_valid
+from bot.web.oauth_server.csrf import ConsentForms
+from bot.web.oauth_server.server import build_oauth_server
+from bot.web.proxies import TrustedProxies
+from bot.web.services import EXTENSION_KEY, AppCore, Oauth, Services
 from bot.web.webhook_auth import WebhookCredentials
 
 log = logging.getLogger(__name__)
@@ -56,16 +64,30 @@ def create_app(
             if config.te_oauth_server else None
         ),
     )
-    app_services = Services(
-        config=config, database=database, webhook_credentials=credentials,
+    core = AppCore(
+        config=config, database=database,
         renderer=MessageRenderer(config.templates_dir, clicks_arrive=config.shows_click_buttons),
         installation_store=build_installation_store(config, database),
+        jobs_waiting=JobWakeup(),
     )
-    app.extensions[EXTENSION_KEY] = app_services
-    # oauth_server before admin_page: sign-in uses the consent page's signed forms.
-    for subsystem in (webhook, health, front_page, slack, oauth_server, admin_page,
-                      metrics_http):
-        subsystem.init_app(app, app_services)
+    bolt, slack_handler = build_listeners(core)
+    metrics = Metrics()
+    app.extensions[EXTENSION_KEY] = Services(
+        **vars(core), webhook_credentials=credentials, bolt=bolt, slack_handler=slack_handler,
+        oauth=(Oauth(server=build_oauth_server(app, config, database),
+                     consent_forms=ConsentForms(database),
+                     admin_sessions=AdminSessions(database))
+               if config.te_oauth_server else None),
+        metrics=metrics,
+        group_commit=GroupCommitter(database) if config.webhook_group_commit else None,
+    )
+    for subsystem in (webhook, health, front_page):
+        subsystem.init_app(app)
+    # /slack/* and /oauth/* always answer (503 or 404 while they are off).
+    app.register_blueprint(slack_routes.blueprint)
+    app.register_blueprint(oauth_routes.blueprint)
+    admin_page.init_app(app)
+    metrics_http.init_app(app, metrics)
     app.register_error_handler(HTTPException, _json_http_error)
 
     if credentials.open:

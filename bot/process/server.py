@@ -83,7 +83,7 @@ class GunicornServer(BaseApplication):  # type: ignore[misc]
 
         def post_fork(_server: Any, _worker: Any) -> None:
             if self._app is not None:  # preloaded: the master's connections are not ours
-                from bot.web.services import services
+                from bot.web.services import services  # a master without the app never loads Flask
 
                 services(self._app).database.engine.dispose(close=False)
 

@@ -28,7 +28,7 @@ from bot.web.admin_session import AdminSessions
 from bot.clock import utcnow
 from bot.web.oauth_server.csrf import MAX_AGE as FORM_MAX_AGE
 from bot.web.oauth_server.routes import no_framing_no_caching
-from bot.web.services import Services, services
+from bot.web.services import services
 from bot.store.lockout import Guarded, Verdict, check_password
 from bot.db.models import AlertRow, EventRow, RouteRow
 
@@ -60,10 +60,8 @@ class EventDetail:
 blueprint.after_request(no_framing_no_caching)
 
 
-def init_app(app: Flask, app_services: Services) -> None:
+def init_app(app: Flask) -> None:
     app.register_blueprint(blueprint)
-    if app_services.config.te_oauth_server:
-        app_services.admin_sessions = AdminSessions(app_services.database)
 
 
 @blueprint.route(PATH, methods=["GET"])

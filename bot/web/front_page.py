@@ -40,7 +40,7 @@ class RecentEvent:
     received_at: datetime
 
 
-def init_app(app: Flask, _services: Services) -> None:
+def init_app(app: Flask) -> None:
     app.register_blueprint(blueprint)
 
 
@@ -50,11 +50,10 @@ def front_page() -> str:
     config = app_services.config
     database = app_services.database.health(utcnow())
     base = config.public_url or request.host_url.rstrip("/")
-    runner = app_services.socket_mode
     return render_template(
         "front_page.html",
         slack=_slack_summary(config),
-        socket_mode=runner.state if runner else None,
+        socket_mode=app_services.socket_mode.state,
         clicks_arrive=config.clicks_arrive,
         database=database,
         database_kind="SQLite" if app_services.database.is_sqlite else "PostgreSQL",

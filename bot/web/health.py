@@ -17,13 +17,13 @@ from sqlalchemy.exc import SQLAlchemyError
 from bot.clock import utcnow
 from bot.config import SlackMode
 from bot.outbox.snapshot import read_queue
-from bot.web.services import Services, services
+from bot.web.services import services
 from bot.db.models import JobStatus
 
 blueprint = Blueprint("health", __name__)
 
 
-def init_app(app: Flask, _services: Services) -> None:
+def init_app(app: Flask) -> None:
     app.register_blueprint(blueprint)
 
 
@@ -61,8 +61,7 @@ def healthz() -> tuple[Response, int]:
     else:
         body["delivery"] = "unknown"
     if config.slack_app_token:  # the websocket's own state: "configured" says nothing of it
-        runner = app_services.socket_mode
-        body["socket_mode"] = runner.state if runner else "off"
+        body["socket_mode"] = app_services.socket_mode.state or "off"
     if problems:
         body["status"] = "unavailable"
         body["problem"] = "; ".join(problems)

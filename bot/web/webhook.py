@@ -20,9 +20,8 @@ from flask import Blueprint, Flask, Response, current_app, jsonify, request
 from sqlalchemy.exc import DataError, SQLAlchemyError
 
 from bot.thousandeyes.custom import is_custom_webhook, parse_custom_event, to_classic_body
-from bot.web.services import Services, services
+from bot.web.services import services
 from bot.store import lockout
-from bot.store.group_commit import GroupCommitter
 from bot.store.ingest import IncomingEvent, IngestStatus, store_one
 from bot.store.lockout import Guarded, client_key
 from bot.store.reminders import reminder_plan
@@ -36,10 +35,8 @@ log = logging.getLogger(__name__)
 blueprint = Blueprint("webhook", __name__)
 
 
-def init_app(app: Flask, app_services: Services) -> None:
+def init_app(app: Flask) -> None:
     app.register_blueprint(blueprint)
-    if app_services.config.webhook_group_commit:
-        app_services.group_commit = GroupCommitter(app_services.database)
 
 
 _CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{2,30}$")

@@ -21,10 +21,11 @@ from authlib.oauth2.rfc6749 import grants
 from flask import Flask, current_app
 from sqlalchemy import delete
 
+from bot.config import Config
+from bot.db.database import Database
 from bot.hashing import sha256_hex
 from bot.web.oauth_server.clients import OAuthClient, load_client
-from bot.web.oauth_server.csrf import ConsentForms
-from bot.web.services import Services, services
+from bot.web.services import services
 from bot.db.models import OAuthCodeRow, OAuthTokenRow
 from bot.clock import utcnow
 
@@ -97,14 +98,12 @@ class ClientCredentialsGrant(grants.ClientCredentialsGrant):  # type: ignore[mis
     TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
 
 
-def attach_oauth_server(app: Flask, app_services: Services) -> None:
-    """Attach the authorization server; only when ``OAUTH_ADMIN_PASSWORD`` is set."""
-    config = app_services.config
+def build_oauth_server(app: Flask, config: Config, database: Database) -> AuthorizationServer:
+    """The authorization server of ``app``; built only when ``OAUTH_ADMIN_PASSWORD`` is set."""
     lifetime = config.oauth_token_lifetime
     app.config["OAUTH2_TOKEN_EXPIRES_IN"] = {
         "implicit": lifetime, "authorization_code": lifetime, "client_credentials": lifetime,
     }
-    database = app_services.database
 
     def query_client(client_id: str) -> OAuthClient | None:
         return load_client(database, client_id, config.oauth_redirect_uris)
@@ -126,8 +125,7 @@ def attach_oauth_server(app: Flask, app_services: Services) -> None:
     server.register_grant(grants.ImplicitGrant)
     server.register_grant(AuthorizationCodeGrant)
     server.register_grant(ClientCredentialsGrant)
-    app_services.oauth_server = server
-    app_services.consent_forms = ConsentForms(database)
+    return server
 
 
 def oauth_server() -> AuthorizationServer | None:
