@@ -306,13 +306,13 @@ def _db_upgrade(_config: Config, _database: Database, _args: argparse.Namespace)
 
 
 def _jobs_list(_config: Config, database: Database, args: argparse.Namespace) -> int:
-    from bot.outbox.dead_letters import list_jobs_command
+    from bot.cli.jobs import list_jobs_command
 
     return list_jobs_command(database, args.dead, args.limit)
 
 
 def _jobs_retry(_config: Config, database: Database, args: argparse.Namespace) -> int:
-    from bot.outbox.dead_letters import retry_jobs_command
+    from bot.cli.jobs import retry_jobs_command
 
     return retry_jobs_command(database, None if args.all_dead else args.job_id)
 

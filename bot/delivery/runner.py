@@ -20,7 +20,7 @@ from typing import Any, Callable
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.config import Config
-from bot.outbox import circuit, leases, queue
+from bot.outbox import circuit, lanes, leases, queue
 from bot.delivery.handlers import JobExecutor
 from bot.delivery.outcome import Done, Outcome, backoff_seconds, decide
 from bot.delivery.pacer import JobPosts
@@ -292,6 +292,6 @@ class DeliveryWorker:
             self.wake.notify_one()
 
     def _ready_forgotten_lanes(self) -> None:
-        if queue.ready_lanes_with_pending_jobs(self.database, utcnow()):
+        if lanes.ready_lanes_with_pending_jobs(self.database, utcnow()):
             log.warning("delivery: lanes with pending jobs were marked idle; readied them")
             self.wake.notify_one()

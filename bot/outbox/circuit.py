@@ -54,6 +54,16 @@ def note_failure(session: Session, team_id: str | None, now: datetime) -> None:
                     team_key(team_id) or "(single token)", PROBE_SECONDS)
 
 
+def note_slack_answer(session: Session, team_id: str | None, slack_ok: bool | None,
+                      now: datetime) -> bool:
+    """What a run learnt of its workspace's Slack: True (it answered) closes the circuit,
+    False (it is unavailable) counts a failure, None says nothing. True when this closed
+    the circuit, so the jobs waiting out their backoff may go now."""
+    if slack_ok is False:
+        note_failure(session, team_id, now)
+    return bool(slack_ok) and close(session, team_id)
+
+
 def close(session: Session, team_id: str | None) -> bool:
     """A call of this workspace succeeded: close its circuit; True if it was open."""
     workspaces = DeliveryWorkspaceRow.__table__  # Core: this runs after every job

@@ -17,7 +17,7 @@ from typing import Collection
 
 from sqlalchemy import select, update
 
-from bot.outbox.queue import ready_lanes
+from bot.outbox.lanes import ready_lanes
 from bot.ids import parse_id
 from bot.db.database import Database
 from bot.db.models import DeliveryLaneRow, JobRow, JobStatus

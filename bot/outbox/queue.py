@@ -20,16 +20,18 @@ from __future__ import annotations
 
 import functools
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Callable, Collection
+from typing import Any, Callable
 
 from sqlalchemy import ColumnElement, Select, and_, bindparam, exists, not_, or_, select, update
 from sqlalchemy.orm import Session
 
-from bot.outbox import circuit
+from bot.outbox import circuit, lanes
+from bot.outbox.claimed import Claim, ClaimedJob, post_marker
 from bot.outbox.kinds import KINDS, NON_BLOCKING_KINDS, POSTING_KINDS, PRIORITIES, is_updates_lane
 from bot.outbox.outcome import Dead, Done, Outcome, Retry
+from bot.outbox.lanes import LaneAfter, ready_lanes
 from bot.outbox.progress import JobProgress
 from bot.db.database import Database
 from bot.db.models import AlertRow, DeliveryLaneRow, JobRow, JobStatus, UtcDateTime
@@ -42,49 +44,6 @@ _LANES_PER_CLAIM = 8
 # A lane whose due jobs all wait for an earlier job of their alert in another lane is
 # looked at again when that job ends, or after this long at the latest.
 _BLOCKED_RECHECK = timedelta(seconds=5)
-
-
-@dataclass(frozen=True)
-class ClaimedJob:
-    id: int
-    kind: str
-    alert_id: int | None
-    event_pk: int | None
-    channel: str
-    attempts: int
-    worker_id: str = ""
-    team_id: str | None = None
-    data: dict[str, Any] = field(default_factory=dict)  # the job's arguments
-    progress: JobProgress = field(default_factory=JobProgress)
-    lane: str = ""
-    created_at: datetime | None = None
-    # The id Slack answered with for this lane's channel, if a post has told us.
-    lane_channel_id: str | None = None
-    holds_lane: bool = False  # a posting job holds its lane until it ends
-    # The lane's next post slot when the job was claimed (a claim may come a moment early,
-    # so the job is ready to post at the slot): its first post waits until then.
-    post_at: datetime | None = None
-    # An earlier attempt may have posted this job's message: its answer was lost.
-    uncertain: bool = False
-    # ... because the process running it died mid-post (rather than seeing a timeout or
-    # a 5xx): it must look before posting, even if that means waiting for Slack.
-    died_in_flight: bool = False
-
-    @property
-    def hold_key(self) -> str:
-        return f"{self.worker_id}/{self.id}"
-
-
-@dataclass(frozen=True)
-class Claim:
-    job: ClaimedJob | None
-    # With no job: when a lane may have one next (None: no job is pending anywhere).
-    next_due: datetime | None = None
-
-
-def post_marker(job_id: int) -> str:
-    """The marker a job's message carries in its metadata."""
-    return f"job-{job_id}"
 
 
 def claim_next(
@@ -251,14 +210,6 @@ def _earlier_job_to_wait_for() -> ColumnElement[bool]:
 
 
 @dataclass(frozen=True)
-class LaneAfter:
-    """What a run tells its lane: when the next post may start, and the channel's id."""
-
-    next_post_at: datetime | None = None
-    channel_id: str | None = None
-
-
-@dataclass(frozen=True)
 class Finished:
     recorded: bool  # False: the claim was lost, nothing was recorded
     released: int = 0  # jobs in backoff released by closing the workspace's circuit
@@ -269,13 +220,27 @@ def finish(
     lane: LaneAfter = LaneAfter(), slack_ok: bool | None = None,
     also: Callable[[Session], object] | None = None,
 ) -> Finished:
-    """Record the outcome, free the job's lane and ready what waited for the job.
+    """Record the outcome, free the job's lane and ready what waited for the job, in one
+    transaction; then release the workspace's jobs in backoff if Slack answers again.
 
     ``slack_ok`` is what the run learnt of its workspace's Slack: True closes its circuit
     (and releases the jobs in backoff), False opens it. ``also`` writes what the run
     produced (where the parent message is) in the same transaction. Nothing is recorded
     when the claim was lost (the lease expired and another worker took the job).
     """
+    with db.session() as session:
+        if not _update_held(session, job, _outcome_values(job, outcome, now)):
+            return Finished(False)
+        if also is not None:
+            also(session)
+        lanes.after_run(session, job, lane, outcome, now)
+        closed = circuit.note_slack_answer(session, job.team_id, slack_ok, now)
+    released = circuit.release_backoff(db, job.team_id, now) if closed else 0
+    return Finished(True, released)
+
+
+def _outcome_values(job: ClaimedJob, outcome: Outcome, now: datetime) -> dict[str, Any]:
+    """The job's row after the run: done, pending again at a time, or dead; unclaimed."""
     values: dict[str, Any] = dict(locked_by=None, locked_until=None, updated_at=now,
                                   progress=job.progress.to_json())
     if isinstance(outcome, Done):
@@ -288,67 +253,7 @@ def finish(
             values["attempts"] = job.attempts - 1
     elif isinstance(outcome, Dead):
         values.update(status=JobStatus.DEAD, last_error=outcome.reason[:2000], waiting_for=None)
-    with db.session() as session:
-        if not _update_held(session, job, values):
-            return Finished(False)
-        if also is not None:
-            also(session)
-        waiting: set[str] = set()
-        if not isinstance(outcome, Retry) and job.alert_id is not None:
-            # Jobs of the alert that waited for this one may be claimable now, and so may
-            # those of the alerts threading under it.
-            threading = select(_ALERTS.c.id).where(_ALERTS.c.thread_alert_id == job.alert_id)
-            waiting = set(session.scalars(select(_JOBS.c.lane).where(
-                or_(_JOBS.c.alert_id == job.alert_id, _JOBS.c.alert_id.in_(threading)),
-                _JOBS.c.status == JobStatus.PENDING)))
-        # Every lane this touches is locked at once, in one order, so two finishing
-        # jobs never wait for each other's lanes (no deadlock on PostgreSQL).
-        rows = {row.lane: row for row in session.execute(
-            select(_LANES).where(_LANES.c.lane.in_(sorted(waiting | {job.lane})))
-            .order_by(_LANES.c.lane).with_for_update())}
-        if job.lane in rows:
-            values = _lane_values(rows[job.lane], job, lane, outcome, now)
-            ready_at = values.get("ready_at", rows[job.lane].ready_at)
-            if job.lane in waiting and (ready_at is None or ready_at > now):
-                values["ready_at"] = now
-            if values:
-                session.execute(update(_LANES).where(_LANES.c.lane == job.lane).values(**values))
-        others = sorted(name for name in waiting - {job.lane}
-                        if name in rows and (rows[name].ready_at is None or rows[name].ready_at > now))
-        if others:
-            session.execute(update(_LANES).where(_LANES.c.lane.in_(others)).values(ready_at=now))
-        closed = bool(slack_ok) and circuit.close(session, job.team_id)
-        if slack_ok is False:
-            circuit.note_failure(session, job.team_id, now)
-    released = circuit.release_backoff(db, job.team_id, now) if closed else 0
-    return Finished(True, released)
-
-
-def _lane_values(lane: Any, job: ClaimedJob, after: LaneAfter, outcome: Outcome,
-                 now: datetime) -> dict[str, Any]:
-    """How the run's end changes its lane: the hold freed, the next slot, the channel id."""
-    values: dict[str, Any] = {}
-    if job.holds_lane and lane.held_by == job.hold_key:
-        values.update(held_by=None, held_until=None)
-    if after.next_post_at is not None and after.next_post_at > lane.next_post_at:
-        values["next_post_at"] = after.next_post_at
-    if after.channel_id and job.kind in POSTING_KINDS and after.channel_id != lane.channel_id:
-        values["channel_id"] = after.channel_id
-    if isinstance(outcome, Retry):
-        retry_at = now + timedelta(seconds=outcome.delay)
-        if lane.ready_at is None or lane.ready_at > retry_at:
-            values["ready_at"] = retry_at
     return values
-
-
-def ready_lanes(session: Session, lanes: Collection[str], now: datetime) -> None:
-    if lanes:
-        session.execute(
-            update(DeliveryLaneRow)
-            .where(DeliveryLaneRow.lane.in_(sorted(lanes)),
-                   or_(DeliveryLaneRow.ready_at.is_(None), DeliveryLaneRow.ready_at > now))
-            .values(ready_at=now)
-        )
 
 
 def save_progress(db: Database, job: ClaimedJob, now: datetime,
@@ -395,17 +300,6 @@ def revive(db: Database, now: datetime, job_id: int | None = None) -> int:
             row.next_attempt_at, row.updated_at, row.created_at = now, now, now
         ready_lanes(session, {row.lane for row in rows}, now)
         return len(rows)
-
-
-def ready_lanes_with_pending_jobs(db: Database, now: datetime) -> int:
-    """A safety net: ready every idle lane that has pending jobs (none should)."""
-    with db.session() as session:
-        pending = exists().where(JobRow.lane == DeliveryLaneRow.lane,
-                                 JobRow.status == JobStatus.PENDING)
-        return session.execute(
-            update(DeliveryLaneRow).where(DeliveryLaneRow.ready_at.is_(None), pending)
-            .values(ready_at=now)
-        ).rowcount or 0
 
 
 def list_jobs(db: Database, dead_only: bool = False, limit: int = 50) -> list[JobRow]:
