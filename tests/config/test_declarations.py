@@ -8,7 +8,9 @@ import re
 from dataclasses import fields
 from pathlib import Path
 
-from bot.config import Config
+import pytest
+
+from bot.config import Config, ConfigError
 from bot.config.settings import SETTINGS, Kind, Setting, short_duration
 
 REPO = Path(__file__).resolve().parents[2]
@@ -88,6 +90,16 @@ def test_app_json_offers_declared_settings_with_their_defaults():
         setting = declared[name]
         if "value" in spec:
             expected = HEROKU_VALUES.get(name, setting.default)
-            assert value_of(setting, spec["value"]) == expected, f"app.json {name}={spec['value']!r}"
+            assert value_of(setting, spec["value"]) == expected, f"app.json {name}"
         if setting.min_length:
             assert f"{setting.min_length}+ characters" in spec["description"], name
+
+
+@pytest.mark.parametrize("setting", [s for s in SETTINGS if s.secret and s.min_length],
+                         ids=lambda setting: setting.name)
+def test_a_wrong_secret_is_named_but_never_echoed(setting):
+    wrong = "no-colon-s3cr3t" if setting.kind is Kind.BASIC_AUTH else "s3cr3t"
+    with pytest.raises(ConfigError) as raised:
+        Config.from_mapping({setting.name: wrong})
+    [line] = str(raised.value).splitlines()[1:]
+    assert line.strip().startswith(f"{setting.name}: ") and wrong not in str(raised.value)
