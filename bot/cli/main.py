@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from urllib.parse import urlsplit
 
 from bot.config import Config, ConfigError, redact_database_url
-from bot.setup_warnings import log_setup_warnings
+from bot.config.setup_warnings import log_setup_warnings
 from bot.db.diagnose import DatabaseUrlProblem, check_database_url
 from bot.thousandeyes.samples import SAMPLES
 

@@ -59,7 +59,7 @@ def build_listeners(core: AppCore) -> tuple[App | None, SlackRequestHandler | No
     """
     config = core.config
     if not config.clicks_arrive:
-        # Half-configured Slack is a warning at start (bot.setup_warnings); this says why
+        # Half-configured Slack is a warning at start (bot.config.setup_warnings); this says why
         # these requests get 503.
         log.info("Slack buttons and commands are off: they need SLACK_BOT_TOKEN and"
                  " SLACK_SIGNING_SECRET (HTTP) or SLACK_BOT_TOKEN and SLACK_APP_TOKEN"

@@ -1,6 +1,6 @@
 """Socket Mode: the same Bolt listeners over a websocket, so development needs no
 public URL. Started per serving process (by ``bot.process.background``) when ``SLACK_APP_TOKEN`` and ``SLACK_BOT_TOKEN``
-are both set (``bot.setup_warnings`` says so when only the app token is).
+are both set (``bot.config.setup_warnings`` says so when only the app token is).
 
 The first connection is made from a background thread that keeps trying: a Slack outage
 at boot must not stop the process from accepting webhooks. After that slack_sdk's

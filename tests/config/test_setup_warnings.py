@@ -9,7 +9,7 @@ import pytest
 
 from bot.actions import ACKNOWLEDGE, UNACKNOWLEDGE, VIEW_IN_THOUSANDEYES
 from bot.config import Config
-from bot.setup_warnings import setup_warnings
+from bot.config.setup_warnings import setup_warnings
 from tests.conftest import WEBHOOK_TOKEN
 from tests.support.delivery import drain, send, serving
 from tests.support.payloads import load_sample

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 
-from bot.config import Config, SlackMode
+from bot.config.model import Config, SlackMode
 
 log = logging.getLogger(__name__)
 
