@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from bot.alert_view import AlertView
+from bot.render.view import AlertView
 from bot.store.models import AlertRow, AlertState
 
 if TYPE_CHECKING:

@@ -13,7 +13,7 @@ import time
 
 from sqlalchemy import func, select
 
-from bot.actions import ACKNOWLEDGE, UNACKNOWLEDGE
+from bot.render.actions import ACKNOWLEDGE, UNACKNOWLEDGE
 from bot.app import create_app
 from bot.services import services
 from bot.store.models import RouteRow, SlackRequestRow
