@@ -74,10 +74,10 @@ TEMPLATE_ACTION_IDS = {
 }
 
 
-def alert_pk_of(value: object) -> int | None:
+def alert_pk_of(value: str) -> int | None:
     """The alert a reference names, or None when ``value`` is not an alert reference
     (a template context read defensively, as the fallback does)."""
     try:
-        return decode_alert_ref(value)  # type: ignore[arg-type]
+        return decode_alert_ref(value)
     except ValueError:
         return None

@@ -210,6 +210,57 @@ class StormEntry(TemplateContext):
 
 
 @dataclass(frozen=True, eq=False)
+class StormGroup(TemplateContext):
+    """The alerts of one rule in a storm's list (``groups``' items), sorted by title and
+    cut into ``chunks`` that each fit a section."""
+
+    rule_name: str
+    count: int
+    chunks: list[list[StormEntry]]
+
+
+@dataclass(frozen=True, eq=False)
+class RuleSummary(TemplateContext):
+    """One rule of a long storm's summary (``summary``' items): its alerts by state."""
+
+    rule_name: str
+    count: int
+    triggered: int
+    acknowledged: int
+    cleared: int
+
+
+@dataclass(frozen=True, eq=False)
+class StormActor(TemplateContext):
+    """Who clicked on a roll-up (an ack line's ``actor``)."""
+
+    name: str
+    user_id: str
+
+
+@dataclass(frozen=True, eq=False)
+class AlertSubject(TemplateContext):
+    """An alert named in an ack line (``subjects``' items)."""
+
+    rule_name: str
+    title: str
+
+
+@dataclass(frozen=True, eq=False)
+class StormAckLine(TemplateContext):
+    """One person's clicks of one kind on a roll-up (``acks``' items): ``acknowledged``
+    (False: withdrew), ``all`` (*Acknowledge all*), ``count`` alerts, the first
+    ``subjects`` of them and ``more``."""
+
+    actor: StormActor
+    acknowledged: bool
+    all: bool
+    count: int
+    more: int
+    subjects: list[AlertSubject]
+
+
+@dataclass(frozen=True, eq=False)
 class RollupContext(TemplateContext):
     """``storm_rollup``: the storm's counts and its grouped list, or a summary of a long
     one. Its ``actions`` (Acknowledge all, the menu of open alerts) are built from
@@ -222,8 +273,8 @@ class RollupContext(TemplateContext):
     cleared: int
     open: int
     pages: int
-    groups: list[dict[str, Any]]
-    summary: list[dict[str, Any]]
+    groups: list[StormGroup]
+    summary: list[RuleSummary]
     summary_more: int
     mention: str
     # The open alerts, offered in the menu, when clicks can arrive (else empty).
@@ -240,7 +291,7 @@ class StormPageContext(TemplateContext):
     total: int
     first: int
     last: int
-    groups: list[dict[str, Any]]
+    groups: list[StormGroup]
 
 
 @dataclass(frozen=True, eq=False)
@@ -250,7 +301,7 @@ class StormNotesContext(TemplateContext):
 
     cleared: int
     cleared_names: list[str]
-    groups: list[dict[str, Any]]
+    groups: list[StormGroup]
     cleared_more: int
-    acks: list[dict[str, Any]]
+    acks: list[StormAckLine]
     acks_more: int

@@ -219,7 +219,7 @@ class MessageRenderer:
             return dict(action_ids)
         return {"view": action_ids["view"]}
 
-    def _render_event(self, kind: str, event: Event) -> RenderedMessage:
+    def _render_event(self, kind: MessageKind, event: Event) -> RenderedMessage:
         try:
             context = ctx.event_context(event)
         except _CONTEXT_FAILURES:

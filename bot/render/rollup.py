@@ -12,13 +12,17 @@ from __future__ import annotations
 import math
 from collections import Counter
 from dataclasses import dataclass
-from typing import Any
 
 from bot.render import actions
 from bot.render.context import alert_context
 from bot.render.context_types import (
+    AlertSubject,
     RollupContext,
+    RuleSummary,
+    StormAckLine,
+    StormActor,
     StormEntry,
+    StormGroup,
     StormNotesContext,
     StormPageContext,
 )
@@ -108,20 +112,24 @@ def notes_context(cleared: list[AlertView], acks: list[AckLine]) -> StormNotesCo
     (one line per person and action)."""
     entries = [_entry(view) for view in cleared]
     listed = entries[:NOTE_ENTRIES]
-    lines: dict[tuple[str, bool, bool], dict[str, Any]] = {}
+    lines: dict[tuple[str, bool, bool], dict[str, AlertView]] = {}
+    names: dict[tuple[str, bool, bool], str] = {}  # the line's first click names it
     for ack in acks:
-        line = lines.setdefault((ack.user_id, ack.acknowledged, ack.all_open), {
-            "actor": {"name": ack.user_name or ack.user_id, "user_id": ack.user_id},
-            "acknowledged": ack.acknowledged, "all": ack.all_open, "alerts": {}})
+        key = (ack.user_id, ack.acknowledged, ack.all_open)
+        names.setdefault(key, ack.user_name or ack.user_id)
+        alerts = lines.setdefault(key, {})
         for view in ack.alerts:
-            line["alerts"].setdefault(view.alert_ref, view)
+            alerts.setdefault(view.alert_ref, view)
     ack_lines = []
-    for line in list(lines.values())[:_NOTE_ACK_LINES]:
-        views = list(line.pop("alerts").values())
+    for key, alerts in list(lines.items())[:_NOTE_ACK_LINES]:
+        user_id, acknowledged, all_open = key
+        views = list(alerts.values())
         subjects = [alert_context(view) for view in views[:_NOTE_SUBJECTS]]
-        ack_lines.append(dict(line, count=len(views), more=len(views) - len(subjects),
-                              subjects=[{"rule_name": s.rule_name, "title": s.title}
-                                        for s in subjects]))
+        ack_lines.append(StormAckLine(
+            actor=StormActor(name=names[key], user_id=user_id),
+            acknowledged=acknowledged, all=all_open, count=len(views),
+            more=len(views) - len(subjects),
+            subjects=[AlertSubject(rule_name=s.rule_name, title=s.title) for s in subjects]))
     return StormNotesContext(
         cleared=len(entries),
         cleared_names=[entry.title for entry in entries[:3]],
@@ -146,7 +154,7 @@ def _entry(view: AlertView) -> StormEntry:
     )
 
 
-def _groups(entries: list[StormEntry]) -> list[dict[str, Any]]:
+def _groups(entries: list[StormEntry]) -> list[StormGroup]:
     """By rule (in order of first appearance), then by test or target within it; each
     group's entries cut into chunks that fit a section."""
     by_rule: dict[str, list[StormEntry]] = {}
@@ -164,18 +172,18 @@ def _groups(entries: list[StormEntry]) -> list[dict[str, Any]]:
                 used = 0
             chunks[-1].append(entry)
             used += size
-        groups.append({"rule_name": rule, "count": len(members), "chunks": chunks})
+        groups.append(StormGroup(rule_name=rule, count=len(members), chunks=chunks))
     return groups
 
 
-def _summary(entries: list[StormEntry]) -> list[dict[str, Any]]:
+def _summary(entries: list[StormEntry]) -> list[RuleSummary]:
     by_rule: dict[str, Counter[str]] = {}
     for entry in entries:
         by_rule.setdefault(entry.rule_name, Counter())[entry.state] += 1
-    return [{"rule_name": rule, "count": sum(c.values()),
-             "triggered": c[DisplayState.TRIGGERED.value],
-             "acknowledged": c[DisplayState.ACKNOWLEDGED.value],
-             "cleared": c[DisplayState.CLEARED.value]} for rule, c in by_rule.items()]
+    return [RuleSummary(rule_name=rule, count=sum(c.values()),
+                        triggered=c[DisplayState.TRIGGERED.value],
+                        acknowledged=c[DisplayState.ACKNOWLEDGED.value],
+                        cleared=c[DisplayState.CLEARED.value]) for rule, c in by_rule.items()]
 
 
 def _entry_size(entry: StormEntry) -> int:

@@ -11,6 +11,7 @@ import pytest
 from bot.render import MessageRenderer
 from bot.render.actions import ACKNOWLEDGE, SNOOZE, decode_snooze_choice
 from bot.render.context import alert_context, event_context
+from bot.render.context_types import TemplateContext
 from bot.render.rollup import rollup_context
 from bot.render.view import DisplayState
 
@@ -52,3 +53,20 @@ def test_a_reference_the_codec_refuses_offers_no_snooze_and_still_renders():
     ids = [element["action_id"] for block in parent.blocks if block["type"] == "actions"
            for element in block["elements"]]
     assert ACKNOWLEDGE in ids and SNOOZE not in ids
+
+
+def _contexts(cls=TemplateContext):
+    for sub in cls.__subclasses__():
+        yield sub
+        yield from _contexts(sub)
+
+
+def test_every_variable_of_every_typed_context_is_documented_in_docs_templates():
+    from tests.render.test_render_context import _documented_keys
+
+    documented = _documented_keys()
+    missing = {f"{cls.__name__}.{name}" for cls in _contexts()
+               for name in cls.template_names() if name not in documented}
+    assert missing == set()
+    # What buttons.py adds is documented too.
+    assert {"buttons", "actions"} <= documented
