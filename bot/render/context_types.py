@@ -45,7 +45,8 @@ class TemplateContext(Mapping[str, Any]):
     def variables(self) -> dict[str, Any]:
         """The template's variables: every value plain (dicts, lists, str, numbers,
         datetimes), as the sandbox reads fastest and as user templates expect."""
-        return {name: plain(getattr(self, name)) for name in self.template_names()}
+        values = self.__dict__
+        return {name: plain(values[name]) for name in self.template_names()}
 
 
 @cache
@@ -53,14 +54,22 @@ def _template_names(cls: type) -> tuple[str, ...]:
     return tuple(f.name for f in fields(cls) if f.metadata.get("template", True))
 
 
+# Values passed through as they are; checked by exact type first, since this runs for
+# every value of every message.
+_SCALARS = frozenset({str, int, float, bool, type(None), datetime})
+
+
 def plain(value: Any) -> Any:
     """``value`` with every context inside it turned into a dict, every tuple a list."""
+    kind = type(value)
+    if kind in _SCALARS:
+        return value
+    if kind is list or kind is tuple:
+        return [plain(item) for item in value]
     if isinstance(value, TemplateContext):
         return value.variables()
     if isinstance(value, Mapping):
         return {key: plain(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [plain(item) for item in value]
     return value
 
 

@@ -211,7 +211,9 @@ class MessageRenderer:
             minimal = _minimal_context(view)
             minimal["actions"] = self._offered(minimal["actions"])
             return self.render_fallback(kind, minimal)
-        return self.render(kind, replace(context, actions=self._offered(context.actions)))
+        if not self.clicks_arrive:
+            context = replace(context, actions=self._offered(context.actions))
+        return self.render(kind, context)
 
     def _offered(self, action_ids: Mapping[str, str]) -> dict[str, str]:
         """Only the action ids whose buttons can work here: without clicks, the link."""
