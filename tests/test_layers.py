@@ -16,7 +16,7 @@ BOT = Path(__file__).resolve().parents[1] / "bot"
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("bot.clock", "bot.ids", "bot.hashing"),
     ("bot.config", "bot.thousandeyes", "bot.db"),
-    ("bot.outbox", "bot.actions", "bot.alert_view"),
+    ("bot.outbox",),
     ("bot.render",),
     ("bot.store",),
     ("bot.web",),

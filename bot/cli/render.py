@@ -15,8 +15,8 @@ import sys
 from dataclasses import replace
 from datetime import timedelta
 
-from bot.actions import encode_alert_ref
-from bot.alert_view import AlertView, DisplayState, Responder
+from bot.render.actions import encode_alert_ref
+from bot.render.view import AlertView, DisplayState, Responder
 from bot.clock import utcnow
 from bot.config import Config
 from bot.render import MessageRenderer, RenderedMessage, block_kit_builder_url

@@ -15,10 +15,10 @@ import logging
 from dataclasses import replace
 from typing import Callable
 
-from bot.alert_view import AlertView
+from bot.render.view import AlertView
 from bot.outbox.queue import ClaimedJob
 from bot.delivery.storm_jobs import StormJobs
-from bot.render.renderer import ANNOUNCEMENT
+from bot.render.kinds import MessageKind
 from bot.render.rollup import AckLine
 from bot.slack.errors import PermanentError
 from bot.store import storm_notes, storms
@@ -57,8 +57,8 @@ class JobExecutor(StormJobs):
             said = Announcement.from_data(job.data)
         except (ValueError, TypeError) as error:
             raise PermanentError("bad_job", f"announcement job {job.id}: {error}") from None
-        self._post(job, self._channel(job), self.renderer.render(ANNOUNCEMENT,
-                                                                 said.template_context()))
+        self._post(job, self._channel(job), self.renderer.render(MessageKind.ANNOUNCEMENT,
+                                                                             said.template_context()))
 
     # --- alert messages ---------------------------------------------------------------
 

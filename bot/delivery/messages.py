@@ -41,7 +41,7 @@ from bot.db.models import AlertRow
 from bot.db.retry import with_db_retries
 from bot.store.routes import DEFAULT_ROUTE, RouteOptions, route_options
 from bot.thousandeyes import Event
-from bot.alert_view import AlertView
+from bot.render.view import AlertView
 from bot.clock import utcnow
 
 log = logging.getLogger(__name__)

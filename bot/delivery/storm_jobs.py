@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import time
 
-from bot.alert_view import AlertView, DisplayState
+from bot.render.view import AlertView, DisplayState
 from bot.delivery.messages import JobMessages
 from bot.outbox.queue import ClaimedJob
 from bot.render import RenderedMessage

@@ -17,7 +17,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot.actions import (
+from bot.render.actions import (
     ACKNOWLEDGE,
     ACKNOWLEDGE_ALL,
     ACKNOWLEDGE_ONE,

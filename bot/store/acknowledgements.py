@@ -14,7 +14,7 @@ from datetime import datetime
 
 from sqlalchemy import select
 
-from bot.alert_view import Responder
+from bot.render.view import Responder
 from bot.clock import utcnow
 from bot.outbox.enqueue import CLICK_CAUSE, enqueue, enqueue_parent_refresh
 from bot.db.database import Database

@@ -8,8 +8,8 @@ from dataclasses import replace
 from sqlalchemy import ColumnElement, Select, or_, select, text, update
 from sqlalchemy.orm import Session
 
-from bot.actions import encode_alert_ref
-from bot.alert_view import AlertView, DisplayState, Responder
+from bot.render.actions import encode_alert_ref
+from bot.render.view import AlertView, DisplayState, Responder
 from bot.clock import utcnow
 from bot.db.database import Database
 from bot.db.models import OPEN_ALERT_CONDITION, AcknowledgementRow, AlertRow, AlertState

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from bot.alert_view import AlertView
+from bot.render.view import AlertView
 from bot.config import Config
 from bot.db.models import AlertRow, AlertState
 

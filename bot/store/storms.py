@@ -23,7 +23,7 @@ from sqlalchemy import Select, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from bot.alert_view import AlertView
+from bot.render.view import AlertView
 from bot.store.alerts import build_view
 from bot.db.database import Database
 from bot.clock import utcnow

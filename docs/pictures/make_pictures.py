@@ -24,8 +24,8 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
-from bot.actions import encode_alert_ref
-from bot.alert_view import AlertView, DisplayState, Responder
+from bot.render.actions import encode_alert_ref
+from bot.render.view import AlertView, DisplayState, Responder
 from bot.render import MessageRenderer, RenderedMessage
 from bot.cli.render import preview_view
 from bot.thousandeyes import parse_event

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from bot.actions import ACKNOWLEDGE, UNACKNOWLEDGE, VIEW_IN_THOUSANDEYES
+from bot.render.actions import ACKNOWLEDGE, UNACKNOWLEDGE, VIEW_IN_THOUSANDEYES
 from bot.config import Config
 from bot.config.setup_warnings import setup_warnings
 from tests.conftest import WEBHOOK_TOKEN

@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from bot.actions import ACKNOWLEDGE, VIEW_IN_THOUSANDEYES
+from bot.render.actions import ACKNOWLEDGE, VIEW_IN_THOUSANDEYES
 from bot.outbox import queue
 from bot.delivery.outcome import Retry
 from bot.delivery.runner import DeliveryWorker

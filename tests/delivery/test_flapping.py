@@ -14,7 +14,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select, update
 
-from bot.actions import ACKNOWLEDGE, encode_alert_ref
+from bot.render.actions import ACKNOWLEDGE, encode_alert_ref
 from bot.clock import utcnow
 from bot.db.models import AlertRow
 from tests.render.helpers import assert_valid_message

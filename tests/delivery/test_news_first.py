@@ -15,7 +15,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from bot.actions import ACKNOWLEDGE, encode_alert_ref
+from bot.render.actions import ACKNOWLEDGE, encode_alert_ref
 from bot.outbox import queue
 from bot.outbox.kinds import lane_of
 from bot.store.alerts import record_parent

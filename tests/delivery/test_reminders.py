@@ -15,7 +15,7 @@ import pytest
 import requests
 from sqlalchemy import select
 
-from bot.actions import encode_alert_ref
+from bot.render.actions import encode_alert_ref
 from bot.process.app import create_app
 from bot.clock import utcnow
 from bot.delivery.runner import DeliveryWorker

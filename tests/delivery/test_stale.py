@@ -9,7 +9,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlalchemy import select
 
-from bot.actions import ACKNOWLEDGE, encode_alert_ref
+from bot.render.actions import ACKNOWLEDGE, encode_alert_ref
 from bot.delivery.runner import DeliveryWorker
 from bot.db.models import AlertRow, JobKind, JobRow, JobStatus
 from bot.store.stale import BATCH, StaleSweep, mark_stale_alerts

@@ -11,7 +11,7 @@ import json
 import pytest
 from sqlalchemy import select, update
 
-from bot.actions import ACKNOWLEDGE_ALL, ACKNOWLEDGE_ONE, encode_alert_ref
+from bot.render.actions import ACKNOWLEDGE_ALL, ACKNOWLEDGE_ONE, encode_alert_ref
 from bot.clock import utcnow
 from bot.delivery.runner import DeliveryWorker
 from bot.db.models import AlertRow, JobKind, JobRow

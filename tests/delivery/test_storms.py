@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select, update
 
-from bot.actions import ACKNOWLEDGE, ACKNOWLEDGE_ALL, ACKNOWLEDGE_ONE, encode_alert_ref
+from bot.render.actions import ACKNOWLEDGE, ACKNOWLEDGE_ALL, ACKNOWLEDGE_ONE, encode_alert_ref
 from bot.clock import utcnow
 from bot.render.blockkit import MAX_BLOCKS, MAX_SECTION_TEXT
 from bot.db.models import AlertRow, JobRow, StormRow

@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from bot.actions import ACKNOWLEDGE, ACKNOWLEDGE_ALL, SNOOZE, encode_snooze_choice
+from bot.render.actions import ACKNOWLEDGE, ACKNOWLEDGE_ALL, SNOOZE, encode_snooze_choice
 from bot.render import RenderedMessage
 from bot.db.models import AlertRow, JobKind, JobRow, JobStatus
 from tests.render.helpers import assert_valid_message

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlalchemy import select
 
-from bot.actions import ACKNOWLEDGE, ACKNOWLEDGE_ALL, ACKNOWLEDGE_ONE, encode_alert_ref
+from bot.render.actions import ACKNOWLEDGE, ACKNOWLEDGE_ALL, ACKNOWLEDGE_ONE, encode_alert_ref
 from bot.outbox.kinds import updates_lane
 from bot.delivery.runner import DeliveryWorker
 from bot.delivery.update_budget import UpdateBudget, UpdateBudgetSpent, take_update_slot

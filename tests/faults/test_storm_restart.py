@@ -11,7 +11,7 @@ import json
 
 import requests
 
-from bot.actions import ACKNOWLEDGE, ACKNOWLEDGE_ALL, ACKNOWLEDGE_ONE
+from bot.render.actions import ACKNOWLEDGE, ACKNOWLEDGE_ALL, ACKNOWLEDGE_ONE
 from bot.db.models import JobStatus
 from tests.conftest import WEBHOOK_TOKEN
 from tests.faults.helpers import (

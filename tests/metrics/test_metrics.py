@@ -9,7 +9,7 @@ from typing import Iterator
 import pytest
 import requests
 
-from bot.actions import ACKNOWLEDGE
+from bot.render.actions import ACKNOWLEDGE
 from bot.process.app import create_app
 from bot.delivery.runner import DeliveryWorker
 from bot.web.services import services

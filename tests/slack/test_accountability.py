@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from bot.actions import SNOOZE, encode_snooze_choice
+from bot.render.actions import SNOOZE, encode_snooze_choice
 from bot.web.services import services
 from bot.db.models import AlertRow, RouteRow, SnoozeRow
 from bot.store.routes import MAX_ROUTES_PER_CHANNEL

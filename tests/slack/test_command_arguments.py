@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from bot.actions import SNOOZE, encode_snooze_choice
+from bot.render.actions import SNOOZE, encode_snooze_choice
 from bot.web.services import services
 from bot.db.models import AcknowledgementRow, AlertRow, JobRow, RouteRow, SnoozeRow
 from tests.support.delivery import drain

@@ -13,7 +13,7 @@ import time
 
 from sqlalchemy import func, select
 
-from bot.actions import ACKNOWLEDGE, UNACKNOWLEDGE
+from bot.render.actions import ACKNOWLEDGE, UNACKNOWLEDGE
 from bot.process.app import create_app
 from bot.web.services import services
 from bot.db.models import RouteRow, SlackRequestRow

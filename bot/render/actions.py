@@ -63,3 +63,21 @@ def decode_snooze_choice(value: str) -> tuple[int, int]:
     if not sep or hours not in {f"{h}h" for h in SNOOZE_HOURS}:
         raise ValueError(f"not a snooze choice: {value!r:.60}")
     return decode_alert_ref(ref), int(hours[:-1])
+
+
+# The action ids a parent's template sees as ``actions`` (``actions.acknowledge``, …).
+TEMPLATE_ACTION_IDS = {
+    "acknowledge": ACKNOWLEDGE,
+    "unacknowledge": UNACKNOWLEDGE,
+    "view": VIEW_IN_THOUSANDEYES,
+    "snooze": SNOOZE,
+}
+
+
+def alert_pk_of(value: str) -> int | None:
+    """The alert a reference names, or None when ``value`` is not an alert reference
+    (a template context read defensively, as the fallback does)."""
+    try:
+        return decode_alert_ref(value)
+    except ValueError:
+        return None

@@ -1,8 +1,8 @@
 """What the renderer knows about an alert: stored state, never the database itself.
 
-The store builds an :class:`AlertView` from its rows; templates see only the flat context
-made from it. Keeping this boundary means rendering has no side effects and tests can
-render any state without a database.
+The store builds an :class:`AlertView` from its rows; templates see only the typed
+context made from it (:mod:`bot.render.context`). Keeping this boundary means rendering
+has no side effects and tests can render any state without a database.
 """
 
 from __future__ import annotations
