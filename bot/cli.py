@@ -76,6 +76,8 @@ def build_parser() -> argparse.ArgumentParser:
     db_commands = db.add_subparsers(dest="db_command", required=True)
     _command(db_commands, "upgrade", "apply migrations up to the latest", _db_upgrade,
              Needs.DATABASE_TO_WRITE)
+    _command(db_commands, "prune", "delete what is older than RETENTION now", _db_prune,
+             Needs.DATABASE_TO_WRITE)
 
     sample = _command(commands, "send-sample", "post a ThousandEyes sample payload",
                       _send_sample, Needs.NOTHING)
@@ -300,6 +302,12 @@ def _worker(config: Config, database: Database, _args: argparse.Namespace) -> in
 def _db_upgrade(_config: Config, _database: Database, _args: argparse.Namespace) -> int:
     print("database is at the latest migration")
     return 0
+
+
+def _db_prune(config: Config, database: Database, _args: argparse.Namespace) -> int:
+    from bot.prune_command import prune_command
+
+    return prune_command(config, database)
 
 
 def _jobs_list(_config: Config, database: Database, args: argparse.Namespace) -> int:

@@ -128,6 +128,9 @@ class Config:
     metrics_dir: str | None = None
     # ``python -m bot worker`` serves its own GET /metrics on this port (None: it does not).
     metrics_port: int | None = None
+    # Finished jobs, events and cleared alerts older than this are deleted in the
+    # background (bot.store.pruning); None (RETENTION=off): everything is kept.
+    retention: timedelta | None = timedelta(days=30)
 
     def parse_options(self) -> ParseOptions:
         """What parsing ThousandEyes payloads needs from the configuration."""
@@ -252,6 +255,7 @@ class Config:
                 "DELIVERY_STUCK_AFTER", timedelta(minutes=5), minimum=timedelta(seconds=1)),
             metrics_dir=reader.directory("PROMETHEUS_MULTIPROC_DIR"),
             metrics_port=reader.integer("METRICS_PORT", 0, minimum=1, maximum=65535) or None,
+            retention=reader.duration("RETENTION", timedelta(days=30), minimum=timedelta(days=1)),
         )
         if problems:
             raise ConfigError("invalid configuration:\n  " + "\n  ".join(problems))

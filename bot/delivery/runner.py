@@ -36,6 +36,8 @@ from bot.slack.workspaces import GatewayProvider
 from bot.store.alerts import record_parent_in
 from bot.store.database import Database
 from bot.store.retry import with_db_retries
+from bot.store.pruning import Retention
+from bot.store.retention_runs import TICK_SECONDS, PrunedHook, RetentionRuns
 from bot.store.stale import StaleSweep
 from bot.clock import utcnow
 
@@ -76,6 +78,7 @@ class DeliveryWorker:
         heartbeat: float = HEARTBEAT_SECONDS,
         on_finished: FinishedHook | None = None,
         update_budget: UpdateBudget | None = None,
+        on_pruned: PrunedHook | None = None,
     ) -> None:
         self.config = config
         # Told of every outcome once it is recorded (bot.metrics counts them).
@@ -122,6 +125,13 @@ class DeliveryWorker:
             stale = StaleSweep(database, config.stale_after)
             self.add_periodic("stale alerts", stale.interval.total_seconds(),
                               lambda: stale.run_if_due(utcnow()))
+        if config.retention is not None:
+            # RETENTION: one process prunes at a time (a lease in the database).
+            retention = RetentionRuns(database, Retention(config.retention, config.flap_window,
+                                                          config.storm_quiet),
+                                      self.worker_id, on_pruned=on_pruned)
+            self.add_periodic("retention", TICK_SECONDS,
+                              lambda: retention.run_if_due(utcnow()))
 
     def add_periodic(self, name: str, every: float, run: Callable[[], object]) -> None:
         """Run ``run`` about every ``every`` seconds on the maintenance thread (errors are
@@ -313,7 +323,8 @@ def start_in_process(app: Flask) -> None:
     metrics = app_services.metrics
     worker = DeliveryWorker(config, app_services.database, wake=app_services.jobs_waiting,
                             renderer=app_services.renderer,
-                            on_finished=metrics.job_finished if metrics else None)
+                            on_finished=metrics.job_finished if metrics else None,
+                            on_pruned=metrics.rows_pruned if metrics else None)
     worker.start(config.delivery_threads)
     app_services.delivery_worker = worker
 
@@ -346,7 +357,8 @@ def run_worker_forever(config: Config, database: Database) -> int:
     except OSError as error:  # the port is taken, or not ours to bind
         log.error("cannot serve metrics on METRICS_PORT=%s: %s", config.metrics_port, error)
         return 1
-    worker = DeliveryWorker(config, database, on_finished=metrics.job_finished)
+    worker = DeliveryWorker(config, database, on_finished=metrics.job_finished,
+                            on_pruned=metrics.rows_pruned)
     stop = threading.Event()
 
     def _on_signal(signum: int, _frame: Any) -> None:
