@@ -164,14 +164,20 @@ def _close_quiet_storms(db: Database, now: datetime, cutoff: datetime) -> Counte
 
 
 def _prune_ended_snoozes(db: Database, cutoff: datetime) -> Counter[str]:
-    ended = or_(SnoozeRow.until < cutoff, SnoozeRow.cancelled_at < cutoff)
+    return _delete_where(db, SnoozeRow, or_(SnoozeRow.until < cutoff,
+                                            SnoozeRow.cancelled_at < cutoff))
+
+
+def _delete_where(db: Database, model: type[SnoozeRow | JobRow | StormRow],
+                  condition: ColumnElement[bool]) -> Counter[str]:
+    """One batch of ``model``'s rows that meet ``condition`` (checked again as deleted)."""
     with db.session() as session:
-        ids = list(session.scalars(select(SnoozeRow.id).where(ended).order_by(SnoozeRow.id)
+        ids = list(session.scalars(select(model.id).where(condition).order_by(model.id)
                                    .limit(BATCH_ROWS)))
         if not ids:
             return Counter()
-        done = session.execute(delete(SnoozeRow).where(SnoozeRow.id.in_(ids), ended))
-        return Counter(snoozes=done.rowcount or 0)
+        done = session.execute(delete(model).where(model.id.in_(ids), condition))
+        return Counter({model.__tablename__: _count(done)})
 
 
 def _prunable_storms(cutoff: datetime) -> Select[Any]:
@@ -283,28 +289,15 @@ def _prune_events_without_alert(db: Database, cutoff: datetime) -> Counter[str]:
 
 def _prune_lone_jobs(db: Database, cutoff: datetime) -> Counter[str]:
     """Finished jobs of no alert and no event (announcements)."""
-    may_go = and_(JobRow.alert_id.is_(None), JobRow.event_pk.is_(None),
-                  JobRow.status.in_(_FINISHED), JobRow.updated_at < cutoff)
-    with db.session() as session:
-        ids = list(session.scalars(select(JobRow.id).where(may_go).order_by(JobRow.id)
-                                   .limit(BATCH_ROWS)))
-        if not ids:
-            return Counter()
-        return Counter(outbox_jobs=_count(session.execute(
-            delete(JobRow).where(JobRow.id.in_(ids), may_go))))
+    return _delete_where(db, JobRow, and_(JobRow.alert_id.is_(None), JobRow.event_pk.is_(None),
+                                          JobRow.status.in_(_FINISHED),
+                                          JobRow.updated_at < cutoff))
 
 
 def _prune_empty_storms(db: Database) -> Counter[str]:
     """Closed storms whose alerts are all gone (they went together: see above)."""
-    empty = and_(StormRow.open_lane.is_(None),
-                 ~exists().where(AlertRow.storm_id == StormRow.id))
-    with db.session() as session:
-        ids = list(session.scalars(select(StormRow.id).where(empty).order_by(StormRow.id)
-                                   .limit(BATCH_ROWS)))
-        if not ids:
-            return Counter()
-        return Counter(storms=_count(session.execute(
-            delete(StormRow).where(StormRow.id.in_(ids), empty))))
+    return _delete_where(db, StormRow, and_(StormRow.open_lane.is_(None),
+                                            ~exists().where(AlertRow.storm_id == StormRow.id)))
 
 
 def _prune_forgotten_failures(db: Database, now: datetime) -> Counter[str]:
