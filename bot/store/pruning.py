@@ -146,10 +146,10 @@ def prune(db: Database, now: datetime, retention: Retention, *, deadline: float 
             began = time.monotonic()
             batch = step()
             pruned.rows.update(batch)
-            if db.is_sqlite:
-                pause(max(SQLITE_PAUSE, time.monotonic() - began))
             if not any(batch.values()):
                 break
+            if db.is_sqlite:  # before the next batch of this table
+                pause(max(SQLITE_PAUSE, time.monotonic() - began))
     return pruned
 
 
