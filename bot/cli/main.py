@@ -16,8 +16,8 @@ import socket
 import sys
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, NoReturn
-from urllib.parse import urlsplit
 
+from bot.cli.arguments import http_url, port_number
 from bot.config import Config, ConfigError, redact_database_url
 from bot.config.setup_warnings import log_setup_warnings
 from bot.db.diagnose import DatabaseUrlProblem, check_database_url
@@ -76,6 +76,8 @@ def build_parser() -> argparse.ArgumentParser:
     db_commands = db.add_subparsers(dest="db_command", required=True)
     _command(db_commands, "upgrade", "apply migrations up to the latest", _db_upgrade,
              Needs.DATABASE_TO_WRITE)
+    _command(db_commands, "prune", "delete what is older than RETENTION now", _db_prune,
+             Needs.DATABASE_TO_WRITE)
 
     sample = _command(commands, "send-sample", "post a ThousandEyes sample payload",
                       _send_sample, Needs.NOTHING)
@@ -113,27 +115,6 @@ def build_parser() -> argparse.ArgumentParser:
     _add_jobs_commands(commands)
     _add_oauth_commands(commands)
     return parser
-
-
-def port_number(text: str) -> int:
-    """``--port``: the same range ``PORT`` allows; 0 would silently mean the default."""
-    try:
-        port = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a whole number from 1 to 65535, got {text!r}")
-    if not 1 <= port <= 65535:
-        raise argparse.ArgumentTypeError(f"must be from 1 to 65535, got {port}")
-    return port
-
-
-def http_url(text: str) -> str:
-    """``--url``: an http(s) URL with a host, as urllib needs it."""
-    parts = urlsplit(text)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise argparse.ArgumentTypeError(
-            f"must be an http(s) URL like http://127.0.0.1:3000/webhooks/thousandeyes,"
-            f" got {text[:80]!r}")
-    return text
 
 
 def _command(
@@ -303,6 +284,12 @@ def _worker(config: Config, database: Database, _args: argparse.Namespace) -> in
 def _db_upgrade(_config: Config, _database: Database, _args: argparse.Namespace) -> int:
     print("database is at the latest migration")
     return 0
+
+
+def _db_prune(config: Config, database: Database, _args: argparse.Namespace) -> int:
+    from bot.cli.prune import prune_command
+
+    return prune_command(config, database)
 
 
 def _jobs_list(_config: Config, database: Database, args: argparse.Namespace) -> int:

@@ -115,6 +115,9 @@ class Config:
     metrics_dir: str | None = _declared("metrics_dir")
     # ``python -m bot worker`` serves its own GET /metrics on this port (None: it does not).
     metrics_port: int | None = _declared("metrics_port")
+    # Finished jobs, events and cleared alerts older than this are deleted in the
+    # background (bot.store.pruning); None (RETENTION=off): everything is kept.
+    retention: timedelta | None = _declared("retention")
 
 
     def parse_options(self) -> ParseOptions:

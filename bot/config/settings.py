@@ -165,6 +165,9 @@ SETTINGS: tuple[Setting, ...] = (
             field_name="metrics_dir"),
     Setting("METRICS_PORT", Kind.INTEGER, "the worker's own GET /metrics port", minimum=1,
             maximum=65535),
+    Setting("RETENTION", Kind.DURATION, "finished jobs, events and cleared alerts older than"
+            " this are deleted in the background", default=timedelta(days=30),
+            minimum=timedelta(days=1)),
 )
 
 SETTINGS_BY_FIELD: dict[str, Setting] = {setting.field: setting for setting in SETTINGS}

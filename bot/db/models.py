@@ -191,6 +191,8 @@ class JobRow(Base):
         # the thread notes waiting in its own (see bot.outbox.queue).
         Index("ix_outbox_jobs_lane", "status", "lane", "priority", "next_attempt_at", "id"),
         Index("ix_outbox_jobs_waiting", "waiting_for", "team_id"),
+        # Pruning (bot.store.pruning): the jobs that point at an event being deleted.
+        Index("ix_outbox_jobs_event", "event_pk"),
     )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
@@ -375,3 +377,14 @@ class SlackRequestRow(Base):
     # The hex digest of ``X-Slack-Signature``: an HMAC of the timestamp and the body.
     signature: Mapped[str] = mapped_column(String(64), primary_key=True)
     request_timestamp: Mapped[int] = mapped_column(BigInteger, index=True)
+
+
+class MaintenanceLeaseRow(Base):
+    """A periodic task every process runs but one should run per interval (RETENTION's
+    pruning: bot.store.pruning): whoever moves ``due_at`` past now first runs it."""
+
+    __tablename__ = "maintenance_leases"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    due_at: Mapped[datetime]
+    held_by: Mapped[str | None] = mapped_column(String(150))

@@ -34,6 +34,8 @@ from bot.slack.workspaces import GatewayProvider
 from bot.store.alerts import record_parent_in
 from bot.db.database import Database
 from bot.db.retry import with_db_retries
+from bot.store.pruning import Retention
+from bot.store.retention_runs import TICK_SECONDS, PrunedHook, RetentionRuns
 from bot.store.stale import StaleSweep
 from bot.clock import utcnow
 
@@ -74,6 +76,7 @@ class DeliveryWorker:
         heartbeat: float = HEARTBEAT_SECONDS,
         on_finished: FinishedHook | None = None,
         update_budget: UpdateBudget | None = None,
+        on_pruned: PrunedHook | None = None,
     ) -> None:
         self.config = config
         # Told of every outcome once it is recorded (bot.metrics.counters counts them).
@@ -120,6 +123,13 @@ class DeliveryWorker:
             stale = StaleSweep(database, config.stale_after)
             self.add_periodic("stale alerts", stale.interval.total_seconds(),
                               lambda: stale.run_if_due(utcnow()))
+        if config.retention is not None:
+            # RETENTION: one process prunes at a time (a lease in the database).
+            retention = RetentionRuns(database, Retention(config.retention, config.flap_window,
+                                                          config.storm_quiet),
+                                      self.worker_id, on_pruned=on_pruned)
+            self.add_periodic("retention", TICK_SECONDS,
+                              lambda: retention.run_if_due(utcnow()))
 
     def add_periodic(self, name: str, every: float, run: Callable[[], object]) -> None:
         """Run ``run`` about every ``every`` seconds on the maintenance thread (errors are

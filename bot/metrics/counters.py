@@ -12,6 +12,7 @@ counted here but read from the database at scrape time (``bot.outbox.snapshot``)
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
@@ -62,6 +63,9 @@ class Metrics:
             PREFIX + "click_to_updated_seconds", "From an Acknowledge or Unacknowledge click"
             " to the parent message showing it.", buckets=_CLICK_BUCKETS,
             registry=self.registry)
+        self.pruned_rows = Counter(
+            PREFIX + "pruned_rows", "Rows deleted because they were older than RETENTION,"
+            " by table.", ["table"], registry=self.registry)
 
     def webhook_answered(self, route: str, status: int) -> None:
         self.webhooks.labels(route=route[:_MAX_LABEL], status=str(status)).inc()
@@ -89,6 +93,11 @@ class Metrics:
                 self.rate_limited.labels(kind=job.kind).inc()
         elif isinstance(outcome, Dead):
             self.deliveries.labels(kind=job.kind, outcome="dead", error=code).inc()
+
+    def rows_pruned(self, by_table: Mapping[str, int]) -> None:
+        """A run of RETENTION's pruning deleted these rows (``DeliveryWorker.on_pruned``)."""
+        for table, count in by_table.items():
+            self.pruned_rows.labels(table=table).inc(count)
 
 
 def _error_code(error: BaseException | None) -> str:

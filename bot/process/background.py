@@ -53,6 +53,8 @@ def start_delivery(app: Flask) -> None:
     worker = DeliveryWorker(config, app_services.database, wake=app_services.jobs_waiting,
                             renderer=app_services.renderer,
                             on_finished=metrics.job_finished
+                            if isinstance(metrics, Metrics) else None,
+                            on_pruned=metrics.rows_pruned
                             if isinstance(metrics, Metrics) else None)
     worker.start(config.delivery_threads)
     _background(app).delivery = worker

@@ -33,7 +33,8 @@ def run_worker_forever(config: Config, database: Database) -> int:
     except OSError as error:  # the port is taken, or not ours to bind
         log.error("cannot serve metrics on METRICS_PORT=%s: %s", config.metrics_port, error)
         return 1
-    worker = DeliveryWorker(config, database, on_finished=metrics.job_finished)
+    worker = DeliveryWorker(config, database, on_finished=metrics.job_finished,
+                            on_pruned=metrics.rows_pruned)
     stop = threading.Event()
 
     def _on_signal(signum: int, _frame: Any) -> None:
