@@ -19,6 +19,7 @@ from bot.config import SlackMode
 from bot.metrics_queue import read_queue
 from bot.services import Services, services
 from bot.store.models import JobStatus
+from bot.front_page import api_line
 
 blueprint = Blueprint("health", __name__)
 
@@ -60,6 +61,10 @@ def healthz() -> tuple[Response, int]:
                     f" {stuck_after.total_seconds():.0f}s; is a delivery worker running?")
     else:
         body["delivery"] = "unknown"
+    line = api_line(app_services) if database.ok else None
+    if line is not None:
+        # Said, never a 503: webhooks flow whatever the API does.
+        body["thousandeyes_api"] = line
     if config.slack_app_token:  # the websocket's own state: "configured" says nothing of it
         runner = app_services.socket_mode
         body["socket_mode"] = runner.state if runner else "off"
@@ -67,3 +72,4 @@ def healthz() -> tuple[Response, int]:
         body["status"] = "unavailable"
         body["problem"] = "; ".join(problems)
     return jsonify(body), 503 if problems or not database.ok else 200
+

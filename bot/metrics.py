@@ -17,6 +17,7 @@ from datetime import datetime
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from sqlalchemy.exc import SQLAlchemyError
 
+from bot.delivery.api_sync import SyncReport
 from bot.delivery.outcome import Dead, Done, Outcome, Retry
 from bot.delivery.queue import ClaimedJob
 from bot.slack.errors import HistoryLimited, RateLimited, SlackDeliveryError
@@ -61,6 +62,14 @@ class Metrics:
             PREFIX + "accepted_to_posted_seconds", "From the webhook's event being accepted"
             " to its message being posted in Slack.", ["kind"], buckets=_POST_BUCKETS,
             registry=self.registry)
+        self.api_syncs = Counter(
+            PREFIX + "api_syncs", "Runs of the ThousandEyes API sync, by outcome (ok,"
+            " unauthorized, forbidden, rate_limited, unreachable, rejected, database_error).",
+            ["outcome"], registry=self.registry)
+        self.api_sync_changes = Counter(
+            PREFIX + "api_sync_changes", "What the ThousandEyes API sync stored: clears whose"
+            " webhook never arrived (cleared), alerts no webhook brought (found).",
+            ["change"], registry=self.registry)
         self.click_to_updated = Histogram(
             PREFIX + "click_to_updated_seconds", "From an Acknowledge or Unacknowledge click"
             " to the parent message showing it.", buckets=_CLICK_BUCKETS,
@@ -72,6 +81,14 @@ class Metrics:
     def event_stored(self, event_type: str, duplicate: bool) -> None:
         kind = event_type if event_type in _KNOWN_EVENT_TYPES else "other"
         self.events.labels(type=kind, result="duplicate" if duplicate else "accepted").inc()
+
+    def api_sync_ran(self, report: SyncReport) -> None:
+        """One run of the ThousandEyes API sync in this process (``ApiSync.on_run``)."""
+        self.api_syncs.labels(outcome=str(report.outcome)[:_MAX_LABEL]).inc()
+        if report.clears:
+            self.api_sync_changes.labels(change="cleared").inc(report.clears)
+        if report.found:
+            self.api_sync_changes.labels(change="found").inc(report.found)
 
     def job_finished(self, job: ClaimedJob, outcome: Outcome, error: BaseException | None,
                      now: datetime) -> None:

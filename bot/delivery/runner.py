@@ -23,6 +23,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bot.config import Config
 from bot.delivery import circuit, leases, queue
+from bot.delivery.api_sync import ApiSync
 from bot.delivery.handlers import JobExecutor
 from bot.delivery.outcome import Done, Outcome, backoff_seconds, decide
 from bot.delivery.pacer import JobPosts
@@ -118,6 +119,9 @@ class DeliveryWorker:
             Periodic("circuit probes", 1.0, self._probe_circuits),
             Periodic("idle lanes with jobs", 30.0, self._ready_forgotten_lanes),
         ]
+        # The ThousandEyes API sync (None without THOUSANDEYES_API_TOKEN): a thread of its
+        # own, started and stopped with this worker's.
+        self.api_sync = ApiSync.from_config(config, database)
         if config.stale_after is not None:
             stale = StaleSweep(database, config.stale_after)
             self.add_periodic("stale alerts", stale.interval.total_seconds(),
@@ -141,6 +145,8 @@ class DeliveryWorker:
         for index in range(threads):
             self._spawn(self._loop, f"delivery-{index}")
         self._spawn(self._maintain, "delivery-maintenance")
+        if self.api_sync is not None:
+            self.api_sync.start()
         self.wake.notify_all()  # look for work left by an earlier run
         log.info("delivery worker %s started with %d thread(s)", self.worker_id, threads)
 
@@ -153,6 +159,8 @@ class DeliveryWorker:
         """Finish the jobs in hand, then stop; unfinished jobs stay queued."""
         self._stopping.set()
         self.wake.notify_all()
+        if self.api_sync is not None:
+            self.api_sync.stop()
         for thread in self._threads:
             thread.join(timeout)
         self._threads.clear()
@@ -314,6 +322,8 @@ def start_in_process(app: Flask) -> None:
     worker = DeliveryWorker(config, app_services.database, wake=app_services.jobs_waiting,
                             renderer=app_services.renderer,
                             on_finished=metrics.job_finished if metrics else None)
+    if worker.api_sync is not None and metrics is not None:
+        worker.api_sync.on_run = metrics.api_sync_ran
     worker.start(config.delivery_threads)
     app_services.delivery_worker = worker
 
@@ -347,6 +357,8 @@ def run_worker_forever(config: Config, database: Database) -> int:
         log.error("cannot serve metrics on METRICS_PORT=%s: %s", config.metrics_port, error)
         return 1
     worker = DeliveryWorker(config, database, on_finished=metrics.job_finished)
+    if worker.api_sync is not None:
+        worker.api_sync.on_run = metrics.api_sync_ran
     stop = threading.Event()
 
     def _on_signal(signum: int, _frame: Any) -> None:

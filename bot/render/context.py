@@ -104,6 +104,7 @@ def alert_context(view: AlertView) -> dict[str, Any]:
         "snoozed_until": view.snoozed_until if not is_cleared else None,
         "snoozed_by": view.snoozed_by if not is_cleared else "",
         "in_storm": view.in_storm,
+        "api_note": wording.API_SYNC_NOTES.get(view.api_sync or "", ""),
     }
     context.update(_test_fields(alert) if isinstance(alert, TestAlert) else _empty_test_fields())
     context.update(_agent_fields(alert) if isinstance(alert, AgentAlert) else _empty_agent_fields())

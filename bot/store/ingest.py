@@ -22,7 +22,15 @@ from bot.store import storm_notes
 from bot.store.adoption import adoption_for_new_alert, subject_key
 from bot.store.database import Database
 from bot.store.jobs import job_due_time, job_values, lane_ready_values, mark_ready_statement
-from bot.store.models import AlertRow, AlertState, DeliveryLaneRow, EventRow, JobKind, JobRow
+from bot.store.models import (
+    AlertRow,
+    AlertState,
+    ApiSync,
+    DeliveryLaneRow,
+    EventRow,
+    JobKind,
+    JobRow,
+)
 from bot.store.prepared import Prepared, RawTransaction
 from bot.store.reminders import ReminderArgs, ReminderPlan
 from bot.thousandeyes import AgentAlert, AlertKind, Event, TestAlert, Transition
@@ -65,6 +73,9 @@ class IncomingEvent:
     default_channel: str = ""  # SLACK_CHANNEL: only chooses the lane of a job for ''
     reminders: ReminderPlan | None = None  # REMINDER_AFTER/REPEAT (None: no reminders)
     flap_window: timedelta | None = None  # FLAP_WINDOW (bot.store.adoption)
+    # Written by the ThousandEyes API sync (an ApiSync value), not a webhook: it only ever
+    # adds what no webhook brought, so where a webhook got there first it writes nothing.
+    api_sync: str | None = None
 
     @functools.cached_property
     def body_hash(self) -> str:
@@ -285,7 +296,8 @@ def _upsert_alert(transaction: RawTransaction, incoming: IncomingEvent) -> _Upse
     key = dict(route=route, channel=channel, kind=event.key_kind.value, alert_key=alert.key)
     current = transaction.first(_LOCK_ALERT, key)
     if current is None:
-        values = dict(key, first_seen_at=now, slack_team=team_id, **_changes(None, event, now))
+        values = dict(key, first_seen_at=now, slack_team=team_id, api_sync=incoming.api_sync,
+                      **_changes(None, event, now))
         if event.transition is Transition.TRIGGER:
             adoption = adoption_for_new_alert(
                 transaction, route=route, channel=channel, subject=values["subject_key"],
@@ -301,6 +313,11 @@ def _upsert_alert(transaction: RawTransaction, incoming: IncomingEvent) -> _Upse
         current = transaction.first(_LOCK_ALERT, key)
         assert current is not None
 
+    if incoming.api_sync is not None and (event.transition is Transition.TRIGGER
+                                          or current.state == AlertState.CLEARED):
+        # The sync's view is older than this row (a webhook, or an earlier sync, was
+        # first): writing nothing is what keeps one parent and one clear.
+        raise DuplicateEvent(event.event_id)
     if event.transition is Transition.CLEAR and current.state == AlertState.CLEARED:
         # ThousandEyes also clears when a rule is deleted; the alert is already shown
         # cleared, so a second "Cleared" reply would only be noise.
@@ -311,9 +328,17 @@ def _upsert_alert(transaction: RawTransaction, incoming: IncomingEvent) -> _Upse
         # record of it, but never reopen a cleared alert or post about it.
         log.info("stale trigger %s for cleared alert %s ignored", event.event_id, current.id)
         return _Upserted(current.id, None, current.trigger_count, current.storm_id)
-    changes = dict(slack_team=team_id, **_changes(current, event, now))
+    changes = dict(slack_team=team_id, api_sync=incoming.api_sync,
+                   **_changes(current, event, now))
+    job_kind = _job_kind_for(event)
+    if (event.transition is Transition.TRIGGER and current.state == AlertState.TRIGGERED
+            and current.api_sync == ApiSync.FOUND):
+        # The webhook of an alert the sync found first: the same trigger, late. Its richer
+        # payload re-renders the parent; it is not "triggered again".
+        changes["trigger_count"] = current.trigger_count
+        job_kind = JobKind.REFRESH_PARENT
     transaction.rows(_update_alert_statement(tuple(changes)), dict(changes, alert_pk=current.id))
-    return _Upserted(current.id, _job_kind_for(event),
+    return _Upserted(current.id, job_kind,
                      changes.get("trigger_count", current.trigger_count), current.storm_id)
 
 
@@ -335,7 +360,8 @@ def _update_alert_statement(columns: tuple[str, ...]) -> Prepared:
 
 def _lock_alert_statement() -> Prepared:
     alerts = AlertRow.__table__
-    columns = ("id", "state", "cleared_at", "triggered_at", "trigger_count", "storm_id")
+    columns = ("id", "state", "cleared_at", "triggered_at", "trigger_count", "storm_id",
+               "api_sync")
     key_columns = ("route", "channel", "kind", "alert_key")
     # FOR UPDATE only where there is row locking (SQLite's BEGIN IMMEDIATE already
     # excludes every other writer); the dialect's compiler knows which.

@@ -177,6 +177,14 @@ class AlertRow(Base):
     # The storm roll-up this alert is listed in (bot.store.storms); its parent is then
     # the roll-up's message, so every reply about it lands in the roll-up's thread.
     storm_id: Mapped[int | None] = mapped_column(Id, ForeignKey("storms.id"), index=True)
+    # What the ThousandEyes API sync did (an ApiSync value; None: webhooks only): found the
+    # alert no webhook brought, or confirmed the clear whose webhook never arrived.
+    api_sync: Mapped[str | None] = mapped_column(String(16))
+
+
+class ApiSync:
+    FOUND = "found"
+    CLEARED = "cleared"
 
 
 class SnoozeRow(Base):
@@ -439,3 +447,25 @@ class SlackRequestRow(Base):
     # The hex digest of ``X-Slack-Signature``: an HMAC of the timestamp and the body.
     signature: Mapped[str] = mapped_column(String(64), primary_key=True)
     request_timestamp: Mapped[int] = mapped_column(BigInteger, index=True)
+
+
+class ThousandEyesSyncRow(Base):
+    """The ThousandEyes API sync (bot.store.sync_state): who runs it (a lease, so that of
+    several processes one syncs), when it runs next, and how the last run went, which
+    ``/healthz`` and the front page read in any process."""
+
+    __tablename__ = "thousandeyes_sync"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    held_by: Mapped[str | None] = mapped_column(String(200))
+    held_until: Mapped[datetime | None]
+    next_run_at: Mapped[datetime]
+    last_run_at: Mapped[datetime | None]
+    last_ok_at: Mapped[datetime | None]
+    # Cleared alerts were asked for up to here: the next run asks from here on.
+    cleared_through: Mapped[datetime | None]
+    state: Mapped[str] = mapped_column(String(32))  # a SyncState value
+    status: Mapped[int | None] = mapped_column(Integer)  # the API's HTTP status, if any
+    detail: Mapped[str] = mapped_column(String(300), default="")
+    # A 429's reset: no call before then.
+    blocked_until: Mapped[datetime | None]
