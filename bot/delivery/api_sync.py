@@ -26,11 +26,15 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from urllib.parse import parse_qs, urlparse
+
 from sqlalchemy.exc import SQLAlchemyError
+from thousandeyes_sdk.alerts.models import Alerts
 
 from bot.clock import utcnow
 from bot.config import Config
@@ -42,8 +46,14 @@ from bot.store.models import ApiSync as ApiSyncNote
 from bot.store.reminders import reminder_plan
 from bot.store.routes import DEFAULT_ROUTE
 from bot.thousandeyes import PayloadError
-from bot.thousandeyes.api_alerts import ApiAlert, confirmed_clear, found_trigger, from_sdk
-from bot.thousandeyes.api_alerts import is_uuid, same_start
+from bot.thousandeyes.api_alerts import (
+    ApiAlert,
+    confirmed_clear,
+    found_trigger,
+    from_sdk,
+    is_uuid,
+    same_start,
+)
 from bot.thousandeyes.api_client import ThousandEyesApi, build_api
 from bot.thousandeyes.api_errors import API_ERRORS, ApiFailure, ApiProblem, classify
 
@@ -56,6 +66,8 @@ OVERLAP = timedelta(minutes=2)
 # The first run asks for clears this far back at most (the API keeps 90 days).
 FIRST_LOOKBACK = timedelta(days=30)
 PAGE_SIZE = 500
+# The longest rest between two pages (each rest is as long as the page took).
+MAX_PAUSE = 0.5
 # A holder that died is replaced after this; a run over 10,000 alerts takes seconds.
 LEASE = timedelta(minutes=5)
 # How often the thread looks whether a run is due (any process may have run it).
@@ -171,14 +183,29 @@ class ApiSync:
         # an alert cleared in this very second is in the list.
         since = self._cleared_since(lease, now).replace(microsecond=0)
         now = (now + timedelta(seconds=1)).replace(microsecond=0)
-        api, timeout = self.api, self.api.timeout
-        active = _listed(api.alerts.get_alerts_paginated(
-            aid=api.aid, state="trigger", max=PAGE_SIZE, _request_timeout=timeout))
-        cleared = _listed(api.alerts.get_alerts_paginated(
-            aid=api.aid, state="clear", start_date=since, end_date=now, max=PAGE_SIZE,
-            _request_timeout=timeout))
+        active = self._list(state="trigger")
+        cleared = self._list(state="clear", start_date=since, end_date=now)
         report.active, report.cleared_listed = len(active), len(cleared)
         return active, cleared, now
+
+    def _list(self, **filters: object) -> list[ApiAlert]:
+        """Every page of ``GET /alerts`` with these filters, following the cursor.
+
+        After each page the thread rests as long as the page took (at most
+        :data:`MAX_PAUSE`): reading and parsing thousands of alerts shares the process
+        with the webhooks, which must not wait for it.
+        """
+        api, listed, cursor = self.api, [], None
+        while True:
+            started = time.monotonic()
+            page = api.alerts.get_alerts(aid=api.aid, max=PAGE_SIZE, cursor=cursor,
+                                         _request_timeout=api.timeout, **filters)
+            listed.extend(a for a in map(from_sdk, page.alerts or []) if a is not None)
+            after = _next_cursor(page)
+            if after is None or after == cursor:
+                return listed
+            cursor = after
+            self._stopping.wait(min(MAX_PAUSE, time.monotonic() - started))
 
     def _cleared_since(self, lease: sync_state.SyncLease, now: datetime) -> datetime:
         if lease.cleared_through is not None:
@@ -221,7 +248,8 @@ class ApiSync:
     def _store_clear(self, row: reconcile.StoredAlert, alert: ApiAlert, now: datetime,
                      report: SyncReport) -> None:
         try:
-            event, body = confirmed_clear(row.data, row.alert_key, alert.ended_at, now,
+            event, body = confirmed_clear(reconcile.alert_data(self.database, row.id) or {},
+                                          row.alert_key, alert.ended_at, now,
                                           self.config.parse_options())
         except PayloadError as error:
             log.warning("ThousandEyes sync: alert %d's stored payload no longer reads (%s);"
@@ -297,9 +325,12 @@ class ApiSync:
             cleared_through=cleared_through)
 
 
-def _listed(pages: object) -> list[ApiAlert]:
-    alerts = (from_sdk(alert) for alert in pages)  # type: ignore[attr-defined]
-    return [alert for alert in alerts if alert is not None]
+def _next_cursor(page: Alerts) -> str | None:
+    """The ``cursor`` of the page's ``_links.next`` (None on the last page)."""
+    link = page.links.next if page.links is not None else None
+    if link is None or not link.href:
+        return None
+    return parse_qs(urlparse(link.href).query).get("cursor", [None])[0]
 
 
 def _legacy_matches(alert: ApiAlert, legacy: list[reconcile.StoredAlert]

@@ -24,6 +24,9 @@ from bot.thousandeyes import AlertKind
 
 # Keys asked for in one IN (...): well under SQLite's and PostgreSQL's parameter limits.
 CHUNK = 500
+# Open alerts read per transaction: on SQLite every transaction is the writer, so a long
+# read would hold webhooks back; a batch of ids takes a few milliseconds.
+READ_BATCH = 1000
 
 
 @dataclass(frozen=True)
@@ -37,7 +40,6 @@ class StoredAlert:
     alert_key: str
     subject_key: str | None
     triggered_at: datetime | None
-    data: dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -49,14 +51,31 @@ class Place:
     team_id: str | None
 
 
-def open_alerts(db: Database) -> list[StoredAlert]:
-    """Every open alert keyed by ``alertId`` (the only ids the API knows)."""
+def open_alerts(db: Database, batch: int = READ_BATCH) -> list[StoredAlert]:
+    """Every open alert keyed by ``alertId`` (the only ids the API knows), read in short
+    transactions of ``batch`` rows (by id: an alert opened meanwhile is read or not, and
+    the next run sees it)."""
     columns = (AlertRow.id, AlertRow.route, AlertRow.channel, AlertRow.slack_team,
-               AlertRow.alert_key, AlertRow.subject_key, AlertRow.triggered_at, AlertRow.data)
+               AlertRow.alert_key, AlertRow.subject_key, AlertRow.triggered_at)
+    found: list[StoredAlert] = []
+    after = 0
+    while True:
+        with db.session() as session:
+            rows = session.execute(
+                select(*columns)
+                .where(AlertRow.state == AlertState.TRIGGERED,
+                       AlertRow.kind == AlertKind.TEST.value, AlertRow.id > after)
+                .order_by(AlertRow.id).limit(batch)).all()
+        found.extend(StoredAlert(*row) for row in rows)
+        if len(rows) < batch:
+            return found
+        after = rows[-1].id
+
+
+def alert_data(db: Database, alert_id: int) -> dict[str, Any] | None:
+    """The alert's stored payload (its latest event's alert object)."""
     with db.session() as session:
-        rows = session.execute(select(*columns).where(
-            AlertRow.state == AlertState.TRIGGERED, AlertRow.kind == AlertKind.TEST.value)).all()
-    return [StoredAlert(*row) for row in rows]
+        return session.scalar(select(AlertRow.data).where(AlertRow.id == alert_id))
 
 
 def known_keys(db: Database, keys: Iterable[str]) -> set[str]:

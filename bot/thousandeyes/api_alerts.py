@@ -33,7 +33,7 @@ START_TOLERANCE = timedelta(minutes=2)
 EVENT_ID_PREFIX = "api-sync"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ApiAlert:
     """The fields of one listed alert that the sync uses."""
 

@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import func, select, update
 
 from bot.clock import utcnow
+from bot.delivery import api_sync as api_sync_module
 from bot.delivery.api_sync import GRACE, LEASE
 from bot.store.sync_state import take_lease
 from bot.store.models import AlertRow, AlertState, JobKind, JobRow, ThousandEyesSyncRow
@@ -205,3 +206,15 @@ def test_a_holder_that_died_loses_the_lease(linked, fake_thousandeyes):
     base = worker.api_sync.clock
     worker.api_sync.clock = lambda: base() + LEASE + timedelta(seconds=1)
     assert worker.api_sync.run_if_due() is not None
+
+
+def test_every_page_is_read_following_the_cursor(linked, fake_thousandeyes, monkeypatch):
+    server, worker = linked
+    monkeypatch.setattr(api_sync_module, "PAGE_SIZE", 3)
+    raised = [http_alert(fake_thousandeyes.account, f"test {n}") for n in range(7)]
+    assert sync(worker).found == 7
+    pages = [c for c in fake_thousandeyes.calls_to(Operation.GET_ALERTS)
+             if c.query["state"] == ["trigger"]]
+    assert len(pages) == 3 and all(p.query["max"] == ["3"] for p in pages)
+    with worker.database.session() as session:
+        assert set(session.scalars(select(AlertRow.alert_key))) == {a.alert_id for a in raised}
