@@ -10,7 +10,8 @@ listed cleared (their clears confirmed). The sync's first call is held until the
 webhook load runs, then released: "sync" is from that release to the run's end as the
 database records it. Two clients post new alerts the whole time (closed loop); the same
 load runs for the same time with the sync off. Memory is the RSS of gunicorn's master and
-worker, sampled every 50 ms: the peak during the window minus the RSS before it.
+worker, sampled every 50 ms: the peak during the window minus the RSS before it; CPU is
+the service's (master and worker) over the window, the load's webhooks included.
 
 Slack is log-only (no bot token): what is measured is the sync and ingest, not Slack.
 
@@ -180,6 +181,7 @@ def run_once(kind: str, work: Path, args: argparse.Namespace, linked: bool,
             try:
                 load, memory = Load(serve.url), Memory(serve)
                 before = memory.now()
+                cpu_before = serve.cpu_seconds()
                 load.start()
                 memory.start()
                 time.sleep(1.0)  # the load is running
@@ -195,6 +197,7 @@ def run_once(kind: str, work: Path, args: argparse.Namespace, linked: bool,
                     time.sleep(window or 1.0)
                     took = window or 1.0
                 end = began + took
+                cpu = serve.cpu_seconds() - cpu_before
                 memory.stop()
                 load.stop()
                 latencies = load.between(began, end)
@@ -204,7 +207,7 @@ def run_once(kind: str, work: Path, args: argparse.Namespace, linked: bool,
                         "p50_ms": percentile(latencies, 50) * 1000,
                         "p99_ms": percentile(latencies, 99) * 1000,
                         "max_ms": max(latencies, default=float("nan")) * 1000,
-                        "api_calls": len(fake.calls)}
+                        "api_calls": len(fake.calls), "cpu_s": cpu}
             finally:
                 serve.stop()
     finally:
@@ -222,7 +225,7 @@ def main() -> None:
     header(f"ThousandEyes API sync over {args.alerts} active alerts ({args.missed} missed,"
            f" {args.lost} lost clears), {args.db}, {CLIENTS} webhook clients")
     print("round  sync  seconds  rss-before MiB  rss-peak +MiB  webhooks  p50 ms  p99 ms"
-          "  max ms  failures  api calls")
+          "  max ms  failures  api calls  service CPU s")
     with scratch("bench-api-sync-") as work:
         for number in range(1, args.rounds + 1):
             on = run_once(args.db, work / f"r{number}", args, True, None)
@@ -232,7 +235,8 @@ def main() -> None:
                       f"{result['rss_before_mib']:14.1f}  {result['rss_peak_delta_mib']:13.1f}  "
                       f"{result['webhooks']:8d}  {result['p50_ms']:6.1f}  "
                       f"{result['p99_ms']:6.1f}  {result['max_ms']:6.1f}  "
-                      f"{result['failures']:8d}  {result['api_calls']:9d}")
+                      f"{result['failures']:8d}  {result['api_calls']:9d}  "
+                      f"{result['cpu_s']:13.1f}")
                 sys.stdout.flush()
 
 
