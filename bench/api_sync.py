@@ -7,7 +7,8 @@ ThousandEyes API v7 on loopback (``THOUSANDEYES_API_TOKEN``), once not. The API 
 ``--alerts`` active alerts: all but ``--missed`` of them are the seeded ones (matched, no
 change), ``--missed`` came by no webhook (posted), and ``--lost`` seeded alerts are
 listed cleared (their clears confirmed). The sync's first call is held until the
-webhook load runs, then released: "sync" is from that release to the run's end as the
+webhook load runs, then released (the fake runs in a process of its own, so its JSON work
+does not slow the load's clients): "sync" is from that release to the run's end as the
 database records it. Two clients post new alerts the whole time (closed loop); the same
 load runs for the same time with the sync off. Memory is the RSS of gunicorn's master and
 worker, sampled every 50 ms: the peak during the window minus the RSS before it; CPU is
@@ -22,6 +23,8 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import json
+import subprocess
 import sys
 import threading
 import time
@@ -54,12 +57,12 @@ UTC = timezone.utc
 CLIENTS = 2
 
 
-def seed(url: str, account: Account, alerts: int, missed: int, lost: int) -> None:
-    """Open alerts in the database and the API's view of them."""
+def seed_account(account: Account, alerts: int, missed: int, lost: int) -> list[dict]:
+    """The API's alerts; returns those a webhook brought (to store as open alerts)."""
     test = account.add_test("api.example.com", "http-server")
     rule = account.add_rule("Default HTTP Alert Rule", "http-server", tests=[test])
     start = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=2)
-    rows = []
+    brought = []
     for number in range(alerts + lost):
         began = start + timedelta(seconds=number % 3600)
         listed = account.add_alert(rule, test, [agent("Frankfurt, Germany")], started_at=began)
@@ -67,16 +70,27 @@ def seed(url: str, account: Account, alerts: int, missed: int, lost: int) -> Non
             account.clear(listed, at=datetime.now(UTC) - timedelta(minutes=1))
         if alerts - missed <= number < alerts:
             continue  # no webhook brought it
+        brought.append({"alert_id": listed.alert_id, "began": began.isoformat(),
+                        "rule_id": rule.rule_id, "rule": rule.name, "test_id": test.test_id,
+                        "test": test.name, "number": number})
+    return brought
+
+
+def seed_database(url: str, brought: list[dict]) -> None:
+    """The open alerts the webhooks left, parents posted."""
+    rows = []
+    for alert in brought:
+        began = datetime.fromisoformat(alert["began"])
         rows.append(dict(
-            route="default", channel="", kind="test", alert_key=listed.alert_id,
-            state=AlertState.TRIGGERED, rule_name=rule.name, title=test.name,
+            route="default", channel="", kind="test", alert_key=alert["alert_id"],
+            state=AlertState.TRIGGERED, rule_name=alert["rule"], title=alert["test"],
             severity="MAJOR", permalink="", event_type="ALERT_NOTIFICATION_TRIGGER",
             first_seen_at=began, last_event_at=began, triggered_at=began, trigger_count=1,
-            subject_key=f"rule:{rule.rule_id}|test:{test.test_id}",
-            slack_channel="C0ALERTS", slack_ts=f"{1700000000 + number}.000100",
-            data={"alertId": listed.alert_id, "ruleId": int(rule.rule_id),
-                  "ruleName": rule.name, "testId": int(test.test_id), "testName": test.name,
-                  "type": "HTTP Server", "severity": "MAJOR",
+            subject_key=f"rule:{alert['rule_id']}|test:{alert['test_id']}",
+            slack_channel="C0ALERTS", slack_ts=f"{1700000000 + alert['number']}.000100",
+            data={"alertId": alert["alert_id"], "ruleId": int(alert["rule_id"]),
+                  "ruleName": alert["rule"], "testId": int(alert["test_id"]),
+                  "testName": alert["test"], "type": "HTTP Server", "severity": "MAJOR",
                   "dateStart": began.strftime("%Y-%m-%d %H:%M:%S"),
                   "agents": [{"agentId": 4001, "agentName": "Frankfurt, Germany",
                               "metricsAtStart": "Error Type: Connect", "active": 1}]}))
@@ -86,6 +100,54 @@ def seed(url: str, account: Account, alerts: int, missed: int, lost: int) -> Non
         for chunk in range(0, len(rows), 1000):
             session.execute(insert(AlertRow.__table__), rows[chunk:chunk + 1000])
     database.dispose()
+
+
+def serve_fake(args: argparse.Namespace) -> None:
+    """``--serve-fake FILE``: the fake API in a process of its own (its JSON work must
+    not slow the load's clients down), seeded, holding its first call; it writes its URL
+    and the alerts webhooks brought to FILE, then obeys stdin: ``release``, ``calls``."""
+    fake = FakeThousandEyes(rate_limit=10_000).start()
+    brought = seed_account(fake.account, args.alerts, args.missed, args.lost)
+    fake.stall(Operation.GET_ALERTS)
+    Path(args.serve_fake).write_text(json.dumps({"url": fake.url, "brought": brought}))
+    for line in sys.stdin:
+        if line.strip() == "release":
+            fake.release()
+        elif line.strip() == "calls":
+            print(len(fake.calls), flush=True)
+    fake.stop()
+
+
+class FakeApi:
+    """The fake API's process, driven through its stdin."""
+
+    def __init__(self, work: Path, args: argparse.Namespace) -> None:
+        ready = work / "fake-api.json"
+        self.process = subprocess.Popen(
+            [sys.executable, __file__, "--serve-fake", str(ready), "--alerts", str(args.alerts),
+             "--missed", str(args.missed), "--lost", str(args.lost)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 300
+        while not ready.exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        time.sleep(0.2)  # written in one call; let it land
+        found = json.loads(ready.read_text())
+        self.url, self.brought = found["url"], found["brought"]
+
+    def tell(self, command: str) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.write(command + "\n")
+        self.process.stdin.flush()
+
+    def calls(self) -> int:
+        self.tell("calls")
+        assert self.process.stdout is not None
+        return int(self.process.stdout.readline())
+
+    def stop(self) -> None:
+        if self.process.stdin is not None:
+            self.process.stdin.close()
+        self.process.wait(30)
 
 
 class Load:
@@ -169,14 +231,14 @@ def sync_finished(url: str) -> datetime | None:
 
 def run_once(kind: str, work: Path, args: argparse.Namespace, linked: bool,
              window: float | None) -> dict[str, float]:
-    fake = FakeThousandEyes(rate_limit=10_000).start()
+    work.mkdir(parents=True, exist_ok=True)
+    fake = FakeApi(work, args)
     try:
         with fresh_database(kind, work / ("on" if linked else "off")) as url:
-            seed(url, fake.account, args.alerts, args.missed, args.lost)
+            seed_database(url, fake.brought)
             env = dict(DATABASE_URL=url, WEBHOOK_TOKEN=WEBHOOK_TOKEN, LOG_LEVEL="WARNING")
             if linked:
                 env.update(THOUSANDEYES_API_TOKEN=TOKEN, THOUSANDEYES_API_URL=fake.url)
-                fake.stall(Operation.GET_ALERTS)  # held until the load runs
             serve = Serve(work, "on" if linked else "off", **env).wait_healthy()
             try:
                 load, memory = Load(serve.url), Memory(serve)
@@ -187,7 +249,7 @@ def run_once(kind: str, work: Path, args: argparse.Namespace, linked: bool,
                 time.sleep(1.0)  # the load is running
                 began_wall, began = datetime.now(UTC), time.monotonic()
                 if linked:
-                    fake.release()
+                    fake.tell("release")
                     deadline = began + 600
                     while (ended := sync_finished(url)) is None and time.monotonic() < deadline:
                         time.sleep(0.05)
@@ -207,7 +269,7 @@ def run_once(kind: str, work: Path, args: argparse.Namespace, linked: bool,
                         "p50_ms": percentile(latencies, 50) * 1000,
                         "p99_ms": percentile(latencies, 99) * 1000,
                         "max_ms": max(latencies, default=float("nan")) * 1000,
-                        "api_calls": len(fake.calls), "cpu_s": cpu}
+                        "api_calls": fake.calls(), "cpu_s": cpu}
             finally:
                 serve.stop()
     finally:
@@ -221,7 +283,11 @@ def main() -> None:
     parser.add_argument("--lost", type=int, default=100)
     parser.add_argument("--db", choices=("sqlite", "postgres"), default="sqlite")
     parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument("--serve-fake", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.serve_fake:
+        serve_fake(args)
+        return
     header(f"ThousandEyes API sync over {args.alerts} active alerts ({args.missed} missed,"
            f" {args.lost} lost clears), {args.db}, {CLIENTS} webhook clients")
     print("round  sync  seconds  rss-before MiB  rss-peak +MiB  webhooks  p50 ms  p99 ms"

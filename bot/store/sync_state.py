@@ -106,7 +106,7 @@ def status_line(status: SyncStatus | None) -> str:
     last_ok = f"last sync {status.last_ok_at:%H:%M} UTC" if status.last_ok_at else \
         "no sync has succeeded yet"
     code = f" ({status.status})" if status.status else ""
-    words = {
+    words: dict[str, str] = {
         SyncState.OK: f"ok, {last_ok}",
         SyncState.UNAUTHORIZED: f"unauthorized{code} — check THOUSANDEYES_API_TOKEN",
         SyncState.FORBIDDEN: f"forbidden{code} — the token's user may not list alerts"
@@ -120,9 +120,7 @@ def status_line(status: SyncStatus | None) -> str:
         SyncState.REJECTED: f"refused the sync's request{code}; see the log",
         SyncState.DATABASE_ERROR: f"answered, but storing the sync failed; {last_ok}",
     }
-    return prefix + words.get(SyncState(status.state) if status.state in
-                              SyncState.__members__.values() else SyncState.REJECTED,
-                              status.state)
+    return prefix + words.get(status.state, status.state)  # a StrEnum key is its string
 
 
 def read_status(db: Database) -> SyncStatus | None:
