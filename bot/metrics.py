@@ -13,11 +13,11 @@ counted here but read from the database at scrape time (``bot.metrics_queue``).
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Protocol
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot.delivery.api_sync import SyncReport
 from bot.delivery.outcome import Dead, Done, Outcome, Retry
 from bot.delivery.queue import ClaimedJob
 from bot.slack.errors import HistoryLimited, RateLimited, SlackDeliveryError
@@ -35,6 +35,18 @@ _KNOWN_EVENT_TYPES = frozenset(t.value for t in EventType)
 _POST_BUCKETS = (0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600, 1800, 3600)
 _CLICK_BUCKETS = (0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300)
 _MAX_LABEL = 60
+
+
+class SyncRun(Protocol):
+    """What a run of the ThousandEyes API sync reports (``bot.delivery.api_sync``'s
+    ``SyncReport``), read by shape: importing it would load the SDK for every process."""
+
+    @property
+    def outcome(self) -> str: ...
+    @property
+    def clears(self) -> int: ...
+    @property
+    def found(self) -> int: ...
 
 
 class Metrics:
@@ -82,7 +94,7 @@ class Metrics:
         kind = event_type if event_type in _KNOWN_EVENT_TYPES else "other"
         self.events.labels(type=kind, result="duplicate" if duplicate else "accepted").inc()
 
-    def api_sync_ran(self, report: SyncReport) -> None:
+    def api_sync_ran(self, report: SyncRun) -> None:
         """One run of the ThousandEyes API sync in this process (``ApiSync.on_run``)."""
         self.api_syncs.labels(outcome=str(report.outcome)[:_MAX_LABEL]).inc()
         if report.clears:

@@ -23,7 +23,6 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bot.config import Config
 from bot.delivery import circuit, leases, queue
-from bot.delivery.api_sync import ApiSync
 from bot.delivery.handlers import JobExecutor
 from bot.delivery.outcome import Done, Outcome, backoff_seconds, decide
 from bot.delivery.pacer import JobPosts
@@ -121,7 +120,7 @@ class DeliveryWorker:
         ]
         # The ThousandEyes API sync (None without THOUSANDEYES_API_TOKEN): a thread of its
         # own, started and stopped with this worker's.
-        self.api_sync = ApiSync.from_config(config, database)
+        self.api_sync = _api_sync_for(config, database)
         if config.stale_after is not None:
             stale = StaleSweep(database, config.stale_after)
             self.add_periodic("stale alerts", stale.interval.total_seconds(),
@@ -305,6 +304,19 @@ class DeliveryWorker:
         if queue.ready_lanes_with_pending_jobs(self.database, utcnow()):
             log.warning("delivery: lanes with pending jobs were marked idle; readied them")
             self.wake.notify_one()
+
+
+def _api_sync_for(config: Config, database: Database) -> Any:
+    """The sync (``bot.delivery.api_sync.ApiSync``), or None when nothing links the API.
+
+    Imported here, and only when linked: the SDK's models take seconds to import on a
+    busy host, a cost a service without THOUSANDEYES_API_TOKEN must not pay at start
+    (the same reason ``bot`` imports ``create_app`` lazily)."""
+    if not config.thousandeyes_api_token or config.thousandeyes_sync_interval is None:
+        return None
+    from bot.delivery.api_sync import ApiSync
+
+    return ApiSync.from_config(config, database)
 
 
 # --- process integration ---------------------------------------------------------------

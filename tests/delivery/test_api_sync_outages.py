@@ -132,7 +132,9 @@ def test_webhooks_answer_at_once_while_the_api_hangs_the_running_sync(
         send(server, numbered_alert_event("trigger", number, "outage", f"test {number}"))
         answered.append(time.monotonic() - started)
     assert health(server)[0] == 200
-    assert max(answered) < 2.0, answered
+    # Held behind the sync, a webhook would wait for the API's 20 s read timeout; a
+    # loaded machine answers in well under 5 s.
+    assert max(answered) < 5.0, answered
     wait_for(lambda: len(fake_slack.top_level()) == 20, 30, "the 20 alerts posted")
     fake_thousandeyes.release()
     wait_for(lambda: sync_row(worker).state != "pending", 30, "the sync's outcome")
