@@ -150,6 +150,7 @@ class ApiSync:
         lease = sync_state.take_lease(self.database, self.holder, started, LEASE)
         if lease is None:
             return None
+        timer = time.monotonic()
         report = SyncReport(sync_state.SyncState.OK)
         cleared_through = None
         try:
@@ -168,9 +169,10 @@ class ApiSync:
         finally:
             self._record(lease, started, report, cleared_through)
         if report.outcome == sync_state.SyncState.OK:
-            log.info("ThousandEyes sync: %d active, %d cleared listed; %d clear(s) confirmed,"
-                     " %d alert(s) found, %d already there", report.active,
-                     report.cleared_listed, report.clears, report.found, report.skipped)
+            log.info("ThousandEyes sync in %.1f s: %d active, %d cleared listed; %d clear(s)"
+                     " confirmed, %d alert(s) found, %d already there",
+                     time.monotonic() - timer, report.active, report.cleared_listed,
+                     report.clears, report.found, report.skipped)
         if self.on_run is not None:
             self.on_run(report)
         return report
