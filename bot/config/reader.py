@@ -93,6 +93,24 @@ def _public_url(value: str, setting: Setting) -> str | None:
     return _url(value, setting).rstrip("/") or None
 
 
+def _api_url(value: str, setting: Setting) -> str:
+    """No trailing slash (the SDK appends ``/alerts``); plain http only to this host, so a
+    bearer token never crosses a network in the clear."""
+    url = _url(value, setting)
+    host = url.split("//", 1)[1].split("/", 1)[0].rsplit(":", 1)[0].strip("[]")
+    if url.startswith("http://") and host not in ("127.0.0.1", "localhost", "::1"):
+        raise _Invalid(f"must be an https URL (the token would travel in the clear),"
+                       f" got {value[:60]!r}")
+    return url.rstrip("/")
+
+
+def _account_group(value: str, setting: Setting) -> str:
+    if not value.isdigit():
+        raise _Invalid(f"must be an account group id (digits, as in Account Settings),"
+                       f" got {value[:30]!r}")
+    return value
+
+
 def _url_list(value: str, setting: Setting) -> tuple[str, ...]:
     urls = tuple(u.strip() for u in value.split(",") if u.strip())
     wrong = [f"{url[:80]!r} is not an https URL" for url in urls
@@ -242,4 +260,6 @@ _PARSERS: dict[Kind, Callable[[str, Setting], object]] = {
     Kind.TIMEZONE: _timezone,
     Kind.DURATION: _duration,
     Kind.DIRECTORY: _directory,
+    Kind.API_URL: _api_url,
+    Kind.ACCOUNT_GROUP: _account_group,
 }

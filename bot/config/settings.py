@@ -46,6 +46,8 @@ class Kind(enum.Enum):
     TIMEZONE = "timezone"  # an IANA name
     DURATION = "duration"  # 24h, 90m, 1h30m; off/0: ``off``
     DIRECTORY = "directory"  # an existing directory
+    API_URL = "API URL"  # https (http only to this host), no trailing "/"
+    ACCOUNT_GROUP = "account group"  # a ThousandEyes aid: digits
 
 
 @dataclass(frozen=True)
@@ -168,6 +170,17 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("RETENTION", Kind.DURATION, "finished jobs, events and cleared alerts older than"
             " this are deleted in the background", default=timedelta(days=30),
             minimum=timedelta(days=1)),
+    # The ThousandEyes API link (bot.thousandeyes.api_client, bot.delivery.api_sync): off
+    # while the token is unset. A sync interval of off keeps the link for other uses.
+    Setting("THOUSANDEYES_API_TOKEN", Kind.SECRET, "a ThousandEyes user API bearer token",
+            min_length=16, secret=True),
+    Setting("THOUSANDEYES_API_URL", Kind.API_URL, "ThousandEyes API v7 base URL",
+            default="https://api.thousandeyes.com/v7"),
+    Setting("THOUSANDEYES_ACCOUNT_GROUP", Kind.ACCOUNT_GROUP, "the account group (aid) the"
+            " API is asked about"),
+    Setting("THOUSANDEYES_SYNC_INTERVAL", Kind.DURATION, "how often alerts are reconciled"
+            " with the ThousandEyes API", default=timedelta(minutes=5),
+            minimum=timedelta(seconds=10)),
 )
 
 SETTINGS_BY_FIELD: dict[str, Setting] = {setting.field: setting for setting in SETTINGS}

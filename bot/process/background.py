@@ -56,6 +56,8 @@ def start_delivery(app: Flask) -> None:
                             if isinstance(metrics, Metrics) else None,
                             on_pruned=metrics.rows_pruned
                             if isinstance(metrics, Metrics) else None)
+    if worker.api_sync is not None and isinstance(metrics, Metrics):
+        worker.api_sync.on_run = metrics.api_sync_ran
     worker.start(config.delivery_threads)
     _background(app).delivery = worker
 

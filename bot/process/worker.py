@@ -35,6 +35,8 @@ def run_worker_forever(config: Config, database: Database) -> int:
         return 1
     worker = DeliveryWorker(config, database, on_finished=metrics.job_finished,
                             on_pruned=metrics.rows_pruned)
+    if worker.api_sync is not None:
+        worker.api_sync.on_run = metrics.api_sync_ran
     stop = threading.Event()
 
     def _on_signal(signum: int, _frame: Any) -> None:

@@ -23,6 +23,7 @@ from bot.config import Config, SlackMode
 from bot.web.services import Services, services
 from bot.config.setup_warnings import setup_warnings
 from bot.db.models import EventRow
+from bot.store.sync_state import read_status, status_line
 from bot.thousandeyes import EventType
 
 blueprint = Blueprint("front_page", __name__, template_folder="templates")
@@ -64,6 +65,7 @@ def front_page() -> str:
         events=recent_events(app_services) if database.ok else [],
         admin_sign_in=app_services.admin_sessions is not None,
         command=config.slack_command,
+        thousandeyes_api=api_line(app_services) if database.ok else None,
     )
 
 
@@ -100,3 +102,13 @@ def recent_events(app_services: Services) -> list[RecentEvent]:
         return []  # the database health above already says what is wrong
     return [RecentEvent(row.event_type if row.event_type in EventType.__members__
                         else UNKNOWN_TYPE, row.received_at) for row in rows]
+
+
+def api_line(app_services: Services) -> str | None:
+    """The ThousandEyes API sync's state in one line; None when no token links it."""
+    if not app_services.config.thousandeyes_api_token:
+        return None
+    try:
+        return status_line(read_status(app_services.database))
+    except SQLAlchemyError:
+        return None  # the database health above already says what is wrong

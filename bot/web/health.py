@@ -17,8 +17,9 @@ from sqlalchemy.exc import SQLAlchemyError
 from bot.clock import utcnow
 from bot.config import SlackMode
 from bot.outbox.snapshot import read_queue
-from bot.web.services import services
+from bot.web.services import Services, services
 from bot.db.models import JobStatus
+from bot.web.front_page import api_line
 
 blueprint = Blueprint("health", __name__)
 
@@ -60,9 +61,14 @@ def healthz() -> tuple[Response, int]:
                     f" {stuck_after.total_seconds():.0f}s; is a delivery worker running?")
     else:
         body["delivery"] = "unknown"
+    line = api_line(app_services) if database.ok else None
+    if line is not None:
+        # Said, never a 503: webhooks flow whatever the API does.
+        body["thousandeyes_api"] = line
     if config.slack_app_token:  # the websocket's own state: "configured" says nothing of it
         body["socket_mode"] = app_services.socket_mode.state or "off"
     if problems:
         body["status"] = "unavailable"
         body["problem"] = "; ".join(problems)
     return jsonify(body), 503 if problems or not database.ok else 200
+
