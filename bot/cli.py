@@ -87,9 +87,12 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("--token", help="Bearer token (WEBHOOK_TOKEN of the service)")
     sample.add_argument("--basic", metavar="USER:PASSWORD", help="Basic credentials")
     sample.add_argument(
-        "--unique", action="store_true",
-        help="give the event a fresh eventId so it is not answered as a duplicate",
+        "--as-is", action="store_true",
+        help="send the knowledge-base article's payload untouched (dated 2014/2016, fixed"
+             " ids: sent twice, it is answered as a duplicate); by default a fresh alert"
+             " dated now, whose clear ends the last trigger sent from here",
     )
+    sample.add_argument("--unique", action="store_true", help=argparse.SUPPRESS)  # the default now
 
     render = _command(commands, "render", "print the Slack message for a payload",
                       _render, Needs.CONFIG)
@@ -339,12 +342,19 @@ def _render(config: Config, args: argparse.Namespace) -> int:
 
 
 def _send_sample(args: argparse.Namespace) -> int:
-    from bot.send_sample import send_sample
+    from bot.send_sample import STATE_FILE, send_sample
+    from bot.thousandeyes.samples import CLEARS, NoTriggerToClear
 
     try:
         status, body = send_sample(
-            args.name, args.url, token=args.token, basic=args.basic, unique=args.unique
+            args.name, args.url, token=args.token, basic=args.basic, as_is=args.as_is
         )
+    except NoTriggerToClear:
+        trigger = CLEARS[args.name]
+        raise CommandFailed(
+            f"no {trigger} sample was sent from this folder yet ({STATE_FILE} remembers the"
+            f" last one): send one with 'python -m bot send-sample {trigger}' first, or the"
+            f" article's {args.name} with --as-is") from None
     except OSError as error:
         raise CommandFailed(f"could not reach {args.url}: {error}") from None
     print(f"{status} {body.strip()}")
