@@ -12,6 +12,8 @@ import argparse
 import enum
 import logging
 import multiprocessing
+import os
+import signal
 import socket
 import sys
 from collections.abc import Callable, Sequence
@@ -199,6 +201,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CommandFailed as failure:
         print(f"error: {failure}", file=sys.stderr)
         return failure.exit_code
+    except BrokenPipeError:
+        return _reader_has_gone()
+
+
+def _reader_has_gone() -> int:
+    """``render FILE | head -1``: the reader closed the pipe, which is no error of ours.
+    End as Unix tools do (a shell reports 128 + SIGPIPE), without the traceback of the
+    write, nor another at exit when Python flushes stdout into the closed pipe."""
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    return 128 + signal.SIGPIPE
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -225,7 +237,7 @@ def open_database(config: Config, *, migrate: bool) -> Database:
     from bot.store.database import Database, SchemaNotCurrent
 
     check_url(config)
-    where = f"DATABASE_URL={redact_database_url(config.database_url)}"
+    where = f"DATABASE_URL={redact_database_url(config.database_url_as_written or config.database_url)}"
     try:
         database = Database(config.database_url, config.sqlite_synchronous)
     except ArgumentError as error:
@@ -268,8 +280,9 @@ def _serve(config: Config, args: argparse.Namespace) -> int:
     port = args.port or config.port
     check_url(config)
     _check_can_listen(args.host, port, "--port" if args.port else "PORT")
-    if not _migrations_applied_in_child(config):
-        return EXIT_FAILED
+    failed = _migrations_failed_in_child(config)
+    if failed:
+        return failed
     log.info("serving on %s:%s with settings %s", args.host, port, config.describe())
     log_setup_warnings(config)
     GunicornServer(
@@ -361,8 +374,9 @@ def _send_sample(args: argparse.Namespace) -> int:
     return 0 if status == 200 else EXIT_FAILED
 
 
-def _migrations_applied_in_child(config: Config) -> bool:
-    """Apply migrations before gunicorn starts, in a child process.
+def _migrations_failed_in_child(config: Config) -> int:
+    """Apply migrations before gunicorn starts, in a child process; the exit code to end
+    with when they failed (the child has said why), else 0.
 
     Not in the worker: gunicorn kills a worker that has not checked in within its 25 s
     timeout, and a slow migration (or a database still waking up) would then be rolled
@@ -373,10 +387,12 @@ def _migrations_applied_in_child(config: Config) -> bool:
         target=_upgrade_in_child, args=(config,), name="migrations")
     child.start()
     child.join()
+    if child.exitcode in (EXIT_FAILED, EXIT_USAGE):
+        return child.exitcode  # it said why, in one line
     if child.exitcode != 0:
         log.error("database migrations failed (exit code %s); not starting", child.exitcode)
-        return False
-    return True
+        return EXIT_FAILED
+    return 0
 
 
 def _upgrade_in_child(config: Config) -> None:

@@ -56,6 +56,9 @@ class SlackMode(str, enum.Enum):
 @dataclass(frozen=True)
 class Config:
     database_url: str = "sqlite:///data/thousandeyes-bot.sqlite3"
+    # DATABASE_URL as the user wrote it (None: not set), for messages: database_url has
+    # Heroku's postgres:// and the driver rewritten (normalise_database_url).
+    database_url_as_written: str | None = None
     slack_bot_token: str | None = field(default=None, repr=False)
     slack_signing_secret: str | None = field(default=None, repr=False)
     slack_app_token: str | None = field(default=None, repr=False)
@@ -193,9 +196,12 @@ class Config:
             database_url=normalise_database_url(
                 reader.text("DATABASE_URL") or cls.database_url
             ),
-            slack_bot_token=reader.text("SLACK_BOT_TOKEN"),
+            database_url_as_written=reader.text("DATABASE_URL"),
+            slack_bot_token=reader.token("SLACK_BOT_TOKEN", BOT_TOKEN_PREFIXES,
+                                         "the Bot User OAuth Token"),
             slack_signing_secret=reader.text("SLACK_SIGNING_SECRET"),
-            slack_app_token=reader.text("SLACK_APP_TOKEN"),
+            slack_app_token=reader.token("SLACK_APP_TOKEN", APP_TOKEN_PREFIXES,
+                                         "an app-level token (Basic Information)"),
             slack_client_id=reader.text("SLACK_CLIENT_ID"),
             slack_client_secret=reader.text("SLACK_CLIENT_SECRET"),
             slack_api_url=reader.url("SLACK_API_URL") or DEFAULT_SLACK_API_URL,
@@ -268,6 +274,16 @@ class Config:
             out[f.name] = ("set" if value else "not set") if f.name in secret else value
         out["database_url"] = redact_database_url(self.database_url)
         return out
+
+
+# Slack's token prefixes: a bot token (xoxe.xoxb- once token rotation is on), an app token.
+BOT_TOKEN_PREFIXES = ("xoxb-", "xoxe.xoxb-")
+APP_TOKEN_PREFIXES = ("xapp-",)
+_TOKEN_KINDS = {
+    "xapp-": " (an app-level token: it belongs in SLACK_APP_TOKEN)",
+    "xoxb-": " (a bot token: it belongs in SLACK_BOT_TOKEN)",
+    "xoxp-": " (a user token: the service posts as the app's bot, with its xoxb- token)",
+}
 
 
 def normalise_database_url(url: str) -> str:
@@ -416,6 +432,19 @@ class _Reader:
                                   f" {MIN_BASIC_PASSWORD} characters long")
             return None
         return user, password
+
+    def token(self, name: str, prefixes: tuple[str, ...], kind: str) -> str | None:
+        """A Slack token of the kind its prefix says: swapped tokens (``xapp-`` in
+        SLACK_BOT_TOKEN) would otherwise fail only later, at the first post or connection.
+        Only the prefix is repeated, never the token."""
+        value = self.text(name)
+        if value is not None and not value.startswith(prefixes):
+            given = value.split("-", 1)[0] + "-" if "-" in value[:6] else "something else"
+            self._problems.append(
+                f"{name}: must be {kind}, starting with {prefixes[0]}; this one starts with"
+                f" {given}{_TOKEN_KINDS.get(given, '')}")
+            return None
+        return value
 
     def secret(self, name: str, min_length: int) -> str | None:
         value = self.text(name)
