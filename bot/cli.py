@@ -308,8 +308,12 @@ def _check_can_listen(host: str, port: int, source: str) -> None:
 
 def _worker(config: Config, database: Database, _args: argparse.Namespace) -> int:
     from bot.delivery.runner import run_worker_forever
+    from bot.slack.token_check import BotTokenCheck
 
     log_setup_warnings(config)
+    token_check = BotTokenCheck.for_config(config)
+    if token_check is not None:
+        token_check.refresh()  # a refused token is one line now, not a dead letter later
     return run_worker_forever(config, database)
 
 

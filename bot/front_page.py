@@ -61,11 +61,20 @@ def front_page() -> str:
         webhook_url=base + WEBHOOK_PATH if config.default_route_has_workspace else None,
         base_url=base,
         auth=_auth_hint(config),
-        warnings=setup_warnings(config),
+        warnings=setup_warnings(config) + _token_warnings(app_services),
         events=recent_events(app_services) if database.ok else [],
         admin_sign_in=app_services.admin_sessions is not None,
         command=config.slack_command,
     )
+
+
+def _token_warnings(app_services: Services) -> list[str]:
+    """A bot token Slack refuses (asked at most once a minute, bot.slack.token_check)."""
+    check = app_services.bot_token_check
+    if check is None:
+        return []
+    check.refresh()
+    return [check.problem] if check.problem else []
 
 
 def _slack_summary(config: Config) -> str:

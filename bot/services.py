@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from bot.metrics import Metrics
     from bot.oauth_server.csrf import ConsentForms
     from bot.slack.socket_mode import SocketModeRunner
+    from bot.slack.token_check import BotTokenCheck
     from bot.store.group_commit import GroupCommitter
 
 EXTENSION_KEY = "thousandeyes_bot"
@@ -59,6 +60,8 @@ class Services:
     # What a serving process runs beside its web threads (bot.background).
     delivery_worker: DeliveryWorker | None = None
     socket_mode: SocketModeRunner | None = None
+    # Whether Slack still accepts SLACK_BOT_TOKEN (bot.slack.init_app); None without one.
+    bot_token_check: BotTokenCheck | None = None
     # What this process counts for /metrics (bot.metrics_http.init_app).
     metrics: Metrics | None = None
     # Webhooks committed together (bot.webhook.init_app); None: each in its own transaction.

@@ -22,9 +22,11 @@ def init_app(app: Flask, app_services: Services) -> None:
 
     from bot.slack.interactivity import build_bolt_app
     from bot.slack.routes import blueprint
+    from bot.slack.token_check import BotTokenCheck
 
     app.register_blueprint(blueprint)
     config = app_services.config
+    app_services.bot_token_check = BotTokenCheck.for_config(config)
     if not config.clicks_arrive:
         # Half-configured Slack is a warning at start (bot.setup_warnings); this says why
         # these requests get 503.

@@ -164,6 +164,11 @@ class WebApiGateway:
                 return Posted(channel=channel, ts=str(message.get("ts")))
         return None
 
+    def auth_test(self) -> dict[str, Any]:
+        """``auth.test``: whether Slack accepts the token (its workspace, user and bot ids);
+        a refused token raises :class:`PermanentError` with Slack's code."""
+        return self._call("auth.test", {})
+
     def user_info(self, user_id: str) -> SlackUser:
         """``users.info`` (scope ``users:read``), as a query: Slack reads this method's
         arguments from the query or a form, not from JSON."""

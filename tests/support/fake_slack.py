@@ -20,7 +20,9 @@ It behaves as Slack documents, where our code depends on it:
 - ``users.info`` needs the ``users:read`` scope (``missing_scope`` otherwise, naming it
   in ``needed``), reads its arguments from the query string or a form body, and shows a
   user only to a token of the user's own workspace (``user_not_found`` otherwise);
-- an outage (``go_down``): every call answers 503, or the port refuses connections.
+- an outage (``go_down``): every call answers 503, or the port refuses connections;
+- a token in ``refused_tokens`` gets that error (``token_revoked``, ``account_inactive``,
+  ``invalid_auth``) from every method, ``auth.test`` included.
 """
 
 from __future__ import annotations
@@ -113,6 +115,10 @@ class FakeSlack:
     messages: list[Message] = field(default_factory=list)
     faults: list[Fault] = field(default_factory=list)
     tokens: set[str] | None = None  # None: any token is valid
+    # Tokens Slack no longer accepts, with the error every method answers for them:
+    # token_revoked (app uninstalled, token rotated), account_inactive (workspace or bot
+    # user deactivated), invalid_auth.
+    refused_tokens: dict[str, str] = field(default_factory=dict)
     # Scopes granted to a token; a token not listed has DEFAULT_SCOPES.
     token_scopes: dict[str, frozenset[str]] = field(default_factory=dict)
     users: dict[str, User] = field(default_factory=dict)
@@ -264,6 +270,9 @@ class FakeSlack:
         if self.tokens is not None and token not in self.tokens:
             call.error = "invalid_auth"
             return _respond(environ, start_response, {"ok": False, "error": "invalid_auth"})
+        if token in self.refused_tokens:
+            call.error = self.refused_tokens[token]
+            return _respond(environ, start_response, {"ok": False, "error": call.error})
         handler = getattr(self, "_api_" + method.replace(".", "_"), None)
         if handler is None:
             call.error = "unknown_method"
@@ -411,9 +420,11 @@ class FakeSlack:
         return 200, {"ok": True, "url": self.socket_mode_url}, {}
 
     def _api_auth_test(self, args: dict[str, Any], call: Call) -> Any:
+        # As Slack documents it for a bot token: the workspace, the bot user and its bot.
         team = self.team_of(call.token)
-        return 200, {"ok": True, "team_id": team, "user_id": "U0BOT", "bot_id": f"B{team}",
-                     "url": "https://fake.slack.test/", "team": "Fake"}, {}
+        return 200, {"ok": True, "url": "https://fake.slack.test/", "team": "Fake",
+                     "user": "thousandeyes_alerts", "team_id": team, "user_id": "U0BOT",
+                     "bot_id": f"B{team}", "is_enterprise_install": False}, {}
 
     def _api_users_info(self, args: dict[str, Any], call: Call) -> Any:
         # Slack reads this method's arguments from the query or a form body, not JSON.
