@@ -377,13 +377,20 @@ class FakeSlack:
         return self._update_calls.refusal(self.team_of(call.token), call.at,
                                           self.updates_per_minute, self.update_window)
 
-    def _page(self, found: list[Message], args: dict[str, Any]) -> list[Message]:
+    def _page(self, found: list[Message], args: dict[str, Any]) -> dict[str, Any]:
+        """One page of ``found`` as Slack serves it: only messages after ``oldest`` (and
+        at it with ``inclusive``), up to ``limit`` (100 by default), and a cursor to the
+        next page while there is one (``has_more``)."""
         oldest = float(args.get("oldest") or 0)
-        found = [m for m in found if float(m.ts) > oldest]
+        inclusive = str(args.get("inclusive", "")).lower() in ("1", "true")
+        found = [m for m in found if float(m.ts) > oldest or (inclusive and float(m.ts) == oldest)]
         limit = int(args.get("limit", 100))
         if self.history_page_limit is not None:
             limit = min(limit, self.history_page_limit)
-        return found[:limit]
+        start = int(str(args.get("cursor") or "0").removeprefix("page:") or 0)
+        page, more = found[start:start + limit], start + limit < len(found)
+        return {"ok": True, "messages": [_listed(m, args) for m in page], "has_more": more,
+                "response_metadata": {"next_cursor": f"page:{start + limit}" if more else ""}}
 
     def _api_conversations_history(self, args: dict[str, Any], call: Call) -> Any:
         limited = self._history_limited("conversations.history", call)
@@ -394,7 +401,7 @@ class FakeSlack:
             return refused
         found = [m for m in reversed(self.messages)
                  if m.channel == channel.id and m.thread_ts is None]  # newest first
-        return 200, {"ok": True, "messages": [_listed(m, args) for m in self._page(found, args)]}, {}
+        return 200, self._page(found, args), {}
 
     def _api_conversations_replies(self, args: dict[str, Any], call: Call) -> Any:
         limited = self._history_limited("conversations.replies", call)
@@ -406,7 +413,7 @@ class FakeSlack:
         ts = args.get("ts")
         found = [m for m in self.messages if m.channel == channel.id
                  and (m.ts == ts or m.thread_ts == ts)]  # oldest first, the parent first
-        return 200, {"ok": True, "messages": [_listed(m, args) for m in self._page(found, args)]}, {}
+        return 200, self._page(found, args), {}
 
     def _api_conversations_list(self, args: dict[str, Any], call: Call) -> Any:
         channels = [{"id": c.id, "name": c.name} for c in self.channels.values() if not c.private]
