@@ -20,6 +20,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, NoReturn
 from urllib.parse import urlsplit
 
+from bot import __version__
 from bot.config import Config, ConfigError, redact_database_url
 from bot.setup_warnings import log_setup_warnings
 from bot.store.diagnose import DatabaseUrlProblem, check_database_url
@@ -65,6 +66,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="python -m bot", description="Slack bot for ThousandEyes alerts"
     )
+    parser.add_argument("--version", action="version",
+                        version=f"thousandeyes-slack-bot {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
 
     serve = _command(commands, "serve", "run the HTTP server and delivery worker",
