@@ -33,7 +33,7 @@ ACCEPTED = "ok"
 class BotTokenCheck:
     """The bot token's last known state: ``ok``, ``configured`` (not known) or the code
     Slack refused it with. ``refresh`` asks Slack unless it was asked less than
-    ``interval`` seconds ago; concurrent callers share one call."""
+    ``interval`` seconds ago."""
 
     def __init__(self, auth_test: Callable[[], object], interval: float = CHECK_INTERVAL,
                  clock: Callable[[], float] = time.monotonic) -> None:
@@ -68,21 +68,25 @@ class BotTokenCheck:
                 " (OAuth & Permissions, reinstall the app if it was removed) and restart")
 
     def refresh(self) -> str:
+        """The state, asking Slack first when the last answer is a minute old. One caller
+        asks; the others meanwhile get the last known state at once (a health probe never
+        waits on Slack)."""
         with self._lock:
             now = self._clock()
             if self._asked_at is not None and now - self._asked_at < self._interval:
                 return self.state
             self._asked_at = now
-            was_refused = self.refused
-            try:
-                self._auth_test()
-            except PermanentError as error:
-                if error.code in REFUSED_TOKEN_CODES:
-                    self.state = error.code
-            except SlackDeliveryError as error:  # Slack unreachable or busy: not known
-                log.info("cannot check SLACK_BOT_TOKEN with auth.test now (%s)", error.code)
-            else:
-                self.state = ACCEPTED
+        try:
+            self._auth_test()
+        except PermanentError as error:
+            state = error.code if error.code in REFUSED_TOKEN_CODES else self.state
+        except SlackDeliveryError as error:  # Slack unreachable or busy: not known
+            log.info("cannot check SLACK_BOT_TOKEN with auth.test now (%s)", error.code)
+            state = self.state
+        else:
+            state = ACCEPTED
+        with self._lock:
+            was_refused, self.state = self.refused, state
             if self.refused and not was_refused:
                 log.error("%s", self.problem)
             return self.state
