@@ -273,6 +273,7 @@ class Config:
             value = getattr(self, f.name)
             out[f.name] = ("set" if value else "not set") if f.name in secret else value
         out["database_url"] = redact_database_url(self.database_url)
+        out.pop("database_url_as_written", None)  # the same URL, as written: said once
         return out
 
 

@@ -12,6 +12,7 @@ import sys
 
 import pytest
 
+from bot.config import Config
 from tests.support.payloads import load_sample
 from tests.support.processes import REPO, bot_env, free_port, run_bot
 
@@ -176,3 +177,9 @@ def test_a_closed_pipe_ends_quietly_as_unix_tools_do(tmp_path):
         os.close(write_end)
     assert process.stderr == ""
     assert process.returncode == 128 + signal.SIGPIPE  # what a shell reports for `yes | head`
+
+
+def test_the_settings_logged_at_start_never_show_the_database_password():
+    config = Config.from_mapping({"DATABASE_URL": "postgres://bot:hunter2@db.example/bot"})
+    assert config.database_url_as_written == "postgres://bot:hunter2@db.example/bot"
+    assert "hunter2" not in repr(config.describe())
