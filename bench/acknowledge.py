@@ -50,7 +50,7 @@ from _common import (  # noqa: E402
     unique_trigger,
     webhook_headers,
 )
-from bot.actions import ACKNOWLEDGE, UNACKNOWLEDGE  # noqa: E402
+from bot.render.actions import ACKNOWLEDGE, UNACKNOWLEDGE  # noqa: E402
 from tests.support.fake_slack import FakeSlack  # noqa: E402
 from tests.support.slack_requests import (  # noqa: E402
     SIGNING_SECRET,

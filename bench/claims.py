@@ -3,7 +3,7 @@
     python bench/claims.py [--backlogs 100,1000,10000] [--db sqlite|postgres] [--baseline REV]
 
 In one process per revision (its ``bot`` package on ``sys.path``): a fresh database gets
-a backlog of pending alert jobs over 20 channels, then ``bot.delivery.queue.claim_next``
+a backlog of pending alert jobs over 20 channels, then ``bot.outbox.queue.claim_next``
 is timed (median and p99 of wall time and the process's CPU) in two states:
 
 - claimable: every channel may post, so each claim takes a job;
@@ -37,10 +37,10 @@ _MEASURE = r"""
 import json, statistics, sys, time
 from datetime import timedelta
 from sqlalchemy import insert, update
-from bot.store.database import Database
-from bot.store import jobs
-from bot.store.models import JobRow
-from bot.delivery import queue
+from bot.db.database import Database
+from bot.outbox import enqueue as jobs
+from bot.db.models import JobRow
+from bot.outbox import queue
 from bot.clock import utcnow
 
 url, backlog, channels, claims = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
@@ -65,7 +65,7 @@ def claim(paced):
 
 def hold_every_channel():
     if new_api:
-        from bot.store.models import DeliveryLaneRow
+        from bot.db.models import DeliveryLaneRow
         with db.session() as session:
             session.execute(update(DeliveryLaneRow).values(next_post_at=utcnow() + timedelta(hours=1)))
 
@@ -80,7 +80,7 @@ def timed(paced):
         if job is not None and new_api:
             # free the lane again, as the post's answer would (without pacing it)
             with db.session() as session:
-                from bot.store.models import DeliveryLaneRow
+                from bot.db.models import DeliveryLaneRow
                 session.execute(update(DeliveryLaneRow).values(held_by=None, held_until=None))
     walls.sort()
     return {"median_ms": statistics.median(walls), "p99_ms": walls[int(len(walls) * 0.99) - 1],

@@ -5,7 +5,7 @@
 Messages: the knowledge-base sample trigger (2 agents) and the same alert with
 ``--agents`` agents, each in the triggered, acknowledged and cleared states, plus the
 clear reply of the big alert. The view is built as ``python -m bot render`` builds it
-(``bot.render_command.preview_view``). Each call is timed on its own; reported are the
+(``bot.cli.render.preview_view``). Each call is timed on its own; reported are the
 median and p99 of all calls, and the median of the per-repeat medians (the repeats are
 interleaved across messages so noise hits them alike).
 Targets: sample trigger < 1 ms, 500-agent alert < 10 ms (median).
@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import header, median, percentile  # noqa: E402
 from bot.render import MessageRenderer  # noqa: E402
-from bot.render_command import preview_view  # noqa: E402
+from bot.cli.render import preview_view  # noqa: E402
 from bot.thousandeyes.samples import load_sample  # noqa: E402
 from bot.thousandeyes import parse_event  # noqa: E402
 

@@ -2,7 +2,7 @@
 
     python bench/scrape.py [--done 0,10000,100000] [--db sqlite|postgres|both]
 
-Both read the outbox from the database on every request (bot.metrics_queue). A fresh
+Both read the outbox from the database on every request (bot.outbox.snapshot). A fresh
 database gets ``--done`` finished jobs, 100 dead ones and 1,000 pending ones over 20
 channels; then each endpoint is requested 200 times through the app (Flask's test
 client, in this process) and the median and p99 wall time printed, in two states:
@@ -31,12 +31,12 @@ from _common import backends, fresh_database, header, median, percentile, scratc
 
 from sqlalchemy import insert  # noqa: E402
 
-from bot.app import create_app  # noqa: E402
+from bot.process.app import create_app  # noqa: E402
 from bot.clock import utcnow  # noqa: E402
 from bot.config import Config  # noqa: E402
-from bot.services import services  # noqa: E402
-from bot.store.jobs import job_values  # noqa: E402
-from bot.store.models import JobRow, JobStatus  # noqa: E402
+from bot.web.services import services  # noqa: E402
+from bot.outbox.enqueue import job_values  # noqa: E402
+from bot.db.models import JobRow, JobStatus  # noqa: E402
 
 CHANNELS = 20
 PENDING = 1000

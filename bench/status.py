@@ -31,9 +31,9 @@ from sqlalchemy import insert  # noqa: E402
 from bot.clock import utcnow  # noqa: E402
 from bot.config import Config  # noqa: E402
 from bot.slack.commands import status_context  # noqa: E402
-from bot.store.database import Database  # noqa: E402
+from bot.db.database import Database  # noqa: E402
 from bot.store.ingest import alert_payload  # noqa: E402
-from bot.store.models import AlertRow, AlertState  # noqa: E402
+from bot.db.models import AlertRow, AlertState  # noqa: E402
 from bot.thousandeyes import parse_event  # noqa: E402
 from tests.support.payloads import numbered_alert_event  # noqa: E402
 

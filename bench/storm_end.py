@@ -56,7 +56,7 @@ from _common import (  # noqa: E402
     scratch,
     webhook_headers,
 )
-from bot.actions import ACKNOWLEDGE_ALL, ACKNOWLEDGE_ONE  # noqa: E402
+from bot.render.actions import ACKNOWLEDGE_ALL, ACKNOWLEDGE_ONE  # noqa: E402
 from tests.support.fake_slack import FakeSlack, Message  # noqa: E402
 from tests.support.payloads import numbered_alert_event  # noqa: E402
 from tests.support.slack_requests import SIGNING_SECRET, click, pick  # noqa: E402

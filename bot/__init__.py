@@ -1,6 +1,6 @@
 """Slack bot for ThousandEyes alerts.
 
-``create_app`` lives in :mod:`bot.app`; it is imported lazily here so that light
+``create_app`` lives in :mod:`bot.process.app`; it is imported lazily here so that light
 commands (``python -m bot send-sample``) do not load Flask, Bolt and Authlib.
 """
 
@@ -15,7 +15,7 @@ __version__ = "1.0.0"
 
 def __getattr__(name: str) -> Any:
     if name == "create_app":
-        from bot.app import create_app
+        from bot.process.app import create_app
 
         return create_app
     raise AttributeError(name)

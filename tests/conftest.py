@@ -5,11 +5,11 @@ from typing import Iterator
 
 import pytest
 
-from bot.app import create_app
+from bot.process.app import create_app
 from bot.config import Config
 from bot.delivery.runner import DeliveryWorker
-from bot.services import services
-from bot.store.database import Database
+from bot.web.services import services
+from bot.db.database import Database
 from tests.support.browser import browser  # noqa: F401 (a fixture: headless Chromium)
 from tests.support.databases import fresh_database_url
 from tests.support.fake_slack import FakeSlack

@@ -15,11 +15,10 @@ import logging
 from dataclasses import replace
 from typing import Callable
 
-from bot.alert_view import AlertView
-from bot.delivery.kinds import spec_of
-from bot.delivery.queue import ClaimedJob
+from bot.render.view import AlertView
+from bot.outbox.queue import ClaimedJob
 from bot.delivery.storm_jobs import StormJobs
-from bot.render.renderer import ANNOUNCEMENT
+from bot.render.kinds import MessageKind
 from bot.render.rollup import AckLine
 from bot.slack.errors import PermanentError
 from bot.store import storm_notes, storms
@@ -27,8 +26,8 @@ from bot.store.acknowledgements import AckNoteArgs
 from bot.store.adoption import AdoptionReason, thread_parent
 from bot.store.alerts import record_parent_shown
 from bot.store.announcements import Announcement
-from bot.store.retry import with_db_retries
-from bot.store.models import AlertRow
+from bot.db.retry import with_db_retries
+from bot.db.models import AlertRow, JobKind
 from bot.store.reminders import ReminderArgs, still_applies
 from bot.clock import utcnow
 
@@ -37,16 +36,15 @@ log = logging.getLogger(__name__)
 
 class JobExecutor(StormJobs):
     def run(self, job: ClaimedJob) -> None:
-        """Do the job's Slack calls (the handler its kind names in bot.delivery.kinds);
-        raises a ``SlackDeliveryError`` when one fails."""
-        spec = spec_of(job.kind)
-        if spec is None:
+        """Do the job's Slack calls (its kind's entry in ``HANDLERS``); raises a
+        ``SlackDeliveryError`` when one fails."""
+        handler = handler_of(job.kind)
+        if handler is None:
             raise PermanentError("unknown_kind", f"job {job.id} is of a kind this version does"
                                  f" not know ({job.kind[:40]!r})")
-        handler: Callable[[ClaimedJob], None] = getattr(self, spec.handler)
-        handler(job)
+        handler(self, job)
 
-    # --- event messages: the handlers bot.delivery.kinds names ----------------------
+    # --- event messages -----------------------------------------------------------------
 
     def webhook_test(self, job: ClaimedJob) -> None:
         self._post(job, self._channel(job), self.renderer.render_webhook_test(self._event(job)))
@@ -59,8 +57,8 @@ class JobExecutor(StormJobs):
             said = Announcement.from_data(job.data)
         except (ValueError, TypeError) as error:
             raise PermanentError("bad_job", f"announcement job {job.id}: {error}") from None
-        self._post(job, self._channel(job), self.renderer.render(ANNOUNCEMENT,
-                                                                 said.template_context()))
+        self._post(job, self._channel(job), self.renderer.render(MessageKind.ANNOUNCEMENT,
+                                                                             said.template_context()))
 
     # --- alert messages ---------------------------------------------------------------
 
@@ -205,3 +203,30 @@ class JobExecutor(StormJobs):
         self._update_message(row.slack_channel or "", row.slack_ts or "", message)
         with_db_retries(lambda: record_parent_shown(self.database, row.id, shown),
                         f"recording what alert {row.id}'s parent shows")
+
+
+Handler = Callable[[JobExecutor, ClaimedJob], None]
+
+# What each kind of job does in Slack; what a kind *is* (lane, order, posts) is its
+# entry in bot.outbox.kinds.KINDS, keyed by the same JobKind.
+HANDLERS: dict[JobKind, Handler] = {
+    JobKind.WEBHOOK_TEST: JobExecutor.webhook_test,
+    JobKind.UNKNOWN_EVENT: JobExecutor.unknown_event,
+    JobKind.ALERT_TRIGGER: JobExecutor.alert_trigger,
+    JobKind.ALERT_CLEAR: JobExecutor.alert_clear,
+    JobKind.ACK_NOTE: JobExecutor.ack_note,
+    JobKind.STORM_PAGE: JobExecutor.storm_page,
+    JobKind.STORM_NOTES: JobExecutor.storm_notes,
+    JobKind.REFRESH_PARENT: JobExecutor.refresh_parent,
+    JobKind.REMINDER: JobExecutor.reminder,
+    JobKind.ANNOUNCEMENT: JobExecutor.announcement,
+}
+
+
+def handler_of(kind: str) -> Handler | None:
+    """The kind's handler; None for a kind this version does not know (a job queued by a
+    newer version, or a typo in the database), which is dead-lettered at once."""
+    try:
+        return HANDLERS.get(JobKind(kind))
+    except ValueError:
+        return None

@@ -16,9 +16,9 @@ from datetime import timedelta
 from typing import Any
 
 from bot.config import Config
-from bot.delivery import circuit, queue
+from bot.outbox import circuit, queue
 from bot.delivery.pacer import JobPosts
-from bot.delivery.queue import ClaimedJob
+from bot.outbox.queue import ClaimedJob
 from bot.delivery.update_budget import JobUpdates
 from bot.render import MessageRenderer, RenderedMessage
 from bot.slack.errors import (
@@ -34,14 +34,14 @@ from bot.slack.errors import (
 )
 from bot.slack.gateway import LOG_ONLY_TS_PREFIX, POST_MARKER_EVENT, Posted, SlackGateway
 from bot.store.alerts import load_alert_view
-from bot.store.database import Database
+from bot.db.database import Database
 from bot.store.events import load_event
-from bot.store.jobs import queue_parent_refresh
-from bot.store.models import AlertRow
-from bot.store.retry import with_db_retries
+from bot.outbox.enqueue import queue_parent_refresh
+from bot.db.models import AlertRow
+from bot.db.retry import with_db_retries
 from bot.store.routes import DEFAULT_ROUTE, RouteOptions, route_options
 from bot.thousandeyes import Event
-from bot.alert_view import AlertView
+from bot.render.view import AlertView
 from bot.clock import utcnow
 
 log = logging.getLogger(__name__)
@@ -98,7 +98,7 @@ class JobMessages:
         # the process died mid-call) may the message exist: then look for the marker
         # before posting again. An answer that arrived (ok, an error code, a 429) settled
         # the attempt, and needs no look-up.
-        # The claim recorded that this attempt may post (bot.delivery.queue._take).
+        # The claim recorded that this attempt may post (bot.outbox.queue._take).
         marker = queue.post_marker(job.id)
         if job.uncertain and not self._looked_for_earlier_post:
             self._looked_for_earlier_post = True

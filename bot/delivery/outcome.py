@@ -1,16 +1,15 @@
 """What became of one run of a job, decided in one place from what it raised.
 
 A run ends done, to be retried at a time (saying why it waits, and whether it counts as a
-failed attempt), or dead with the reason. ``bot.delivery.queue.finish`` records it.
+failed attempt), or dead with the reason. ``bot.outbox.queue.finish`` records it.
 """
 
 from __future__ import annotations
 
 import logging
 import random
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Callable, Union
+from typing import Callable
 
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -23,7 +22,8 @@ from bot.slack.errors import (
     SlackUnavailable,
 )
 from bot.delivery.update_budget import UpdateBudgetSpent
-from bot.store.models import WaitingFor
+from bot.db.models import WaitingFor
+from bot.outbox.outcome import Dead, Done, Outcome, Retry
 
 log = logging.getLogger(__name__)
 
@@ -32,25 +32,6 @@ MAX_BACKOFF_SECONDS = 60.0
 MAX_UNEXPECTED_ATTEMPTS = 8
 
 
-@dataclass(frozen=True)
-class Done:
-    pass
-
-
-@dataclass(frozen=True)
-class Retry:
-    delay: float
-    reason: str
-    waiting_for: str | None = None  # a WaitingFor value
-    counts: bool = True  # a failed attempt; a 429 is not one (nothing was posted)
-
-
-@dataclass(frozen=True)
-class Dead:
-    reason: str
-
-
-Outcome = Union[Done, Retry, Dead]
 
 
 def backoff_seconds(failures: int, rng: random.Random = random.Random()) -> float:

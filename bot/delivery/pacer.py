@@ -1,6 +1,6 @@
 """The posts of one claimed job, spaced by the channel's interval.
 
-Pacing between jobs lives in the database (``bot.delivery.queue``): a posting job holds
+Pacing between jobs lives in the database (``bot.outbox.queue``): a posting job holds
 its lane while it runs, and its last answer sets the lane's next slot for every process.
 Within one job a second post (the retry as plain text, or after joining the channel)
 waits a full interval after the first one's answer; no other post can start meanwhile

@@ -10,7 +10,6 @@ registered with ``add_periodic``.
 from __future__ import annotations
 
 import logging
-import signal
 import socket
 import threading
 import time
@@ -18,24 +17,25 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Callable
 
-from flask import Flask
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.config import Config
-from bot.delivery import circuit, leases, queue
+from bot.outbox import circuit, lanes, leases, queue
 from bot.delivery.handlers import JobExecutor
 from bot.delivery.outcome import Done, Outcome, backoff_seconds, decide
 from bot.delivery.pacer import JobPosts
-from bot.delivery.queue import ClaimedJob, LaneAfter
+from bot.outbox.queue import ClaimedJob, LaneAfter
 from bot.delivery.update_budget import JobUpdates, UpdateBudget, UpdateBudgetSpent
-from bot.delivery.wakeup import JobWakeup
+from bot.outbox.wakeup import JobWakeup
 from bot.render import MessageRenderer
 from bot.slack.errors import RateLimited, SlackDeliveryError, SlackUnavailable
 from bot.slack.oauth import build_installation_store
 from bot.slack.workspaces import GatewayProvider
 from bot.store.alerts import record_parent_in
-from bot.store.database import Database
-from bot.store.retry import with_db_retries
+from bot.db.database import Database
+from bot.db.retry import with_db_retries
+from bot.store.pruning import Retention
+from bot.store.retention_runs import TICK_SECONDS, PrunedHook, RetentionRuns
 from bot.store.stale import StaleSweep
 from bot.clock import utcnow
 
@@ -76,9 +76,10 @@ class DeliveryWorker:
         heartbeat: float = HEARTBEAT_SECONDS,
         on_finished: FinishedHook | None = None,
         update_budget: UpdateBudget | None = None,
+        on_pruned: PrunedHook | None = None,
     ) -> None:
         self.config = config
-        # Told of every outcome once it is recorded (bot.metrics counts them).
+        # Told of every outcome once it is recorded (bot.metrics.counters counts them).
         self.on_finished = on_finished
         self.database = database
         self.wake = wake or JobWakeup()
@@ -122,6 +123,13 @@ class DeliveryWorker:
             stale = StaleSweep(database, config.stale_after)
             self.add_periodic("stale alerts", stale.interval.total_seconds(),
                               lambda: stale.run_if_due(utcnow()))
+        if config.retention is not None:
+            # RETENTION: one process prunes at a time (a lease in the database).
+            retention = RetentionRuns(database, Retention(config.retention, config.flap_window,
+                                                          config.storm_quiet),
+                                      self.worker_id, on_pruned=on_pruned)
+            self.add_periodic("retention", TICK_SECONDS,
+                              lambda: retention.run_if_due(utcnow()))
 
     def add_periodic(self, name: str, every: float, run: Callable[[], object]) -> None:
         """Run ``run`` about every ``every`` seconds on the maintenance thread (errors are
@@ -294,72 +302,6 @@ class DeliveryWorker:
             self.wake.notify_one()
 
     def _ready_forgotten_lanes(self) -> None:
-        if queue.ready_lanes_with_pending_jobs(self.database, utcnow()):
+        if lanes.ready_lanes_with_pending_jobs(self.database, utcnow()):
             log.warning("delivery: lanes with pending jobs were marked idle; readied them")
             self.wake.notify_one()
-
-
-# --- process integration ---------------------------------------------------------------
-
-def start_in_process(app: Flask) -> None:
-    """gunicorn ``post_worker_init`` hook: delivery threads beside the web threads."""
-    from bot.services import services
-
-    app_services = services(app)
-    config = app_services.config
-    if config.delivery_threads == 0:
-        log.info("DELIVERY_THREADS=0: this process only accepts webhooks")
-        return
-    metrics = app_services.metrics
-    worker = DeliveryWorker(config, app_services.database, wake=app_services.jobs_waiting,
-                            renderer=app_services.renderer,
-                            on_finished=metrics.job_finished if metrics else None)
-    worker.start(config.delivery_threads)
-    app_services.delivery_worker = worker
-
-
-def stop_in_process(app: Flask) -> None:
-    from bot.services import services
-
-    app_services = services(app)
-    worker, app_services.delivery_worker = app_services.delivery_worker, None
-    if worker is not None:
-        worker.stop()
-
-
-def run_worker_forever(config: Config, database: Database) -> int:
-    """``python -m bot worker``: delivery only, until SIGTERM or SIGINT.
-
-    Its counts reach ``/metrics`` of a ``serve`` on this host that shares its
-    ``PROMETHEUS_MULTIPROC_DIR``, or its own on ``METRICS_PORT`` (bot.metrics_worker).
-    """
-    from bot.metrics_multiprocess import use_directory
-
-    use_directory(config)
-    from bot.metrics import Metrics
-    from bot.metrics_worker import WorkerMetricsServer
-
-    metrics = Metrics()
-    try:
-        metrics_server = (WorkerMetricsServer(config, database, metrics)
-                          if config.metrics_port else None)
-    except OSError as error:  # the port is taken, or not ours to bind
-        log.error("cannot serve metrics on METRICS_PORT=%s: %s", config.metrics_port, error)
-        return 1
-    worker = DeliveryWorker(config, database, on_finished=metrics.job_finished)
-    stop = threading.Event()
-
-    def _on_signal(signum: int, _frame: Any) -> None:
-        log.info("signal %d: stopping after the jobs in hand", signum)
-        stop.set()
-
-    signal.signal(signal.SIGTERM, _on_signal)
-    signal.signal(signal.SIGINT, _on_signal)
-    worker.start(max(1, config.delivery_threads))
-    if metrics_server is not None:
-        metrics_server.start()
-    stop.wait()
-    worker.stop()
-    if metrics_server is not None:
-        metrics_server.stop()
-    return 0

@@ -12,20 +12,20 @@ from __future__ import annotations
 import logging
 import time
 
-from bot.alert_view import AlertView, DisplayState
+from bot.render.view import AlertView, DisplayState
 from bot.delivery.messages import JobMessages
-from bot.delivery.queue import ClaimedJob
+from bot.outbox.queue import ClaimedJob
 from bot.render import RenderedMessage
 from bot.render.rollup import AckLine
 from bot.slack.errors import ClaimLost, PermanentError
 from bot.store import storm_notes, storms
-from bot.store.database import Database
-from bot.store.jobs import newer_refresh_waiting
-from bot.store.models import AlertRow
+from bot.db.database import Database
+from bot.outbox.enqueue import newer_refresh_waiting
+from bot.db.models import AlertRow
 from bot.store.reminders import ReminderArgs
-from bot.store.retry import with_db_retries
+from bot.db.retry import with_db_retries
 from bot.clock import utcnow
-from bot.delivery import queue
+from bot.outbox import queue
 
 log = logging.getLogger(__name__)
 

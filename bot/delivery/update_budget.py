@@ -2,7 +2,7 @@
 
 Every chat.update of a workspace takes a slot from one budget shared by every thread of
 every process that delivers: the ``next_post_at`` of the workspace's updates lane
-(``bot.delivery.kinds.updates_lane``), which claims of that lane already wait for. The
+(``bot.outbox.kinds.updates_lane``), which claims of that lane already wait for. The
 budget is a generic cell rate: one time per workspace, the earliest the next update may
 start. Each update moves it on by ``interval``; it never lags ``now`` by more than the
 burst, so a quiet workspace may make ``burst`` updates at once and then one per
@@ -25,9 +25,9 @@ from typing import Callable
 from sqlalchemy import select, update
 
 from bot.clock import utcnow
-from bot.delivery.kinds import updates_lane
-from bot.store.database import Database
-from bot.store.models import DeliveryLaneRow
+from bot.outbox.kinds import updates_lane
+from bot.db.database import Database
+from bot.db.models import DeliveryLaneRow
 
 # Slack's Tier 3: chat.update allows about 50 calls a minute per workspace.
 TIER_3_PER_MINUTE = 50

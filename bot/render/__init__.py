@@ -10,6 +10,7 @@ Use one :class:`MessageRenderer` per process (it compiles each template once)::
 """
 
 from bot.render.blockkit import block_kit_builder_url
-from bot.render.renderer import KINDS, MessageRenderer, RenderedMessage
+from bot.render.kinds import KINDS, MessageKind
+from bot.render.renderer import MessageRenderer, RenderedMessage
 
-__all__ = ["KINDS", "MessageRenderer", "RenderedMessage", "block_kit_builder_url"]
+__all__ = ["KINDS", "MessageKind", "MessageRenderer", "RenderedMessage", "block_kit_builder_url"]

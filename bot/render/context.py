@@ -1,26 +1,32 @@
-"""The flat context templates see: plain values built from an alert view or an event.
+"""Stage one of two-stage rendering: an alert view or an event -> its typed context.
 
-Stage one of two-stage rendering (payload -> typed context -> template). Everything here
-is a str, int, bool, None, datetime, list or dict; no store objects, no network. Every
-key is always present (empty string, None or empty list when it does not apply), so a
-template can use any key without guarding against Undefined.
-
-Every key is documented, once, in ``docs/templates.md`` (a test checks that each key
-the functions below produce is listed there).
+The contexts (:mod:`bot.render.context_types`) hold plain values only: str, int, bool,
+None, datetime, lists; no store objects, no network, no Block Kit. Every field is always
+set (empty string, None or empty list when it does not apply), so a template can use any
+variable without guarding against Undefined. Template authors read them in
+``docs/templates.md`` (a test checks that each variable is listed there).
 """
 
 from __future__ import annotations
 
 import json
 import logging
+from dataclasses import fields as dataclass_fields
 from datetime import datetime, timedelta
-from typing import Any, Mapping
+from typing import Any
 
-from bot import actions
-from bot.alert_view import AlertView, DisplayState, Responder
-from bot.render import wording
+from bot.render import actions, wording
+from bot.render.context_types import (
+    AckNoteContext,
+    AgentContext,
+    AlertContext,
+    EventContext,
+    ReminderContext,
+    ResponderContext,
+)
 from bot.render.escaping import notify_mention, safe_url
 from bot.render.timefmt import human_duration, seconds_between
+from bot.render.view import AlertView, DisplayState, Responder
 from bot.thousandeyes import AgentAlert, AlertAgent, AlertKind, Event, TestAlert
 from bot.thousandeyes.labels import alert_type_label
 
@@ -35,15 +41,7 @@ ALERT_LIST_URL = "https://app.thousandeyes.com/alerts/list"
 VIEW_LABEL = "View in ThousandEyes"
 ALERT_LIST_LABEL = "ThousandEyes alerts"
 
-ACTION_IDS = {
-    "acknowledge": actions.ACKNOWLEDGE,
-    "unacknowledge": actions.UNACKNOWLEDGE,
-    "view": actions.VIEW_IN_THOUSANDEYES,
-    "snooze": actions.SNOOZE,
-}
-
-
-def alert_context(view: AlertView) -> dict[str, Any]:
+def alert_context(view: AlertView) -> AlertContext:
     """Everything a parent, clear reply or thread note may show about one alert."""
     state = DisplayState(view.state)
     alert = view.alert
@@ -60,88 +58,57 @@ def alert_context(view: AlertView) -> dict[str, Any]:
     responders = sorted(view.responders, key=lambda r: r.acknowledged_at)
     is_stale = view.stale_since is not None and not is_cleared
     type_label = alert_type_label(alert.alert_type)
-    context: dict[str, Any] = {
-        "kind": AlertKind(view.kind).value,
+    subject = _test_fields(alert) if isinstance(alert, TestAlert) else _empty_test_fields()
+    subject.update(_agent_fields(alert) if isinstance(alert, AgentAlert) else _empty_agent_fields())
+    alert_type_text = type_label.label if alert.alert_type else ""
+    if alert_type_text == subject["subject_label"]:
+        alert_type_text = ""  # "Agent: …" already says it
+    return AlertContext(
+        kind=AlertKind(view.kind).value,
         **state_fields(state, rule_changed),
-        "is_cleared": is_cleared,
-        "rule_changed": rule_changed,
-        "clear_explanation": wording.RULE_CHANGED if rule_changed else "",
-        "alert_ref": view.alert_ref,
-        "actions": dict(ACTION_IDS),
-        "rule_name": alert.rule_name,
-        "rule_expression": alert.rule_expression,
-        "alert_type": alert.alert_type,
-        "alert_type_label": type_label.label if alert.alert_type else "",
-        "sources_label": type_label.sources or "Agents",
-        "severity": alert.severity or "",
-        "notes": wording.note_items(alert.notes),
-        "started_at": started_at,
-        "started_note": "" if placed_start else wording.received_note(
+        is_cleared=is_cleared,
+        rule_changed=rule_changed,
+        clear_explanation=wording.RULE_CHANGED if rule_changed else "",
+        alert_ref=view.alert_ref,
+        actions=dict(actions.TEMPLATE_ACTION_IDS),
+        rule_name=alert.rule_name,
+        rule_expression=alert.rule_expression,
+        alert_type=alert.alert_type,
+        alert_type_label=alert_type_text,
+        sources_label=type_label.sources or "Agents",
+        severity=alert.severity or "",
+        notes=wording.note_items(alert.notes),
+        started_at=started_at,
+        started_note="" if placed_start else wording.received_note(
             "dateStart", alert.unplaced_dates, "start"),
-        "last_started_at": alert.date_start or started_at,
-        "cleared_at": cleared_at,
-        "cleared_note": wording.received_note("dateEnd", alert.unplaced_dates, "end")
+        last_started_at=alert.date_start or started_at,
+        cleared_at=cleared_at,
+        cleared_note=wording.received_note("dateEnd", alert.unplaced_dates, "end")
         if is_cleared and alert.date_end is None else "",
-        "first_seen_at": view.first_seen_at,
-        "last_event_at": view.last_event_at,
-        "is_stale": is_stale,
-        "stale_hint": wording.STALE_HINT if is_stale else "",
-        "duration": human_duration(duration_seconds),
-        "duration_seconds": duration_seconds,
-        "responders": [
-            responder_dict(r, started_at) for r in responders[:MAX_RESPONDERS_SHOWN]
-        ],
-        "responders_total": len(responders),
-        "responders_more": max(0, len(responders) - MAX_RESPONDERS_SHOWN),
-        "first_acknowledged_at": first_ack,
-        "time_to_acknowledge": human_duration(tta_seconds),
-        "time_to_acknowledge_seconds": tta_seconds,
-        "mention": notify_mention(view.mention) if not is_cleared else "",
-        "trigger_count": max(1, view.trigger_count),
-        "retriggered": view.trigger_count > 1,
-        "triggered_again": view.thread_reason == "flapping",
-        "snoozed": view.thread_reason == "snoozed",
-        "snoozed_until": view.snoozed_until if not is_cleared else None,
-        "snoozed_by": view.snoozed_by if not is_cleared else "",
-        "in_storm": view.in_storm,
-    }
-    context.update(_test_fields(alert) if isinstance(alert, TestAlert) else _empty_test_fields())
-    context.update(_agent_fields(alert) if isinstance(alert, AgentAlert) else _empty_agent_fields())
-    if context["alert_type_label"] == context["subject_label"]:
-        context["alert_type_label"] = ""  # "Agent: …" already says it
-    context["title"] = (
-        context["test_name"] or context["agent_name"] or alert.rule_name or "ThousandEyes alert"
+        first_seen_at=view.first_seen_at,
+        last_event_at=view.last_event_at,
+        is_stale=is_stale,
+        stale_hint=wording.STALE_HINT if is_stale else "",
+        duration=human_duration(duration_seconds),
+        duration_seconds=duration_seconds,
+        responders=[responder_context(r, started_at) for r in responders[:MAX_RESPONDERS_SHOWN]],
+        responders_total=len(responders),
+        responders_more=max(0, len(responders) - MAX_RESPONDERS_SHOWN),
+        first_acknowledged_at=first_ack,
+        time_to_acknowledge=human_duration(tta_seconds),
+        time_to_acknowledge_seconds=tta_seconds,
+        mention=notify_mention(view.mention) if not is_cleared else "",
+        trigger_count=max(1, view.trigger_count),
+        retriggered=view.trigger_count > 1,
+        triggered_again=view.thread_reason == "flapping",
+        snoozed=view.thread_reason == "snoozed",
+        snoozed_until=view.snoozed_until if not is_cleared else None,
+        snoozed_by=view.snoozed_by if not is_cleared else "",
+        in_storm=view.in_storm,
+        title=subject["test_name"] or subject["agent_name"] or alert.rule_name
+        or "ThousandEyes alert",
+        **subject,
     )
-    context["buttons"] = parent_buttons(context)
-    return context
-
-
-def parent_buttons(context: Mapping[str, Any]) -> list[dict[str, str]]:
-    """The parent's buttons: Acknowledge while the alert is open (others can still join),
-    Unacknowledge once someone has, View in ThousandEyes whenever there is a link.
-
-    Read from a context so the built-in fallback shows the same buttons as the template.
-    """
-    ids = context.get("actions") if isinstance(context.get("actions"), Mapping) else {}
-    ref = context.get("alert_ref")
-    buttons: list[dict[str, str]] = []
-    if isinstance(ref, str) and ref and not context.get("is_cleared"):
-        if ids.get("acknowledge"):
-            buttons.append({"text": "Acknowledge", "action_id": ids["acknowledge"],
-                            "value": ref, "style": "primary"})
-        if context.get("responders_total") and ids.get("unacknowledge"):
-            buttons.append({"text": "Unacknowledge", "action_id": ids["unacknowledge"],
-                            "value": ref})
-        if ids.get("snooze") and ref.startswith("alert:") and ref[6:].isdigit():
-            alert_pk = int(ref[6:])
-            buttons.append({"action_id": ids["snooze"], "options": [
-                {"text": f"Snooze {hours} h", "value": actions.encode_snooze_choice(alert_pk, hours)}
-                for hours in actions.SNOOZE_HOURS]})
-    url = safe_url(context.get("permalink"))
-    if url and ids.get("view"):
-        buttons.append({"text": context.get("permalink_label") or VIEW_LABEL,
-                        "action_id": ids["view"], "url": url})
-    return buttons
 
 
 def state_fields(state: DisplayState, rule_changed: bool = False) -> dict[str, str]:
@@ -151,48 +118,52 @@ def state_fields(state: DisplayState, rule_changed: bool = False) -> dict[str, s
             "state_color": color}
 
 
-def ack_note_context(view: AlertView, responder: Responder, acknowledged: bool) -> dict[str, Any]:
+def ack_note_context(view: AlertView, responder: Responder, acknowledged: bool) -> AckNoteContext:
     """The alert context plus who just (un)acknowledged."""
     context = alert_context(view)
-    context["actor"] = responder_dict(responder, context["started_at"])
-    context["acknowledged"] = bool(acknowledged)
-    return context
+    return AckNoteContext(**_fields_of(context),
+                          actor=responder_context(responder, context.started_at),
+                          acknowledged=bool(acknowledged))
 
 
 def reminder_context(view: AlertView, unacknowledged_for: timedelta, number: int,
-                     mention: str, storm_waiting: int = 0) -> dict[str, Any]:
+                     mention: str, storm_waiting: int = 0) -> ReminderContext:
     """The alert context plus which reminder this is and for how long nobody responded.
     ``mention`` is the route's option (never payload text), made safe here."""
     context = alert_context(view)
-    context["reminder_number"] = number
-    context["storm_waiting"] = storm_waiting
-    context["unacknowledged_for"] = human_duration(unacknowledged_for)
-    context["mention"] = notify_mention(mention) if not context["is_cleared"] else ""
-    return context
+    fields = _fields_of(context)
+    fields["mention"] = notify_mention(mention) if not context.is_cleared else ""
+    return ReminderContext(**fields, reminder_number=number, storm_waiting=storm_waiting,
+                           unacknowledged_for=human_duration(unacknowledged_for))
 
 
-def responder_dict(responder: Responder, started_at: datetime | None) -> dict[str, Any]:
+def responder_context(responder: Responder, started_at: datetime | None) -> ResponderContext:
     after = seconds_between(started_at, responder.acknowledged_at)
-    return {
-        "name": responder.user_name or responder.user_id,
-        "user_id": responder.user_id,
-        "acknowledged_at": responder.acknowledged_at,
-        "after_trigger": human_duration(after),
-        "after_trigger_seconds": after,
-    }
+    return ResponderContext(
+        name=responder.user_name or responder.user_id,
+        user_id=responder.user_id,
+        acknowledged_at=responder.acknowledged_at,
+        after_trigger=human_duration(after),
+        after_trigger_seconds=after,
+    )
 
 
-def event_context(event: Event) -> dict[str, Any]:
+def event_context(event: Event) -> EventContext:
     """WEBHOOK_TEST and unknown event types: what arrived, never what it means."""
     excerpt, truncated = payload_excerpt(event.raw)
-    return {
-        "event_type": event.event_type,
-        "event_id": event.event_id,
-        "title": event.event_type,
-        "known": event.known,
-        "payload_excerpt": excerpt,
-        "payload_truncated": truncated,
-    }
+    return EventContext(
+        event_type=event.event_type,
+        event_id=event.event_id,
+        title=event.event_type,
+        known=event.known,
+        payload_excerpt=excerpt,
+        payload_truncated=truncated,
+    )
+
+
+def _fields_of(context: AlertContext) -> dict[str, Any]:
+    """An alert context's fields, to build a note's context on top of it."""
+    return {f.name: getattr(context, f.name) for f in dataclass_fields(AlertContext)}
 
 
 def payload_excerpt(raw: Any, limit: int = EXCERPT_LIMIT) -> tuple[str, bool]:
@@ -212,19 +183,19 @@ def payload_excerpt(raw: Any, limit: int = EXCERPT_LIMIT) -> tuple[str, bool]:
     return text[:limit].rstrip() + "\n…", True
 
 
-def _agent_dict(agent: AlertAgent) -> dict[str, Any]:
-    return {
-        "name": agent.agent_name or agent.location_name or (agent.agent_id or ""),
-        "location": agent.location_name,
-        "agent_id": agent.agent_id,
-        "metrics_at_start": agent.metrics_at_start,
-        "metrics_at_end": agent.metrics_at_end,
-        "permalink": safe_url(agent.permalink),
-        "started_at": agent.date_start,
-        "ended_at": agent.date_end,
-        "active": agent.active,
-        "duration": human_duration(seconds_between(agent.date_start, agent.date_end)),
-    }
+def _agent_context(agent: AlertAgent) -> AgentContext:
+    return AgentContext(
+        name=agent.agent_name or agent.location_name or (agent.agent_id or ""),
+        location=agent.location_name,
+        agent_id=agent.agent_id,
+        metrics_at_start=agent.metrics_at_start,
+        metrics_at_end=agent.metrics_at_end,
+        permalink=safe_url(agent.permalink),
+        started_at=agent.date_start,
+        ended_at=agent.date_end,
+        active=agent.active,
+        duration=human_duration(seconds_between(agent.date_start, agent.date_end)),
+    )
 
 
 def _test_fields(alert: TestAlert) -> dict[str, Any]:
@@ -239,7 +210,7 @@ def _test_fields(alert: TestAlert) -> dict[str, Any]:
         "labels": list(alert.test_labels),
         "targets": list(alert.test_targets_description),
         "violation_count": alert.violation_count,
-        "agents": [_agent_dict(a) for a in agents[:MAX_AGENTS_SHOWN]],
+        "agents": [_agent_context(a) for a in agents[:MAX_AGENTS_SHOWN]],
         "agents_total": len(agents),
         "agents_more": max(0, len(agents) - MAX_AGENTS_SHOWN),
     }

@@ -14,7 +14,7 @@ mechanisms, unchanged:
 
 Template globals: ``link(url, label)``, ``mention(user_id, name)``,
 ``date(value, format, fallback)``. Filters: ``clip(n)``, ``code``, ``duration``,
-``plural``. The template context is documented in ``docs/templates.md``.
+``plural``. The template context: :mod:`bot.render.context_types` (``docs/templates.md``).
 """
 
 from __future__ import annotations

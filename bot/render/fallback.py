@@ -10,12 +10,18 @@ from __future__ import annotations
 import logging
 from typing import Any, Mapping
 
-from bot.render.context import parent_buttons
+from bot.render.buttons import parent_buttons
+from bot.render.kinds import (
+    CLEAR_REPLY_KINDS,
+    COMMAND_KINDS,
+    PARENT_KINDS,
+    STORM_LIST_KINDS,
+    MessageKind,
+)
 from bot.render.layout import MessageLayout
 
 log = logging.getLogger(__name__)
 
-PARENT_KINDS = frozenset({"alert_parent", "agent_alert_parent"})
 _NAME_LIMIT = 300  # the fallback is a stopgap: keep it short, blockkit trims the rest
 
 
@@ -34,12 +40,12 @@ def fallback_headline(kind: str, context: Mapping[str, Any]) -> str:
     rule = _s(context.get("rule_name")) or "ThousandEyes alert"
     title = _s(context.get("title"))
     about = f"{rule} on {title}" if title and title != rule else rule
-    if kind.startswith("command_"):
+    if kind in COMMAND_KINDS:
         return "Sorry, this answer could not be shown; the service log has the error."
-    if kind in ("storm_rollup", "storm_page"):
+    if kind in STORM_LIST_KINDS:
         return (f"🌩️ Storm: {_s(context.get('total'))} ThousandEyes alerts"
                 f" ({_s(context.get('open', ''))} open)")
-    if kind == "announcement":
+    if kind == MessageKind.ANNOUNCEMENT:
         actor = context.get("actor") if isinstance(context.get("actor"), Mapping) else {}
         name = _s(actor.get("name")) or "Someone"
         what = {"connected": f"connected ThousandEyes webhook {_s(context.get('route_id'))}",
@@ -47,25 +53,25 @@ def fallback_headline(kind: str, context: Mapping[str, Any]) -> str:
                 "snoozed": f"snoozed {about}",
                 }.get(str(context.get("change")), f"cancelled the snooze of {about}")
         return f"{name} {what} in this channel"
-    if kind == "storm_notes":
+    if kind == MessageKind.STORM_NOTES:
         acks = context.get("acks") if isinstance(context.get("acks"), list) else []
         return (f"🌩️ Storm news: {_s(context.get('cleared', 0))} cleared,"
                 f" {len(acks)} acknowledgement{'' if len(acks) == 1 else 's'}")
-    if kind == "webhook_test":
+    if kind == MessageKind.WEBHOOK_TEST:
         return "✅ ThousandEyes webhook test received — alerts will appear in this channel."
-    if kind == "unknown_event" or "alert_ref" not in context:
+    if kind == MessageKind.UNKNOWN_EVENT or "alert_ref" not in context:
         event_type = _s(context.get("event_type")) or "unknown"
         return f"ThousandEyes event {event_type}"
-    if kind == "ack_note":
+    if kind == MessageKind.ACK_NOTE:
         actor = context.get("actor") if isinstance(context.get("actor"), Mapping) else {}
         name = _s(actor.get("name")) or "Someone"
         verb = "acknowledged" if context.get("acknowledged") else "is no longer acknowledging"
         return f"{name} {verb}: {about}"
-    if kind == "reminder_note":
+    if kind == MessageKind.REMINDER_NOTE:
         return f"⏰ Still not acknowledged: {about}"
-    if kind == "retrigger_note":
+    if kind == MessageKind.RETRIGGER_NOTE:
         return f"🔁 Triggered again ({_s(context.get('trigger_count'))} times): {about}"
-    if kind.endswith("clear_reply"):
+    if kind in CLEAR_REPLY_KINDS:
         if context.get("rule_changed"):  # active: 2, not a recovery
             return f"⚪ Closed, alert rule changed: {about}"
         duration = _s(context.get("duration"))
@@ -95,6 +101,6 @@ def fallback_message(kind: str, context: Mapping[str, Any]) -> dict[str, Any]:
                     " the service log has the error."])
     if kind in PARENT_KINDS:
         layout.actions(parent_buttons(context))
-    if kind == "storm_rollup" and isinstance(context.get("actions"), list):
+    if kind == MessageKind.STORM_ROLLUP and isinstance(context.get("actions"), list):
         layout.actions(context["actions"])  # Acknowledge all, even without the template
     return layout.message()

@@ -1,10 +1,11 @@
 """Render a message kind with its template, validate it, and never lose the alert.
 
-Stage two of two-stage rendering: a flat context (see :mod:`bot.render.context`) goes
+Stage two of two-stage rendering: a typed context (:mod:`bot.render.context_types`)
+becomes the template's variables, buttons included (:mod:`bot.render.buttons`), goes
 through the sandboxed environment, the template lays the message out with ``msg``
 (:mod:`bot.render.layout`), Block Kit limits are enforced, and any template failure
-becomes the built-in message of :mod:`bot.render.fallback`, logged with its traceback. Rendering has no side effects: the delivery code decides
-what to post and where.
+becomes the built-in message of :mod:`bot.render.fallback`, logged with its traceback.
+Rendering has no side effects: the delivery code decides what to post and where.
 """
 
 from __future__ import annotations
@@ -14,59 +15,26 @@ import json
 import logging
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from jinja2 import TemplateError
 
-from bot.alert_view import AlertView, Responder
+from bot.render import actions, rollup
 from bot.render import context as ctx
-from bot.render import rollup
 from bot.render.blockkit import enforce_limits
+from bot.render.buttons import template_variables
 from bot.render.environment import TEMPLATE_SUFFIX, create_environment
 from bot.render.fallback import fallback_message
+from bot.render.kinds import MessageKind
 from bot.render.layout import LayoutError, MessageLayout
+from bot.render.view import AlertView, Responder
 from bot.thousandeyes import AlertKind, Event
 
 log = logging.getLogger(__name__)
 
-ALERT_PARENT = "alert_parent"
-AGENT_ALERT_PARENT = "agent_alert_parent"
-ALERT_CLEAR_REPLY = "alert_clear_reply"
-AGENT_ALERT_CLEAR_REPLY = "agent_alert_clear_reply"
-RETRIGGER_NOTE = "retrigger_note"
-ACK_NOTE = "ack_note"
-REMINDER_NOTE = "reminder_note"
-WEBHOOK_TEST = "webhook_test"
-UNKNOWN_EVENT = "unknown_event"
-STORM_ROLLUP = "storm_rollup"
-STORM_PAGE = "storm_page"
-STORM_NOTES = "storm_notes"
-ANNOUNCEMENT = "announcement"
-KINDS = (
-    ALERT_PARENT,
-    AGENT_ALERT_PARENT,
-    ALERT_CLEAR_REPLY,
-    AGENT_ALERT_CLEAR_REPLY,
-    RETRIGGER_NOTE,
-    ACK_NOTE,
-    REMINDER_NOTE,
-    WEBHOOK_TEST,
-    UNKNOWN_EVENT,
-    STORM_ROLLUP,
-    STORM_PAGE,
-    STORM_NOTES,
-    ANNOUNCEMENT,
-    # The slash command's answers (bot/slack/commands.py builds their contexts).
-    "command_status",
-    "command_help",
-    "command_connect",
-    "command_list",
-    "command_disconnect",
-    "command_snooze",
-)
 _KIND_PATTERN = re.compile(r"^[a-z0-9_]{1,64}$")
 
 # What a template (or the data it is given) can raise while rendering. Jinja's own errors
@@ -126,13 +94,16 @@ class MessageRenderer:
     # --- the general entry point ------------------------------------------------------
 
     def render(self, kind: str, context: Mapping[str, Any]) -> RenderedMessage:
-        """Render ``message_templates/<kind>.j2``; on any failure, the fallback."""
+        """Render ``message_templates/<kind>.j2`` (``kind`` a :class:`MessageKind`, or the
+        name of a template of one's own); on any failure, the fallback. ``context`` is a
+        typed context, or (the slash command's answers) a dict of variables."""
+        variables = template_variables(context)
         try:
             if not isinstance(kind, str) or not _KIND_PATTERN.match(kind):
                 raise ValueError(f"not a message kind: {kind!r:.80}")
-            template = self.environment.get_template(kind + TEMPLATE_SUFFIX)
+            template = self.environment.get_template(str(kind) + TEMPLATE_SUFFIX)
             layout = MessageLayout()
-            stray = template.render(context, msg=layout)
+            stray = template.render(variables, msg=layout)
             text, blocks, warnings = enforce_limits(layout.message())
             if stray.strip():
                 warnings.append(f"text printed outside msg.* calls was ignored: {stray.strip()[:80]!r}")
@@ -142,31 +113,36 @@ class MessageRenderer:
                 kind,
                 self.templates_dir,
             )
-            return self.render_fallback(kind, context)
+            return self._fallback(kind, variables)
         if warnings:
             log.warning("message %r trimmed to fit Block Kit: %s", kind, "; ".join(warnings))
         return RenderedMessage(text, blocks, tuple(warnings), False)
 
     def render_fallback(self, kind: str, context: Mapping[str, Any]) -> RenderedMessage:
         """The built-in message for ``kind``, as used when its template fails."""
-        text, blocks, warnings = enforce_limits(fallback_message(str(kind), context))
+        return self._fallback(kind, template_variables(context))
+
+    @staticmethod
+    def _fallback(kind: str, variables: Mapping[str, Any]) -> RenderedMessage:
+        text, blocks, warnings = enforce_limits(fallback_message(str(kind), variables))
         return RenderedMessage(text, blocks, tuple(warnings), True)
 
     # --- what the delivery code calls -------------------------------------------------
 
     def render_parent(self, view: AlertView) -> RenderedMessage:
         """The channel message for an alert, in its current state."""
-        kind = AGENT_ALERT_PARENT if _is_agent(view) else ALERT_PARENT
+        kind = MessageKind.AGENT_ALERT_PARENT if _is_agent(view) else MessageKind.ALERT_PARENT
         return self._render_alert(kind, view)
 
     def render_clear_reply(self, view: AlertView) -> RenderedMessage:
         """The threaded reply posted when the alert clears."""
-        kind = AGENT_ALERT_CLEAR_REPLY if _is_agent(view) else ALERT_CLEAR_REPLY
+        kind = (MessageKind.AGENT_ALERT_CLEAR_REPLY if _is_agent(view)
+                else MessageKind.ALERT_CLEAR_REPLY)
         return self._render_alert(kind, view)
 
     def render_retrigger_note(self, view: AlertView) -> RenderedMessage:
         """Thread note when ThousandEyes triggers an alert that is already posted."""
-        return self._render_alert(RETRIGGER_NOTE, view)
+        return self._render_alert(MessageKind.RETRIGGER_NOTE, view)
 
     def render_ack_note(
         self, view: AlertView, responder: Responder, acknowledged: bool
@@ -179,8 +155,8 @@ class MessageRenderer:
             context = _minimal_context(view)
             context["actor"] = {"name": getattr(responder, "user_name", "")}
             context["acknowledged"] = bool(acknowledged)
-            return self.render_fallback(ACK_NOTE, context)
-        return self.render(ACK_NOTE, context)
+            return self.render_fallback(MessageKind.ACK_NOTE, context)
+        return self.render(MessageKind.ACK_NOTE, context)
 
     def render_reminder_note(
         self, view: AlertView, unacknowledged_for: timedelta, number: int, *, mention: str = "",
@@ -194,63 +170,66 @@ class MessageRenderer:
                                            storm_waiting)
         except _CONTEXT_FAILURES:
             log.exception("cannot build the context for alert %s", getattr(view, "alert_ref", "?"))
-            return self.render_fallback(REMINDER_NOTE, _minimal_context(view))
-        return self.render(REMINDER_NOTE, context)
+            return self.render_fallback(MessageKind.REMINDER_NOTE, _minimal_context(view))
+        return self.render(MessageKind.REMINDER_NOTE, context)
 
     def render_rollup(self, storm_id: int, views: list[AlertView], mention: str = "") -> RenderedMessage:
         """The roll-up parent of a storm, listing its alerts (``bot.render.rollup``);
         ``mention`` only in its first post, as for a parent."""
-        return self.render(STORM_ROLLUP, rollup.rollup_context(storm_id, views, self.clicks_arrive,
-                                                               mention))
+        return self.render(MessageKind.STORM_ROLLUP,
+                           rollup.rollup_context(storm_id, views, self.clicks_arrive, mention))
 
     def render_storm_page(self, views: list[AlertView], page: int) -> RenderedMessage:
         """Page ``page`` (0-based) of a long storm's full list, for its thread."""
-        return self.render(STORM_PAGE, rollup.page_context(views, page))
+        return self.render(MessageKind.STORM_PAGE, rollup.page_context(views, page))
 
     def render_storm_pages(self, views: list[AlertView]) -> list[RenderedMessage]:
         """Every thread page of a long storm's list (none when the roll-up lists all)."""
-        return [self.render(STORM_PAGE, context) for context in rollup.page_contexts(views)]
+        return [self.render(MessageKind.STORM_PAGE, context)
+                for context in rollup.page_contexts(views)]
 
     def render_storm_notes(self, cleared: list[AlertView],
                            acks: list[rollup.AckLine]) -> RenderedMessage:
         """A roll-up's thread note: "12 cleared: …" and who acknowledged from the roll-up."""
-        return self.render(STORM_NOTES, rollup.notes_context(cleared, acks))
+        return self.render(MessageKind.STORM_NOTES, rollup.notes_context(cleared, acks))
 
     def render_webhook_test(self, event: Event) -> RenderedMessage:
         """A short confirmation that ThousandEyes reaches this channel."""
-        return self._render_event(WEBHOOK_TEST, event)
+        return self._render_event(MessageKind.WEBHOOK_TEST, event)
 
     def render_unknown_event(self, event: Event) -> RenderedMessage:
         """A generic message for an event type this service does not know."""
-        return self._render_event(UNKNOWN_EVENT, event)
+        return self._render_event(MessageKind.UNKNOWN_EVENT, event)
 
     # --- helpers ------------------------------------------------------------------------
 
-    def _render_alert(self, kind: str, view: AlertView) -> RenderedMessage:
+    def _render_alert(self, kind: MessageKind, view: AlertView) -> RenderedMessage:
         try:
             context = ctx.alert_context(view)
         except _CONTEXT_FAILURES:
             log.exception("cannot build the context for alert %s", getattr(view, "alert_ref", "?"))
-            return self.render_fallback(kind, self._offered(_minimal_context(view)))
-        return self.render(kind, self._offered(context))
-
-    def _offered(self, context: dict[str, Any]) -> dict[str, Any]:
-        """The context with only the buttons that can work here."""
+            minimal = _minimal_context(view)
+            minimal["actions"] = self._offered(minimal["actions"])
+            return self.render_fallback(kind, minimal)
         if not self.clicks_arrive:
-            context["actions"] = {"view": context.get("actions", {}).get("view")}
-            context["buttons"] = ctx.parent_buttons(context)
-        return context
+            context = replace(context, actions=self._offered(context.actions))
+        return self.render(kind, context)
 
-    def _render_event(self, kind: str, event: Event) -> RenderedMessage:
+    def _offered(self, action_ids: Mapping[str, str]) -> dict[str, str]:
+        """Only the action ids whose buttons can work here: without clicks, the link."""
+        if self.clicks_arrive:
+            return dict(action_ids)
+        return {"view": action_ids["view"]}
+
+    def _render_event(self, kind: MessageKind, event: Event) -> RenderedMessage:
         try:
             context = ctx.event_context(event)
         except _CONTEXT_FAILURES:
             log.exception("cannot build the context for event %s", getattr(event, "event_id", "?"))
-            context = {
+            return self.render_fallback(kind, {
                 "event_type": getattr(event, "event_type", ""),
                 "event_id": getattr(event, "event_id", ""),
-            }
-            return self.render_fallback(kind, context)
+            })
         return self.render(kind, context)
 
 
@@ -272,5 +251,5 @@ def _minimal_context(view: Any) -> dict[str, Any]:
         "state_label": state.capitalize(),
         "is_cleared": state == "cleared",
         "responders_total": len(getattr(view, "responders", ()) or ()),
-        "actions": dict(ctx.ACTION_IDS),
+        "actions": dict(actions.TEMPLATE_ACTION_IDS),
     }

@@ -12,12 +12,22 @@ from __future__ import annotations
 import math
 from collections import Counter
 from dataclasses import dataclass
-from typing import Any
 
-from bot import actions
-from bot.alert_view import AlertView, DisplayState
+from bot.render import actions
 from bot.render.context import alert_context
+from bot.render.context_types import (
+    AlertSubject,
+    RollupContext,
+    RuleSummary,
+    StormAckLine,
+    StormActor,
+    StormEntry,
+    StormGroup,
+    StormNotesContext,
+    StormPageContext,
+)
 from bot.render.escaping import notify_mention
+from bot.render.view import AlertView, DisplayState
 
 # About what one Slack message shows readably, and what fits its block limits.
 PARENT_ENTRIES = 40
@@ -31,7 +41,6 @@ _SUMMARY_RULES = 20
 NOTE_ENTRIES = 40
 _NOTE_SUBJECTS = 5
 _NOTE_ACK_LINES = 20
-_MENU_OPTIONS = 100  # Block Kit's limit for a static_select
 
 
 def page_count(total: int) -> int:
@@ -40,59 +49,50 @@ def page_count(total: int) -> int:
 
 
 def rollup_context(storm_id: int, views: list[AlertView], clicks_arrive: bool = True,
-                   mention: str = "") -> dict[str, Any]:
-    """The roll-up parent: counts, the grouped list (or a summary), and the buttons.
-    ``mention`` (a route option) notifies the route's audience in the first post."""
+                   mention: str = "") -> RollupContext:
+    """The roll-up parent: counts, the grouped list (or a summary), and what its buttons
+    offer (:func:`bot.render.buttons.storm_actions`). ``mention`` (a route option)
+    notifies the route's audience in the first post."""
     entries = [_entry(view) for view in views]
-    counts = Counter(entry["state"] for entry in entries)
+    counts = Counter(entry.state for entry in entries)
     total = len(entries)
     pages = page_count(total)
-    open_entries = [e for e in entries if e["state"] != DisplayState.CLEARED.value]
-    context: dict[str, Any] = {
-        "storm_ref": actions.encode_storm_ref(storm_id),
-        "total": total,
-        "triggered": counts[DisplayState.TRIGGERED.value],
-        "acknowledged": counts[DisplayState.ACKNOWLEDGED.value],
-        "cleared": counts[DisplayState.CLEARED.value],
-        "open": len(open_entries),
-        "pages": pages,
-        "groups": _groups(entries) if not pages else [],
-        "summary": _summary(entries)[:_SUMMARY_RULES] if pages else [],
-        "summary_more": max(0, len({e["rule_name"] for e in entries}) - _SUMMARY_RULES)
+    open_entries = [e for e in entries if e.state != DisplayState.CLEARED.value]
+    return RollupContext(
+        storm_ref=actions.encode_storm_ref(storm_id),
+        total=total,
+        triggered=counts[DisplayState.TRIGGERED.value],
+        acknowledged=counts[DisplayState.ACKNOWLEDGED.value],
+        cleared=counts[DisplayState.CLEARED.value],
+        open=len(open_entries),
+        pages=pages,
+        groups=_groups(entries) if not pages else [],
+        summary=_summary(entries)[:_SUMMARY_RULES] if pages else [],
+        summary_more=max(0, len({e.rule_name for e in entries}) - _SUMMARY_RULES)
         if pages else 0,
-        "actions": [],
-        "mention": notify_mention(mention) if mention and open_entries else "",
-    }
-    if open_entries and clicks_arrive:
-        menu = [{"text": _option_text(e), "value": e["alert_ref"]}
-                for e in open_entries[:_MENU_OPTIONS]]
-        context["actions"] = [
-            {"text": f"Acknowledge all {len(open_entries)}", "action_id": actions.ACKNOWLEDGE_ALL,
-             "value": context["storm_ref"], "style": "primary"},
-            {"placeholder": "Acknowledge one…", "action_id": actions.ACKNOWLEDGE_ONE,
-             "options": menu},
-        ]
-    return context
+        mention=notify_mention(mention) if mention and open_entries else "",
+        open_entries=tuple(open_entries) if clicks_arrive else (),
+    )
 
 
-def page_context(views: list[AlertView], page: int) -> dict[str, Any]:
+def page_context(views: list[AlertView], page: int) -> StormPageContext:
     """Thread page ``page`` (0-based) of a long storm's full list."""
     return _page_context([_entry(view) for view in views], page)
 
 
-def page_contexts(views: list[AlertView]) -> list[dict[str, Any]]:
+def page_contexts(views: list[AlertView]) -> list[StormPageContext]:
     """Every thread page of a long storm (none when the parent lists them all), each
     alert's entry built once."""
     entries = [_entry(view) for view in views]
     return [_page_context(entries, page) for page in range(page_count(len(entries)))]
 
 
-def _page_context(entries: list[dict[str, Any]], page: int) -> dict[str, Any]:
+def _page_context(entries: list[StormEntry], page: int) -> StormPageContext:
     pages = max(1, page_count(len(entries)))
     chunk = entries[page * PAGE_ENTRIES:(page + 1) * PAGE_ENTRIES]
-    return {"page": page + 1, "pages": pages, "total": len(entries),
-            "first": page * PAGE_ENTRIES + 1, "last": page * PAGE_ENTRIES + len(chunk),
-            "groups": _groups(chunk)}
+    return StormPageContext(page=page + 1, pages=pages, total=len(entries),
+                            first=page * PAGE_ENTRIES + 1,
+                            last=page * PAGE_ENTRIES + len(chunk), groups=_groups(chunk))
 
 
 @dataclass(frozen=True)
@@ -106,60 +106,64 @@ class AckLine:
     all_open: bool = False  # "Acknowledge all"
 
 
-def notes_context(cleared: list[AlertView], acks: list[AckLine]) -> dict[str, Any]:
+def notes_context(cleared: list[AlertView], acks: list[AckLine]) -> StormNotesContext:
     """A roll-up's thread note: the alerts that cleared since the last one, grouped like
     the roll-up (up to ``NOTE_ENTRIES``), and who acknowledged what from the roll-up
     (one line per person and action)."""
     entries = [_entry(view) for view in cleared]
     listed = entries[:NOTE_ENTRIES]
-    lines: dict[tuple[str, bool, bool], dict[str, Any]] = {}
+    lines: dict[tuple[str, bool, bool], dict[str, AlertView]] = {}
+    names: dict[tuple[str, bool, bool], str] = {}  # the line's first click names it
     for ack in acks:
-        line = lines.setdefault((ack.user_id, ack.acknowledged, ack.all_open), {
-            "actor": {"name": ack.user_name or ack.user_id, "user_id": ack.user_id},
-            "acknowledged": ack.acknowledged, "all": ack.all_open, "alerts": {}})
+        key = (ack.user_id, ack.acknowledged, ack.all_open)
+        names.setdefault(key, ack.user_name or ack.user_id)
+        alerts = lines.setdefault(key, {})
         for view in ack.alerts:
-            line["alerts"].setdefault(view.alert_ref, view)
+            alerts.setdefault(view.alert_ref, view)
     ack_lines = []
-    for line in list(lines.values())[:_NOTE_ACK_LINES]:
-        views = list(line.pop("alerts").values())
+    for key, alerts in list(lines.items())[:_NOTE_ACK_LINES]:
+        user_id, acknowledged, all_open = key
+        views = list(alerts.values())
         subjects = [alert_context(view) for view in views[:_NOTE_SUBJECTS]]
-        ack_lines.append(dict(line, count=len(views), more=len(views) - len(subjects),
-                              subjects=[{"rule_name": s["rule_name"], "title": s["title"]}
-                                        for s in subjects]))
-    return {
-        "cleared": len(entries),
-        "cleared_names": [entry["title"] for entry in entries[:3]],
-        "groups": _groups(listed),
-        "cleared_more": len(entries) - len(listed),
-        "acks": ack_lines,
-        "acks_more": max(0, len(lines) - _NOTE_ACK_LINES),
-    }
+        ack_lines.append(StormAckLine(
+            actor=StormActor(name=names[key], user_id=user_id),
+            acknowledged=acknowledged, all=all_open, count=len(views),
+            more=len(views) - len(subjects),
+            subjects=[AlertSubject(rule_name=s.rule_name, title=s.title) for s in subjects]))
+    return StormNotesContext(
+        cleared=len(entries),
+        cleared_names=[entry.title for entry in entries[:3]],
+        groups=_groups(listed),
+        cleared_more=len(entries) - len(listed),
+        acks=ack_lines,
+        acks_more=max(0, len(lines) - _NOTE_ACK_LINES),
+    )
 
 
-def _entry(view: AlertView) -> dict[str, Any]:
+def _entry(view: AlertView) -> StormEntry:
     context = alert_context(view)
-    return {
-        "alert_ref": view.alert_ref,
-        "rule_name": context["rule_name"] or "ThousandEyes alert",
-        "title": context["title"],
-        "permalink": context.get("permalink") or "",
-        "state": context["state"],
-        "state_label": context["state_label"],
-        "state_emoji": context["state_emoji"],
-        "responders": [r["name"] for r in context["responders"]],
-    }
+    return StormEntry(
+        alert_ref=view.alert_ref,
+        rule_name=context.rule_name or "ThousandEyes alert",
+        title=context.title,
+        permalink=context.permalink or "",
+        state=context.state,
+        state_label=context.state_label,
+        state_emoji=context.state_emoji,
+        responders=[r.name for r in context.responders],
+    )
 
 
-def _groups(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _groups(entries: list[StormEntry]) -> list[StormGroup]:
     """By rule (in order of first appearance), then by test or target within it; each
     group's entries cut into chunks that fit a section."""
-    by_rule: dict[str, list[dict[str, Any]]] = {}
+    by_rule: dict[str, list[StormEntry]] = {}
     for entry in entries:
-        by_rule.setdefault(entry["rule_name"], []).append(entry)
+        by_rule.setdefault(entry.rule_name, []).append(entry)
     groups = []
     for rule, members in by_rule.items():
-        members = sorted(members, key=lambda e: (e["title"].casefold(), e["alert_ref"]))
-        chunks: list[list[dict[str, Any]]] = [[]]
+        members = sorted(members, key=lambda e: (e.title.casefold(), e.alert_ref))
+        chunks: list[list[StormEntry]] = [[]]
         used = 0
         for entry in members:
             size = _entry_size(entry)
@@ -168,26 +172,21 @@ def _groups(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 used = 0
             chunks[-1].append(entry)
             used += size
-        groups.append({"rule_name": rule, "count": len(members), "chunks": chunks})
+        groups.append(StormGroup(rule_name=rule, count=len(members), chunks=chunks))
     return groups
 
 
-def _summary(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _summary(entries: list[StormEntry]) -> list[RuleSummary]:
     by_rule: dict[str, Counter[str]] = {}
     for entry in entries:
-        by_rule.setdefault(entry["rule_name"], Counter())[entry["state"]] += 1
-    return [{"rule_name": rule, "count": sum(c.values()),
-             "triggered": c[DisplayState.TRIGGERED.value],
-             "acknowledged": c[DisplayState.ACKNOWLEDGED.value],
-             "cleared": c[DisplayState.CLEARED.value]} for rule, c in by_rule.items()]
+        by_rule.setdefault(entry.rule_name, Counter())[entry.state] += 1
+    return [RuleSummary(rule_name=rule, count=sum(c.values()),
+                        triggered=c[DisplayState.TRIGGERED.value],
+                        acknowledged=c[DisplayState.ACKNOWLEDGED.value],
+                        cleared=c[DisplayState.CLEARED.value]) for rule, c in by_rule.items()]
 
 
-def _entry_size(entry: dict[str, Any]) -> int:
+def _entry_size(entry: StormEntry) -> int:
     # The line as the template writes it: emoji, link (URL and text), state, names.
-    return (len(entry["permalink"]) + min(len(entry["title"]), 100) + 40
-            + sum(min(len(name), 80) + 2 for name in entry["responders"][:3]))
-
-
-def _option_text(entry: dict[str, Any]) -> str:
-    text = f"{entry['title']} · {entry['rule_name']}"
-    return text if len(text) <= 75 else text[:74] + "…"
+    return (len(entry.permalink) + min(len(entry.title), 100) + 40
+            + sum(min(len(name), 80) + 2 for name in entry.responders[:3]))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from bot.alert_view import DisplayState
+from bot.render.view import DisplayState
 from bot.thousandeyes.models import Notes, UnplacedDates
 
 # (label, emoji, colour) per state. An alert closed because its rule changed (active: 2)

@@ -11,9 +11,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from bot.alert_view import AlertView
+from bot.render.view import AlertView
 from bot.config import Config
-from bot.render import MessageRenderer, RenderedMessage
+from bot.render import MessageKind, MessageRenderer, RenderedMessage
 from bot.render.context import state_fields
 from bot.render.escaping import safe_url
 from bot.render.timefmt import human_duration, seconds_between
@@ -22,8 +22,8 @@ from bot.slack.permissions import ManagePermissions
 from bot.slack.snooze_command import snooze_context
 from bot.slack.subscriptions import connect_channel, disconnect_route, list_channel_routes
 from bot.store.alerts import open_alerts_in_channel
-from bot.store.database import Database
-from bot.store.models import AlertRow
+from bot.db.database import Database
+from bot.db.models import AlertRow
 from bot.clock import utcnow
 
 MAX_LISTED = 20
@@ -41,19 +41,19 @@ def command_response(
     words = given.text.strip().split()
     verb = words[0].lower() if words else "status"
     if verb == "status":
-        return renderer.render("command_status", status_context(
+        return renderer.render(MessageKind.COMMAND_STATUS, status_context(
             db, config, given.channel_id, given.team_id, utcnow()))
     if verb == "connect":
-        return renderer.render("command_connect", connect_channel(db, config, given, words[1:]))
+        return renderer.render(MessageKind.COMMAND_CONNECT, connect_channel(db, config, given, words[1:]))
     if verb == "list":
-        return renderer.render("command_list", list_channel_routes(db, config, given))
+        return renderer.render(MessageKind.COMMAND_LIST, list_channel_routes(db, config, given))
     if verb == "snooze":
-        return renderer.render("command_snooze",
+        return renderer.render(MessageKind.COMMAND_SNOOZE,
                                snooze_context(db, config, given, words[1:], permissions))
     if verb == "disconnect":
-        return renderer.render("command_disconnect",
+        return renderer.render(MessageKind.COMMAND_DISCONNECT,
                                disconnect_route(db, config, given, words[1:], permissions))
-    return renderer.render("command_help", {
+    return renderer.render(MessageKind.COMMAND_HELP, {
         "command": config.slack_command, "unknown": None if verb == "help" else verb[:40],
     })
 

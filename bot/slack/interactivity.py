@@ -12,11 +12,12 @@ from functools import partial
 from typing import Any, Callable
 
 from slack_bolt import Ack, App
+from slack_bolt.adapter.flask import SlackRequestHandler
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot.actions import (
+from bot.render.actions import (
     ACKNOWLEDGE,
     ACKNOWLEDGE_ALL,
     ACKNOWLEDGE_ONE,
@@ -28,7 +29,7 @@ from bot.actions import (
     decode_storm_ref,
 )
 from bot.render.escaping import date as slack_date
-from bot.services import Services
+from bot.web.services import AppCore
 from bot.slack.command_input import CommandInput
 from bot.slack.commands import command_response
 from bot.config import SlackMode
@@ -49,7 +50,26 @@ from bot.clock import utcnow
 log = logging.getLogger(__name__)
 
 
-def build_bolt_app(app_services: Services) -> App:
+def build_listeners(core: AppCore) -> tuple[App | None, SlackRequestHandler | None]:
+    """Slack's listeners, and their HTTP handler, for one app (``create_app``).
+
+    Bolt listens once the service can post (a bot token or many workspaces) and Slack
+    can reach it (a signing secret, or Socket Mode); the HTTP handler exists only with a
+    signing secret, so only signed requests reach the listeners over HTTP.
+    """
+    config = core.config
+    if not config.clicks_arrive:
+        # Half-configured Slack is a warning at start (bot.config.setup_warnings); this says why
+        # these requests get 503.
+        log.info("Slack buttons and commands are off: they need SLACK_BOT_TOKEN and"
+                 " SLACK_SIGNING_SECRET (HTTP) or SLACK_BOT_TOKEN and SLACK_APP_TOKEN"
+                 " (Socket Mode)")
+        return None, None
+    bolt = build_bolt_app(core)
+    return bolt, SlackRequestHandler(bolt) if config.slack_signing_secret else None
+
+
+def build_bolt_app(app_services: AppCore) -> App:
     """The Bolt app for this Flask app; built by ``create_app``, never at import."""
     config = app_services.config
     multi_workspace = config.slack_mode is SlackMode.MULTI
@@ -73,7 +93,7 @@ def build_bolt_app(app_services: Services) -> App:
     return bolt
 
 
-def _bolt_app(app_services: Services, multi_workspace: bool) -> App:
+def _bolt_app(app_services: AppCore, multi_workspace: bool) -> App:
     config = app_services.config
     return App(
         signing_secret=config.slack_signing_secret or "",
@@ -94,7 +114,7 @@ def _bolt_app(app_services: Services, multi_workspace: bool) -> App:
     )
 
 
-def _uninstalled_listener(app_services: Services) -> Callable[..., None]:
+def _uninstalled_listener(app_services: AppCore) -> Callable[..., None]:
     def listener(ack: Ack, body: dict[str, Any], event: dict[str, Any]) -> None:
         ack()
         team_id = str(body.get("team_id") or "")
@@ -154,7 +174,7 @@ def _recording_listener(
     return listener
 
 
-def _record_ack_all(app_services: Services, clicker: Clicker, action: dict[str, Any]) -> str | None:
+def _record_ack_all(app_services: AppCore, clicker: Clicker, action: dict[str, Any]) -> str | None:
     try:
         storm_id = decode_storm_ref(str(action.get("value", "")))
     except ValueError:
@@ -178,7 +198,7 @@ def _record_ack_all(app_services: Services, clicker: Clicker, action: dict[str, 
     return "You already acknowledge every open alert of this storm."
 
 
-def _record_snooze(app_services: Services, clicker: Clicker, action: dict[str, Any]) -> str | None:
+def _record_snooze(app_services: AppCore, clicker: Clicker, action: dict[str, Any]) -> str | None:
     """Apply one choice of the Snooze menu; returns what to tell the user, if anything."""
     selected = action.get("selected_option") or {}
     try:
@@ -199,7 +219,7 @@ def _record_snooze(app_services: Services, clicker: Clicker, action: dict[str, A
 
 
 def _record_click(
-    app_services: Services, clicker: Clicker, action: dict[str, Any], acknowledged: bool
+    app_services: AppCore, clicker: Clicker, action: dict[str, Any], acknowledged: bool
 ) -> str | None:
     """Apply one click; returns what to tell the clicking user, if anything."""
     # A button carries the alert in its value, the roll-up's menu in the picked option.
@@ -231,7 +251,7 @@ def _record_click(
     return None
 
 
-def _command_listener(app_services: Services,
+def _command_listener(app_services: AppCore,
                       permissions: ManagePermissions) -> Callable[..., None]:
     def listener(ack: Ack, command: dict[str, Any]) -> None:
         try:

@@ -8,7 +8,7 @@ from slack_sdk.oauth.installation_store.sqlalchemy import SQLAlchemyInstallation
 from slack_sdk.oauth.state_store.sqlalchemy import SQLAlchemyOAuthStateStore
 
 from bot.config import Config, SlackMode
-from bot.store.database import Database
+from bot.db.database import Database
 
 # What the bot needs and nothing more: post and update its messages, join a public
 # channel it was pointed at, find a channel given by #name, read recent messages to

@@ -24,7 +24,7 @@ from slack_bolt.request.internals import parse_body
 from slack_sdk.signature import SignatureVerifier
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot.services import services
+from bot.web.services import services
 from bot.store.replays import first_sight
 
 log = logging.getLogger(__name__)

@@ -7,17 +7,15 @@ made it or a workspace admin or owner ends it (bot.slack.permissions).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from bot.clock import utcnow
+from bot.config import Config
+from bot.db.database import Database
 from bot.ids import parse_id
 from bot.slack.command_input import CommandInput
 from bot.slack.permissions import ManagePermissions
-from bot.store.database import Database
 from bot.store.snoozes import cancel_snooze, channel_snoozes, running_snooze
-
-if TYPE_CHECKING:
-    from bot.config import Config
 
 
 def snooze_context(db: Database, config: "Config", given: CommandInput,

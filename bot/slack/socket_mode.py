@@ -1,6 +1,6 @@
 """Socket Mode: the same Bolt listeners over a websocket, so development needs no
-public URL. Started per serving process when ``SLACK_APP_TOKEN`` and ``SLACK_BOT_TOKEN``
-are both set (``bot.setup_warnings`` says so when only the app token is).
+public URL. Started per serving process (by ``bot.process.background``) when ``SLACK_APP_TOKEN`` and ``SLACK_BOT_TOKEN``
+are both set (``bot.config.setup_warnings`` says so when only the app token is).
 
 The first connection is made from a background thread that keeps trying: a Slack outage
 at boot must not stop the process from accepting webhooks. After that slack_sdk's
@@ -16,7 +16,7 @@ import threading
 import urllib.error
 from typing import Any
 
-from flask import Flask
+from slack_bolt import App
 from slack_bolt.adapter.socket_mode import SocketModeHandler
 from slack_sdk.errors import SlackApiError
 
@@ -29,6 +29,13 @@ _RETRY_SECONDS = (1, 2, 5, 10, 30, 60)
 
 
 class SocketModeRunner:
+    @classmethod
+    def for_bolt(cls, bolt: App, app_token: str) -> SocketModeRunner:
+        """A runner of ``bolt``'s listeners over the websocket; ``start`` connects it."""
+        if not log.isEnabledFor(logging.DEBUG):  # LOG_LEVEL=DEBUG shows slack_sdk's too
+            sdk_log.setLevel(logging.WARNING)
+        return cls(SocketModeHandler(bolt, app_token=app_token, logger=sdk_log))
+
     def __init__(self, handler: SocketModeHandler) -> None:
         self.handler = handler
         self.stopping = threading.Event()
@@ -36,6 +43,13 @@ class SocketModeRunner:
         self.ever_connected = False
         self.hellos = 0  # Slack says hello on every new connection, the first one included
         handler.client.message_listeners.append(self._on_message)
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.handler.close()
 
     @property
     def state(self) -> str:
@@ -67,28 +81,3 @@ class SocketModeRunner:
                 log.warning("Socket Mode connection failed (%s); retrying in %ss", code, delay)
                 attempt += 1
                 self.stopping.wait(delay)
-
-
-def start_socket_mode(app: Flask) -> None:
-    from bot.services import services
-
-    app_services = services(app)
-    token = app_services.config.slack_app_token
-    if not token or app_services.bolt is None:
-        return
-    if not log.isEnabledFor(logging.DEBUG):  # LOG_LEVEL=DEBUG shows slack_sdk's too
-        sdk_log.setLevel(logging.WARNING)
-    handler = SocketModeHandler(app_services.bolt, app_token=token, logger=sdk_log)
-    runner = SocketModeRunner(handler)
-    runner.thread.start()
-    app_services.socket_mode = runner
-
-
-def stop_socket_mode(app: Flask) -> None:
-    from bot.services import services
-
-    app_services = services(app)
-    runner, app_services.socket_mode = app_services.socket_mode, None
-    if runner is not None:
-        runner.stopping.set()
-        runner.handler.close()

@@ -9,11 +9,13 @@ channel by the store.
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from bot.clock import utcnow
+from bot.config import Config
+from bot.db.database import Database
 from bot.slack.command_input import CommandInput
 from bot.slack.permissions import ManagePermissions
-from bot.store.database import Database
 from bot.store.routes import (
     MAX_ROUTES_PER_CHANNEL,
     RouteOptions,
@@ -22,10 +24,6 @@ from bot.store.routes import (
     disable_route,
     routes_in_channel,
 )
-from bot.clock import utcnow
-
-if TYPE_CHECKING:
-    from bot.config import Config
 
 # Slack escapes mentions in command text when the command has should_escape: true.
 _SUBTEAM = re.compile(r"^<!subteam\^(S[A-Z0-9]{2,20})(\|[^>]*)?>$")

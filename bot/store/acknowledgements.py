@@ -14,11 +14,11 @@ from datetime import datetime
 
 from sqlalchemy import select
 
-from bot.alert_view import Responder
+from bot.render.view import Responder
 from bot.clock import utcnow
-from bot.store.jobs import CLICK_CAUSE, enqueue, enqueue_parent_refresh
-from bot.store.database import Database
-from bot.store.models import AcknowledgementRow, AlertRow, AlertState, JobKind, StormRow
+from bot.outbox.enqueue import CLICK_CAUSE, enqueue, enqueue_parent_refresh
+from bot.db.database import Database
+from bot.db.models import AcknowledgementRow, AlertRow, AlertState, JobKind, StormRow
 from bot.store.storm_notes import AckNote, StormNotes, add_notes
 
 

@@ -23,9 +23,9 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import bindparam, select, text
 
-from bot.store.database import Database
-from bot.store.models import AlertRow, AlertState, SnoozeRow
-from bot.store.prepared import Prepared, RawTransaction
+from bot.db.database import Database
+from bot.db.models import AlertRow, AlertState, SnoozeRow
+from bot.db.prepared import Prepared, RawTransaction
 from bot.thousandeyes import AgentAlert, TestAlert
 
 SUBJECT_KEY_LENGTH = 300

@@ -8,11 +8,11 @@ from dataclasses import replace
 from sqlalchemy import ColumnElement, Select, or_, select, text, update
 from sqlalchemy.orm import Session
 
-from bot.actions import encode_alert_ref
-from bot.alert_view import AlertView, DisplayState, Responder
+from bot.render.actions import encode_alert_ref
+from bot.render.view import AlertView, DisplayState, Responder
 from bot.clock import utcnow
-from bot.store.database import Database
-from bot.store.models import OPEN_ALERT_CONDITION, AcknowledgementRow, AlertRow, AlertState
+from bot.db.database import Database
+from bot.db.models import OPEN_ALERT_CONDITION, AcknowledgementRow, AlertRow, AlertState
 from bot.store.snoozes import snooze_shown
 from bot.thousandeyes import AlertKind, ParseOptions, alert_kind_of, parse_stored_alert
 
@@ -102,7 +102,7 @@ def record_parent_shown(db: Database, alert_id: int, shown: str) -> None:
 
 
 # The partial index's own condition, as a literal: a bound ``state = ?`` would not let the
-# planner use ix_alerts_open_by_channel (see bot.store.models).
+# planner use ix_alerts_open_by_channel (see bot.db.models).
 OPEN_ALERT: ColumnElement[bool] = text(f"alerts.{OPEN_ALERT_CONDITION}")  # type: ignore[assignment]
 
 

@@ -15,8 +15,8 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from bot.store.jobs import enqueue
-from bot.store.models import JobKind
+from bot.outbox.enqueue import enqueue
+from bot.db.models import JobKind
 
 
 class Change(str, enum.Enum):

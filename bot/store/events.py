@@ -6,8 +6,8 @@ import json
 
 from sqlalchemy import select
 
-from bot.store.database import Database
-from bot.store.models import EventRow
+from bot.db.database import Database
+from bot.db.models import EventRow
 from bot.thousandeyes import Event, ParseOptions, parse_event
 
 

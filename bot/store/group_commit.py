@@ -44,7 +44,7 @@ from typing import Iterator
 
 from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 
-from bot.store.database import Database
+from bot.db.database import Database
 from bot.store.ingest import (
     DuplicateEvent,
     IncomingEvent,

@@ -20,10 +20,10 @@ from sqlalchemy import Row, Table, TextClause, bindparam, select, text
 
 from bot.store import storm_notes
 from bot.store.adoption import adoption_for_new_alert, subject_key
-from bot.store.database import Database
-from bot.store.jobs import job_due_time, job_values, lane_ready_values, mark_ready_statement
-from bot.store.models import AlertRow, AlertState, DeliveryLaneRow, EventRow, JobKind, JobRow
-from bot.store.prepared import Prepared, RawTransaction
+from bot.db.database import Database
+from bot.outbox.enqueue import job_due_time, job_values, lane_ready_values, mark_ready_statement
+from bot.db.models import AlertRow, AlertState, DeliveryLaneRow, EventRow, JobKind, JobRow
+from bot.db.prepared import Prepared, RawTransaction
 from bot.store.reminders import ReminderArgs, ReminderPlan
 from bot.thousandeyes import AgentAlert, AlertKind, Event, TestAlert, Transition
 from bot.thousandeyes.events import with_duplicates
@@ -104,7 +104,7 @@ def store_one(db: Database, incoming: IncomingEvent) -> IngestResult:
     """:func:`store_event` for an :class:`IncomingEvent`, in its own transaction.
 
     Prepared statements on the driver's cursor, not the ORM or Core's execution: this
-    is the hot path of every webhook (``bot.store.prepared`` says what that saves).
+    is the hot path of every webhook (``bot.db.prepared`` says what that saves).
     """
     try:
         with db.raw_transaction() as transaction:

@@ -24,8 +24,8 @@ from sqlalchemy import delete, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from bot.store.database import Database
-from bot.store.models import AuthFailureRow
+from bot.db.database import Database
+from bot.db.models import AuthFailureRow
 
 FREE_ATTEMPTS = 3
 MAX_DELAY = timedelta(minutes=15)

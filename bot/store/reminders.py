@@ -11,13 +11,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from bot.alert_view import AlertView
-from bot.store.models import AlertRow, AlertState
-
-if TYPE_CHECKING:
-    from bot.config import Config
+from bot.render.view import AlertView
+from bot.config import Config
+from bot.db.models import AlertRow, AlertState
 
 
 @dataclass(frozen=True)

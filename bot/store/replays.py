@@ -22,8 +22,8 @@ from datetime import timedelta
 
 from sqlalchemy import delete, text
 
-from bot.store.database import Database
-from bot.store.models import SlackRequestRow
+from bot.db.database import Database
+from bot.db.models import SlackRequestRow
 
 # Slack's window (slack_sdk's SignatureVerifier refuses a timestamp further than five
 # minutes from now, either way), and a minute for clock differences between processes.

@@ -23,8 +23,8 @@ from sqlalchemy.orm import Session
 
 from bot.hashing import sha256_hex
 from bot.store.announcements import Announcement, Change, announce
-from bot.store.database import Database
-from bot.store.models import JobRow, JobStatus, RouteRow
+from bot.db.database import Database
+from bot.db.models import JobRow, JobStatus, RouteRow
 
 DEFAULT_ROUTE = "default"
 # Enough for one webhook per alert rule group a team keeps apart; few enough that nobody

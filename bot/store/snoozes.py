@@ -18,9 +18,9 @@ from sqlalchemy.orm import Session
 
 from bot.store.acknowledgements import Clicker, same_place
 from bot.store.announcements import Announcement, Change, announce
-from bot.store.database import Database
-from bot.store.jobs import CLICK_CAUSE, enqueue_parent_refresh
-from bot.store.models import AlertRow, SnoozeRow
+from bot.db.database import Database
+from bot.outbox.enqueue import CLICK_CAUSE, enqueue_parent_refresh
+from bot.db.models import AlertRow, SnoozeRow
 
 
 class SnoozeOutcome(str, enum.Enum):

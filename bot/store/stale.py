@@ -20,9 +20,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot.store.database import Database
-from bot.store.jobs import enqueue_parent_refresh
-from bot.store.models import AlertRow, AlertState
+from bot.db.database import Database
+from bot.outbox.enqueue import enqueue_parent_refresh
+from bot.db.models import AlertRow, AlertState
 
 log = logging.getLogger(__name__)
 

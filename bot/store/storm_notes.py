@@ -26,9 +26,9 @@ from typing import Any
 from sqlalchemy import Select, bindparam, literal_column, select, update
 from sqlalchemy.orm import Session
 
-from bot.store.jobs import enqueue
-from bot.store.models import AlertRow, JobKind, JobRow, JobStatus, StormRow, UtcDateTime
-from bot.store.prepared import Prepared, RawTransaction
+from bot.outbox.enqueue import enqueue
+from bot.db.models import AlertRow, JobKind, JobRow, JobStatus, StormRow, UtcDateTime
+from bot.db.prepared import Prepared, RawTransaction
 
 GATHER_QUIET = timedelta(seconds=1)
 GATHER_MAX = timedelta(seconds=10)

@@ -10,7 +10,7 @@ for ``storm_quiet``.
 Durable and exactly once across processes: a storm is opened by inserting a row whose
 ``open_lane`` is unique (one open storm per lane, whoever inserts first), alerts join it
 under the storm row's lock, and only the jobs of the storm's anchor alert post or update
-the roll-up, so its Slack calls run in order like any alert's (``bot.delivery.queue``).
+the roll-up, so its Slack calls run in order like any alert's (``bot.outbox.queue``).
 """
 
 from __future__ import annotations
@@ -23,13 +23,13 @@ from sqlalchemy import Select, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from bot.alert_view import AlertView
+from bot.render.view import AlertView
 from bot.store.alerts import build_view
-from bot.store.database import Database
+from bot.db.database import Database
 from bot.clock import utcnow
 from bot.render.rollup import page_count
-from bot.store.jobs import enqueue, enqueue_parent_refresh
-from bot.store.models import (
+from bot.outbox.enqueue import enqueue, enqueue_parent_refresh
+from bot.db.models import (
     AcknowledgementRow,
     AlertRow,
     AlertState,
@@ -61,7 +61,7 @@ class Storm:
     version: int
     rendered_version: int
     pages: tuple[str, ...] = ()
-    # What each message shows now (bot.store.models.StormRow.shown): its fingerprint.
+    # What each message shows now (bot.db.models.StormRow.shown): its fingerprint.
     shown: dict[str, str] = field(default_factory=dict)
 
 

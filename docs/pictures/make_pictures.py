@@ -27,10 +27,10 @@ from zoneinfo import ZoneInfo
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
-from bot.actions import encode_alert_ref
-from bot.alert_view import AlertView, DisplayState, Responder
+from bot.render.actions import encode_alert_ref
+from bot.render.view import AlertView, DisplayState, Responder
 from bot.render import MessageRenderer, RenderedMessage
-from bot.render_command import preview_view
+from bot.cli.render import preview_view
 from bot.thousandeyes import parse_event
 from bot.thousandeyes.samples import load_sample
 

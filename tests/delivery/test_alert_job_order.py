@@ -17,14 +17,14 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select, update
 
-from bot.delivery import queue
-from bot.delivery.kinds import UPDATES_LANE
+from bot.outbox import queue
+from bot.outbox.kinds import UPDATES_LANE
 from bot.delivery.outcome import Done, Retry
 from bot.store.acknowledgements import AckOutcome, Clicker, set_acknowledgement
 from bot.store.alerts import load_alert_view, record_parent
 from bot.store.ingest import store_event
-from bot.store.jobs import enqueue, enqueue_parent_refresh
-from bot.store.models import AcknowledgementRow, DeliveryLaneRow, JobKind, JobRow, JobStatus
+from bot.outbox.enqueue import enqueue, enqueue_parent_refresh
+from bot.db.models import AcknowledgementRow, DeliveryLaneRow, JobKind, JobRow, JobStatus
 from bot.store.routes import DEFAULT_ROUTE
 from bot.thousandeyes import ParseOptions, parse_event
 from bot.clock import utcnow

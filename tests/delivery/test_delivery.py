@@ -8,12 +8,12 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from bot.actions import ACKNOWLEDGE, VIEW_IN_THOUSANDEYES
-from bot.delivery import queue
+from bot.render.actions import ACKNOWLEDGE, VIEW_IN_THOUSANDEYES
+from bot.outbox import queue
 from bot.delivery.outcome import Retry
 from bot.delivery.runner import DeliveryWorker
-from bot.services import services
-from bot.store.models import AlertRow, JobRow, JobStatus
+from bot.web.services import services
+from bot.db.models import AlertRow, JobRow, JobStatus
 from bot.clock import utcnow
 from tests.support.delivery import drain, open_jobs, send
 from tests.support.payloads import load_sample, load_variant
@@ -60,9 +60,9 @@ def test_clear_replies_in_thread_and_updates_parent(slack_server, worker, fake_s
 
 
 def test_broadcast_clears(slack_config, fake_slack, tmp_path):
-    from bot.app import create_app
+    from bot.process.app import create_app
     from bot.delivery.runner import DeliveryWorker
-    from bot.services import services
+    from bot.web.services import services
     from tests.support.servers import LiveServer
 
     app = create_app(slack_config.with_overrides(slack_broadcast_clears=True))
@@ -258,9 +258,9 @@ def test_the_post_retried_after_joining_waits_for_its_own_slot(slack_app, slack_
 
 
 def test_restart_with_pending_jobs_delivers_them(slack_config, fake_slack):
-    from bot.app import create_app
+    from bot.process.app import create_app
     from bot.delivery.runner import DeliveryWorker
-    from bot.services import services
+    from bot.web.services import services
     from tests.support.servers import LiveServer
 
     first = create_app(slack_config)

@@ -15,13 +15,13 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from bot.actions import ACKNOWLEDGE, encode_alert_ref
-from bot.delivery import queue
-from bot.delivery.kinds import lane_of
+from bot.render.actions import ACKNOWLEDGE, encode_alert_ref
+from bot.outbox import queue
+from bot.outbox.kinds import lane_of
 from bot.store.alerts import record_parent
 from bot.store.ingest import store_event
-from bot.store.jobs import enqueue
-from bot.store.models import AlertRow, JobKind
+from bot.outbox.enqueue import enqueue
+from bot.db.models import AlertRow, JobKind
 from bot.store.routes import DEFAULT_ROUTE
 from bot.thousandeyes import parse_event
 from bot.clock import utcnow

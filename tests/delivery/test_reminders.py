@@ -15,13 +15,13 @@ import pytest
 import requests
 from sqlalchemy import select
 
-from bot.actions import encode_alert_ref
-from bot.app import create_app
+from bot.render.actions import encode_alert_ref
+from bot.process.app import create_app
 from bot.clock import utcnow
 from bot.delivery.runner import DeliveryWorker
 from bot.render import RenderedMessage
-from bot.services import services
-from bot.store.models import AlertRow, JobKind, JobRow, JobStatus
+from bot.web.services import services
+from bot.db.models import AlertRow, JobKind, JobRow, JobStatus
 from bot.store.routes import RouteOptions, create_route
 from tests.render.helpers import assert_valid_message
 from tests.slack.test_acknowledge import ack, recent_clear, recent_trigger

@@ -9,9 +9,9 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlalchemy import select
 
-from bot.actions import ACKNOWLEDGE, encode_alert_ref
+from bot.render.actions import ACKNOWLEDGE, encode_alert_ref
 from bot.delivery.runner import DeliveryWorker
-from bot.store.models import AlertRow, JobKind, JobRow, JobStatus
+from bot.db.models import AlertRow, JobKind, JobRow, JobStatus
 from bot.store.stale import BATCH, StaleSweep, mark_stale_alerts
 from bot.clock import utcnow
 from tests.support.delivery import drain, send, serving

@@ -8,8 +8,8 @@ from datetime import datetime, timezone
 
 from sqlalchemy import select
 
-from bot.actions import ACKNOWLEDGE
-from bot.store.models import AlertRow
+from bot.render.actions import ACKNOWLEDGE
+from bot.db.models import AlertRow
 from tests.support.delivery import drain, send, serving
 from tests.support.payloads import load_sample, load_shape
 

@@ -17,14 +17,14 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlalchemy import select
 
-from bot.actions import ACKNOWLEDGE, ACKNOWLEDGE_ALL, ACKNOWLEDGE_ONE, encode_alert_ref
-from bot.delivery.kinds import updates_lane
+from bot.render.actions import ACKNOWLEDGE, ACKNOWLEDGE_ALL, ACKNOWLEDGE_ONE, encode_alert_ref
+from bot.outbox.kinds import updates_lane
 from bot.delivery.runner import DeliveryWorker
 from bot.delivery.update_budget import UpdateBudget, UpdateBudgetSpent, take_update_slot
 from bot.clock import utcnow
-from bot.store.database import Database
-from bot.store.jobs import enqueue
-from bot.store.models import AlertRow, DeliveryLaneRow, JobKind
+from bot.db.database import Database
+from bot.outbox.enqueue import enqueue
+from bot.db.models import AlertRow, DeliveryLaneRow, JobKind
 from tests.support.delivery import drain, hold_lanes, release_lanes, send, serving
 from tests.support.fake_slack import FakeSlack
 from tests.support.payloads import numbered_alert_event

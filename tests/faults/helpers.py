@@ -15,8 +15,8 @@ from typing import Any
 import requests
 from sqlalchemy import func, select
 
-from bot.store.database import Database
-from bot.store.models import JobRow, JobStatus
+from bot.db.database import Database
+from bot.db.models import JobRow, JobStatus
 from tests.conftest import WEBHOOK_TOKEN
 from tests.support.fake_slack import FakeSlack, Message
 from tests.support.waiting import wait_for

@@ -14,9 +14,9 @@ import pytest
 import requests
 from sqlalchemy.engine import make_url
 
-from bot.app import create_app
+from bot.process.app import create_app
 from bot.config import Config
-from bot.services import services
+from bot.web.services import services
 from tests.conftest import WEBHOOK_TOKEN
 from tests.faults.helpers import post_webhook, trigger
 from tests.support.waiting import wait_for

@@ -29,11 +29,11 @@ import requests
 from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.engine import make_url
 
-from bot.app import create_app
+from bot.process.app import create_app
 from bot.config import Config
-from bot.services import services
-from bot.store.database import Database
-from bot.store.models import AlertRow, EventRow, JobRow
+from bot.web.services import services
+from bot.db.database import Database
+from bot.db.models import AlertRow, EventRow, JobRow
 from tests.conftest import WEBHOOK_TOKEN
 from tests.faults.helpers import post_webhook, trigger
 from tests.support.waiting import wait_for

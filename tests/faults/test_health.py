@@ -20,9 +20,9 @@ import requests
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from bot.app import create_app
+from bot.process.app import create_app
 from bot.config import Config
-from bot.services import services
+from bot.web.services import services
 from tests.conftest import WEBHOOK_TOKEN
 from tests.faults.helpers import post_webhook, trigger
 from tests.support.databases import postgres_base_url

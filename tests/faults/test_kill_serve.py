@@ -19,7 +19,7 @@ import threading
 
 import requests
 
-from bot.store.models import JobStatus
+from bot.db.models import JobStatus
 from tests.conftest import WEBHOOK_TOKEN
 from tests.faults.helpers import (
     Serve,

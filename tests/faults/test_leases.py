@@ -12,10 +12,10 @@ from datetime import timedelta
 
 from sqlalchemy import select, update
 
-from bot.delivery import queue
+from bot.outbox import queue
 from bot.delivery.runner import LEASE_SECONDS, DeliveryWorker
-from bot.services import services
-from bot.store.models import DeliveryLaneRow, JobRow, JobStatus
+from bot.web.services import services
+from bot.db.models import DeliveryLaneRow, JobRow, JobStatus
 from bot.clock import utcnow
 from tests.faults.helpers import trigger
 from tests.support.waiting import wait_for

@@ -19,11 +19,11 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select, update
 
-from bot.delivery import queue
+from bot.outbox import queue
 from bot.delivery.outcome import MAX_BACKOFF_SECONDS, backoff_seconds
 from bot.delivery.runner import DeliveryWorker
-from bot.services import services
-from bot.store.models import JobRow, JobStatus, WaitingFor
+from bot.web.services import services
+from bot.db.models import JobRow, JobStatus, WaitingFor
 from bot.clock import utcnow
 from tests.faults.helpers import outbox_idle, post_webhook, trigger
 from tests.support.waiting import wait_for

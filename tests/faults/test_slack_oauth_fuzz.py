@@ -23,10 +23,10 @@ import pytest
 from hypothesis import event, given
 from hypothesis import strategies as st
 
-from bot.app import create_app
+from bot.process.app import create_app
 from bot.config import THOUSANDEYES_OAUTH_CALLBACKS, Config
-from bot.oauth_server import clients
-from bot.services import services
+from bot.web.oauth_server import clients
+from bot.web.services import services
 from bot.clock import utcnow
 from tests.faults.helpers import Serve
 from tests.faults.test_webhook_fuzz import FUZZ, hostile_text, json_values

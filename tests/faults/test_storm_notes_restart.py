@@ -12,7 +12,7 @@ import json
 
 import requests
 
-from bot.store.models import JobStatus
+from bot.db.models import JobStatus
 from tests.conftest import WEBHOOK_TOKEN
 from tests.faults.helpers import Serve, clear, job_counts, name_of, outbox_idle, post_webhook, trigger
 from tests.support.processes import free_port

@@ -16,9 +16,9 @@ from collections import Counter
 
 from sqlalchemy import func, select
 
-from bot.actions import ACKNOWLEDGE, UNACKNOWLEDGE, decode_alert_ref
-from bot.store.database import Database
-from bot.store.models import JobKind, JobRow, JobStatus
+from bot.render.actions import ACKNOWLEDGE, UNACKNOWLEDGE, decode_alert_ref
+from bot.db.database import Database
+from bot.db.models import JobKind, JobRow, JobStatus
 from tests.faults.helpers import (
     alerts_in_slack,
     all_cleared,

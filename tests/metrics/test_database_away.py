@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import requests
 
-from bot.app import create_app
+from bot.process.app import create_app
 from bot.config import Config
-from bot.services import services
+from bot.web.services import services
 from tests.conftest import WEBHOOK_TOKEN
 from tests.faults.helpers import post_webhook, trigger
 from tests.faults.test_database_unavailable import SqliteOutage, outage  # noqa: F401 - fixture

@@ -12,8 +12,8 @@ import promql_parser
 import pytest
 import yaml
 
-from bot.app import create_app
-from bot.services import services
+from bot.process.app import create_app
+from bot.web.services import services
 from tests.support.metrics import Scrape, scrape
 from tests.support.servers import LiveServer
 

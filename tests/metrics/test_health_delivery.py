@@ -8,9 +8,9 @@ from typing import Callable
 
 import requests
 
-from bot.app import create_app
+from bot.process.app import create_app
 from bot.delivery.runner import DeliveryWorker
-from bot.services import services
+from bot.web.services import services
 from tests.faults.helpers import alerts_in_slack, post_webhook, trigger
 from tests.support.metrics import scrape
 from tests.support.servers import LiveServer

@@ -7,7 +7,7 @@ import json
 
 import requests
 
-from bot.actions import ACKNOWLEDGE
+from bot.render.actions import ACKNOWLEDGE
 from tests.conftest import WEBHOOK_TOKEN
 from tests.faults.helpers import (
     Serve,

@@ -9,10 +9,10 @@ from typing import Iterator
 import pytest
 import requests
 
-from bot.actions import ACKNOWLEDGE
-from bot.app import create_app
+from bot.render.actions import ACKNOWLEDGE
+from bot.process.app import create_app
 from bot.delivery.runner import DeliveryWorker
-from bot.services import services
+from bot.web.services import services
 from tests.conftest import WEBHOOK_TOKEN
 from tests.faults.helpers import alerts_in_slack, clear, post_webhook, trigger
 from tests.support.metrics import scrape

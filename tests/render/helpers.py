@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Iterator
 
-from bot.alert_view import AlertView, DisplayState, Responder
+from bot.render.view import AlertView, DisplayState, Responder
 from bot.render import RenderedMessage
 from bot.thousandeyes import Event, parse_event
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 
 import pytest
 
-from bot import actions
-from bot.alert_view import DisplayState
+from bot.render import actions
+from bot.render.view import DisplayState
 from bot.render.context import (
     ALERT_LIST_URL,
     EXCERPT_LIMIT,
@@ -25,7 +26,7 @@ PLAIN_TYPES = (str, int, float, bool, type(None), datetime)
 
 
 def _assert_plain(value, path="context"):
-    if isinstance(value, dict):
+    if isinstance(value, Mapping):
         for key, item in value.items():
             assert isinstance(key, str), path
             _assert_plain(item, f"{path}.{key}")

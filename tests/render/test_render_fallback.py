@@ -6,10 +6,10 @@ import logging
 
 import pytest
 
-from bot import actions
-from bot.alert_view import DisplayState
+from bot.render import actions
+from bot.render.view import DisplayState
 from bot.render import MessageRenderer
-from bot.render.renderer import ALERT_PARENT
+from bot.render.kinds import MessageKind
 
 from .helpers import all_text, assert_valid_message, buttons, load_event, make_view, with_alert
 
@@ -160,7 +160,7 @@ def test_render_with_the_shipped_template_by_kind(renderer):
     from bot.render.context import alert_context
 
     view = make_view(load_event("alert_notification_trigger"), DisplayState.TRIGGERED)
-    message = renderer.render(ALERT_PARENT, alert_context(view))
+    message = renderer.render(MessageKind.ALERT_PARENT, alert_context(view))
     assert message == renderer.render_parent(view)
 
 

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot import actions
-from bot.alert_view import DisplayState
+from bot.render import actions
+from bot.render.view import DisplayState
 from bot.thousandeyes import parse_event
 
 from .helpers import (

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from bot.alert_view import DisplayState
+from bot.render.view import DisplayState
 from bot.render import MessageRenderer
 
 from .helpers import assert_valid_message, buttons, load_event, make_view

@@ -8,8 +8,8 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from bot import actions
-from bot.alert_view import DisplayState
+from bot.render import actions
+from bot.render.view import DisplayState
 from bot.render.context import ALERT_LIST_URL, alert_context
 from bot.thousandeyes import ParseOptions, parse_event
 from tests.support.payloads import load_sample, load_shape

@@ -7,8 +7,8 @@ from datetime import timedelta
 
 import pytest
 
-from bot import actions
-from bot.alert_view import DisplayState
+from bot.render import actions
+from bot.render.view import DisplayState
 from bot.render import KINDS, MessageRenderer
 from bot.render.environment import SHIPPED_TEMPLATES_DIR
 from bot.thousandeyes import parse_event

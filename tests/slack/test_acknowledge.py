@@ -10,8 +10,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlalchemy import select
 
-from bot.actions import ACKNOWLEDGE, UNACKNOWLEDGE, encode_alert_ref
-from bot.store.models import AcknowledgementRow, AlertRow, JobKind, JobRow, JobStatus
+from bot.render.actions import ACKNOWLEDGE, UNACKNOWLEDGE, encode_alert_ref
+from bot.db.models import AcknowledgementRow, AlertRow, JobKind, JobRow, JobStatus
 from tests.support.delivery import drain, hold_lanes, release_lanes, send
 from tests.support.payloads import load_sample
 from tests.support.waiting import wait_for

@@ -7,8 +7,8 @@ import os
 
 import requests
 
-from bot.app import create_app
-from bot.services import services
+from bot.process.app import create_app
+from bot.web.services import services
 from tests.support.servers import LiveServer
 from tests.support.slack_requests import post_to_slack_endpoint, signed_headers, slash_command_body
 

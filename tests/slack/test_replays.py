@@ -13,10 +13,10 @@ import time
 
 from sqlalchemy import func, select
 
-from bot.actions import ACKNOWLEDGE, UNACKNOWLEDGE
-from bot.app import create_app
-from bot.services import services
-from bot.store.models import RouteRow, SlackRequestRow
+from bot.render.actions import ACKNOWLEDGE, UNACKNOWLEDGE
+from bot.process.app import create_app
+from bot.web.services import services
+from bot.db.models import RouteRow, SlackRequestRow
 from bot.store.replays import REMEMBERED_FOR, first_sight
 from tests.slack.test_acknowledge import acknowledgements, posted_alert  # noqa: F401 (fixture)
 from tests.support.delivery import drain

@@ -12,10 +12,10 @@ from datetime import timedelta
 
 from sqlalchemy import select, update
 
-from bot.actions import SNOOZE, encode_alert_ref, encode_snooze_choice
+from bot.render.actions import SNOOZE, encode_alert_ref, encode_snooze_choice
 from bot.clock import utcnow
 from bot.render import RenderedMessage
-from bot.store.models import AlertRow, SnoozeRow
+from bot.db.models import AlertRow, SnoozeRow
 from tests.render.helpers import assert_valid_message
 from tests.slack.test_acknowledge import recent_trigger
 from tests.support.delivery import alert_messages, drain, send
@@ -118,7 +118,7 @@ def test_snooze_list_and_cancel(slack_server, worker, fake_slack):
 
 
 def test_a_snooze_choice_round_trips_and_refuses_what_was_not_offered():
-    from bot.actions import decode_snooze_choice
+    from bot.render.actions import decode_snooze_choice
 
     assert decode_snooze_choice(encode_snooze_choice(12, 24)) == (12, 24)
     for forged in ("alert:12|2h", "alert:12", "alert:x|1h", "12|1h", "alert:12|1h|4h"):

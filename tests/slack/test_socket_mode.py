@@ -9,11 +9,11 @@ import logging
 import pytest
 import requests
 
-from bot.actions import ACKNOWLEDGE
-from bot.app import create_app
+from bot.render.actions import ACKNOWLEDGE
+from bot.process.app import create_app
 from bot.delivery.runner import DeliveryWorker
-from bot.services import services
-from bot.slack.socket_mode import start_socket_mode, stop_socket_mode
+from bot.web.services import services
+from bot.process.background import start_socket_mode, stop_socket_mode
 from tests.support.delivery import drain, send
 from tests.support.fake_socket_mode import FakeSocketMode
 from tests.support.payloads import load_sample

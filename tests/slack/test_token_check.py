@@ -8,8 +8,8 @@ import logging
 import pytest
 import requests
 
-from bot.app import create_app
-from bot.services import services
+from bot.process.app import create_app
+from bot.web.services import services
 from bot.slack.gateway import WebApiGateway
 from bot.slack.token_check import BotTokenCheck
 from tests.support.processes import BotProcess, bot_env, free_port

@@ -8,9 +8,9 @@ import json
 import pytest
 import requests
 
-from bot.app import create_app
+from bot.process.app import create_app
 from bot.config import Config
-from bot.services import services
+from bot.web.services import services
 from tests.support.servers import LiveServer
 from tests.support.slack_requests import (
     SIGNING_SECRET,

@@ -7,8 +7,8 @@ import time
 
 import requests
 
-from bot.delivery import queue
-from bot.services import services
+from bot.outbox import queue
+from bot.web.services import services
 from tests.support.delivery import alert_messages, drain
 from tests.support.payloads import load_sample
 from tests.support.slack_requests import post_to_slack_endpoint, signed_headers

@@ -12,13 +12,13 @@ import requests
 
 from sqlalchemy import func, select, update
 
-from bot.app import create_app
+from bot.process.app import create_app
 from bot.clock import utcnow
 from bot.config import Config
-from bot.delivery.kinds import UPDATES_LANE
+from bot.outbox.kinds import UPDATES_LANE
 from bot.delivery.runner import DeliveryWorker
-from bot.services import services
-from bot.store.models import DeliveryLaneRow, JobRow, JobStatus
+from bot.web.services import services
+from bot.db.models import DeliveryLaneRow, JobRow, JobStatus
 from tests.support.fake_slack import FakeSlack, Message
 from tests.support.servers import LiveServer
 

@@ -26,7 +26,7 @@ def bot_env(**overrides: str) -> dict[str, str]:
            if not k.startswith(("SLACK_", "WEBHOOK_", "DATABASE_URL", "TEMPLATES_DIR", "PORT",
                                 "THOUSANDEYES_", "STALE_AFTER", "PROMETHEUS_", "REMINDER_",
                                 "FLAP_WINDOW", "METRICS_", "LOG_FORMAT", "DELIVERY_STUCK",
-                                "STORM_"))}
+                                "STORM_", "RETENTION"))}
     # Storm roll-ups off unless a test asks for them (it passes STORM_ROLLUP="on").
     env["STORM_ROLLUP"] = "off"
     env["PYTHONPATH"] = str(REPO)  # a benchmark may point it at another revision's checkout

@@ -16,10 +16,10 @@ from typing import Any, Iterator
 
 import requests
 
-from bot.app import create_app
+from bot.process.app import create_app
 from bot.config import Config
 from bot.delivery.runner import DeliveryWorker
-from bot.services import services
+from bot.web.services import services
 from tests.support.fake_slack import FakeSlack
 from tests.support.payloads import load_sample
 from tests.support.servers import LiveServer

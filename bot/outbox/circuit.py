@@ -1,0 +1,148 @@
+"""Per workspace: is Slack failing (a half-open circuit), and the budget of history reads.
+
+When a job of a workspace fails on a 5xx, a timeout or a refused connection, the
+workspace is marked failing. Its jobs back off as usual, but every ``PROBE_SECONDS`` one
+of them (the longest waiting) is made due at once: the probe. The first success on the
+workspace closes the circuit and makes every job of it waiting in backoff due now, so after
+an outage the alerts go out within a probe interval of Slack's recovery, not after their
+backoff (up to a minute) has run out.
+
+The state is in the database, so every process sees it and a restart keeps it.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from bot.db.database import Database
+from bot.db.models import DeliveryLaneRow, DeliveryWorkspaceRow, JobRow, JobStatus, WaitingFor
+
+log = logging.getLogger(__name__)
+
+PROBE_SECONDS = 5.0
+
+
+def team_key(team_id: str | None) -> str:
+    return team_id or ""
+
+
+def _team_is(column, team_id: str | None):  # noqa: ANN001, ANN202 - a SQL expression
+    return column.is_(None) if team_id is None else column == team_id
+
+
+def _ensure(session: Session, team_id: str | None) -> None:
+    if session.get(DeliveryWorkspaceRow, team_key(team_id)) is None:
+        session.add(DeliveryWorkspaceRow(team_key=team_key(team_id)))
+        session.flush()
+
+
+def note_failure(session: Session, team_id: str | None, now: datetime) -> None:
+    """Slack did not answer this workspace's call: open the circuit (if not yet open)."""
+    _ensure(session, team_id)
+    opened = session.execute(
+        update(DeliveryWorkspaceRow)
+        .where(DeliveryWorkspaceRow.team_key == team_key(team_id),
+               DeliveryWorkspaceRow.failing_since.is_(None))
+        .values(failing_since=now, probe_at=now + timedelta(seconds=PROBE_SECONDS))
+    ).rowcount
+    if opened:
+        log.warning("Slack is failing for workspace %s; probing every %gs",
+                    team_key(team_id) or "(single token)", PROBE_SECONDS)
+
+
+def note_slack_answer(session: Session, team_id: str | None, slack_ok: bool | None,
+                      now: datetime) -> bool:
+    """What a run learnt of its workspace's Slack: True (it answered) closes the circuit,
+    False (it is unavailable) counts a failure, None says nothing. True when this closed
+    the circuit, so the jobs waiting out their backoff may go now."""
+    if slack_ok is False:
+        note_failure(session, team_id, now)
+    return bool(slack_ok) and close(session, team_id)
+
+
+def close(session: Session, team_id: str | None) -> bool:
+    """A call of this workspace succeeded: close its circuit; True if it was open."""
+    workspaces = DeliveryWorkspaceRow.__table__  # Core: this runs after every job
+    return bool(session.execute(
+        update(workspaces)
+        .where(workspaces.c.team_key == team_key(team_id), workspaces.c.failing_since.is_not(None))
+        .values(failing_since=None, probe_at=None)
+    ).rowcount)
+
+
+def release_backoff(db: Database, team_id: str | None, now: datetime) -> int:
+    """Make every job of the workspace waiting out a backoff due now; returns how many."""
+    with db.session() as session:
+        released = session.execute(
+            update(JobRow)
+            .where(JobRow.waiting_for == WaitingFor.BACKOFF, _team_is(JobRow.team_id, team_id),
+                   JobRow.status == JobStatus.PENDING)
+            .values(next_attempt_at=now, waiting_for=None)
+        ).rowcount or 0
+    with db.session() as session:
+        session.execute(
+            update(DeliveryLaneRow)
+            .where(_team_is(DeliveryLaneRow.team_id, team_id), DeliveryLaneRow.ready_at > now)
+            .values(ready_at=now)
+        )
+    log.info("Slack answers again for workspace %s: %d job(s) in backoff released",
+             team_key(team_id) or "(single token)", released)
+    return released
+
+
+def probe_failing_workspaces(db: Database, now: datetime) -> int:
+    """Make one job in backoff due now in each failing workspace whose probe is due.
+
+    Every process runs this; the conditional update lets one of them win each probe.
+    Returns how many jobs were made due.
+    """
+    with db.session() as session:
+        due = list(session.scalars(select(DeliveryWorkspaceRow.team_key).where(
+            DeliveryWorkspaceRow.probe_at <= now)))
+    probed = 0
+    for key in due:
+        team_id = key or None
+        with db.session() as session:
+            won = session.execute(
+                update(DeliveryWorkspaceRow)
+                .where(DeliveryWorkspaceRow.team_key == key, DeliveryWorkspaceRow.probe_at <= now)
+                .values(probe_at=now + timedelta(seconds=PROBE_SECONDS))
+            ).rowcount
+            if not won:
+                continue
+            job = session.scalars(
+                select(JobRow)
+                .where(JobRow.waiting_for == WaitingFor.BACKOFF, _team_is(JobRow.team_id, team_id),
+                       JobRow.status == JobStatus.PENDING, JobRow.next_attempt_at > now)
+                .order_by(JobRow.next_attempt_at, JobRow.id).limit(1)
+            ).first()
+            if job is None:
+                continue
+            job.next_attempt_at = now
+            session.execute(update(DeliveryLaneRow).where(DeliveryLaneRow.lane == job.lane)
+                            .values(ready_at=now))
+            probed += 1
+    return probed
+
+
+def take_lookup(db: Database, team_id: str | None, thread: bool, now: datetime,
+                interval: timedelta) -> bool:
+    """Take the workspace's one history read per ``interval``; False when it is spent.
+
+    Slack limits ``conversations.history`` and ``conversations.replies`` to about one
+    call a minute for apps installed outside the Marketplace, per workspace and method.
+    """
+    column = "next_replies_at" if thread else "next_history_at"
+    with db.session() as session:
+        _ensure(session, team_id)
+        attribute = getattr(DeliveryWorkspaceRow, column)
+        return bool(session.execute(
+            update(DeliveryWorkspaceRow)
+            .where(DeliveryWorkspaceRow.team_key == team_key(team_id),
+                   (attribute.is_(None)) | (attribute <= now))
+            .values({column: now + interval})
+        ).rowcount)

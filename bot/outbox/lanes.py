@@ -1,0 +1,99 @@
+"""Delivery lanes after a run: the hold freed, the next post slot, the channel's id, and
+the lanes of jobs that waited for this one made ready.
+
+A lane (``DeliveryLaneRow``) is one channel's posts, or one workspace's updates; a claim
+looks only at ready lanes (``bot.outbox.queue``). Every lane a finishing run touches is
+locked at once, in one order, so two finishing jobs never wait for each other's lanes
+(no deadlock on PostgreSQL).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Collection
+
+from sqlalchemy import exists, or_, select, update
+from sqlalchemy.orm import Session
+
+from bot.db.database import Database
+from bot.db.models import AlertRow, DeliveryLaneRow, JobRow, JobStatus
+from bot.outbox.claimed import ClaimedJob
+from bot.outbox.kinds import POSTING_KINDS
+from bot.outbox.outcome import Outcome, Retry
+
+_JOBS = JobRow.__table__
+_LANES = DeliveryLaneRow.__table__
+_ALERTS = AlertRow.__table__
+
+
+@dataclass(frozen=True)
+class LaneAfter:
+    """What a run tells its lane: when the next post may start, and the channel's id."""
+
+    next_post_at: datetime | None = None
+    channel_id: str | None = None
+
+
+def after_run(session: Session, job: ClaimedJob, after: LaneAfter, outcome: Outcome,
+              now: datetime) -> None:
+    """Free the job's lane and set its next slot; ready the lanes of the jobs that waited
+    for it (its alert's, and those of the alerts threading under it) unless it is retried."""
+    waiting: set[str] = set()
+    if not isinstance(outcome, Retry) and job.alert_id is not None:
+        threading = select(_ALERTS.c.id).where(_ALERTS.c.thread_alert_id == job.alert_id)
+        waiting = set(session.scalars(select(_JOBS.c.lane).where(
+            or_(_JOBS.c.alert_id == job.alert_id, _JOBS.c.alert_id.in_(threading)),
+            _JOBS.c.status == JobStatus.PENDING)))
+    rows = {row.lane: row for row in session.execute(
+        select(_LANES).where(_LANES.c.lane.in_(sorted(waiting | {job.lane})))
+        .order_by(_LANES.c.lane).with_for_update())}
+    if job.lane in rows:
+        values = _lane_values(rows[job.lane], job, after, outcome, now)
+        ready_at = values.get("ready_at", rows[job.lane].ready_at)
+        if job.lane in waiting and (ready_at is None or ready_at > now):
+            values["ready_at"] = now
+        if values:
+            session.execute(update(_LANES).where(_LANES.c.lane == job.lane).values(**values))
+    others = sorted(name for name in waiting - {job.lane}
+                    if name in rows and (rows[name].ready_at is None or rows[name].ready_at > now))
+    if others:
+        session.execute(update(_LANES).where(_LANES.c.lane.in_(others)).values(ready_at=now))
+
+
+def _lane_values(lane: Any, job: ClaimedJob, after: LaneAfter, outcome: Outcome,
+                 now: datetime) -> dict[str, Any]:
+    """How the run's end changes its lane: the hold freed, the next slot, the channel id."""
+    values: dict[str, Any] = {}
+    if job.holds_lane and lane.held_by == job.hold_key:
+        values.update(held_by=None, held_until=None)
+    if after.next_post_at is not None and after.next_post_at > lane.next_post_at:
+        values["next_post_at"] = after.next_post_at
+    if after.channel_id and job.kind in POSTING_KINDS and after.channel_id != lane.channel_id:
+        values["channel_id"] = after.channel_id
+    if isinstance(outcome, Retry):
+        retry_at = now + timedelta(seconds=outcome.delay)
+        if lane.ready_at is None or lane.ready_at > retry_at:
+            values["ready_at"] = retry_at
+    return values
+
+
+def ready_lanes(session: Session, lanes: Collection[str], now: datetime) -> None:
+    if lanes:
+        session.execute(
+            update(DeliveryLaneRow)
+            .where(DeliveryLaneRow.lane.in_(sorted(lanes)),
+                   or_(DeliveryLaneRow.ready_at.is_(None), DeliveryLaneRow.ready_at > now))
+            .values(ready_at=now)
+        )
+
+
+def ready_lanes_with_pending_jobs(db: Database, now: datetime) -> int:
+    """A safety net: ready every idle lane that has pending jobs (none should)."""
+    with db.session() as session:
+        pending = exists().where(JobRow.lane == DeliveryLaneRow.lane,
+                                 JobRow.status == JobStatus.PENDING)
+        return session.execute(
+            update(DeliveryLaneRow).where(DeliveryLaneRow.ready_at.is_(None), pending)
+            .values(ready_at=now)
+        ).rowcount or 0

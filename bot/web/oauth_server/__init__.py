@@ -1,0 +1,1 @@
+"""The service as the OAuth authorization server ThousandEyes asks for webhook tokens."""
