@@ -8,9 +8,7 @@ from typing import Any
 
 __all__ = ["__version__", "create_app"]
 
-# The one version string: `python -m bot --version`; pyproject.toml and CHANGELOG.md
-# repeat it, and a test (tests/test_project_files.py) holds them to it.
-__version__ = "1.0.0"
+from bot.version import __version__
 
 
 def __getattr__(name: str) -> Any:

@@ -10,7 +10,7 @@ import tomllib
 from pathlib import Path
 
 from bot import __version__
-from bot.cli import build_parser
+from bot.cli.main import build_parser
 from tests.support.processes import bot_env, run_bot
 
 REPO = Path(__file__).resolve().parents[1]

@@ -12,16 +12,15 @@ import argparse
 import enum
 import logging
 import multiprocessing
-import os
-import signal
 import socket
 import sys
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from bot import __version__
 from bot.cli.arguments import http_url, port_number
-from bot.config import Config, ConfigError, redact_database_url
+from bot.cli.pipes import reader_has_gone
+from bot.config import Config, ConfigError, as_written, redact_database_url
+from bot.version import __version__
 from bot.config.setup_warnings import log_setup_warnings
 from bot.db.diagnose import DatabaseUrlProblem, check_database_url
 from bot.thousandeyes.samples import SAMPLES
@@ -94,11 +93,8 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("--token", help="Bearer token (WEBHOOK_TOKEN of the service)")
     sample.add_argument("--basic", metavar="USER:PASSWORD", help="Basic credentials")
     sample.add_argument(
-        "--as-is", action="store_true",
-        help="send the knowledge-base article's payload untouched (dated 2014/2016, fixed"
-             " ids: sent twice, it is answered as a duplicate); by default a fresh alert"
-             " dated now, whose clear ends the last trigger sent from here",
-    )
+        "--as-is", action="store_true", help="the knowledge-base payload untouched (default:"
+        " a fresh alert dated now, whose clear ends the last trigger sent from here)")
     sample.add_argument("--unique", action="store_true", help=argparse.SUPPRESS)  # the default now
 
     render = _command(commands, "render", "print the Slack message for a payload",
@@ -186,15 +182,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {failure}", file=sys.stderr)
         return failure.exit_code
     except BrokenPipeError:
-        return _reader_has_gone()
+        return reader_has_gone()
 
 
-def _reader_has_gone() -> int:
-    """``render FILE | head -1``: the reader closed the pipe, which is no error of ours.
-    End as Unix tools do (a shell reports 128 + SIGPIPE), without the traceback of the
-    write, nor another at exit when Python flushes stdout into the closed pipe."""
-    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-    return 128 + signal.SIGPIPE
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -221,7 +211,7 @@ def open_database(config: Config, *, migrate: bool) -> Database:
     from bot.db.database import Database, SchemaNotCurrent
 
     check_url(config)
-    where = f"DATABASE_URL={redact_database_url(config.database_url_as_written or config.database_url)}"
+    where = f"DATABASE_URL={redact_database_url(as_written(config.database_url))}"
     try:
         database = Database(config.database_url, config.sqlite_synchronous)
     except ArgumentError as error:
@@ -295,12 +285,8 @@ def _worker(config: Config, database: Database, _args: argparse.Namespace) -> in
 
     use_directory(config)  # before anything imports prometheus_client
     from bot.process.worker import run_worker_forever
-    from bot.slack.token_check import BotTokenCheck
 
     log_setup_warnings(config)
-    token_check = BotTokenCheck.for_config(config)
-    if token_check is not None:
-        token_check.refresh()  # a refused token is one line now, not a dead letter later
     return run_worker_forever(config, database)
 
 
@@ -352,19 +338,15 @@ def _render(config: Config, args: argparse.Namespace) -> int:
 
 
 def _send_sample(args: argparse.Namespace) -> int:
-    from bot.cli.send_sample import STATE_FILE, send_sample
-    from bot.thousandeyes.samples import CLEARS, NoTriggerToClear
+    from bot.cli.send_sample import no_trigger_message, send_sample
+    from bot.thousandeyes.samples import NoTriggerToClear
 
     try:
         status, body = send_sample(
             args.name, args.url, token=args.token, basic=args.basic, as_is=args.as_is
         )
     except NoTriggerToClear:
-        trigger = CLEARS[args.name]
-        raise CommandFailed(
-            f"no {trigger} sample was sent from this folder yet ({STATE_FILE} remembers the"
-            f" last one): send one with 'python -m bot send-sample {trigger}' first, or the"
-            f" article's {args.name} with --as-is") from None
+        raise CommandFailed(no_trigger_message(args.name)) from None
     except OSError as error:
         raise CommandFailed(f"could not reach {args.url}: {error}") from None
     print(f"{status} {body.strip()}")

@@ -51,6 +51,14 @@ def send_sample(
     return status, body
 
 
+def no_trigger_message(name: str) -> str:
+    """What to do when a fresh clear has no trigger of its kind to end."""
+    trigger = CLEARS[name]
+    return (f"no {trigger} sample was sent from this folder yet ({STATE_FILE} remembers the"
+            f" last one): send one with 'python -m bot send-sample {trigger}' first, or the"
+            f" article's {name} with --as-is")
+
+
 def _post(payload: dict[str, Any], url: str, token: str | None, basic: str | None,
           timeout: float) -> tuple[int, str]:
     headers = {"Content-Type": "application/json", "User-Agent": "thousandeyes-bot-send-sample"}

@@ -115,9 +115,6 @@ class Config:
     metrics_dir: str | None = _declared("metrics_dir")
     # ``python -m bot worker`` serves its own GET /metrics on this port (None: it does not).
     metrics_port: int | None = _declared("metrics_port")
-    # DATABASE_URL as the user wrote it (None: not set), for messages: database_url has
-    # Heroku's postgres:// and the driver rewritten. Not a setting of its own.
-    database_url_as_written: str | None = field(default=None, repr=False)
     # Finished jobs, events and cleared alerts older than this are deleted in the
     # background (bot.store.pruning); None (RETENTION=off): everything is kept.
     retention: timedelta | None = _declared("retention")
@@ -182,15 +179,12 @@ class Config:
     @classmethod
     def from_mapping(cls, env: Mapping[str, str]) -> Config:
         """Settings from ``env`` alone; :class:`ConfigError` names every wrong variable."""
-        written = (env.get("DATABASE_URL") or "").strip() or None
-        return cls(**read_settings(env), database_url_as_written=written)  # type: ignore[arg-type]
+        return cls(**read_settings(env))  # type: ignore[arg-type]
 
     def describe(self) -> dict[str, object]:
         """Settings safe to log: secrets are reported only as set or not set."""
         out: dict[str, object] = {}
         for f in fields(self):
-            if f.name not in SETTINGS_BY_FIELD:
-                continue  # database_url_as_written: the same URL, said once below
             value = getattr(self, f.name)
             secret = SETTINGS_BY_FIELD[f.name].secret
             out[f.name] = ("set" if value else "not set") if secret else value

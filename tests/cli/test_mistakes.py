@@ -12,7 +12,6 @@ import sys
 
 import pytest
 
-from bot.config import Config
 from tests.support.payloads import load_sample
 from tests.support.processes import REPO, bot_env, free_port, run_bot
 
@@ -152,8 +151,7 @@ def test_a_token_of_the_wrong_kind_is_one_line_naming_the_variable(tmp_path, var
     assert result.returncode == 2
 
 
-@pytest.mark.parametrize("url", ["postgresql://bot:hunter2@127.0.0.1:1/bot",
-                                 "postgres://bot:hunter2@127.0.0.1:1/bot"])
+@pytest.mark.parametrize("url", ["postgresql://bot:hunter2@127.0.0.1:1/bot"])
 @pytest.mark.parametrize("command", [("serve", "--port", "PORT"), ("db", "upgrade")])
 def test_an_unreachable_postgresql_is_one_line_with_the_url_as_written(tmp_path, url, command):
     command = tuple(str(free_port()) if word == "PORT" else word for word in command)
@@ -177,9 +175,3 @@ def test_a_closed_pipe_ends_quietly_as_unix_tools_do(tmp_path):
         os.close(write_end)
     assert process.stderr == ""
     assert process.returncode == 128 + signal.SIGPIPE  # what a shell reports for `yes | head`
-
-
-def test_the_settings_logged_at_start_never_show_the_database_password():
-    config = Config.from_mapping({"DATABASE_URL": "postgres://bot:hunter2@db.example/bot"})
-    assert config.database_url_as_written == "postgres://bot:hunter2@db.example/bot"
-    assert "hunter2" not in repr(config.describe())
