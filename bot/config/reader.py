@@ -79,6 +79,34 @@ def _text(value: str, setting: Setting) -> str:
     return value
 
 
+# Slack's token prefixes, and what a wrong one most likely is.
+BOT_TOKEN_PREFIXES = ("xoxb-", "xoxe.xoxb-")
+APP_TOKEN_PREFIXES = ("xapp-",)
+_TOKEN_KINDS = {
+    "xapp-": " (an app-level token: it belongs in SLACK_APP_TOKEN)",
+    "xoxb-": " (a bot token: it belongs in SLACK_BOT_TOKEN)",
+    "xoxp-": " (a user token: the service posts as the app's bot, with its xoxb- token)",
+}
+
+
+def _token(value: str, prefixes: tuple[str, ...], kind: str) -> str:
+    """A Slack token of the kind its prefix says: swapped tokens would otherwise fail only
+    later, at the first post or connection. Only the prefix is repeated, never the token."""
+    if not value.startswith(prefixes):
+        given = value.split("-", 1)[0] + "-" if "-" in value[:6] else "something else"
+        raise _Invalid(f"must be {kind}, starting with {prefixes[0]}; this one starts with"
+                       f" {given}{_TOKEN_KINDS.get(given, '')}")
+    return value
+
+
+def _bot_token(value: str, setting: Setting) -> str:
+    return _token(value, BOT_TOKEN_PREFIXES, "the Bot User OAuth Token")
+
+
+def _app_token(value: str, setting: Setting) -> str:
+    return _token(value, APP_TOKEN_PREFIXES, "an app-level token (Basic Information)")
+
+
 def _database_url(value: str, setting: Setting) -> str:
     return normalise_database_url(value)
 
@@ -243,6 +271,8 @@ def _directory(value: str, setting: Setting) -> str:
 
 _PARSERS: dict[Kind, Callable[[str, Setting], object]] = {
     Kind.TEXT: _text,
+    Kind.BOT_TOKEN: _bot_token,
+    Kind.APP_TOKEN: _app_token,
     Kind.DATABASE_URL: _database_url,
     Kind.URL: _url,
     Kind.PUBLIC_URL: _public_url,

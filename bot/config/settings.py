@@ -29,6 +29,8 @@ class Kind(enum.Enum):
     """How a variable's text becomes a value; the reader has one parser per kind."""
 
     TEXT = "text"  # stripped; empty is unset
+    BOT_TOKEN = "bot token"  # xoxb- (xoxe.xoxb- with token rotation); only the prefix is echoed
+    APP_TOKEN = "app token"  # xapp-; only the prefix is echoed
     DATABASE_URL = "database URL"  # text, Heroku's postgres:// made psycopg 3's
     URL = "URL"  # http(s), ending in "/"
     PUBLIC_URL = "public URL"  # http(s), no trailing "/"
@@ -81,9 +83,9 @@ _SECOND = timedelta(seconds=1)
 SETTINGS: tuple[Setting, ...] = (
     Setting("DATABASE_URL", Kind.DATABASE_URL, "SQLite file or PostgreSQL URL",
             default="sqlite:///data/thousandeyes-bot.sqlite3"),
-    Setting("SLACK_BOT_TOKEN", Kind.TEXT, "bot token (xoxb-…) of one workspace", secret=True),
+    Setting("SLACK_BOT_TOKEN", Kind.BOT_TOKEN, "bot token (xoxb-…) of one workspace", secret=True),
     Setting("SLACK_SIGNING_SECRET", Kind.TEXT, "verifies requests from Slack", secret=True),
-    Setting("SLACK_APP_TOKEN", Kind.TEXT, "app-level token (xapp-…) for Socket Mode",
+    Setting("SLACK_APP_TOKEN", Kind.APP_TOKEN, "app-level token (xapp-…) for Socket Mode",
             secret=True),
     Setting("SLACK_CLIENT_ID", Kind.TEXT, "install to many workspaces"),
     Setting("SLACK_CLIENT_SECRET", Kind.TEXT, "install to many workspaces", secret=True),

@@ -33,6 +33,9 @@ def _background(app: Flask) -> Background:
 
 
 def start_background(app: Flask) -> None:
+    token_check = services(app).bot_token_check
+    if token_check is not None:
+        token_check.refresh()  # at start: a refused token is said at once, in one line
     start_delivery(app)
     start_socket_mode(app)
 

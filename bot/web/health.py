@@ -7,6 +7,7 @@ it is true whichever process (this one, another web worker, ``python -m bot work
 should have delivered. Socket Mode's state is reported but never makes a 503: the
 websocket reconnects by itself, and a load balancer that dropped this instance for it
 would refuse webhooks too (``thousandeyes_socket_mode_connected`` is the thing to alert on).
+A bot token Slack refuses is the ``slack`` value, for the same reason (bot.slack.token_check).
 """
 
 from __future__ import annotations
@@ -28,6 +29,15 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(blueprint)
 
 
+def _slack_state(app_services: Services) -> str:
+    """``log-only``, ``configured``, ``ok`` (Slack accepts SLACK_BOT_TOKEN) or the code it
+    refuses the token with. A refused token is no 503: webhooks are still stored."""
+    if app_services.config.slack_mode is SlackMode.LOG_ONLY:
+        return "log-only"
+    check = app_services.bot_token_check
+    return check.refresh() if check is not None else "configured"
+
+
 @blueprint.route("/healthz", methods=["GET"])
 def healthz() -> tuple[Response, int]:
     app_services = services(current_app)
@@ -37,7 +47,7 @@ def healthz() -> tuple[Response, int]:
     body: dict[str, object] = {
         "status": "ok" if database.ok else "unavailable",
         "database": database.state,
-        "slack": "log-only" if config.slack_mode is SlackMode.LOG_ONLY else "configured",
+        "slack": _slack_state(app_services),
     }
     problems = [f"database: {database.problem}"] if database.problem else []
     if database.ok:
