@@ -216,6 +216,7 @@ def _agent_dict(agent: AlertAgent) -> dict[str, Any]:
     return {
         "name": agent.agent_name or agent.location_name or (agent.agent_id or ""),
         "location": agent.location_name,
+        "prefix": agent.prefix,
         "agent_id": agent.agent_id,
         "metrics_at_start": agent.metrics_at_start,
         "metrics_at_end": agent.metrics_at_end,
