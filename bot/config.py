@@ -23,6 +23,7 @@ from bot.thousandeyes.zones import UnknownTimezone, load_timezone
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 DEFAULT_PORT = 3000
+DEFAULT_THOUSANDEYES_API_URL = "https://api.thousandeyes.com/v7"
 # Webhook credentials anyone on the internet may guess at: long enough that guessing
 # cannot succeed, even at the pace the lockout (bot.store.lockout) leaves a guesser.
 MIN_WEBHOOK_TOKEN = 16
@@ -123,6 +124,12 @@ class Config:
     # /healthz answers 503 when a job has been due this long and no job was claimed or
     # finished meanwhile (None: never).
     delivery_stuck_after: timedelta | None = timedelta(minutes=5)
+    # The ThousandEyes API link (bot.thousandeyes.api_client, bot.sync): off while the
+    # token is unset. A sync interval of None (``off``) keeps the link for other uses.
+    thousandeyes_api_token: str | None = field(default=None, repr=False)
+    thousandeyes_api_url: str = DEFAULT_THOUSANDEYES_API_URL
+    thousandeyes_account_group: str | None = None
+    thousandeyes_sync_interval: timedelta | None = timedelta(minutes=5)
     # prometheus_client's multiprocess directory (PROMETHEUS_MULTIPROC_DIR), shared by
     # every process of one host whose counters /metrics adds up.
     metrics_dir: str | None = None
@@ -252,6 +259,12 @@ class Config:
                 "DELIVERY_STUCK_AFTER", timedelta(minutes=5), minimum=timedelta(seconds=1)),
             metrics_dir=reader.directory("PROMETHEUS_MULTIPROC_DIR"),
             metrics_port=reader.integer("METRICS_PORT", 0, minimum=1, maximum=65535) or None,
+            thousandeyes_api_token=reader.secret("THOUSANDEYES_API_TOKEN", min_length=16),
+            thousandeyes_api_url=reader.api_url("THOUSANDEYES_API_URL")
+            or DEFAULT_THOUSANDEYES_API_URL,
+            thousandeyes_account_group=reader.account_group("THOUSANDEYES_ACCOUNT_GROUP"),
+            thousandeyes_sync_interval=reader.duration(
+                "THOUSANDEYES_SYNC_INTERVAL", timedelta(minutes=5), minimum=timedelta(seconds=10)),
         )
         if problems:
             raise ConfigError("invalid configuration:\n  " + "\n  ".join(problems))
@@ -261,7 +274,7 @@ class Config:
         """Settings safe to log: secrets are reported only as set or not set."""
         secret = {"slack_bot_token", "slack_signing_secret", "slack_app_token",
                   "slack_client_secret", "webhook_token", "webhook_basic_auth",
-                  "oauth_admin_password", "metrics_token"}
+                  "oauth_admin_password", "metrics_token", "thousandeyes_api_token"}
         out: dict[str, object] = {}
         for f in fields(self):
             value = getattr(self, f.name)
@@ -321,6 +334,28 @@ class _Reader:
             self._problems.append(f"{name}: must be an http(s) URL, got {value[:60]!r}")
             return None
         return value if value.endswith("/") else value + "/"
+
+    def api_url(self, name: str) -> str | None:
+        """An https base URL without a trailing slash (the SDK appends ``/alerts``); plain
+        http only to this host, so a bearer token never crosses a network in the clear."""
+        value = self.url(name)
+        if value is None:
+            return None
+        host = value.split("//", 1)[1].split("/", 1)[0].rsplit(":", 1)[0].strip("[]")
+        if value.startswith("http://") and host not in ("127.0.0.1", "localhost", "::1"):
+            self._problems.append(f"{name}: must be an https URL (the token would travel in"
+                                  f" the clear), got {value[:60]!r}")
+            return None
+        return value.rstrip("/")
+
+    def account_group(self, name: str) -> str | None:
+        """A ThousandEyes account group id (``aid``): digits."""
+        value = self.text(name)
+        if value is not None and not value.isdigit():
+            self._problems.append(f"{name}: must be an account group id (digits, as in"
+                                  f" Account Settings), got {value[:30]!r}")
+            return None
+        return value
 
     def channel(self, name: str) -> str | None:
         value = self.text(name)
