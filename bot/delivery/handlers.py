@@ -18,6 +18,7 @@ from typing import Callable
 from bot.alert_view import AlertView
 from bot.delivery.kinds import spec_of
 from bot.delivery.queue import ClaimedJob
+from bot.delivery.snooze_upstream import run_snooze_upstream
 from bot.delivery.storm_jobs import StormJobs
 from bot.render.renderer import ANNOUNCEMENT
 from bot.render.rollup import AckLine
@@ -61,6 +62,9 @@ class JobExecutor(StormJobs):
             raise PermanentError("bad_job", f"announcement job {job.id}: {error}") from None
         self._post(job, self._channel(job), self.renderer.render(ANNOUNCEMENT,
                                                                  said.template_context()))
+
+    def snooze_upstream(self, job: ClaimedJob) -> None:
+        run_snooze_upstream(self.database, self.thousandeyes, job.data, job.attempts, utcnow())
 
     # --- alert messages ---------------------------------------------------------------
 

@@ -103,6 +103,7 @@ def alert_context(view: AlertView) -> dict[str, Any]:
         "snoozed": view.thread_reason == "snoozed",
         "snoozed_until": view.snoozed_until if not is_cleared else None,
         "snoozed_by": view.snoozed_by if not is_cleared else "",
+        "snoozed_where": view.snoozed_where if not is_cleared else "",
         "in_storm": view.in_storm,
     }
     context.update(_test_fields(alert) if isinstance(alert, TestAlert) else _empty_test_fields())

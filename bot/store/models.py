@@ -82,6 +82,9 @@ class JobKind(enum.StrEnum):
     # One reply in a roll-up's thread telling what cleared or was acknowledged since the
     # last one (bot.store.storm_notes): a storm ends as quietly as it started.
     STORM_NOTES = "storm_notes"
+    # A snooze made or ended in ThousandEyes too: its alert suppression window created or
+    # deleted through the API (bot.delivery.snooze_upstream), never while Slack waits.
+    SNOOZE_UPSTREAM = "snooze_upstream"
 
 
 class AlertState:
@@ -202,6 +205,12 @@ class SnoozeRow(Base):
     created_by_name: Mapped[str] = mapped_column(String(200), default="")
     created_at: Mapped[datetime]
     cancelled_at: Mapped[datetime | None]
+    # Sent upstream (bot.store.snooze_upstream): the ThousandEyes alert suppression window
+    # made for it, and where the snooze holds (SnoozeUpstream; NULL: in Slack only, the
+    # API link being off or the alert having no test).
+    te_window_id: Mapped[str | None] = mapped_column(String(64))
+    te_state: Mapped[str | None] = mapped_column(String(16))
+    te_detail: Mapped[str | None] = mapped_column(String(300))  # ThousandEyes' answer
 
 
 class StormRow(Base):
