@@ -16,6 +16,7 @@ from dataclasses import replace
 from typing import Callable
 
 from bot.alert_view import AlertView
+from bot.delivery.enrichment import enrich_alert
 from bot.delivery.kinds import spec_of
 from bot.delivery.queue import ClaimedJob
 from bot.delivery.snooze_upstream import run_snooze_upstream
@@ -69,6 +70,7 @@ class JobExecutor(StormJobs):
     # --- alert messages ---------------------------------------------------------------
 
     def alert_trigger(self, job: ClaimedJob) -> None:
+        self._enrich(job)
         row, view = self._alert(job)
         if row.storm_id is None and not self._has_parent(row) and self.config.storm_rollup:
             if storms.place_alert(self.database, row.id, job.lane, utcnow(),
@@ -91,6 +93,7 @@ class JobExecutor(StormJobs):
             self._save_progress(job)
 
     def alert_clear(self, job: ClaimedJob) -> None:
+        self._enrich(job)
         row, view = self._alert(job)
         if row.storm_id is not None:
             # Listed in a roll-up (it joined a storm after its clear was stored): the
@@ -152,6 +155,11 @@ class JobExecutor(StormJobs):
         self._post(job, row.slack_channel or "", message, thread_ts=row.slack_ts)
 
     # --- helpers --------------------------------------------------------------------
+    def _enrich(self, job: ClaimedJob) -> None:
+        """Agents' metrics a thin webhook left out, from ThousandEyes (bot.delivery.enrichment)."""
+        if job.alert_id is not None:
+            enrich_alert(self.database, self.thousandeyes, job.alert_id, utcnow())
+
     def _thread_under_earlier_parent(self, job: ClaimedJob, row: AlertRow,
                                      view: AlertView) -> bool:
         """An adopted alert (bot.store.adoption) replies in the earlier alert's thread and
