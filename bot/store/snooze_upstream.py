@@ -7,7 +7,8 @@ queues one that deletes the window. The jobs run in delivery, after Slack has ha
 answer and outside any transaction (bot.delivery.snooze_upstream); this module is their
 state changes, each in one short transaction:
 
-- ``te_state`` of the snooze: NULL (Slack only: no link, or the alert has no test),
+- ``te_state`` of the snooze: NULL (Slack only: the link is off, or the alert is an
+  agent's or a device's), ``no_test`` (a test alert whose webhook named no test id),
   ``pending`` until ThousandEyes answered, ``created`` (``te_window_id``), ``failed``
   (``te_detail`` says what ThousandEyes said);
 - the channel's announcement of the change waits in the job's data until the job knows
@@ -37,6 +38,7 @@ class SnoozeUpstream(str, enum.Enum):
     PENDING = "pending"
     CREATED = "created"
     FAILED = "failed"
+    NO_TEST = "no_test"  # the alert names no test (a Generic custom webhook sends none)
 
 
 class UpstreamAction(str, enum.Enum):
@@ -86,6 +88,8 @@ def where_snoozed(state: str | None, detail: str | None, verb: str = "snoozed") 
         return f"{verb} in Slack and in ThousandEyes"
     if state == SnoozeUpstream.FAILED:
         return f"in Slack only: ThousandEyes said {detail or 'no'}"
+    if state == SnoozeUpstream.NO_TEST:
+        return "in Slack only: the alert names no ThousandEyes test to suppress"
     return ""
 
 

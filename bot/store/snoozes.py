@@ -10,7 +10,7 @@ channel (bot.store.announcements), in the transaction that makes the change.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import Select, select
@@ -21,8 +21,14 @@ from bot.store.announcements import Announcement, Change, announce
 from bot.store.database import Database
 from bot.store.jobs import CLICK_CAUSE, enqueue_parent_refresh
 from bot.store.models import AlertRow, SnoozeRow
-from bot.store.snooze_upstream import queue_window, queue_window_removal, where_snoozed
+from bot.store.snooze_upstream import (
+    SnoozeUpstream,
+    queue_window,
+    queue_window_removal,
+    where_snoozed,
+)
 from bot.thousandeyes import AlertKind, id_text
+from bot.thousandeyes.events import alert_subject
 
 
 class SnoozeOutcome(str, enum.Enum):
@@ -70,19 +76,25 @@ def snooze_alert(db: Database, alert_id: int, clicker: Clicker, hours: int,
                                team_id=alert.slack_team, now=now, cause=CLICK_CAUSE)
         said = Announcement(Change.SNOOZED, clicker.user_id, clicker.user_name,
                             rule_name=alert.rule_name, title=alert.title, until=until)
-        test_id = _test_id(alert) if upstream else None
+        test_id = _test_id(alert) if upstream and _about_a_test(alert) else None
         if test_id is not None:
             queue_window(session, snooze, test_id, said, now)
-        else:
-            announce(session, said, team_id=alert.slack_team,
-                     channel_id=alert.slack_channel or "", now=now)
+            return SnoozeOutcome.RECORDED
+        if upstream and _about_a_test(alert):
+            snooze.te_state = SnoozeUpstream.NO_TEST.value
+            said = replace(said, upstream=where_snoozed(snooze.te_state, None))
+        announce(session, said, team_id=alert.slack_team,
+                 channel_id=alert.slack_channel or "", now=now)
         return SnoozeOutcome.RECORDED
 
 
+def _about_a_test(alert: AlertRow) -> bool:
+    """An alert on a test (not on an agent or a device, which no window suppresses)."""
+    data = alert.data if isinstance(alert.data, dict) else {}
+    return AlertKind(alert.kind) is AlertKind.TEST and alert_subject(data) == "test"
+
+
 def _test_id(alert: AlertRow) -> str | None:
-    """The ThousandEyes test an alert is about (None for an agent's or a device's)."""
-    if AlertKind(alert.kind) is not AlertKind.TEST:
-        return None
     return id_text(alert.data.get("testId")) if isinstance(alert.data, dict) else None
 
 

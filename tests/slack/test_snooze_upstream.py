@@ -23,6 +23,7 @@ from tests.render.helpers import assert_valid_message
 from tests.slack.test_snooze import command, new_alert
 from tests.support.delivery import drain, send
 from tests.support.fake_thousandeyes import TOKEN, Operation
+from tests.support.payloads import load_custom
 from tests.support.slack_requests import choose
 
 
@@ -152,3 +153,22 @@ def test_a_new_snooze_replacing_one_replaces_its_window(
     [window] = fake_thousandeyes.account.windows.values()
     assert window.duration == 24 * 3600
 
+
+
+def test_an_alert_that_names_no_test_is_snoozed_in_slack_only_saying_so(
+        slack_server, worker, fake_slack, fake_thousandeyes):
+    send(slack_server, load_custom("generic_trigger"))  # the Generic preset sends no test id
+    drain(worker)
+    [parent] = fake_slack.top_level()
+    with worker.database.session() as session:
+        alert = session.scalars(select(AlertRow)).one()
+    response = choose(slack_server.url, SNOOZE, encode_snooze_choice(alert.id, 1),
+                      user_id="U0ALICE", user_name="alice", channel_id=parent.channel,
+                      message_ts=parent.ts)
+    assert response.status_code == 200
+    drain(worker)
+    assert fake_thousandeyes.calls == []
+    words = "in Slack only: the alert names no ThousandEyes test to suppress"
+    assert words in shown(current(fake_slack, parent))
+    [said] = announcements(fake_slack)
+    assert words in said.text
