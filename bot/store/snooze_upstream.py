@@ -19,6 +19,7 @@ state changes, each in one short transaction:
 from __future__ import annotations
 
 import enum
+import math
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -128,8 +129,10 @@ def snooze_to_send(db: Database, job: UpstreamJob, now: datetime) -> SnoozeToSen
             return None
         about = row.rule_name + (f" on {row.title}" if row.title else "")
         name = f"Snoozed in Slack by {row.created_by_name or row.created_by}: {about}"
-        return SnoozeToSend(row.id, job.test_id, name[:100], row.created_at,
-                            max(60, int((row.until - row.created_at).total_seconds())))
+        # From now (a start in the past may be refused) to the snooze's end, so both end
+        # together; a job retried later makes a shorter window, never a longer one.
+        return SnoozeToSend(row.id, job.test_id, name[:100], now,
+                            max(60, math.ceil((row.until - now).total_seconds())))
 
 
 def record_window(db: Database, job: UpstreamJob, window_id: str | None, detail: str,

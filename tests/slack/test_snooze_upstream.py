@@ -80,7 +80,7 @@ def test_a_snooze_creates_a_suppression_window_for_the_test_for_as_long(
     drain(worker)
     [call] = fake_thousandeyes.calls_to(Operation.CREATE_WINDOW)
     assert call.token == TOKEN and call.body["testIds"] == [te_test.test_id]
-    assert call.body["duration"] == 4 * 3600
+    assert 4 * 3600 - 60 < call.body["duration"] <= 4 * 3600  # from now to the snooze's end
     [window] = fake_thousandeyes.account.windows.values()
     assert abs(window.start - utcnow()) < timedelta(minutes=1)
     assert the_snooze(worker).te_window_id == window.window_id
@@ -151,7 +151,7 @@ def test_a_new_snooze_replacing_one_replaces_its_window(
     assert response.status_code == 200
     drain(worker)
     [window] = fake_thousandeyes.account.windows.values()
-    assert window.duration == 24 * 3600
+    assert window.duration > 23 * 3600
 
 
 
