@@ -150,6 +150,12 @@ class SnoozeRow(Base):
     created_by_name: Mapped[str] = mapped_column(String(200), default="")
     created_at: Mapped[datetime]
     cancelled_at: Mapped[datetime | None]
+    # Sent upstream (bot.store.snooze_upstream): the ThousandEyes alert suppression window
+    # made for it, and where the snooze holds (SnoozeUpstream; NULL: in Slack only, the
+    # API link being off or the alert having no test).
+    te_window_id: Mapped[str | None] = mapped_column(String(64))
+    te_state: Mapped[str | None] = mapped_column(String(16))
+    te_detail: Mapped[str | None] = mapped_column(String(300))  # ThousandEyes' answer
 
 
 class StormRow(Base):

@@ -43,6 +43,7 @@ from bot.store.routes import DEFAULT_ROUTE, RouteOptions, route_options
 from bot.thousandeyes import Event
 from bot.render.view import AlertView
 from bot.clock import utcnow
+from bot.thousandeyes.api_client import ThousandEyesApi
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +62,8 @@ class JobMessages:
     # Every chat.update of the job takes a slot of its workspace's update budget.
     updates: JobUpdates
     lookup_interval: timedelta = timedelta(seconds=60)
+    # The ThousandEyes API link (None: off), for the jobs that call ThousandEyes.
+    thousandeyes: ThousandEyesApi | None = None
     # (alert id, channel id, ts, fingerprint of what it shows if known) of the parent this
     # run posted, for the runner to record.
     parent_posted: tuple[int, str, str, str | None] | None = field(default=None, init=False)

@@ -38,6 +38,7 @@ from bot.store.pruning import Retention
 from bot.store.retention_runs import TICK_SECONDS, PrunedHook, RetentionRuns
 from bot.store.stale import StaleSweep
 from bot.clock import utcnow
+from bot.thousandeyes.api_client import ThousandEyesApi, build_api
 
 log = logging.getLogger(__name__)
 
@@ -77,8 +78,12 @@ class DeliveryWorker:
         on_finished: FinishedHook | None = None,
         update_budget: UpdateBudget | None = None,
         on_pruned: PrunedHook | None = None,
+        thousandeyes: ThousandEyesApi | None = None,
     ) -> None:
         self.config = config
+        # The ThousandEyes API link for the jobs that call it (None: THOUSANDEYES_API_TOKEN
+        # unset); one client, and so one connection pool, for all of this worker's threads.
+        self.thousandeyes = thousandeyes or build_api(config)
         # Told of every outcome once it is recorded (bot.metrics.counters counts them).
         self.on_finished = on_finished
         self.database = database
@@ -171,6 +176,8 @@ class DeliveryWorker:
         for thread in self._threads:
             thread.join(timeout)
         self._threads.clear()
+        if self.thousandeyes is not None:
+            self.thousandeyes.close()
 
     def run_once(self) -> bool:
         """Claim and run one job; False when none is runnable now."""
@@ -213,7 +220,8 @@ class DeliveryWorker:
             updates = JobUpdates(self.database, self.update_budget, job.team_id)
             executor = JobExecutor(
                 self.config, self.database, gateway, self.renderer, posts, updates,
-                lookup_interval=timedelta(seconds=self.config.slack_lookup_interval))
+                lookup_interval=timedelta(seconds=self.config.slack_lookup_interval),
+                thousandeyes=self.thousandeyes)
             executor.run(job)
         except Exception as caught:  # noqa: BLE001 - every error becomes an outcome below
             error = caught
