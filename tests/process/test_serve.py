@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import time
 
 import pytest
 import requests
 
 from tests.conftest import WEBHOOK_TOKEN
+from tests.faults.helpers import outbox_idle
 from tests.support.fake_socket_mode import FakeSocketMode
 from tests.support.processes import BotProcess, bot_env, free_port, run_bot
 from tests.support.waiting import wait_for
@@ -45,7 +45,8 @@ def test_send_sample_trigger_then_clear_makes_a_thread(served, fake_slack):
     # Nothing is posted twice, even when the sample is sent again.
     again = run_bot("send-sample", "clear", "--url", webhook, "--token", "serve-token-0123456789", env=env)
     assert '"duplicate"' in again.stdout
-    time.sleep(0.5)
+    # Every job done: whatever the three samples made has been posted.
+    wait_for(lambda: outbox_idle(env["DATABASE_URL"]), message="outbox idle")
     assert len(fake_slack.calls_to("chat.postMessage")) == 2
     assert "gunicorn" in process.log().lower() or "Booting worker" in process.log()
 
