@@ -70,15 +70,15 @@ def _writes_a_payload(function: ast.FunctionDef) -> bool:
 
 
 def _payload_builders(tree: ast.AST) -> list[str]:
-    """Functions (not tests) that return a payload they made: a dict literal with an
-    ``eventType``, or a payload whose ``eventId`` or ``alert`` they wrote into."""
+    """Functions other than tests (helpers, fixtures) that write into a payload's
+    ``eventId`` or ``alert``, or return what they made with an ``eventType`` literal. A test may
+    still spell the one odd payload it is about."""
     found = []
     for function in ast.walk(tree):
         if not isinstance(function, ast.FunctionDef) or function.name.startswith("test_"):
             continue
-        if not any(isinstance(n, ast.Return) and n.value for n in ast.walk(function)):
-            continue
-        literal = any(_is_event_dict(n) for n in ast.walk(function))
+        returns = [n for n in ast.walk(function) if isinstance(n, ast.Return) and n.value]
+        literal = bool(returns) and any(_is_event_dict(n) for n in ast.walk(function))
         if literal or _writes_a_payload(function):
             found.append(f"{function.name} (line {function.lineno})")
     return found
@@ -121,8 +121,15 @@ def test_the_payload_rule_sees_a_builder():
         "def literal():\n"
         "    return {'eventType': 'WEBHOOK_TEST'}\n"
         "def plain():\n"
-        "    return load_sample('trigger')\n")
-    assert _payload_builders(tree) == ["recent (line 1)", "literal (line 5)"]
+        "    return load_sample('trigger')\n"
+        "def sends(server):\n"
+        "    payload = load_sample('trigger')\n"
+        "    payload['eventId'] = 'again'\n"
+        "    send(server, payload)\n"
+        "def test_odd(server):\n"
+        "    payload = load_sample('trigger')\n"
+        "    payload['alert']['severity'] = 'INFO'\n")
+    assert _payload_builders(tree) == ["recent (line 1)", "literal (line 5)", "sends (line 9)"]
 
 
 def test_test_directories_mirror_the_packages():
