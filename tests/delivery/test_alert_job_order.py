@@ -12,10 +12,12 @@ from __future__ import annotations
 import json
 import threading
 import time
+from contextlib import contextmanager
 from datetime import timedelta
+from typing import Iterator
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import event, select, update
 
 from bot.outbox import queue
 from bot.outbox.kinds import UPDATES_LANE
@@ -29,6 +31,7 @@ from bot.store.routes import DEFAULT_ROUTE
 from bot.thousandeyes import ParseOptions, parse_event
 from bot.clock import utcnow
 from tests.support.payloads import load_sample
+from tests.support.waiting import wait_for
 
 LEASE = timedelta(seconds=60)
 SLACK_CHANNEL = "C0ALERTS"
@@ -192,7 +195,49 @@ def test_a_click_after_the_refresh_started_queues_another(database, alert_id):
     assert following.id != started.id
 
 
-def test_no_worker_claims_the_refresh_a_click_is_joining(database, alert_id):
+LOCKING = ("INSERT", "UPDATE", "DELETE")
+
+
+class _WatchedLock:
+    """A lock that tells when ``thread`` asks for it."""
+
+    def __init__(self, lock, thread: threading.Thread, asked: threading.Event) -> None:
+        self._lock, self._thread, self._asked = lock, thread, asked
+
+    def acquire(self, *args, **kwargs) -> bool:
+        if threading.get_ident() == self._thread.ident:
+            self._asked.set()
+        return self._lock.acquire(*args, **kwargs)
+
+    def release(self) -> None:
+        self._lock.release()
+
+
+@contextmanager
+def at_a_lock(database, thread: threading.Thread, monkeypatch) -> Iterator[threading.Event]:
+    """Set once ``thread`` has asked for a lock the test may hold: on SQLite the process's
+    writer turn, on PostgreSQL a statement that writes or locks rows (``FOR UPDATE``).
+    From then on the thread is held by the lock, if one is in its way."""
+    asked = threading.Event()
+
+    def watch(conn, cursor, statement, parameters, context, executemany) -> None:
+        text = statement.lstrip().upper()
+        if threading.get_ident() == thread.ident and (
+                text.startswith(LOCKING) or "FOR UPDATE" in text):
+            asked.set()
+
+    with monkeypatch.context() as patch:
+        if database.is_sqlite:
+            patch.setattr(database, "_writer_lock",
+                          _WatchedLock(database._writer_lock, thread, asked))
+        event.listen(database.engine, "before_cursor_execute", watch)
+        try:
+            yield asked
+        finally:
+            event.remove(database.engine, "before_cursor_execute", watch)
+
+
+def test_no_worker_claims_the_refresh_a_click_is_joining(database, alert_id, monkeypatch):
     acknowledge(database, alert_id, "U0ALICE")
     claims: list[tuple[queue.ClaimedJob | None, float]] = []
 
@@ -206,8 +251,9 @@ def test_no_worker_claims_the_refresh_a_click_is_joining(database, alert_id):
         click.add(AcknowledgementRow(alert_id=alert_id, user_id="U0BOB", user_name="bob",
                                      acknowledged_at=utcnow()))
         thread = threading.Thread(target=worker)
-        thread.start()
-        time.sleep(0.3)
+        with at_a_lock(database, thread, monkeypatch) as looking:
+            thread.start()
+            wait_for(looking.is_set, 10, "the worker at the lock")
         committing_at = time.monotonic()
     thread.join(10)
     # PostgreSQL skips the locked refresh; SQLite's claim waits for the commit.
@@ -219,7 +265,7 @@ def test_no_worker_claims_the_refresh_a_click_is_joining(database, alert_id):
     assert [r.user_id for r in view.responders] == ["U0ALICE", "U0BOB"]
 
 
-def test_a_click_during_a_claim_queues_its_own_refresh(database, alert_id):
+def test_a_click_during_a_claim_queues_its_own_refresh(database, alert_id, monkeypatch):
     acknowledge(database, alert_id, "U0ALICE")
     clicked = threading.Event()
 
@@ -235,8 +281,9 @@ def test_a_click_during_a_claim_queues_its_own_refresh(database, alert_id):
         refresh.status = JobStatus.RUNNING
         claiming.flush()
         thread = threading.Thread(target=bob_clicks)
-        thread.start()
-        time.sleep(0.3)
+        with at_a_lock(database, thread, monkeypatch) as writing:
+            thread.start()
+            wait_for(writing.is_set, 10, "Bob's click at the lock")
         # The click waits for the claim (row lock, or SQLite's single writer)...
         assert not clicked.is_set()
     thread.join(10)

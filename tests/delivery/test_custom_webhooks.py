@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
-from pathlib import Path
 
 import requests
 from sqlalchemy import select
@@ -12,13 +10,13 @@ from sqlalchemy import select
 from bot.render.actions import ACKNOWLEDGE, encode_alert_ref
 from bot.db.models import AcknowledgementRow, AlertRow
 from tests.support.delivery import TOKEN_HEADER, drain, send
+from tests.support.payloads import load_custom
 from tests.support.slack_requests import click
+from tests.support.waiting import wait_for
 
-CUSTOM = Path(__file__).resolve().parents[1] / "fixtures" / "custom"
-
-
-def load_custom(name):
-    return json.loads((CUSTOM / f"{name}.json").read_text())
+def acknowledged(worker) -> bool:
+    with worker.database.session() as session:
+        return session.scalars(select(AcknowledgementRow)).first() is not None
 
 
 def test_generic_preset_trigger_and_clear_make_one_thread(slack_server, worker, fake_slack):
@@ -31,12 +29,7 @@ def test_generic_preset_trigger_and_clear_make_one_thread(slack_server, worker, 
     response = click(slack_server.url, ACKNOWLEDGE, encode_alert_ref(alert.id), user_id="U0ALICE",
                      user_name="alice", channel_id=parent.channel, message_ts=parent.ts)
     assert response.status_code == 200
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline:
-        with worker.database.session() as session:
-            if session.scalars(select(AcknowledgementRow)).first():
-                break
-        time.sleep(0.02)
+    wait_for(lambda: acknowledged(worker), 5, "alice's click recorded")
     assert send(slack_server, load_custom("generic_clear")).json()["status"] == "accepted"
     drain(worker)
     thread = fake_slack.thread(parent)

@@ -17,6 +17,7 @@ from bot.db.models import AlertRow, JobRow, JobStatus
 from bot.clock import utcnow
 from tests.support.delivery import drain, open_jobs, send
 from tests.support.payloads import load_sample, load_variant
+from tests.support.waiting import wait_for
 
 
 def action_ids(message):
@@ -235,9 +236,7 @@ def test_a_post_answered_late_holds_the_next_post_of_its_channel_back(
     worker = paced_worker(slack_app, interval)
     worker.start(threads=2)
     try:
-        deadline = time.monotonic() + 20
-        while open_jobs(worker) and time.monotonic() < deadline:
-            time.sleep(0.05)
+        wait_for(lambda: not open_jobs(worker), 20, "every job done")
     finally:
         worker.stop()
     posts = [c.at for c in fake_slack.calls_to("chat.postMessage")]

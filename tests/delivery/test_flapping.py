@@ -19,7 +19,8 @@ from bot.clock import utcnow
 from bot.db.models import AlertRow
 from tests.render.helpers import assert_valid_message
 from bot.render import RenderedMessage
-from tests.slack.test_acknowledge import ack, action_ids, recent_clear, recent_trigger
+from tests.slack.test_acknowledge import ack, action_ids
+from tests.support.payloads import recent_clear, recent_trigger, with_changes
 from tests.support.delivery import drain, send, serving
 
 WINDOW = timedelta(minutes=10)
@@ -32,12 +33,10 @@ def slack_config(slack_config):
 
 def next_alert(payload, number, test_id=None):
     """The same rule on the same test, as a new alert (a new alertId) ThousandEyes sends."""
-    payload["eventId"] = f"{payload['eventId']}-again-{number}"
-    payload["alert"]["alertId"] = 35541 + number
-    if test_id is not None:
-        payload["alert"]["testId"] = test_id
-        payload["alert"]["testName"] = f"http://other-{test_id}.example"
-    return payload
+    other_test = {} if test_id is None else {
+        "testId": test_id, "testName": f"http://other-{test_id}.example"}
+    return with_changes(payload, event_id=f"{payload['eventId']}-again-{number}",
+                        alertId=35541 + number, **other_test)
 
 
 def alerts(worker):

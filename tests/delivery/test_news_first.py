@@ -39,9 +39,8 @@ def name_of(number: int) -> str:
 def alert(transition: str, number: int, test: int | None = None) -> dict:
     """Alert ``number`` on a test of its own (``test``: the test of another alert, so the
     new alert threads under that one's parent as flapping)."""
-    payload = numbered_alert_event(transition, number, "news", name_of(test or number))
-    payload["alert"]["testId"] = 9000 + (test or number)
-    return payload
+    return numbered_alert_event(transition, number, "news", name_of(test or number),
+                                testId=9000 + (test or number))
 
 
 def body(message) -> str:

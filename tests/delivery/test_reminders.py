@@ -24,7 +24,8 @@ from bot.web.services import services
 from bot.db.models import AlertRow, JobKind, JobRow, JobStatus
 from bot.store.routes import RouteOptions, create_route
 from tests.render.helpers import assert_valid_message
-from tests.slack.test_acknowledge import ack, recent_clear, recent_trigger
+from tests.slack.test_acknowledge import ack
+from tests.support.payloads import recent_clear, recent_trigger
 from tests.support.delivery import alert_messages, drain_due, make_due, send
 from tests.support.servers import LiveServer
 

@@ -27,10 +27,7 @@ def name_of(number: int) -> str:
 
 
 def alert(transition: str, number: int, rule: str | None = None) -> dict:
-    payload = numbered_alert_event(transition, number, "notes", name_of(number))
-    if rule:
-        payload["alert"]["ruleName"] = rule
-    return payload
+    return numbered_alert_event(transition, number, "notes", name_of(number), rule=rule)
 
 
 def body(message) -> str:

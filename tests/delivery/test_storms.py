@@ -25,10 +25,7 @@ def name_of(number):
 
 
 def trigger(number, rule=None):
-    payload = numbered_alert_event("trigger", number, TAG, name_of(number))
-    if rule:
-        payload["alert"]["ruleName"] = rule
-    return payload
+    return numbered_alert_event("trigger", number, TAG, name_of(number), rule=rule)
 
 
 def clear(number):

@@ -13,9 +13,8 @@ from bot.render.actions import ACKNOWLEDGE, ACKNOWLEDGE_ALL, SNOOZE, encode_snoo
 from bot.render import RenderedMessage
 from bot.db.models import AlertRow, JobKind, JobRow, JobStatus
 from tests.render.helpers import assert_valid_message
-from tests.slack.test_acknowledge import recent_trigger
 from tests.support.delivery import alert_messages, drain, drain_due, make_due, send, serving
-from tests.support.payloads import numbered_alert_event
+from tests.support.payloads import numbered_alert_event, recent_trigger, with_changes
 from tests.support.slack_requests import choose, click
 
 TAG = "adopt"
@@ -44,10 +43,7 @@ def reminders_pending(worker):
 
 def new_alert(number):
     """The sample's rule on the sample's test, as a new alert (its own alertId)."""
-    payload = recent_trigger()
-    payload["eventId"] = f"{TAG}-new-{number}"
-    payload["alert"]["alertId"] = 70000 + number
-    return payload
+    return with_changes(recent_trigger(), event_id=f"{TAG}-new-{number}", alertId=70000 + number)
 
 
 def test_alerts_snoozed_into_a_thread_do_not_start_a_storm(config, fake_slack):

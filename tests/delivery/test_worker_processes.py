@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import time
 from collections import Counter
 
 from tests.faults.helpers import outbox_idle
 from tests.support.delivery import send
-from tests.support.payloads import load_sample
+from tests.support.payloads import load_sample, with_changes
 from tests.support.processes import BotProcess, bot_env
 from tests.support.waiting import wait_for
 
@@ -16,10 +15,8 @@ ALERTS = 30
 
 def numbered(name: str, number: int) -> dict:
     payload = load_sample(name)
-    payload["eventId"] = f"{payload['eventId']}-{number}"
-    payload["alert"]["alertId"] = 100000 + number
-    payload["alert"]["testName"] = f"test-{number}"
-    return payload
+    return with_changes(payload, event_id=f"{payload['eventId']}-{number}",
+                        alertId=100000 + number, testName=f"test-{number}")
 
 
 def test_two_worker_processes_deliver_each_job_once(slack_server, database_url, fake_slack, tmp_path):
@@ -36,7 +33,8 @@ def test_two_worker_processes_deliver_each_job_once(slack_server, database_url, 
                              if "cleared" in m.text.lower() and fake_slack.thread(m)) >= ALERTS,
                  60, "every parent shown cleared, with its reply")
         wait_for(lambda: outbox_idle(database_url), 30, "outbox idle")
-        time.sleep(0.5)  # anything posted twice would show up now
+        for worker in workers:  # SIGTERM: a stopped worker posts nothing more
+            worker.stop()
         parents = fake_slack.top_level("C0ALERTS")
         names = Counter(m.text for m in parents)
         assert len(parents) == ALERTS, names

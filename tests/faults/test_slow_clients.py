@@ -50,8 +50,9 @@ def test_stalled_bodies_and_headers_do_not_delay_a_valid_webhook(serve):
     header_head = b"POST /webhooks/thousandeyes HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: "
     held = stall(port, body_head, STALLED_BODIES) + stall(port, header_head, STALLED_HEADERS)
     try:
-        # Every stalled connection has been taken in by the server by now.
-        time.sleep(0.5)
+        # The server answers connections in the order they came: once a request made after
+        # the stalled ones is answered, it has taken every stalled connection in.
+        assert requests.get(serve.url + "/healthz", timeout=10).status_code == 200
         started = time.monotonic()
         answer = requests.post(serve.url + "/webhooks/thousandeyes", timeout=10,
                                data=json.dumps(trigger(1, "slow")), headers=AUTH)

@@ -3,13 +3,32 @@
 from __future__ import annotations
 
 import threading
+from collections import Counter
 import time
 
 from bot.outbox.wakeup import JobWakeup
+from tests.support.waiting import wait_for
 
 
-def answers_of_waiting_threads(wakeup: JobWakeup, count: int, ring, timeout: float):
-    """What ``wait`` returns in ``count`` threads blocked in it when ``ring()`` is called."""
+class WatchedClock:
+    """``time.monotonic``, noting how often each thread reads it. ``JobWakeup.wait`` reads
+    it a second time under the lock that waiting releases, and a wake-up needs that lock:
+    a wake-up given after a thread's second reading finds the thread waiting."""
+
+    def __init__(self) -> None:
+        self.readings: Counter[int] = Counter()
+        self._lock = threading.Lock()
+
+    def __call__(self) -> float:
+        with self._lock:
+            self.readings[threading.get_ident()] += 1
+        return time.monotonic()
+
+
+def answers_of_waiting_threads(wakeup: JobWakeup, clock: WatchedClock, count: int, ring,
+                               timeout: float):
+    """What ``wait`` returns in ``count`` threads blocked in it when ``ring()`` is called
+    (``wakeup`` made with ``clock``)."""
     results: list[bool] = []
     lock = threading.Lock()
 
@@ -21,7 +40,8 @@ def answers_of_waiting_threads(wakeup: JobWakeup, count: int, ring, timeout: flo
     threads = [threading.Thread(target=wait) for _ in range(count)]
     for thread in threads:
         thread.start()
-    time.sleep(0.2)  # let them all block in wait()
+    wait_for(lambda: all(clock.readings[thread.ident] >= 2 for thread in threads),
+             message="every thread waiting")
     ring()
     for thread in threads:
         thread.join(timeout + 5)
@@ -29,8 +49,9 @@ def answers_of_waiting_threads(wakeup: JobWakeup, count: int, ring, timeout: flo
 
 
 def test_one_job_wakes_one_of_several_idle_threads():
-    wakeup = JobWakeup(threads=4)
-    assert answers_of_waiting_threads(wakeup, 4, wakeup.notify_one, timeout=1.5) == [
+    clock = WatchedClock()
+    wakeup = JobWakeup(threads=4, clock=clock)
+    assert answers_of_waiting_threads(wakeup, clock, 4, wakeup.notify_one, timeout=1.5) == [
         False, False, False, True]
 
 
@@ -51,16 +72,18 @@ def test_wake_ups_while_every_thread_is_busy_are_kept_only_once_per_thread():
 
 
 def test_stop_wakes_every_thread():
-    wakeup = JobWakeup(threads=3)
-    assert answers_of_waiting_threads(wakeup, 3, wakeup.notify_all, timeout=5) == [True] * 3
+    clock = WatchedClock()
+    wakeup = JobWakeup(threads=3, clock=clock)
+    assert answers_of_waiting_threads(wakeup, clock, 3, wakeup.notify_all, timeout=5) == [True] * 3
 
 
 def test_the_timer_wakes_one_thread_when_it_rings_and_not_before():
-    wakeup = JobWakeup(threads=3)
+    clock = WatchedClock()
+    wakeup = JobWakeup(threads=3, clock=clock)
     wakeup.notify_at(0.6)
     started = time.monotonic()
     assert wakeup.wait(0.3) is False  # not due yet
-    assert answers_of_waiting_threads(wakeup, 3, lambda: None, timeout=1.5) == [
+    assert answers_of_waiting_threads(wakeup, clock, 3, lambda: None, timeout=1.5) == [
         False, False, True]
     assert time.monotonic() - started >= 0.6
 

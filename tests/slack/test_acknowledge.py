@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import threading
 import time
-from datetime import datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import select
@@ -13,7 +12,7 @@ from sqlalchemy import select
 from bot.render.actions import ACKNOWLEDGE, UNACKNOWLEDGE, encode_alert_ref
 from bot.db.models import AcknowledgementRow, AlertRow, JobKind, JobRow, JobStatus
 from tests.support.delivery import drain, hold_lanes, release_lanes, send
-from tests.support.payloads import load_sample
+from tests.support.payloads import recent_clear, recent_trigger
 from tests.support.waiting import wait_for
 from tests.support.slack_requests import (
     block_action_body,
@@ -30,20 +29,6 @@ def action_ids(message):
 
 def rendered(message):
     return message.text + json.dumps(message.blocks, ensure_ascii=False)
-
-
-def recent_trigger():
-    """The sample trigger, started five minutes ago, so durations read like real ones."""
-    payload = load_sample("trigger")
-    started = datetime.now(timezone.utc) - timedelta(minutes=5)
-    payload["alert"]["dateStart"] = started.strftime("%Y-%m-%d %H:%M:%S")
-    return payload
-
-
-def recent_clear():
-    payload = load_sample("clear")
-    payload["alert"]["dateEnd"] = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
-    return payload
 
 
 @pytest.fixture
@@ -160,8 +145,8 @@ def test_repeated_clicks_record_once(slack_server, worker, fake_slack, posted_al
     parent, ref = posted_alert
     for _ in range(3):
         ack(slack_server, ref, parent)
+    # Each 200 came after its click was recorded (the listener records, then answers).
     wait_for(lambda: len(acknowledgements(worker)) == 1)
-    time.sleep(0.2)
     drain(worker)
     assert len(acknowledgements(worker)) == 1
     assert len(fake_slack.thread(parent)) == 1
@@ -205,8 +190,8 @@ def test_forged_and_stale_signatures_are_refused(slack_server, worker, fake_slac
                                    signed_headers(body, timestamp=int(time.time()) - 3600))
     unsigned = post_to_slack_endpoint(slack_server.url, body,
                                       {"Content-Type": "application/x-www-form-urlencoded"})
+    # Bolt refuses a bad signature before any listener runs: nothing can be recorded later.
     assert (forged.status_code, stale.status_code, unsigned.status_code) == (401, 401, 401)
-    time.sleep(0.2)
     assert acknowledgements(worker) == []
     drain(worker)
     assert parent.updates == 0
@@ -248,7 +233,9 @@ def test_acknowledge_racing_clear_ends_cleared(slack_server, worker, fake_slack,
     barrier.wait()
     send(slack_server, recent_clear())
     thread.join()
-    time.sleep(0.3)  # the listener runs after Bolt's answer
+    # The click was recorded before Bolt answered; a refusal is told just after the answer.
+    wait_for(lambda: acknowledgements(worker) or fake_slack.calls_to("chat.postEphemeral"),
+             message="the click recorded, or its refusal told")
     drain(worker)
     assert "cleared" in parent.text.lower()
     assert ACKNOWLEDGE not in action_ids(parent)

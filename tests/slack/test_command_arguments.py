@@ -20,7 +20,7 @@ from bot.render.actions import SNOOZE, encode_snooze_choice
 from bot.web.services import services
 from bot.db.models import AcknowledgementRow, AlertRow, JobRow, RouteRow, SnoozeRow
 from tests.support.delivery import drain
-from tests.support.payloads import load_sample
+from tests.support.payloads import sample_event
 from tests.support.slack_requests import choose
 from tests.support.workspaces import (
     TEAM_A,
@@ -45,8 +45,7 @@ def _alert_with_snooze(server, worker, fake_slack, app, channel, team, user) -> 
     """Connect ``channel``, post an alert of the workspace's own rule there and snooze
     it; returns the route id."""
     url, token = connect(server, channel, team, user_id=user)
-    payload = load_sample("trigger")
-    payload["alert"]["ruleName"] = RULES[team]
+    payload = sample_event("trigger", ruleName=RULES[team])
     assert requests.post(url, data=json.dumps(payload), timeout=10,
                          headers={"Authorization": f"Bearer {token}"}).status_code == 200
     drain(worker)

@@ -22,8 +22,7 @@ CHANNEL = "C0ALERTS"
 
 
 def _store_posted_alert(database, number: int, test_name: str, rule_name: str = "Rule") -> None:
-    payload = numbered_alert_event("trigger", number, "cmd", test_name)
-    payload["alert"]["ruleName"] = rule_name
+    payload = numbered_alert_event("trigger", number, "cmd", test_name, ruleName=rule_name)
     result = store_event(database, parse_event(payload), route="default", channel=CHANNEL,
                          body_text=json.dumps(payload), now=utcnow())
     record_parent(database, result.alert_pk, CHANNEL, f"1700000000.{number:06d}")

@@ -17,7 +17,7 @@ from bot.clock import utcnow
 from bot.render import RenderedMessage
 from bot.db.models import AlertRow, SnoozeRow
 from tests.render.helpers import assert_valid_message
-from tests.slack.test_acknowledge import recent_trigger
+from tests.support.payloads import recent_trigger, with_changes
 from tests.support.delivery import alert_messages, drain, send
 from tests.support.slack_requests import (
     choose,
@@ -34,12 +34,9 @@ def overflow_values(message):
 
 
 def new_alert(number, test_id=None):
-    payload = recent_trigger()
-    payload["eventId"] = f"snooze-{number}"
-    payload["alert"]["alertId"] = 90000 + number
-    if test_id is not None:
-        payload["alert"]["testId"] = test_id
-    return payload
+    other_test = {} if test_id is None else {"testId": test_id}
+    return with_changes(recent_trigger(), event_id=f"snooze-{number}", alertId=90000 + number,
+                        **other_test)
 
 
 def command(server, text, channel_id="C0ALERTS"):

@@ -13,6 +13,7 @@ from tests.support.delivery import alert_messages, drain
 from tests.support.payloads import load_sample
 from tests.support.slack_requests import post_to_slack_endpoint, signed_headers
 from tests.support.workspaces import command, connect, install, post_alert
+from tests.support.waiting import wait_for
 
 
 def test_install_checks_state_and_stores_the_bot_token(multi, fake_slack):
@@ -101,14 +102,9 @@ def test_uninstall_disables_routes_and_stops_jobs(multi, fake_slack):
     body = json.dumps(event)
     headers = signed_headers(body) | {"Content-Type": "application/json"}
     assert post_to_slack_endpoint(server.url, body, headers).status_code == 200
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline and services(app).installation_store.find_bot(
-            enterprise_id=None, team_id="T0A") is not None:
-        time.sleep(0.05)
-    assert services(app).installation_store.find_bot(enterprise_id=None, team_id="T0A") is None
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline and not queue.list_jobs(worker.database, dead_only=True):
-        time.sleep(0.05)
+    wait_for(lambda: services(app).installation_store.find_bot(
+        enterprise_id=None, team_id="T0A") is None, 5, "T0A's installation removed")
+    wait_for(lambda: queue.list_jobs(worker.database, dead_only=True), 5, "T0A's jobs dead")
     # The alert, and the announcement of the connect, both queued before the uninstall.
     dead = queue.list_jobs(worker.database, dead_only=True)
     assert sorted(job.kind for job in dead) == ["alert_trigger", "announcement"]

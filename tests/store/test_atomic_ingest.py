@@ -13,7 +13,7 @@ from sqlalchemy import func, select, text
 
 from bot.db.models import AlertRow, EventRow, JobRow
 from tests.conftest import WEBHOOK_TOKEN
-from tests.support.payloads import load_sample
+from tests.support.payloads import load_sample, sample_event
 
 AUTH = {"Authorization": f"Bearer {WEBHOOK_TOKEN}"}
 
@@ -128,9 +128,8 @@ def test_concurrent_webhooks_are_all_stored_once(live_server, database):
     def send_batch(batch):
         statuses = []
         for number in range(20):
-            payload = load_sample("trigger")
-            payload["eventId"] = f"concurrent-{batch}-{number}"
-            payload["alert"]["alertId"] = f"{batch}-{number % 5}"  # repeats hit the same alert
+            payload = sample_event("trigger", event_id=f"concurrent-{batch}-{number}",
+                                   alertId=f"{batch}-{number % 5}")  # repeats hit the same alert
             statuses.append(requests.post(url, data=json.dumps(payload), headers=AUTH,
                                           timeout=30).status_code)
         return statuses

@@ -16,7 +16,7 @@ from bot.db.models import AlertRow, EventRow, JobKind, JobRow
 from tests.store.test_group_commit import _one_batch
 from tests.web.test_webhook import AUTH, post
 from tests.support.delivery import drain, send
-from tests.support.payloads import load_sample
+from tests.support.payloads import load_sample, sample_event
 
 
 def stored(database, model):
@@ -25,9 +25,7 @@ def stored(database, model):
 
 
 def clear_with_the_triggers_id() -> dict:
-    clear = load_sample("clear")
-    clear["eventId"] = load_sample("trigger")["eventId"]
-    return clear
+    return sample_event("clear", event_id=load_sample("trigger")["eventId"])
 
 
 def test_the_same_body_again_is_a_duplicate_however_it_is_spaced(live_server, database):

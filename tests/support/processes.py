@@ -72,7 +72,8 @@ class BotProcess:
         raise AssertionError(f"not healthy after {timeout}s:\n{self.log()}")
 
     def log(self) -> str:
-        self._log.flush()
+        if not self._log.closed:  # still running; a stopped process's log is complete
+            self._log.flush()
         return self.log_path.read_text()
 
     def stop(self) -> int:

@@ -13,6 +13,7 @@ import pytest
 
 from bot.thousandeyes.custom import is_custom_webhook, parse_custom_event, to_classic_body
 from bot.thousandeyes.samples import SAMPLES, load_sample
+from tests.support.payloads import load_custom, with_changes
 from bot.thousandeyes import (
     Event,
     ParseOptions,
@@ -33,10 +34,6 @@ VALID_FIXTURES = sorted(
     p.stem for p in CUSTOM_DIR.glob("*.json")
     if not p.stem.startswith(("notification_", "malformed", "presets"))
 )
-
-
-def load_custom(name: str) -> Any:
-    return json.loads((CUSTOM_DIR / f"{name}.json").read_text(encoding="utf-8"))
 
 
 # --- a tiny Handlebars subset, enough to render docs/custom-webhook-template.hbs ------
@@ -223,9 +220,7 @@ def test_template_trigger_and_clear_parse():
 
 
 def _notification(**alert_changes: Any) -> dict[str, Any]:
-    notification = load_custom("notification_trigger")
-    notification["alert"].update(alert_changes)
-    return notification
+    return with_changes(load_custom("notification_trigger"), **alert_changes)
 
 
 @pytest.mark.parametrize(

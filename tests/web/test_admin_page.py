@@ -16,7 +16,7 @@ from bot.store.lockout import Guarded
 from bot.store.routes import RouteOptions, create_route
 from tests.conftest import WEBHOOK_TOKEN
 from tests.support.consent_form import consent_form, submit
-from tests.support.payloads import load_sample
+from tests.support.payloads import load_sample, sample_event
 from tests.support.servers import LiveServer
 
 ADMIN_PASSWORD = "correct horse battery staple"
@@ -35,8 +35,7 @@ def served(database_url):
     app = create_app(settings(database_url))
     database = services(app).database
     with LiveServer(app) as server:
-        trigger = load_sample("trigger")
-        trigger["alert"]["ruleName"] = "Payments <b>latency</b> rule"
+        trigger = sample_event("trigger", ruleName="Payments <b>latency</b> rule")
         assert requests.post(server.url + "/webhooks/thousandeyes?channel=C0PAYMENTS",
                              json=trigger, headers={"Authorization": f"Bearer {WEBHOOK_TOKEN}"},
                              timeout=10).status_code == 200

@@ -17,7 +17,7 @@ from bot.store.routes import RouteOptions, create_route
 from tests.conftest import WEBHOOK_TOKEN
 from tests.support.browser import skip_without_chromium
 from tests.support.delivery import send
-from tests.support.payloads import load_sample
+from tests.support.payloads import load_sample, sample_event
 from tests.support.servers import LiveServer
 from tests.slack.test_workspaces import install
 
@@ -97,12 +97,8 @@ ADMIN_PASSWORD = "correct horse battery staple"
 
 
 def named_alert(transition: str, rule: str, test: str, agent: str) -> dict:
-    payload = load_sample(transition)
-    payload["eventId"] = f"{rule}-{transition}"
-    payload["alert"].update(alertId=rule, ruleName=rule, testName=test)
-    payload["alert"]["agents"][0]["agentName"] = agent
-    payload["alert"]["agents"][0]["locationName"] = agent
-    return payload
+    return sample_event(transition, event_id=f"{rule}-{transition}", agent_name=agent,
+                        alertId=rule, ruleName=rule, testName=test)
 
 
 @pytest.fixture

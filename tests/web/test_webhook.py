@@ -14,7 +14,7 @@ from bot.config import Config
 from bot.web.services import services
 from bot.db.models import AlertRow, EventRow, JobKind, JobRow
 from tests.conftest import WEBHOOK_TOKEN
-from tests.support.payloads import SAMPLES, load_sample, load_variant
+from tests.support.payloads import SAMPLES, load_sample, load_variant, sample_event
 from tests.support.servers import LiveServer
 
 AUTH = {"Authorization": f"Bearer {WEBHOOK_TOKEN}"}
@@ -254,12 +254,6 @@ def test_healthz(live_server):
     }
 
 
-def with_alert(**fields):
-    payload = load_sample("trigger")
-    payload["alert"].update(fields)
-    return payload
-
-
 @pytest.mark.parametrize(
     "body, status",
     [
@@ -271,9 +265,9 @@ def with_alert(**fields):
                      "agentAlert": {"agentRuleId": "r" * 150, "agentId": "a" * 150}}), 400),
         (json.dumps({"type": 10 ** 400, "alert": {"id": "a1"}}), 400),
         # Odd values in optional fields lose nothing: the alert is accepted.
-        (json.dumps(with_alert(dateStart=10 ** 400)), 200),
-        (json.dumps(with_alert(dateStart="0001-01-01T00:00:00+01:00")), 200),
-        (json.dumps(with_alert(testName="nul\u0000inside", ruleName="\u0000")), 200),
+        (json.dumps(sample_event("trigger", dateStart=10 ** 400)), 200),
+        (json.dumps(sample_event("trigger", dateStart="0001-01-01T00:00:00+01:00")), 200),
+        (json.dumps(sample_event("trigger", testName="nul\u0000inside", ruleName="\u0000")), 200),
     ],
 )
 def test_odd_input_never_gets_a_500(live_server, database, body, status):

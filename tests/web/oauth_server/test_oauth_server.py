@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
-import time
+from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
 
+from bot.process import app as app_module
 from bot.process.app import create_app
 from bot.config import THOUSANDEYES_OAUTH_CALLBACKS, Config
 from bot.web.oauth_server import clients
@@ -136,7 +137,7 @@ def test_consent_needs_the_admin_password(oauth):
     assert "access_token" not in denied.headers["Location"]
 
 
-def test_expired_and_revoked_tokens_are_refused(database_url):
+def test_expired_and_revoked_tokens_are_refused(database_url, monkeypatch):
     config = Config(database_url=database_url, oauth_admin_password=ADMIN_PASSWORD,
                     oauth_token_lifetime=1, delivery_threads=0)
     app = create_app(config)
@@ -150,8 +151,9 @@ def test_expired_and_revoked_tokens_are_refused(database_url):
 
         short = new_token()
         assert webhook(server, short).status_code == 200
-        time.sleep(1.2)
-        assert webhook(server, short).status_code == 401  # expired
+        with monkeypatch.context() as later:  # the app's clock, past the 1 s lifetime
+            later.setattr(app_module, "utcnow", lambda: utcnow() + timedelta(seconds=2))
+            assert webhook(server, short).status_code == 401  # expired
 
         revoked = new_token()
         assert clients.revoke_tokens(database, utcnow(), token=revoked) == 1
