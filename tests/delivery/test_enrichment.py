@@ -19,7 +19,7 @@ from bot.outbox.enqueue import queue_parent_refresh
 from bot.db.models import AlertRow
 from tests.support.delivery import drain, send
 from tests.support.fake_thousandeyes import TOKEN, Operation
-from tests.support.payloads import load_custom, load_sample
+from tests.support.payloads import custom_without_agents, load_custom, load_sample
 from tests.support.thousandeyes_account import agent
 
 
@@ -39,15 +39,6 @@ def te_alert(fake_thousandeyes):
                                           agent("Tokyo, Japan", "Error Type: Connect")])
 
 
-def thin(kind: str, alert_id: str) -> dict:
-    """A Generic-preset body for ``alert_id`` that lists no agent (an empty details[])."""
-    body = load_custom("generic_trigger" if kind == "trigger" else "generic_clear")
-    body["alert"]["id"] = alert_id
-    body["alert"]["details"] = []
-    body["id"] = f"{alert_id}-{kind}"
-    return body
-
-
 def parent_text(fake_slack) -> str:
     [parent] = fake_slack.top_level()
     return parent.text + json.dumps(parent.blocks, ensure_ascii=False)
@@ -55,7 +46,7 @@ def parent_text(fake_slack) -> str:
 
 def test_a_thin_custom_alert_shows_the_agents_metrics_from_the_api(
         slack_server, worker, fake_slack, fake_thousandeyes, te_alert):
-    send(slack_server, thin("trigger", te_alert.alert_id))
+    send(slack_server, custom_without_agents("trigger", te_alert.alert_id))
     assert fake_thousandeyes.calls_to(Operation.GET_ALERT) == []  # the webhook never asks
     drain(worker)
     [call] = fake_thousandeyes.calls_to(Operation.GET_ALERT)
@@ -68,7 +59,7 @@ def test_a_thin_custom_alert_shows_the_agents_metrics_from_the_api(
 
 def test_it_is_asked_once_and_kept_with_the_alert(
         slack_server, worker, fake_slack, fake_thousandeyes, te_alert):
-    send(slack_server, thin("trigger", te_alert.alert_id))
+    send(slack_server, custom_without_agents("trigger", te_alert.alert_id))
     drain(worker)
     with worker.database.session() as session:
         row = session.scalars(select(AlertRow)).one()
@@ -81,10 +72,10 @@ def test_it_is_asked_once_and_kept_with_the_alert(
 
 def test_the_clear_gets_the_end_metrics(slack_server, worker, fake_slack, fake_thousandeyes,
                                         te_alert):
-    send(slack_server, thin("trigger", te_alert.alert_id))
+    send(slack_server, custom_without_agents("trigger", te_alert.alert_id))
     drain(worker)
     fake_thousandeyes.account.clear(te_alert, metrics_at_end="Response Code: 200")
-    send(slack_server, thin("clear", te_alert.alert_id))
+    send(slack_server, custom_without_agents("clear", te_alert.alert_id))
     drain(worker)
     assert len(fake_thousandeyes.calls_to(Operation.GET_ALERT)) == 2
     text = parent_text(fake_slack)
@@ -95,7 +86,7 @@ def test_the_clear_gets_the_end_metrics(slack_server, worker, fake_slack, fake_t
 def test_a_failure_posts_without_the_metrics_and_is_not_asked_again(
         slack_server, worker, fake_slack, fake_thousandeyes, te_alert, status):
     fake_thousandeyes.fail(Operation.GET_ALERT, status)
-    send(slack_server, thin("trigger", te_alert.alert_id))
+    send(slack_server, custom_without_agents("trigger", te_alert.alert_id))
     drain(worker)
     [parent] = fake_slack.top_level()
     assert "Response Code: 502" not in parent_text(fake_slack)
@@ -111,7 +102,7 @@ def test_a_silent_api_delays_the_post_by_the_short_deadline_only(
         slack_server, worker, fake_slack, fake_thousandeyes, te_alert):
     fake_thousandeyes.stall(Operation.GET_ALERT)
     started = time.monotonic()
-    send(slack_server, thin("trigger", te_alert.alert_id))
+    send(slack_server, custom_without_agents("trigger", te_alert.alert_id))
     assert time.monotonic() - started < 2  # the webhook's answer
     drain(worker)
     assert time.monotonic() - started < sum(ENRICH_TIMEOUT) + 5
@@ -121,7 +112,7 @@ def test_a_silent_api_delays_the_post_by_the_short_deadline_only(
 
 def test_alerts_whose_webhook_names_agent_metrics_are_not_looked_up(
         slack_server, worker, fake_slack, fake_thousandeyes, te_alert):
-    body = thin("trigger", te_alert.alert_id)
+    body = custom_without_agents("trigger", te_alert.alert_id)
     body["alert"]["details"] = load_custom("generic_trigger")["alert"]["details"]
     send(slack_server, body)
     send(slack_server, load_sample("trigger"))  # classic, with agents

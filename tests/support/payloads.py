@@ -83,3 +83,13 @@ CUSTOM_DIR = Path(__file__).resolve().parents[1] / "fixtures" / "custom"
 def load_custom(name: str) -> Any:
     """A custom webhook's body (``tests/fixtures/custom/``)."""
     return json.loads((CUSTOM_DIR / f"{name}.json").read_text(encoding="utf-8"))
+
+
+def custom_without_agents(kind: str, alert_id: str) -> dict[str, Any]:
+    """A Generic-preset custom webhook body for ``alert_id`` that lists no agent (an empty
+    ``details[]``): what enrichment from the ThousandEyes API fills in."""
+    body = load_custom("generic_trigger" if kind == "trigger" else "generic_clear")
+    body["alert"]["id"] = alert_id
+    body["alert"]["details"] = []
+    body["id"] = f"{alert_id}-{kind}"
+    return body
