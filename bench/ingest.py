@@ -27,8 +27,11 @@ request the sample trigger as a new alert (unique eventId and alertId). Every ta
 started at once and measured in turn, round by round (level by level, target by target),
 so the ratios compare targets under the same background noise. Figures per target and
 level: median over rounds of accepted events/s and of wrk's p50/p99, the server's CPU per
-accepted event (from /proc: the serve process tree, or node), and the CPU the other
-services used meanwhile (their delivery catching up competes with the measured target).
+accepted event (from /proc: the serve process tree, or node), and the CPU the fake Slack
+and the other services used meanwhile. A service keeps delivering after its sample: the
+bench waits until it goes quiet (``--settle``, at most 60 s) before the next target, and
+counts the CPU it used meanwhile in its CPU per event, so one target's catching up is not
+measured as another's noise.
 
 Then an open-loop run at ``--rate`` requests/s for ``--rate-seconds`` (a Python client):
 sends are scheduled at fixed times and latency is measured from the scheduled time (so a
@@ -136,11 +139,6 @@ class Sample:
     errors: int = 0
     latencies_ms: list[float] = field(default_factory=list)
     seconds: float = 0.0
-    server_cpu: float = 0.0  # CPU seconds of the serve processes during the sample
-
-    @property
-    def cpu_ms_per_event(self) -> float:
-        return self.server_cpu * 1000 / self.accepted if self.accepted else float("nan")
 
     @property
     def rate(self) -> float:
@@ -173,11 +171,32 @@ class Round:
     others_cpu: float  # CPU seconds the other services used meanwhile
     slack_cpu: float  # CPU seconds of the fake Slack meanwhile
     backlog: int | None = None  # the target's open outbox jobs right after
+    # A service with delivery on keeps working after the load stops: the CPU it used
+    # until it went quiet (or --settle seconds passed), and how long that took.
+    catch_up_cpu: float = 0.0
+    catch_up_seconds: float = 0.0
 
     @property
     def cpu_ms_per_event(self) -> float:
+        """During the load, and after it until the service went quiet."""
         accepted = self.load.accepted
-        return self.server_cpu * 1000 / accepted if accepted else float("nan")
+        cpu = self.server_cpu + self.catch_up_cpu
+        return cpu * 1000 / accepted if accepted else float("nan")
+
+
+def settle(server: Serve, limit: float, quiet: float = 0.05) -> tuple[float, float]:
+    """Wait until ``server`` uses less than ``quiet`` of a core over a second (its delivery
+    has caught up, or waits for Slack's pacing), at most ``limit`` seconds, so that its
+    work does not land in the next target's measurement. Returns (CPU seconds, seconds)."""
+    began, first = time.monotonic(), server.cpu_seconds()
+    last = first
+    while time.monotonic() - began < limit:
+        time.sleep(1.0)
+        now = server.cpu_seconds()
+        if now - last < quiet:
+            break
+        last = now
+    return server.cpu_seconds() - first, time.monotonic() - began
 
 
 def closed_loop(server: Serve | Spawned, concurrency: int, seconds: float, body_file: Path,
@@ -275,6 +294,9 @@ def main() -> int:
                         help="a checkout of thousandeyes/simple-webhook-server with"
                              " node_modules installed, run in the same rounds")
     parser.add_argument("--no-rate", action="store_true", help="skip the open-loop run")
+    parser.add_argument("--settle", type=float, default=60.0,
+                        help="after a service's sample, wait up to this long for it to go"
+                             " quiet (its delivery catching up); its CPU meanwhile counts")
     parser.add_argument("--baseline", metavar="REV",
                         help="also run the shipped and delivery-off services of this git"
                              " revision, side by side")
@@ -293,14 +315,15 @@ def main() -> int:
         slack = FakeSlackServer(work, channels)
         servers: dict[tuple[str, str], Serve | Spawned] = {}
         drains: dict[tuple[str, str], str] = {}  # key -> database URL, for unpaced delivery
-        urls: dict[tuple[str, str], str] = {}  # key -> database URL, every service
+        urls: dict[tuple[str, str], str] = {}  # key -> database URL, services that deliver
         body_file = work / "trigger.json"
         body_file.write_bytes(trigger_template())
         try:
             slack.wait_healthy()
             for backend, variant, url in configs:
                 key = (backend, variant.name)
-                urls[key] = url
+                if variant.env.get("DELIVERY_THREADS") != "0":
+                    urls[key] = url
                 if variant.waits_for_drain:
                     drains[key] = url
                 env = {"DATABASE_URL": url, "WEBHOOK_TOKEN": WEBHOOK_TOKEN, **variant.env}
@@ -320,7 +343,7 @@ def main() -> int:
             paths = {key: _paths(server, channels) for key, server in servers.items()}
 
             results: dict[tuple[str, str, int], list[Round]] = {}
-            services = [key for key in servers if key in urls]
+            services = [key for key, server in servers.items() if isinstance(server, Serve)]
             for round_number in range(args.rounds):
                 for level in levels:
                     for key, server in servers.items():
@@ -334,6 +357,9 @@ def main() -> int:
                         sample = Round(load, server.cpu_seconds() - cpu_before,
                                        sum(o.cpu_seconds() for o in others) - others_before,
                                        slack.cpu_seconds() - slack_before)
+                        if isinstance(server, Serve):
+                            sample.catch_up_cpu, sample.catch_up_seconds = settle(
+                                server, args.settle)
                         if key in urls:
                             sample.backlog = open_jobs(urls[key])
                         results.setdefault((*key, level), []).append(sample)
@@ -362,10 +388,14 @@ def _paths(server: Serve | Spawned, channels: list[str]) -> list[str]:
 def _print_round(round_number: int, key: tuple[str, str], level: int, sample: Round) -> None:
     load = sample.load
     extra = f"  backlog {sample.backlog}" if sample.backlog is not None else ""
+    if sample.catch_up_seconds > 1.5:
+        extra += (f"  caught up for {sample.catch_up_seconds:.0f} s, "
+                  f"{sample.catch_up_cpu:.1f} CPU s")
     if load.refused or load.errors:
         extra += f"  refused {load.refused} errors {load.errors}"
     print(f"  round {round_number + 1} {key[0]:8} {key[1]:28} c={level:<3} {load.rate:7.1f}"
           f" accepted/s  p50 {load.p50_ms:6.1f} ms  p99 {load.p99_ms:7.1f} ms  server CPU"
+          f" (with catching up)"
           f" {sample.cpu_ms_per_event:4.2f} ms/event  fake Slack "
           f"{sample.slack_cpu / load.seconds * 1000:4.0f} ms/s  other services "
           f"{sample.others_cpu / load.seconds * 1000:4.0f} ms/s{extra}", flush=True)
