@@ -202,7 +202,13 @@ def profile(run: Run, top: int, keep: str | None) -> None:
 
 
 def sampled(run: Run, top: int, keep: str | None) -> None:
-    """A run with py-spy sampling the busy threads: a profile without cProfile's overhead."""
+    """A run with py-spy sampling the busy threads: a profile without cProfile's overhead.
+
+    py-spy counts a thread as busy unless it sleeps in the kernel, so a SQLite commit's
+    fsync and a wait for the GIL count too: compare with the CPU-clocked ``--profile``."""
+    if not (Path(sys.executable).parent / "py-spy").exists():
+        print("# --sample skipped: py-spy is not installed (pip install py-spy)")
+        return
     out = Path(keep) if keep else run.work / "samples.txt"
     figures = run.once(True, sample_to=out)
     stacks: list[tuple[str, list[str], int]] = []
