@@ -284,9 +284,11 @@ def main() -> int:
             off = run.once(False)
             extra = (on["cpu"] - off["cpu"]) * 1000 / max(1, on["jobs"])
             per_job.append(extra)
-            bound = args.per_channel  # one post a second per channel
+            # One post a second per channel, one post per alert (roll-ups post fewer).
+            bound = f"pacing bound {args.per_channel} s" + (
+                " without roll-ups" if args.storm_rollup == "on" else "")
             print(f"  round {round_number + 1}: on: {on['jobs']} jobs, drained in "
-                  f"{on['drained']:.1f} s (pacing bound {bound} s), CPU {on['cpu']:.2f} s = "
+                  f"{on['drained']:.1f} s ({bound}), CPU {on['cpu']:.2f} s = "
                   f"{on['cpu'] * 1000 / run.count:.2f} ms/alert (load {on['load']:.1f}); off: "
                   f"CPU {off['cpu']:.2f} s = {off['cpu'] * 1000 / run.count:.2f} ms/alert "
                   f"(load {off['load']:.1f}); delivery: {extra:.2f} ms CPU per delivered job",
