@@ -2,7 +2,7 @@
 
     python bench/delivery_cpu.py [--channels 50] [--per-channel 40] [--rounds 2]
                                  [--db sqlite|postgres] [--storm-rollup off|on]
-                                 [--profile] [--top 40]
+                                 [--profile] [--top 40] [--baseline REV]
 
 Each round, in turn and each with a fresh database and fake Slack (``bench/_fake_slack.py``,
 no limits): ``python -m bot serve`` with the shipped settings (4 delivery threads,
@@ -19,6 +19,9 @@ profiled by ``cProfile`` with a CPU clock (``bench/_profile_hook``); prints each
 group's CPU and the functions with the most cumulative CPU in the delivery threads.
 cProfile's own overhead inflates the profiled CPU (compare it with the unprofiled runs);
 shares within it are what to read.
+
+``--baseline REV``: each round also measures that git revision (a detached worktree), on
+then off, so the two codes' figures come from one run under the same load.
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ from _common import (  # noqa: E402
     REPO,
     WEBHOOK_TOKEN,
     KeepAliveClient,
+    baseline_checkout,
     Serve,
     encode,
     fresh_database,
@@ -109,7 +113,7 @@ class Run:
         self._number = 0
 
     def once(self, delivery: bool, profile_dir: Path | None = None,
-             sample_to: Path | None = None) -> dict[str, float]:
+             sample_to: Path | None = None, code: Path = REPO) -> dict[str, float]:
         """One service from start to end; its CPU and, with delivery, the drain.
 
         ``sample_to``: py-spy samples the serve worker's busy threads into this file
@@ -122,8 +126,10 @@ class Run:
             env["DELIVERY_THREADS"] = "0"
         if self.args.storm_rollup == "off":
             env.update(STORM_ROLLUP="off", FLAP_WINDOW="off")
+        if code != REPO:
+            env["PYTHONPATH"] = str(code)
         if profile_dir is not None:
-            env.update(PYTHONPATH=f"{HOOK}{os.pathsep}{REPO}", BENCH_PROFILE_DIR=str(profile_dir))
+            env.update(PYTHONPATH=f"{HOOK}{os.pathsep}{code}", BENCH_PROFILE_DIR=str(profile_dir))
         try:
             slack.wait_healthy()
             with fresh_database(self.args.db, self.work / f"db{self._number}",
@@ -266,6 +272,7 @@ def main() -> int:
     parser.add_argument("--profile", action="store_true", help="add a profiled run")
     parser.add_argument("--no-measure", action="store_true", help="only the profiled run")
     parser.add_argument("--top", type=int, default=40)
+    parser.add_argument("--baseline", metavar="REV", help="also measure this git revision")
     parser.add_argument("--sample", action="store_true",
                         help="add a run sampled by py-spy (pip install py-spy)")
     parser.add_argument("--sample-out", metavar="FILE", help="keep py-spy's raw samples here")
@@ -276,26 +283,29 @@ def main() -> int:
     print(f"# db={args.db} channels={args.channels} alerts={args.channels * args.per_channel}"
           f" rounds={args.rounds} STORM_ROLLUP={args.storm_rollup}; serve: shipped settings"
           " (DELIVERY_THREADS=4, SLACK_POST_INTERVAL=1.0), fake Slack without limits")
-    with scratch("bench-delivery-cpu-") as work:
+    with scratch("bench-delivery-cpu-") as work, baseline_checkout(args.baseline, work) as base:
         run = Run(args, work)
-        per_job = []
+        codes = [("new", REPO)] + ([(f"@{args.baseline}", base)] if base else [])
+        per_job: dict[str, list[float]] = {name: [] for name, _ in codes}
         for round_number in range(0 if args.no_measure else args.rounds):
-            on = run.once(True)
-            off = run.once(False)
-            extra = (on["cpu"] - off["cpu"]) * 1000 / max(1, on["jobs"])
-            per_job.append(extra)
-            # One post a second per channel, one post per alert (roll-ups post fewer).
-            bound = f"pacing bound {args.per_channel} s" + (
-                " without roll-ups" if args.storm_rollup == "on" else "")
-            print(f"  round {round_number + 1}: on: {on['jobs']} jobs, drained in "
-                  f"{on['drained']:.1f} s ({bound}), CPU {on['cpu']:.2f} s = "
-                  f"{on['cpu'] * 1000 / run.count:.2f} ms/alert (load {on['load']:.1f}); off: "
-                  f"CPU {off['cpu']:.2f} s = {off['cpu'] * 1000 / run.count:.2f} ms/alert "
-                  f"(load {off['load']:.1f}); delivery: {extra:.2f} ms CPU per delivered job",
-                  flush=True)
-        if per_job:
-            print(f"# CPU per delivered job, median of {len(per_job)}: {median(per_job):.2f} ms"
-                  " (target <= 2.5 ms)")
+            for name, code in codes:
+                on = run.once(True, code=code)
+                off = run.once(False, code=code)
+                extra = (on["cpu"] - off["cpu"]) * 1000 / max(1, on["jobs"])
+                per_job[name].append(extra)
+                # One post a second per channel, one post per alert (roll-ups post fewer).
+                bound = f"pacing bound {args.per_channel} s" + (
+                    " without roll-ups" if args.storm_rollup == "on" else "")
+                print(f"  round {round_number + 1} {name}: on: {on['jobs']} jobs, drained in "
+                      f"{on['drained']:.1f} s ({bound}), CPU {on['cpu']:.2f} s = "
+                      f"{on['cpu'] * 1000 / run.count:.2f} ms/alert (load {on['load']:.1f}); off: "
+                      f"CPU {off['cpu']:.2f} s = {off['cpu'] * 1000 / run.count:.2f} ms/alert "
+                      f"(load {off['load']:.1f}); delivery: {extra:.2f} ms CPU per delivered job",
+                      flush=True)
+        for name, figures in per_job.items():
+            if figures:
+                print(f"# {name}: CPU per delivered job, median of {len(figures)}: "
+                      f"{median(figures):.2f} ms (target <= 2.5 ms)")
         if args.profile:
             profile(run, args.top, args.profile_out)
         if args.sample:
