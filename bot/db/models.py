@@ -26,8 +26,10 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 # The column types and the values columns take live in bot.db.types; they are imported
 # from here too, so one import names a table and the values of its columns.
+from bot.db.periodic import MaintenanceLeaseRow, ThousandEyesSyncRow  # noqa: F401
 from bot.db.types import (  # noqa: F401
     OPEN_ALERT_CONDITION,
+    ApiSync,
     AlertState,
     Base,
     Id,
@@ -120,6 +122,9 @@ class AlertRow(Base):
     # The storm roll-up this alert is listed in (bot.store.storms); its parent is then
     # the roll-up's message, so every reply about it lands in the roll-up's thread.
     storm_id: Mapped[int | None] = mapped_column(Id, ForeignKey("storms.id"), index=True)
+    # What the ThousandEyes API sync did (an ApiSync value; None: webhooks only): found the
+    # alert no webhook brought, or confirmed the clear whose webhook never arrived.
+    api_sync: Mapped[str | None] = mapped_column(String(16))
 
 
 class SnoozeRow(Base):
@@ -145,6 +150,12 @@ class SnoozeRow(Base):
     created_by_name: Mapped[str] = mapped_column(String(200), default="")
     created_at: Mapped[datetime]
     cancelled_at: Mapped[datetime | None]
+    # Sent upstream (bot.store.snooze_upstream): the ThousandEyes alert suppression window
+    # made for it, and where the snooze holds (SnoozeUpstream; NULL: in Slack only, the
+    # API link being off or the alert having no test).
+    te_window_id: Mapped[str | None] = mapped_column(String(64))
+    te_state: Mapped[str | None] = mapped_column(String(16))
+    te_detail: Mapped[str | None] = mapped_column(String(300))  # ThousandEyes' answer
 
 
 class StormRow(Base):
@@ -377,14 +388,3 @@ class SlackRequestRow(Base):
     # The hex digest of ``X-Slack-Signature``: an HMAC of the timestamp and the body.
     signature: Mapped[str] = mapped_column(String(64), primary_key=True)
     request_timestamp: Mapped[int] = mapped_column(BigInteger, index=True)
-
-
-class MaintenanceLeaseRow(Base):
-    """A periodic task every process runs but one should run per interval (RETENTION's
-    pruning: bot.store.pruning): whoever moves ``due_at`` past now first runs it."""
-
-    __tablename__ = "maintenance_leases"
-
-    name: Mapped[str] = mapped_column(String(64), primary_key=True)
-    due_at: Mapped[datetime]
-    held_by: Mapped[str | None] = mapped_column(String(150))

@@ -65,11 +65,21 @@ class JobKind(enum.StrEnum):
     # One reply in a roll-up's thread telling what cleared or was acknowledged since the
     # last one (bot.store.storm_notes): a storm ends as quietly as it started.
     STORM_NOTES = "storm_notes"
+    # A snooze made or ended in ThousandEyes too: its alert suppression window created or
+    # deleted through the API (bot.delivery.snooze_upstream), never while Slack waits.
+    SNOOZE_UPSTREAM = "snooze_upstream"
 
 
 class AlertState:
     TRIGGERED = "triggered"
     CLEARED = "cleared"
+
+
+class ApiSync:
+    """What the ThousandEyes API sync did to an alert (``AlertRow.api_sync``)."""
+
+    FOUND = "found"  # no webhook brought it
+    CLEARED = "cleared"  # its clear webhook never arrived
 
 
 # The condition of the partial index of open alerts (ix_alerts_open_by_channel), spelled

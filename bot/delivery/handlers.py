@@ -17,6 +17,8 @@ from typing import Callable
 
 from bot.render.view import AlertView
 from bot.outbox.queue import ClaimedJob
+from bot.delivery.enrichment import enrich_alert
+from bot.delivery.snooze_upstream import run_snooze_upstream
 from bot.delivery.storm_jobs import StormJobs
 from bot.render.kinds import MessageKind
 from bot.render.rollup import AckLine
@@ -60,9 +62,13 @@ class JobExecutor(StormJobs):
         self._post(job, self._channel(job), self.renderer.render(MessageKind.ANNOUNCEMENT,
                                                                              said.template_context()))
 
+    def snooze_upstream(self, job: ClaimedJob) -> None:
+        run_snooze_upstream(self.database, self.thousandeyes, job.data, job.attempts, utcnow())
+
     # --- alert messages ---------------------------------------------------------------
 
     def alert_trigger(self, job: ClaimedJob) -> None:
+        self._enrich(job)
         row, view = self._alert(job)
         if row.storm_id is None and not self._has_parent(row) and self.config.storm_rollup:
             if storms.place_alert(self.database, row.id, job.lane, utcnow(),
@@ -85,6 +91,7 @@ class JobExecutor(StormJobs):
             self._save_progress(job)
 
     def alert_clear(self, job: ClaimedJob) -> None:
+        self._enrich(job)
         row, view = self._alert(job)
         if row.storm_id is not None:
             # Listed in a roll-up (it joined a storm after its clear was stored): the
@@ -146,6 +153,11 @@ class JobExecutor(StormJobs):
         self._post(job, row.slack_channel or "", message, thread_ts=row.slack_ts)
 
     # --- helpers --------------------------------------------------------------------
+    def _enrich(self, job: ClaimedJob) -> None:
+        """Agents' metrics a thin webhook left out, from ThousandEyes (bot.delivery.enrichment)."""
+        if job.alert_id is not None:
+            enrich_alert(self.database, self.thousandeyes, job.alert_id, utcnow())
+
     def _thread_under_earlier_parent(self, job: ClaimedJob, row: AlertRow,
                                      view: AlertView) -> bool:
         """An adopted alert (bot.store.adoption) replies in the earlier alert's thread and
@@ -220,6 +232,7 @@ HANDLERS: dict[JobKind, Handler] = {
     JobKind.REFRESH_PARENT: JobExecutor.refresh_parent,
     JobKind.REMINDER: JobExecutor.reminder,
     JobKind.ANNOUNCEMENT: JobExecutor.announcement,
+    JobKind.SNOOZE_UPSTREAM: JobExecutor.snooze_upstream,
 }
 
 

@@ -43,8 +43,13 @@ from bot.store.routes import DEFAULT_ROUTE, RouteOptions, route_options
 from bot.thousandeyes import Event
 from bot.render.view import AlertView
 from bot.clock import utcnow
+from bot.thousandeyes.api_client import ThousandEyesApi
 
 log = logging.getLogger(__name__)
+
+# Seconds before the attempt's start that a lost post is looked for: clocks differ a
+# little between this machine and Slack's ts.
+_LOOKUP_MARGIN = 5.0
 
 
 @dataclass
@@ -57,6 +62,8 @@ class JobMessages:
     # Every chat.update of the job takes a slot of its workspace's update budget.
     updates: JobUpdates
     lookup_interval: timedelta = timedelta(seconds=60)
+    # The ThousandEyes API link (None: off), for the jobs that call ThousandEyes.
+    thousandeyes: ThousandEyesApi | None = None
     # (alert id, channel id, ts, fingerprint of what it shows if known) of the parent this
     # run posted, for the runner to record.
     parent_posted: tuple[int, str, str, str | None] | None = field(default=None, init=False)
@@ -155,10 +162,13 @@ class JobMessages:
                         job.id, self.lookup_interval)
             return None
         since = job.progress.in_flight_since
+        if since is None:  # claimed before it was recorded: how far back is not known
+            log.warning("job %d: the answer to its post was lost and when it was attempted is"
+                        " not known, so it cannot be looked for; posting", job.id)
+            return None
         try:
             return self.gateway.find_posted(
-                channel_id, marker, thread_ts=thread_ts,
-                oldest=since - 5 if since is not None else None)
+                channel_id, marker, thread_ts=thread_ts, oldest=since - _LOOKUP_MARGIN)
         except RateLimited as limited:
             if job.died_in_flight:
                 raise HistoryLimited(limited.retry_after, "conversations history read") from None

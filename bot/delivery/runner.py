@@ -38,6 +38,7 @@ from bot.store.pruning import Retention
 from bot.store.retention_runs import TICK_SECONDS, PrunedHook, RetentionRuns
 from bot.store.stale import StaleSweep
 from bot.clock import utcnow
+from bot.thousandeyes.api_client import ThousandEyesApi, build_api
 
 log = logging.getLogger(__name__)
 
@@ -77,8 +78,12 @@ class DeliveryWorker:
         on_finished: FinishedHook | None = None,
         update_budget: UpdateBudget | None = None,
         on_pruned: PrunedHook | None = None,
+        thousandeyes: ThousandEyesApi | None = None,
     ) -> None:
         self.config = config
+        # The ThousandEyes API link for the jobs that call it (None: THOUSANDEYES_API_TOKEN
+        # unset); one client, and so one connection pool, for all of this worker's threads.
+        self.thousandeyes = thousandeyes or build_api(config)
         # Told of every outcome once it is recorded (bot.metrics.counters counts them).
         self.on_finished = on_finished
         self.database = database
@@ -119,6 +124,9 @@ class DeliveryWorker:
             Periodic("circuit probes", 1.0, self._probe_circuits),
             Periodic("idle lanes with jobs", 30.0, self._ready_forgotten_lanes),
         ]
+        # The ThousandEyes API sync (None without THOUSANDEYES_API_TOKEN): a thread of its
+        # own, started and stopped with this worker's.
+        self.api_sync = _api_sync_for(config, database)
         if config.stale_after is not None:
             stale = StaleSweep(database, config.stale_after)
             self.add_periodic("stale alerts", stale.interval.total_seconds(),
@@ -149,6 +157,8 @@ class DeliveryWorker:
         for index in range(threads):
             self._spawn(self._loop, f"delivery-{index}")
         self._spawn(self._maintain, "delivery-maintenance")
+        if self.api_sync is not None:
+            self.api_sync.start()
         self.wake.notify_all()  # look for work left by an earlier run
         log.info("delivery worker %s started with %d thread(s)", self.worker_id, threads)
 
@@ -161,9 +171,13 @@ class DeliveryWorker:
         """Finish the jobs in hand, then stop; unfinished jobs stay queued."""
         self._stopping.set()
         self.wake.notify_all()
+        if self.api_sync is not None:
+            self.api_sync.stop()
         for thread in self._threads:
             thread.join(timeout)
         self._threads.clear()
+        if self.thousandeyes is not None:
+            self.thousandeyes.close()
 
     def run_once(self) -> bool:
         """Claim and run one job; False when none is runnable now."""
@@ -206,7 +220,8 @@ class DeliveryWorker:
             updates = JobUpdates(self.database, self.update_budget, job.team_id)
             executor = JobExecutor(
                 self.config, self.database, gateway, self.renderer, posts, updates,
-                lookup_interval=timedelta(seconds=self.config.slack_lookup_interval))
+                lookup_interval=timedelta(seconds=self.config.slack_lookup_interval),
+                thousandeyes=self.thousandeyes)
             executor.run(job)
         except Exception as caught:  # noqa: BLE001 - every error becomes an outcome below
             error = caught
@@ -305,3 +320,16 @@ class DeliveryWorker:
         if lanes.ready_lanes_with_pending_jobs(self.database, utcnow()):
             log.warning("delivery: lanes with pending jobs were marked idle; readied them")
             self.wake.notify_one()
+
+
+def _api_sync_for(config: Config, database: Database) -> Any:
+    """The sync (``bot.delivery.api_sync.ApiSync``), or None when nothing links the API.
+
+    Imported here, and only when linked: the SDK's models take seconds to import on a
+    busy host, a cost a service without THOUSANDEYES_API_TOKEN must not pay at start
+    (the same reason ``bot`` imports ``create_app`` lazily)."""
+    if not config.thousandeyes_api_token or config.thousandeyes_sync_interval is None:
+        return None
+    from bot.delivery.api_sync import ApiSync
+
+    return ApiSync.from_config(config, database)

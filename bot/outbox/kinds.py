@@ -17,6 +17,8 @@ from bot.db.models import JobKind
 # so they are not paced behind the channel's posts, but per workspace (Slack's Tier 3),
 # which this lane's row paces (bot.delivery.update_budget).
 UPDATES_LANE = "*updates"
+# The lane of the calls to the ThousandEyes API.
+THOUSANDEYES_LANE = "*thousandeyes"
 # Claim order within a lane (``outbox_jobs.priority``): news, then everything else.
 NEWS_PRIORITY = 0
 NOTE_PRIORITY = 1
@@ -39,6 +41,9 @@ class KindSpec:
     # Queued by a webhook: its time from "accepted" to "posted" is what a user waits for
     # an alert (bot.metrics.counters times these).
     from_webhook: bool = False
+    # A lane of its own (per workspace) for a kind that calls no Slack method at all, so it
+    # neither waits for a channel's post slots nor spends the workspace's update budget.
+    lane: str | None = None
 
 
 # A post never waits for a refresh of its alert's parent: refreshes wait for the
@@ -73,6 +78,9 @@ KINDS: dict[JobKind, KindSpec] = {
     JobKind.REMINDER: KindSpec(posts=True, blocks_later=False, overtakes=_REFRESH),
     # Of no alert: a webhook connected or disconnected, a snooze made or cancelled.
     JobKind.ANNOUNCEMENT: KindSpec(posts=True),
+    # A ThousandEyes API call (a snooze's suppression window): of no alert, holding back
+    # nothing; what it learns is told by the refresh and announcement it queues.
+    JobKind.SNOOZE_UPSTREAM: KindSpec(posts=False, blocks_later=False, lane=THOUSANDEYES_LANE),
 }
 
 
@@ -98,6 +106,8 @@ def lane_of(kind: str, team_id: str | None, channel: str) -> str:
     the same channel named two ways is two lanes, each paced on its own.
     """
     spec = spec_of(kind)
+    if spec is not None and spec.lane is not None:
+        return f"{team_id or ''}:{spec.lane}"
     target = channel if spec is not None and spec.posts else UPDATES_LANE
     return f"{team_id or ''}:{target}"
 

@@ -104,7 +104,9 @@ def alert_context(view: AlertView) -> AlertContext:
         snoozed=view.thread_reason == "snoozed",
         snoozed_until=view.snoozed_until if not is_cleared else None,
         snoozed_by=view.snoozed_by if not is_cleared else "",
+        snoozed_where=view.snoozed_where if not is_cleared else "",
         in_storm=view.in_storm,
+        api_note=wording.API_SYNC_NOTES.get(view.api_sync or "", ""),
         title=subject["test_name"] or subject["agent_name"] or alert.rule_name
         or "ThousandEyes alert",
         **subject,
@@ -187,6 +189,7 @@ def _agent_context(agent: AlertAgent) -> AgentContext:
     return AgentContext(
         name=agent.agent_name or agent.location_name or (agent.agent_id or ""),
         location=agent.location_name,
+        prefix=agent.prefix,
         agent_id=agent.agent_id,
         metrics_at_start=agent.metrics_at_start,
         metrics_at_end=agent.metrics_at_end,

@@ -89,7 +89,8 @@ class AgentContext(TemplateContext):
     """An agent that saw a test alert (``agents``' items)."""
 
     name: str
-    location: str
+    location: str  # a BGP monitor's network
+    prefix: str  # a BGP monitor's prefix; "" for agents
     agent_id: str | None
     metrics_at_start: str
     metrics_at_end: str
@@ -147,7 +148,11 @@ class AlertContext(TemplateContext):
     snoozed: bool
     snoozed_until: datetime | None
     snoozed_by: str
+    # Where the snooze holds: "in Slack and in ThousandEyes", "in Slack only: …"; "".
+    snoozed_where: str
     in_storm: bool
+    # What the ThousandEyes API sync did to this alert, in one line; "" for webhooks only.
+    api_note: str
     # What the alert is about: a test, an agent or a device.
     subject: str
     subject_label: str

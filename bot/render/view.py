@@ -52,6 +52,10 @@ class AlertView:
     # A snooze running on its rule and test (bot.store.snoozes): until when, and by whom.
     snoozed_until: datetime | None = None
     snoozed_by: str = ""
+    # Where it holds: in Slack and in ThousandEyes, or Slack only and why (bot.store.snooze_upstream).
+    snoozed_where: str = ""
     # Listed in a storm roll-up: its thread messages then name the alert, since the
     # roll-up's thread holds the replies of many alerts.
     in_storm: bool = False
+    # What the ThousandEyes API sync did ("found", "cleared"; bot.store.models.ApiSync).
+    api_sync: str | None = None

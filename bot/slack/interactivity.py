@@ -206,7 +206,8 @@ def _record_snooze(app_services: AppCore, clicker: Clicker, action: dict[str, An
     except ValueError:
         return "That menu does not belong to a ThousandEyes alert."
     try:
-        outcome = snooze_alert(app_services.database, alert_id, clicker, hours, utcnow())
+        outcome = snooze_alert(app_services.database, alert_id, clicker, hours, utcnow(),
+                               upstream=bool(app_services.config.thousandeyes_api_token))
     except SQLAlchemyError as error:
         log.error("snooze of alert %d failed: %s", alert_id, error.__class__.__name__)
         return "Sorry, the snooze could not be recorded; please try again."

@@ -38,7 +38,8 @@ def load_alert_view(
         view = build_view(row, acknowledgements, options=options)
         snooze = snooze_shown(session, row, utcnow()) if row.state == AlertState.TRIGGERED else None
         if snooze is not None:
-            view = replace(view, snoozed_until=snooze.until, snoozed_by=snooze.by)
+            view = replace(view, snoozed_until=snooze.until, snoozed_by=snooze.by,
+                           snoozed_where=snooze.where)
         return row, view
 
 
@@ -72,6 +73,7 @@ def build_view(
         stale_since=row.stale_at if row.state == AlertState.TRIGGERED else None,
         thread_reason=row.thread_reason,
         in_storm=row.storm_id is not None,
+        api_sync=row.api_sync,
     )
 
 

@@ -40,6 +40,8 @@ class Announcement:
     until: datetime | None = None
     snoozed_by_id: str = ""  # whose snooze was cancelled
     snoozed_by_name: str = ""
+    # Where a snooze (or its cancel) holds, once ThousandEyes answered (bot.store.snooze_upstream).
+    upstream: str = ""
 
     def to_data(self) -> dict[str, Any]:
         data = {key: value for key, value in asdict(self).items() if value}
@@ -57,6 +59,7 @@ class Announcement:
             "until": self.until,
             "snoozed_by": {"user_id": self.snoozed_by_id,
                            "name": self.snoozed_by_name or self.snoozed_by_id},
+            "upstream": self.upstream,
         }
 
     @classmethod
@@ -65,7 +68,7 @@ class Announcement:
         until = data.get("until")
         texts = {key: str(data.get(key, "")) for key in (
             "actor_id", "actor_name", "route_id", "rule_name", "title", "snoozed_by_id",
-            "snoozed_by_name")}
+            "snoozed_by_name", "upstream")}
         return cls(change=Change(data.get("change")),
                    until=datetime.fromisoformat(until) if isinstance(until, str) else None,
                    **texts)

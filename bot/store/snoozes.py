@@ -10,7 +10,7 @@ channel (bot.store.announcements), in the transaction that makes the change.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import Select, select
@@ -21,6 +21,14 @@ from bot.store.announcements import Announcement, Change, announce
 from bot.db.database import Database
 from bot.outbox.enqueue import CLICK_CAUSE, enqueue_parent_refresh
 from bot.db.models import AlertRow, SnoozeRow
+from bot.store.snooze_upstream import (
+    SnoozeUpstream,
+    queue_window,
+    queue_window_removal,
+    where_snoozed,
+)
+from bot.thousandeyes import AlertKind, id_text
+from bot.thousandeyes.events import alert_subject
 
 
 class SnoozeOutcome(str, enum.Enum):
@@ -35,12 +43,17 @@ class SnoozeShown:
 
     until: datetime
     by: str
+    where: str = ""  # "snoozed in Slack and in ThousandEyes", or Slack only and why
 
 
 def snooze_alert(db: Database, alert_id: int, clicker: Clicker, hours: int,
-                 now: datetime) -> SnoozeOutcome:
+                 now: datetime, *, upstream: bool = False) -> SnoozeOutcome:
     """Snooze the alert's rule on its test from now, replacing a snooze already running
-    (the last choice wins), and queue the parent's refresh, in one transaction."""
+    (the last choice wins), and queue the parent's refresh, in one transaction.
+
+    ``upstream`` (the ThousandEyes API link is on): a test's snooze is also asked of
+    ThousandEyes as a suppression window, by a job (bot.store.snooze_upstream); the
+    announcement then waits for its answer, to say where the snooze holds."""
     with db.session() as session:
         alert = session.scalar(select(AlertRow).where(AlertRow.id == alert_id).with_for_update())
         if alert is None or alert.subject_key is None:
@@ -49,21 +62,40 @@ def snooze_alert(db: Database, alert_id: int, clicker: Clicker, hours: int,
             return SnoozeOutcome.FOREIGN
         for running in _running(session, alert.route, alert.channel, alert.subject_key, now):
             running.cancelled_at = now
+            queue_window_removal(session, running, now)
         until = now + timedelta(hours=hours)
-        session.add(SnoozeRow(
+        snooze = SnoozeRow(
             route=alert.route, channel=alert.channel, subject_key=alert.subject_key,
             alert_id=alert.id, rule_name=alert.rule_name, title=alert.title,
             slack_team=alert.slack_team, slack_channel=alert.slack_channel or "",
             until=until, created_by=clicker.user_id,
             created_by_name=clicker.user_name, created_at=now,
-        ))
+        )
+        session.add(snooze)
         enqueue_parent_refresh(session, alert_id=alert.id, channel=alert.channel,
                                team_id=alert.slack_team, now=now, cause=CLICK_CAUSE)
-        announce(session, Announcement(Change.SNOOZED, clicker.user_id, clicker.user_name,
-                                       rule_name=alert.rule_name, title=alert.title,
-                                       until=until),
-                 team_id=alert.slack_team, channel_id=alert.slack_channel or "", now=now)
+        said = Announcement(Change.SNOOZED, clicker.user_id, clicker.user_name,
+                            rule_name=alert.rule_name, title=alert.title, until=until)
+        test_id = _test_id(alert) if upstream and _about_a_test(alert) else None
+        if test_id is not None:
+            queue_window(session, snooze, test_id, said, now)
+            return SnoozeOutcome.RECORDED
+        if upstream and _about_a_test(alert):
+            snooze.te_state = SnoozeUpstream.NO_TEST.value
+            said = replace(said, upstream=where_snoozed(snooze.te_state, None))
+        announce(session, said, team_id=alert.slack_team,
+                 channel_id=alert.slack_channel or "", now=now)
         return SnoozeOutcome.RECORDED
+
+
+def _about_a_test(alert: AlertRow) -> bool:
+    """An alert on a test (not on an agent or a device, which no window suppresses)."""
+    data = alert.data if isinstance(alert.data, dict) else {}
+    return AlertKind(alert.kind) is AlertKind.TEST and alert_subject(data) == "test"
+
+
+def _test_id(alert: AlertRow) -> str | None:
+    return id_text(alert.data.get("testId")) if isinstance(alert.data, dict) else None
 
 
 def _running(session: Session, route: str, channel: str, subject_key: str,
@@ -82,7 +114,9 @@ def snooze_shown(session: Session, alert: AlertRow, now: datetime) -> SnoozeShow
     running = _running(session, alert.route, alert.channel, alert.subject_key, now)
     if not running:
         return None
-    return SnoozeShown(running[0].until, running[0].created_by_name or running[0].created_by)
+    shown = running[0]
+    return SnoozeShown(shown.until, shown.created_by_name or shown.created_by,
+                       where_snoozed(shown.te_state, shown.te_detail))
 
 
 def channel_snoozes(db: Database, team_id: str | None, channel_id: str,
@@ -116,11 +150,14 @@ def cancel_snooze(db: Database, team_id: str | None, channel_id: str, snooze_id:
         row.cancelled_at = now
         enqueue_parent_refresh(session, alert_id=row.alert_id, channel=row.channel,
                                team_id=row.slack_team, now=now)
-        announce(session, Announcement(
+        said = Announcement(
             Change.SNOOZE_CANCELLED, actor_id, actor_name, rule_name=row.rule_name,
             title=row.title, snoozed_by_id=row.created_by,
-            snoozed_by_name=row.created_by_name), team_id=row.slack_team,
-            channel_id=row.slack_channel, now=now)
+            snoozed_by_name=row.created_by_name)
+        # With a window in ThousandEyes, the announcement waits to say whether it went too.
+        if not queue_window_removal(session, row, now, said):
+            announce(session, said, team_id=row.slack_team, channel_id=row.slack_channel,
+                     now=now)
         session.flush()
         session.expunge(row)
         return row

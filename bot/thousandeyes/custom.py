@@ -21,7 +21,7 @@ from __future__ import annotations
 import hashlib
 import html
 from datetime import datetime
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from bot.thousandeyes.dates import parse_te_datetime
 from bot.thousandeyes.fields import id_text, json_type
@@ -47,11 +47,35 @@ def is_custom_webhook(body: object) -> bool:
 
     Classic bodies always carry ``eventType``; a custom notification has none and is
     built around ``alert`` and ``type``. Either key is enough to route here, so a broken
-    custom template gets an error about *its* fields rather than "'eventType' is missing".
+    custom template gets an error about *its* fields rather than "'eventType' is missing";
+    so is the shape of a chat or SIEM preset's message, so its sender learns which preset
+    to pick instead.
     """
     if not isinstance(body, dict) or "eventType" in body:
         return False
-    return "alert" in body or "type" in body
+    return "alert" in body or "type" in body or preset_of(body) is not None
+
+
+# What each of ThousandEyes' other presets renders: a message in the documented incoming-
+# webhook shape of the service it is for. Read in order: a Teams adaptive card also has
+# ``attachments``, as Slack's legacy messages do, but only Teams' says ``type: message``.
+_PRESET_SHAPES: tuple[tuple[str, Callable[[Mapping[str, Any]], bool]], ...] = (
+    ("Microsoft Teams", lambda body: "@type" in body or "@context" in body
+     or (body.get("type") == "message" and "attachments" in body)),
+    ("Slack", lambda body: "blocks" in body or "attachments" in body
+     or isinstance(body.get("text"), str)),
+    ("Webex", lambda body: "markdown" in body or "roomId" in body or "html" in body),
+    ("Splunk", lambda body: "event" in body
+     and any(key in body for key in ("sourcetype", "source", "index", "host", "time"))),
+)
+
+
+def preset_of(body: Mapping[str, Any]) -> str | None:
+    """The ThousandEyes preset a body without ``alert`` was rendered by, if it looks like
+    one of the chat or SIEM presets; ``None`` otherwise."""
+    if "alert" in body:
+        return None
+    return next((name for name, looks_like in _PRESET_SHAPES if looks_like(body)), None)
 
 
 def parse_custom_event(body: Mapping[str, Any], options: ParseOptions = DEFAULT_OPTIONS) -> Event:
@@ -61,6 +85,11 @@ def parse_custom_event(body: Mapping[str, Any], options: ParseOptions = DEFAULT_
     """
     if not isinstance(body, dict):
         raise PayloadError(f"{_PREFIX}the body must be a JSON object, not {_kind(body)}")
+    preset = preset_of(body)
+    if preset is not None:
+        raise PayloadError(f"{_PREFIX}this is ThousandEyes' {preset} preset, which sends no"
+                           " 'alert' object: pick the Generic preset, or paste"
+                           " docs/custom-webhook-template.hbs as the body")
     transition = _transition(body)
     if "alert" not in body or body["alert"] is None:
         raise PayloadError(f"{_PREFIX}the 'alert' object is missing")
@@ -210,6 +239,7 @@ def _agent(obj: Mapping[str, Any], where: str, dates: "_Dates") -> AlertAgent:
         metrics_at_start=_text(_pick(obj, "metricsAtStart")),
         metrics_at_end=_text(_pick(obj, "metricsAtEnd")),
         permalink=_text(_pick(obj, "link", "permalink")),
+        prefix=_text(_pick(obj, "prefix") or _pick(source, "prefix")),
     )
 
 
@@ -219,7 +249,7 @@ def _classic_agent(agent: AlertAgent) -> dict[str, Any]:
         "locationName": agent.location_name, "dateStart": _iso(agent.date_start),
         "dateEnd": _iso(agent.date_end), "active": agent.active,
         "metricsAtStart": agent.metrics_at_start, "metricsAtEnd": agent.metrics_at_end,
-        "permalink": agent.permalink,
+        "permalink": agent.permalink, "prefix": agent.prefix or None,
     }
     return {key: value for key, value in classic.items() if value is not None}
 

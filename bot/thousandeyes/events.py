@@ -132,13 +132,13 @@ def alert_subject(obj: Mapping[str, Any]) -> str:
 
 
 def parse_test_alert(obj: Mapping[str, Any], options: ParseOptions = DEFAULT_OPTIONS) -> TestAlert:
-    agents_raw = obj.get("agents")
-    if agents_raw is not None and not isinstance(agents_raw, list):
-        raise PayloadError(f"'alert.agents' must be an array, not {json_type(agents_raw)}")
+    """A test alert; its sources are the ``agents`` that saw it, or for BGP tests the
+    ``monitors`` (classic BGP alerts carry those and no agents)."""
     dates = DateReader.for_alert(obj, options)
     agents = tuple(
         _parse_alert_agent(agent, dates.for_part())
-        for agent in agents_raw or []
+        for name in ("agents", "monitors")
+        for agent in _sources(obj, name)
         if isinstance(agent, dict)
     )
     active, rule_changed = fields.activity(obj.get("active"))
@@ -164,12 +164,21 @@ def parse_test_alert(obj: Mapping[str, Any], options: ParseOptions = DEFAULT_OPT
     )
 
 
+def _sources(obj: Mapping[str, Any], name: str) -> list[Any]:
+    value = obj.get(name)
+    if value is not None and not isinstance(value, list):
+        raise PayloadError(f"'alert.{name}' must be an array, not {json_type(value)}")
+    return value or []
+
+
 def _parse_alert_agent(obj: Mapping[str, Any], dates: DateReader) -> AlertAgent:
+    """An element of ``agents``, or of ``monitors`` (``monitorId``, ``monitorName``,
+    ``network``, ``prefix``)."""
     active, rule_changed = fields.activity(obj.get("active"))
     return AlertAgent(
-        agent_id=fields.optional_id(obj, "agentId"),
-        agent_name=fields.text(obj, "agentName"),
-        location_name=fields.text(obj, "locationName"),
+        agent_id=fields.optional_id(obj, "agentId") or fields.optional_id(obj, "monitorId"),
+        agent_name=fields.text(obj, "agentName") or fields.text(obj, "monitorName"),
+        location_name=fields.text(obj, "locationName") or fields.text(obj, "network"),
         date_start=dates.read(obj, "dateStart"),
         date_end=dates.read(obj, "dateEnd"),
         active=active,
@@ -177,6 +186,7 @@ def _parse_alert_agent(obj: Mapping[str, Any], dates: DateReader) -> AlertAgent:
         metrics_at_end=fields.text(obj, "metricsAtEnd"),
         permalink=fields.text(obj, "permalink"),
         rule_changed=rule_changed,
+        prefix=fields.text(obj, "prefix"),
     )
 
 

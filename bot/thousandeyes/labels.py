@@ -61,8 +61,18 @@ _add("FTP", "FTP Server", "ftp-server")
 _add("Agent", "agent-alert", "Enterprise Agent", "Cloud Agent", subject="agent", sources="")
 _add("Device", "Device Interface", "device-interface", "Device Layer", "device-device",
      subject="device", sources="")
+_add("API", "api")
 _add("Network outage", "network-outage", "Internet Insights")
 _add("Application outage", "application-outage")
+# Endpoint Experience: tests that endpoint agents (people's laptops) run, and what their
+# browsers saw of real sessions, per agent or per application.
+_add("Endpoint network (server)", "endpoint-network-server", sources="Endpoint agents")
+_add("Endpoint HTTP server", "endpoint-http-server", sources="Endpoint agents")
+_add("Endpoint path trace", "endpoint-path-trace", sources="Endpoint agents")
+_add("Endpoint browser sessions (agent)", "endpoint-browser-sessions-agent",
+     sources="Endpoint agents")
+_add("Endpoint browser sessions (application)", "endpoint-browser-sessions-application",
+     sources="Endpoint agents")
 
 
 def alert_type_label(sent: Any) -> AlertTypeLabel:

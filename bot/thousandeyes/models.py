@@ -48,7 +48,8 @@ class Transition(str, enum.Enum):
 
 @dataclass(frozen=True)
 class AlertAgent:
-    """One agent's view of a test alert."""
+    """One agent's view of a test alert, or one BGP monitor's (``alert.monitors[]``):
+    a monitor's network (its AS) stands where an agent's location does."""
 
     agent_id: str | None
     agent_name: str
@@ -61,6 +62,7 @@ class AlertAgent:
     permalink: str
     # ``active: 2``: the rule was modified or removed while this agent was alerting.
     rule_changed: bool = False
+    prefix: str = ""  # BGP monitors: the prefix this monitor saw
 
 
 @dataclass(frozen=True)

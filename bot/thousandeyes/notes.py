@@ -27,7 +27,7 @@ THOUSANDEYES_KEYS = frozenset({
     "violationCount", "permalink", "apiLinks", "agents", "monitors", "details",
     "testLabels", "testTargetsDescription", "metricsAtStart", "metricsAtEnd",
     "alertType", "alertState", "alertRuleId", "alertSeverity", "startDate", "endDate",
-    "accountGroupName", "accountGroupId", "aid", "links", "_links", "meta",
+    "accountGroupName", "accountGroupId", "aid", "ruleAid", "links", "_links", "meta",
     # agent and device fields at alert level, and their duplicated objects
     "agentId", "agentName", "hostname", "ipAddress", "agentRuleId", "agentNotificationId",
     "agentAlert", "deviceAlert", "deviceId", "deviceName", "interfaceName", "interface",

@@ -67,3 +67,16 @@ def test_malformed_custom_payloads_get_clear_400s(slack_server, worker, fake_sla
         assert case["message"] in response.json()["message"], case
     drain(worker)
     assert fake_slack.calls_to("chat.postMessage") == []
+
+
+def test_a_chat_preset_body_gets_a_one_line_400_naming_the_generic_preset(
+        slack_server, worker, fake_slack):
+    for case in load_custom("presets")["cases"]:
+        response = requests.post(slack_server.url + "/webhooks/thousandeyes", timeout=10,
+                                 data=json.dumps(case["body"]), headers=TOKEN_HEADER)
+        assert response.status_code == 400, case
+        assert response.json()["error"] == "bad_request"
+        message = response.json()["message"]
+        assert "\n" not in message and "Generic preset" in message, message
+    drain(worker)
+    assert fake_slack.calls_to("chat.postMessage") == []

@@ -12,14 +12,15 @@ from bot.render import actions
 from bot.render.view import DisplayState
 from bot.render.context import ALERT_LIST_URL, alert_context
 from bot.thousandeyes import ParseOptions, parse_event
-from tests.support.payloads import load_sample, load_shape
+from bot.thousandeyes.custom import parse_custom_event, to_classic_body
+from tests.support.payloads import load_custom, load_sample, load_shape
 
 from .helpers import all_text, assert_valid_message, buttons, make_view
 
 UTC = timezone.utc
 SHAPES = ("agent_offline_trigger", "agent_offline_clear", "agent_rule_removed_clear",
           "http_server_est_trigger", "http_server_rule_removed_clear",
-          "device_interface_trigger", "dns_unplaceable_trigger")
+          "device_interface_trigger", "dns_unplaceable_trigger", "bgp_trigger", "bgp_clear")
 
 
 def view_of(name: str, state: DisplayState, options: ParseOptions = ParseOptions(), **changes):
@@ -227,3 +228,40 @@ def test_docs_templates_documents_every_key_of_today_s_shapes():
     for shape in ("http_server_est_trigger", "agent_offline_trigger", "device_interface_trigger"):
         keys = set(alert_context(view_of(shape, DisplayState.TRIGGERED)))
         assert keys <= documented, sorted(keys - documented)
+
+
+def test_a_bgp_parent_lists_its_monitors_like_agents(renderer):
+    message = renderer.render_parent(view_of("bgp_trigger", DisplayState.TRIGGERED))
+    assert_valid_message(message)
+    text = all_text(message)
+    assert "*BGP monitors* (2)" in text
+    for expected in ("Seattle, WA-1", "(Level 3 Communications, Inc. (AS 3356))",
+                     "prefix 203.0.113.0/24", "Origin ASN: 64511; Reachability: 100%",
+                     "monitorId=61", "Frankfurt, Germany-3", "Reachability: 0%"):
+        assert expected in text, expected
+    assert "ruleAid" not in text and "📝" not in text
+
+
+def test_a_cleared_bgp_parent_shows_each_monitors_metrics_at_start_and_end(renderer):
+    text = all_text(renderer.render_parent(view_of("bgp_clear", DisplayState.CLEARED)))
+    assert "Origin ASN: 64511; Reachability: 100% → Origin ASN: 64500; Reachability: 100%" in text
+    assert "Reachability: 0% → Reachability: 100%" in text
+
+
+V7_TYPES = ("endpoint-network-server", "endpoint-http-server", "endpoint-path-trace",
+            "endpoint-browser-sessions-agent", "endpoint-browser-sessions-application", "api",
+            "web-transaction", "network-outage", "application-outage")
+
+
+@pytest.mark.parametrize("alert_type", V7_TYPES)
+@pytest.mark.parametrize("state", [DisplayState.TRIGGERED, DisplayState.CLEARED])
+def test_endpoint_api_and_outage_alerts_render_within_block_kit_limits(renderer, alert_type,
+                                                                        state):
+    body = load_custom("generic_trigger" if state is DisplayState.TRIGGERED else "generic_clear")
+    body["alert"]["type"] = alert_type
+    view = make_view(parse_event(to_classic_body(parse_custom_event(body))), state)
+    for message in (renderer.render_parent(view), renderer.render_clear_reply(view)
+                    if state is DisplayState.CLEARED else renderer.render_retrigger_note(view)):
+        assert not message.fallback and message.warnings == ()
+        assert_valid_message(message)
+    assert f"*Alert type*\n{alert_type}" not in all_text(renderer.render_parent(view))

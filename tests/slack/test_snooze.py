@@ -141,3 +141,14 @@ def test_a_snooze_from_another_channel_changes_nothing(slack_server, worker, fak
     assert response.status_code == 200
     with worker.database.session() as session:
         assert session.scalars(select(SnoozeRow)).all() == []
+
+
+def test_without_the_api_link_a_snooze_says_nothing_of_thousandeyes(
+        slack_server, worker, fake_slack):
+    parent = snoozed_parent(slack_server, worker, fake_slack)
+    said = [m for m in fake_slack.top_level() if m.ts != parent.ts]
+    assert said and all("ThousandEyes said" not in m.text and "in Slack and in" not in m.text
+                        for m in said + [parent])
+    with worker.database.session() as session:
+        snooze = session.scalars(select(SnoozeRow)).one()
+    assert snooze.te_state is None and snooze.te_window_id is None

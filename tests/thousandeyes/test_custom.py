@@ -31,7 +31,7 @@ TRIGGERED = datetime(2024, 3, 14, 10, 15, tzinfo=UTC)
 CLEARED = datetime(2024, 3, 14, 10, 27, 30, tzinfo=UTC)
 VALID_FIXTURES = sorted(
     p.stem for p in CUSTOM_DIR.glob("*.json")
-    if not p.stem.startswith(("notification_", "malformed"))
+    if not p.stem.startswith(("notification_", "malformed", "presets"))
 )
 
 
@@ -388,3 +388,20 @@ def test_classic_body_round_trips_through_the_classic_parser(name):
 def test_classic_body_refuses_classic_events():
     with pytest.raises(ValueError):
         to_classic_body(parse_event(load_sample("test")))
+
+
+# --- bodies of the chat and SIEM presets ----------------------------------------------
+
+
+_PRESETS = load_custom("presets")["cases"]
+
+
+@pytest.mark.parametrize("case", _PRESETS, ids=[c["preset"] for c in _PRESETS])
+def test_a_chat_or_siem_preset_body_is_answered_with_one_line_naming_the_fix(case):
+    assert is_custom_webhook(case["body"])
+    with pytest.raises(PayloadError) as error:
+        parse_custom_event(case["body"])
+    message = str(error.value)
+    assert "\n" not in message and len(message) < 300
+    assert f"ThousandEyes' {case['preset']} preset" in message
+    assert "Generic preset" in message and "docs/custom-webhook-template.hbs" in message

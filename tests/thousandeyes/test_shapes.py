@@ -6,6 +6,8 @@ from datetime import datetime, timezone
 
 import pytest
 
+from thousandeyes_sdk.alerts.models import AlertType
+
 from bot.store.ingest import alert_payload
 from bot.thousandeyes import AgentAlert, AlertKind, TestAlert, Transition, parse_event
 from bot.thousandeyes.events import parse_stored_alert
@@ -186,3 +188,54 @@ def test_who_saw_it_depends_on_the_type():
     assert alert_type_label("Page Load").sources == "Agents"
     assert alert_type_label("Agent").subject == "agent"
     assert alert_type_label("Device Interface").subject == "device"
+
+
+def test_bgp_monitors_are_read_as_the_alerts_sources():
+    alert = parse_event(load_shape("bgp_trigger")).alert
+    assert isinstance(alert, TestAlert)
+    seattle, frankfurt = alert.agents
+    assert (seattle.agent_id, seattle.agent_name) == ("61", "Seattle, WA-1")
+    assert seattle.location_name == "Level 3 Communications, Inc. (AS 3356)"
+    assert seattle.prefix == "203.0.113.0/24"
+    assert seattle.metrics_at_start == "Origin ASN: 64511; Reachability: 100%"
+    assert seattle.permalink.endswith("monitorId=61")
+    assert seattle.active is True
+    assert seattle.date_start == datetime(2022, 3, 8, 9, 14, tzinfo=UTC)
+    assert frankfurt.agent_name == "Frankfurt, Germany-3"
+    clear = parse_event(load_shape("bgp_clear")).alert
+    assert [m.metrics_at_end for m in clear.agents] == ["Origin ASN: 64500; Reachability: 100%",
+                                                        "Reachability: 100%"]
+    assert all(m.active is False for m in clear.agents)
+
+
+def test_bgp_monitors_survive_storage():
+    event = parse_event(load_shape("bgp_trigger"))
+    stored = parse_stored_alert(AlertKind.TEST, alert_payload(event))
+    assert [(m.agent_name, m.prefix) for m in stored.agents] == [
+        ("Seattle, WA-1", "203.0.113.0/24"), ("Frankfurt, Germany-3", "203.0.113.0/24")]
+
+
+def test_rule_aid_is_a_thousandeyes_field_not_a_users_note():
+    assert parse_event(load_shape("bgp_trigger")).alert.notes == ()
+    payload = load_shape("http_server_est_trigger")
+    payload["alert"]["ruleAid"] = 203911
+    notes = parse_event(payload).alert.notes
+    assert "ruleAid" not in dict(notes) and "runbook" in dict(notes)
+
+
+V7_TYPES = ("endpoint-network-server", "endpoint-http-server", "endpoint-path-trace",
+            "endpoint-browser-sessions-agent", "endpoint-browser-sessions-application", "api",
+            "web-transaction", "network-outage", "application-outage")
+
+
+@pytest.mark.parametrize("sent", [t.value for t in AlertType if t is not AlertType.UNKNOWN])
+def test_every_v7_alert_type_of_the_sdk_has_a_readable_label(sent):
+    label = alert_type_label(sent)
+    assert label.known, sent
+    assert label.label != sent
+
+
+@pytest.mark.parametrize("sent", V7_TYPES)
+def test_endpoint_api_and_outage_types_are_test_alerts_with_their_own_words(sent):
+    label = alert_type_label(sent)
+    assert label.label != sent and label.subject == "test"
