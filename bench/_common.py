@@ -103,6 +103,10 @@ def backends(choice: str) -> list[str]:
 # --- the service as users run it -------------------------------------------------------
 
 
+# What tests.support.processes.bot_env sets for the tests, beside the service's defaults.
+_TEST_ONLY_SETTINGS = {"STORM_ROLLUP", "FLAP_WINDOW"}
+
+
 class Serve:
     """``python -m bot serve --host 127.0.0.1 --port P`` with the given environment."""
 
@@ -111,15 +115,22 @@ class Serve:
     def accepted(self, status: int, data: bytes) -> bool:
         return status == 200 and b'"accepted"' in data
 
-    def __init__(self, workdir: Path, name: str, **env: str) -> None:
+    def __init__(self, workdir: Path, name: str, shipped: bool = False, **env: str) -> None:
+        """``shipped``: every setting not in ``env`` at its default, as the README starts
+        the service (the tests' environment otherwise turns storm roll-ups and flapping
+        off)."""
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.name = name
         workdir.mkdir(parents=True, exist_ok=True)
+        environment = bot_env(**env)
+        if shipped:
+            for setting in _TEST_ONLY_SETTINGS - env.keys():
+                environment.pop(setting, None)
         # cwd is a scratch directory so a developer's .env in the repo is not read.
         self.process = BotProcess(
             "serve", "--host", "127.0.0.1", "--port", str(self.port),
-            env=bot_env(**env), log_path=workdir / f"{name}.log", cwd=workdir,
+            env=environment, log_path=workdir / f"{name}.log", cwd=workdir,
         )
 
     def wait_healthy(self, timeout: float = 60) -> "Serve":

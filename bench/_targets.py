@@ -6,9 +6,10 @@
   Node + Express), which forwards each event to a Slack incoming webhook and answers
   with that webhook's status. It is not in this repository; ``--sample-server PATH``
   names a checkout with its ``node_modules`` installed. Its target URL is hard-coded, so
-  a copy of its script with the URL of :class:`FakeIncomingWebhook` runs from scratch.
-- :class:`FakeIncomingWebhook`: Slack's incoming webhook as documented (``200 ok``), a
-  threaded HTTP/1.1 server in its own process so it does not share the client's GIL.
+  a copy of its script with the incoming webhook of :class:`FakeSlackServer` runs from
+  scratch.
+- :class:`FakeSlackServer`: one fake Slack in its own process, for the service's Web API
+  calls and the sample server's incoming webhook alike (``bench/_fake_slack.py``).
 """
 
 from __future__ import annotations
@@ -86,32 +87,17 @@ class FloorServer(Spawned):
         ], env, work / "logs" / "floor.log", port, work)
 
 
-class FakeIncomingWebhook(Spawned):
-    _SCRIPT = r"""
-import sys
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+class FakeSlackServer(Spawned):
+    """``bench/_fake_slack.py``: the Web API for the service, incoming webhooks for the
+    sample server; one process, no limits."""
 
-class Hook(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    def do_POST(self):
-        self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        self.send_response(200)
-        self.send_header("Content-Type", "text/plain")
-        self.send_header("Content-Length", "2")
-        self.end_headers()
-        self.wfile.write(b"ok")
-    do_GET = do_POST
-    def log_message(self, *args):
-        pass
-
-ThreadingHTTPServer.daemon_threads = True
-ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Hook).serve_forever()
-"""
-
-    def __init__(self, work: Path) -> None:
+    def __init__(self, work: Path, channels: list[str]) -> None:
         port = free_port()
-        super().__init__("incoming-webhook", [sys.executable, "-c", self._SCRIPT, str(port)],
-                         dict(os.environ), work / "logs" / "incoming-webhook.log", port, work)
+        super().__init__("fake-slack", [sys.executable, str(BENCH / "_fake_slack.py"), str(port),
+                                        *channels],
+                         dict(os.environ), work / "logs" / "fake-slack.log", port, work)
+        self.api_url = f"{self.url}/api/"
+        self.hook_url = f"{self.url}/services/T0/B0/bench"
 
     def health_path(self) -> str:
         return "/"
@@ -150,5 +136,5 @@ def sample_server_available(path: str | None) -> Path | None:
     return None
 
 
-__all__ = ["FloorServer", "FakeIncomingWebhook", "SampleServer", "sample_server_available",
+__all__ = ["FloorServer", "FakeSlackServer", "SampleServer", "sample_server_available",
            "REPO"]

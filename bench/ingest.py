@@ -1,30 +1,41 @@
-"""Webhook ingest: accepted events/s and latency of ``python -m bot serve``.
+"""Webhook ingest: accepted events/s and latency of ``python -m bot serve`` as shipped.
 
-    python bench/ingest.py [--db sqlite|postgres|both] [--levels 1,4,16,64]
-                           [--duration 3] [--rounds 3] [--rate 100] [--rate-seconds 10]
+    python bench/ingest.py [--db sqlite|postgres|both] [--levels 16,64] [--duration 8]
+                           [--rounds 3] [--rate 100] [--rate-seconds 10] [--channels 1]
                            [--variants base|standard|all] [--no-floor]
-                           [--sample-server PATH]
+                           [--sample-server PATH] [--baseline REV]
 
-The service runs exactly as users start it (``python -m bot serve --host 127.0.0.1
---port P`` with DATABASE_URL and WEBHOOK_TOKEN, no Slack token, DELIVERY_THREADS=0 so
-delivery does not compete) in a subprocess; this process is the client: Python threads,
-one keep-alive ``http.client`` connection each, posting sample triggers that are each a
-new alert (unique eventId and alertId).
+The headline row, ``shipped``, is the service exactly as the README starts it: ``python -m
+bot serve --host 127.0.0.1 --port P`` with DATABASE_URL, WEBHOOK_TOKEN, SLACK_BOT_TOKEN,
+SLACK_CHANNEL and SLACK_API_URL set and every other setting at its default, so delivery
+runs (4 threads, one post per second per channel, storm roll-ups) and posts to a fake
+Slack without limits (``bench/_fake_slack.py``, in its own process). With ``--channels N``
+the webhooks name N channels in turn (``?channel=``), else they all go to SLACK_CHANNEL.
+Rows with other settings are labelled with them: ``delivery-off`` (DELIVERY_THREADS=0,
+accept only), ``no-group-commit``, ``sync=NORMAL``, ``log-only,unpaced`` (delivery with no
+Slack token and no pacing: every event rendered and logged at once; the bench waits for
+its outbox to drain after each of its samples) and the thread and process counts.
 
-Beside the project, in the same rounds: the floor (``bench/floor_app.py``: bare Flask under
-gunicorn gthread, one SQLite INSERT per request; with any SQLite configuration, unless
-``--no-floor``) and, with ``--sample-server PATH``, ThousandEyes' sample server (Node +
-Express, forwarding each event to a fake Slack incoming webhook; skipped when PATH has no
+Beside the service, in the same rounds: the floor (``bench/floor_app.py``: bare Flask under
+gunicorn gthread, one SQLite INSERT per request; unless ``--no-floor``) and, with
+``--sample-server PATH``, ThousandEyes' sample server (Node + Express, forwarding each
+event to an incoming webhook of the same fake Slack; skipped when PATH has no
 ``node_modules``). Ratios to both are printed per level.
 
-Every configuration is started at once and the measurements are interleaved round by
-round (level by level, configuration by configuration), so the ratios compare
-configurations under the same background noise. Figures per configuration and level:
-median over rounds of accepted events/s, and p50/p99 of all latencies of all rounds.
+The load is ``wrk`` on loopback (``bench/_wrk.py``): ``c`` keep-alive connections, every
+request the sample trigger as a new alert (unique eventId and alertId). Every target is
+started at once and measured in turn, round by round (level by level, target by target),
+so the ratios compare targets under the same background noise. Figures per target and
+level: median over rounds of accepted events/s and of wrk's p50/p99, the server's CPU per
+accepted event (from /proc: the serve process tree, or node), and the CPU the fake Slack
+and the other services used meanwhile. A service keeps delivering after its sample: the
+bench waits until it goes quiet (``--settle``, at most 60 s) before the next target, and
+counts the CPU it used meanwhile in its CPU per event, so one target's catching up is not
+measured as another's noise.
 
-Then an open-loop run at ``--rate`` requests/s for ``--rate-seconds``: sends are
-scheduled at fixed times and latency is measured from the scheduled time (so a stalled
-server cannot hide its queue by slowing the client down).
+Then an open-loop run at ``--rate`` requests/s for ``--rate-seconds`` (a Python client):
+sends are scheduled at fixed times and latency is measured from the scheduled time (so a
+stalled server cannot hide its queue by slowing the client down).
 """
 
 from __future__ import annotations
@@ -42,7 +53,7 @@ from typing import Iterator
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _targets import (  # noqa: E402
-    FakeIncomingWebhook, FloorServer, SampleServer, Spawned, sample_server_available,
+    FakeSlackServer, FloorServer, SampleServer, Spawned, sample_server_available,
 )
 from _common import (  # noqa: E402
     DEFAULT_PG_URL,
@@ -55,12 +66,14 @@ from _common import (  # noqa: E402
     fresh_database,
     header,
     median,
+    open_jobs,
     percentile,
     scratch,
     unique_trigger,
     wait_drained,
     webhook_headers,
 )
+from _wrk import WrkResult, require_wrk, run_wrk, trigger_template  # noqa: E402
 
 TARGET_RATE = 500.0  # accepted events/s
 TARGET_P99_MS = 25.0  # at 100 requests/s
@@ -71,37 +84,49 @@ class Variant:
     name: str
     env: dict[str, str]
     backends: tuple[str, ...] = ("sqlite", "postgres")
+    # Slack settings (token, channel, the fake's URL) and every other setting at its default.
+    shipped: bool = False
+    slack: bool = True  # False: no Slack token, messages are only logged
+
+    @property
+    def waits_for_drain(self) -> bool:
+        """Unpaced delivery: its backlog would run on while the others are measured."""
+        return self.env.get("SLACK_POST_INTERVAL") == "0"
+
+
+SHIPPED = "shipped"
+_OFF = {"DELIVERY_THREADS": "0"}
 
 
 def variants(which: str, baseline: Path | None = None, revision: str = "") -> list[Variant]:
     # Each webhook in its own transaction, as before group commit (bot.store.group_commit).
-    one_by_one = Variant("no-group-commit", {"WEBHOOK_GROUP_COMMIT": "off"})
-    if which == "base":  # the project as shipped, beside the floor and the sample server
-        chosen = [Variant("base", {}), one_by_one]
-        if baseline is not None:
-            chosen.append(Variant(f"base@{revision}", {"PYTHONPATH": str(baseline)}))
-        return chosen
-    chosen = [
-        Variant("base", {}),
-        Variant("sync=NORMAL", {"SQLITE_SYNCHRONOUS": "NORMAL"}, ("sqlite",)),
+    one_by_one = Variant("delivery-off,no-group-commit", {**_OFF, "WEBHOOK_GROUP_COMMIT": "off"})
+    chosen = [Variant(SHIPPED, {}, shipped=True), Variant("delivery-off", dict(_OFF))]
+    if baseline is not None:
+        # The same service from an earlier revision, measured in the same rounds.
+        earlier = {"PYTHONPATH": str(baseline)}
+        chosen += [Variant(f"{SHIPPED}@{revision}", earlier, shipped=True),
+                   Variant(f"delivery-off@{revision}", {**_OFF, **earlier})]
+    if which == "base":  # the headline: as shipped, and accepting only
+        return chosen + [one_by_one]
+    chosen += [
+        Variant("delivery-off,sync=NORMAL", {**_OFF, "SQLITE_SYNCHRONOUS": "NORMAL"},
+                ("sqlite",)),
         one_by_one,
         # Delivery competes as hard as it can: log-only (no Slack token) and no pacing,
         # so every accepted event is rendered and written to the log at once. After each
         # of its samples the bench waits for its outbox to drain, so its backlog does not
         # run on while the other configurations are measured.
-        Variant("delivery-on", {"DELIVERY_THREADS": "4", "SLACK_POST_INTERVAL": "0"}),
+        Variant("log-only,unpaced", {"DELIVERY_THREADS": "4", "SLACK_POST_INTERVAL": "0"},
+                slack=False),
     ]
-    if baseline is not None:
-        # The same service from an earlier revision, measured in the same rounds.
-        earlier = {"PYTHONPATH": str(baseline)}
-        chosen.insert(1, Variant(f"base@{revision}", earlier))
-        chosen.append(Variant(f"delivery-on@{revision}", {**chosen[-1].env, **earlier}))
     if which == "all":
         chosen += [
-            Variant("threads=2", {"WEB_THREADS": "2"}),
-            Variant("threads=32", {"WEB_THREADS": "32"}),
-            Variant("processes=2", {"WEB_CONCURRENCY": "2"}),
-            Variant("processes=2,NORMAL", {"WEB_CONCURRENCY": "2", "SQLITE_SYNCHRONOUS": "NORMAL"},
+            Variant("delivery-off,threads=2", {**_OFF, "WEB_THREADS": "2"}),
+            Variant("delivery-off,threads=32", {**_OFF, "WEB_THREADS": "32"}),
+            Variant("delivery-off,processes=2", {**_OFF, "WEB_CONCURRENCY": "2"}),
+            Variant("delivery-off,processes=2,NORMAL",
+                    {**_OFF, "WEB_CONCURRENCY": "2", "SQLITE_SYNCHRONOUS": "NORMAL"},
                     ("sqlite",)),
         ]
     return chosen
@@ -114,11 +139,6 @@ class Sample:
     errors: int = 0
     latencies_ms: list[float] = field(default_factory=list)
     seconds: float = 0.0
-    server_cpu: float = 0.0  # CPU seconds of the serve processes during the sample
-
-    @property
-    def cpu_ms_per_event(self) -> float:
-        return self.server_cpu * 1000 / self.accepted if self.accepted else float("nan")
 
     @property
     def rate(self) -> float:
@@ -142,51 +162,47 @@ class Bodies:
             b"%(alert)s", alert)
 
 
-def closed_loop(server: Serve | Spawned, concurrency: int, seconds: float,
-                bodies: Bodies) -> Sample:
-    sample = Sample()
-    lock = threading.Lock()
-    start_barrier = threading.Barrier(concurrency + 1)
-    deadline = [0.0]
-    headers = webhook_headers()
+@dataclass
+class Round:
+    """One closed-loop measurement of one target at one level."""
 
-    def run() -> None:
-        client = KeepAliveClient(server.url)
-        local_latencies: list[float] = []
-        accepted = errors = 0
-        other: dict[int, int] = {}
-        start_barrier.wait()
-        while time.perf_counter() < deadline[0]:
-            body = bodies.next()
-            began = time.perf_counter()
-            try:
-                status, data = client.post(server.path, body, headers)
-            except OSError:
-                errors += 1
-                continue
-            local_latencies.append((time.perf_counter() - began) * 1000.0)
-            if server.accepted(status, data):
-                accepted += 1
-            else:
-                other[status] = other.get(status, 0) + 1
-        client.close()
-        with lock:
-            sample.accepted += accepted
-            sample.errors += errors
-            sample.latencies_ms += local_latencies
-            for status, count in other.items():
-                sample.other[status] = sample.other.get(status, 0) + count
+    load: WrkResult
+    server_cpu: float  # CPU seconds of the target during the measurement
+    others_cpu: float  # CPU seconds the other services used meanwhile
+    slack_cpu: float  # CPU seconds of the fake Slack meanwhile
+    backlog: int | None = None  # the target's open outbox jobs right after
+    # A service with delivery on keeps working after the load stops: the CPU it used
+    # until it went quiet (or --settle seconds passed), and how long that took.
+    catch_up_cpu: float = 0.0
+    catch_up_seconds: float = 0.0
 
-    threads = [threading.Thread(target=run, daemon=True) for _ in range(concurrency)]
-    for thread in threads:
-        thread.start()
-    began = time.perf_counter()
-    deadline[0] = began + seconds
-    start_barrier.wait()
-    for thread in threads:
-        thread.join(seconds + 60)
-    sample.seconds = time.perf_counter() - began
-    return sample
+    @property
+    def cpu_ms_per_event(self) -> float:
+        """During the load, and after it until the service went quiet."""
+        accepted = self.load.accepted
+        cpu = self.server_cpu + self.catch_up_cpu
+        return cpu * 1000 / accepted if accepted else float("nan")
+
+
+def settle(server: Serve, limit: float, quiet: float = 0.05) -> tuple[float, float]:
+    """Wait until ``server`` uses less than ``quiet`` of a core over a second (its delivery
+    has caught up, or waits for Slack's pacing), at most ``limit`` seconds, so that its
+    work does not land in the next target's measurement. Returns (CPU seconds, seconds)."""
+    began, first = time.monotonic(), server.cpu_seconds()
+    last = first
+    while time.monotonic() - began < limit:
+        time.sleep(1.0)
+        now = server.cpu_seconds()
+        if now - last < quiet:
+            break
+        last = now
+    return server.cpu_seconds() - first, time.monotonic() - began
+
+
+def closed_loop(server: Serve | Spawned, concurrency: int, seconds: float, body_file: Path,
+                tag: str, paths: list[str]) -> WrkResult:
+    """``concurrency`` wrk connections posting new alerts for ``seconds``."""
+    return run_wrk(server.url, paths, body_file, tag, concurrency, seconds, webhook_headers())
 
 
 def open_loop(server: Serve | Spawned, rate: float, seconds: float, bodies: Bodies,
@@ -261,78 +277,128 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--db", choices=["sqlite", "postgres", "both"], default="both")
     parser.add_argument("--pg-url", default=DEFAULT_PG_URL)
-    parser.add_argument("--levels", default="1,4,16,64", help="client concurrency levels")
-    parser.add_argument("--duration", type=float, default=3.0, help="seconds per measurement")
+    parser.add_argument("--levels", default="16,64", help="wrk connections (closed loop)")
+    parser.add_argument("--duration", type=float, default=8.0, help="seconds per measurement")
     parser.add_argument("--rounds", type=int, default=3, help="interleaved repetitions")
     parser.add_argument("--rate", type=float, default=100.0, help="open-loop requests/s")
     parser.add_argument("--rate-seconds", type=float, default=10.0)
-    parser.add_argument("--variants", choices=["base", "standard", "all"], default="standard")
+    parser.add_argument("--channels", type=int, default=1,
+                        help="channels the webhooks name in turn (1: SLACK_CHANNEL alone)")
+    parser.add_argument("--variants", choices=["base", "standard", "all"], default="base",
+                        help="base: shipped and delivery-off (the headline); standard adds"
+                             " sync=NORMAL, no group commit and unpaced log-only delivery;"
+                             " all adds thread and process counts")
     parser.add_argument("--no-floor", action="store_true",
-                        help="do not run bench/floor_app.py beside the SQLite configurations")
+                        help="do not run bench/floor_app.py beside the service")
     parser.add_argument("--sample-server", metavar="PATH",
                         help="a checkout of thousandeyes/simple-webhook-server with"
                              " node_modules installed, run in the same rounds")
     parser.add_argument("--no-rate", action="store_true", help="skip the open-loop run")
+    parser.add_argument("--settle", type=float, default=60.0,
+                        help="after a service's sample, wait up to this long for it to go"
+                             " quiet (its delivery catching up); its CPU meanwhile counts")
     parser.add_argument("--baseline", metavar="REV",
-                        help="also run 'base' from this git revision, side by side")
+                        help="also run the shipped and delivery-off services of this git"
+                             " revision, side by side")
     args = parser.parse_args()
     levels = [int(x) for x in args.levels.split(",") if x]
+    require_wrk()
+    channels = [f"C0BENCH{index:03d}" for index in range(max(1, args.channels))]
 
     header("bench/ingest.py: webhook ingest throughput and latency")
     print(f"# levels={levels} duration={args.duration}s rounds={args.rounds} "
-          f"rate={args.rate}/s for {args.rate_seconds}s; client: this process, "
-          f"threads + keep-alive http.client; server: python -m bot serve (gunicorn asyncio worker, app threads)")
+          f"rate={args.rate}/s for {args.rate_seconds}s channels={len(channels)}; client: wrk "
+          f"(closed loop), Python threads (open loop); server: python -m bot serve")
 
     with scratch("bench-ingest-") as work, _baseline(args, work) as baseline, \
             _databases(args, work, baseline) as configs:
+        slack = FakeSlackServer(work, channels)
         servers: dict[tuple[str, str], Serve | Spawned] = {}
-        helpers: list[Spawned] = []  # the fake incoming webhook: not measured
-        bodies: dict[tuple[str, str], Bodies] = {}
-        drains: dict[tuple[str, str], str] = {}  # key -> database URL, for delivery variants
+        drains: dict[tuple[str, str], str] = {}  # key -> database URL, for unpaced delivery
+        urls: dict[tuple[str, str], str] = {}  # key -> database URL, services that deliver
+        body_file = work / "trigger.json"
+        body_file.write_bytes(trigger_template())
         try:
+            slack.wait_healthy()
             for backend, variant, url in configs:
                 key = (backend, variant.name)
-                if variant.env.get("DELIVERY_THREADS", "0") != "0":
+                if variant.env.get("DELIVERY_THREADS") != "0":
+                    urls[key] = url
+                if variant.waits_for_drain:
                     drains[key] = url
-                env = {"DATABASE_URL": url, "WEBHOOK_TOKEN": WEBHOOK_TOKEN,
-                       "DELIVERY_THREADS": "0", "LOG_LEVEL": "INFO", **variant.env}
-                servers[key] = Serve(work / "logs", f"{backend}-{variant.name}", **env)
-            _add_comparisons(args, work, servers, helpers)
-            for helper in helpers:
-                helper.wait_healthy()
+                env = {"DATABASE_URL": url, "WEBHOOK_TOKEN": WEBHOOK_TOKEN, **variant.env}
+                if variant.slack:
+                    env.update(SLACK_BOT_TOKEN="xoxb-bench", SLACK_API_URL=slack.api_url,
+                               SLACK_CHANNEL=channels[0])
+                servers[key] = Serve(work / "logs", f"{backend}-{variant.name}",
+                                     shipped=variant.shipped, **env)
+            _add_comparisons(args, work, servers, slack)
+            bodies: dict[tuple[str, str], Bodies] = {}
             for key, server in servers.items():
                 server.wait_healthy()
                 bodies[key] = Bodies(f"{key[0]}-{key[1]}-{time.time_ns()}")
                 warm_up(server, bodies[key])
             print(f"# started {len(servers)} servers: "
-                  + ", ".join(f"{b}/{v}" for b, v in servers))
+                  + ", ".join(f"{b}/{v}" for b, v in servers), flush=True)
+            paths = {key: _paths(server, channels) for key, server in servers.items()}
 
-            results: dict[tuple[str, str, int], list[Sample]] = {}
+            results: dict[tuple[str, str, int], list[Round]] = {}
+            services = [key for key, server in servers.items() if isinstance(server, Serve)]
             for round_number in range(args.rounds):
                 for level in levels:
                     for key, server in servers.items():
+                        others = [servers[k] for k in services if k != key]
                         cpu_before = server.cpu_seconds()
-                        sample = closed_loop(server, level, args.duration, bodies[key])
-                        sample.server_cpu = server.cpu_seconds() - cpu_before
+                        others_before = sum(o.cpu_seconds() for o in others)
+                        slack_before = slack.cpu_seconds()
+                        tag = f"{key[0]}-{key[1]}-{round_number}-{level}-{time.time_ns()}"
+                        load = closed_loop(server, level, args.duration, body_file, tag,
+                                           paths[key])
+                        sample = Round(load, server.cpu_seconds() - cpu_before,
+                                       sum(o.cpu_seconds() for o in others) - others_before,
+                                       slack.cpu_seconds() - slack_before)
+                        if isinstance(server, Serve):
+                            sample.catch_up_cpu, sample.catch_up_seconds = settle(
+                                server, args.settle)
+                        if key in urls:
+                            sample.backlog = open_jobs(urls[key])
                         results.setdefault((*key, level), []).append(sample)
+                        _print_round(round_number, key, level, sample)
                         if key in drains:
                             waited = wait_drained(drains[key])
-                            print(f"  {'':8} {'':8} {key[1]:20} outbox drained in "
+                            print(f"  {'':8} {'':8} {key[1]:28} outbox drained in "
                                   f"{waited:.1f} s", flush=True)
-                        print(f"  round {round_number + 1} {key[0]:8} {key[1]:20} c={level:<3}"
-                              f" {sample.rate:7.1f} accepted/s  p50 "
-                              f"{percentile(sample.latencies_ms, 50):6.1f} ms  p99 "
-                              f"{percentile(sample.latencies_ms, 99):7.1f} ms  server CPU "
-                              f"{sample.cpu_ms_per_event:4.1f} ms/event{describe(sample)}",
-                              flush=True)
             _report_closed(results, servers, levels)
 
             if not args.no_rate:
-                _report_open(args, servers, bodies, drains)
+                _report_open(args, servers, bodies, drains, paths)
         finally:
-            for server in [*servers.values(), *helpers]:
+            for server in [*servers.values(), slack]:
                 server.stop()
     return 0
+
+
+def _paths(server: Serve | Spawned, channels: list[str]) -> list[str]:
+    """The webhook paths wrk takes in turn: one per channel for the service."""
+    if isinstance(server, Serve) and len(channels) > 1:
+        return [f"{server.path}?channel={channel}" for channel in channels]
+    return [server.path]
+
+
+def _print_round(round_number: int, key: tuple[str, str], level: int, sample: Round) -> None:
+    load = sample.load
+    extra = f"  backlog {sample.backlog}" if sample.backlog is not None else ""
+    if sample.catch_up_seconds > 1.5:
+        extra += (f"  caught up for {sample.catch_up_seconds:.0f} s, "
+                  f"{sample.catch_up_cpu:.1f} CPU s")
+    if load.refused or load.errors:
+        extra += f"  refused {load.refused} errors {load.errors}"
+    print(f"  round {round_number + 1} {key[0]:8} {key[1]:28} c={level:<3} {load.rate:7.1f}"
+          f" accepted/s  p50 {load.p50_ms:6.1f} ms  p99 {load.p99_ms:7.1f} ms  server CPU"
+          f" (with catching up)"
+          f" {sample.cpu_ms_per_event:4.2f} ms/event  fake Slack "
+          f"{sample.slack_cpu / load.seconds * 1000:4.0f} ms/s  other services "
+          f"{sample.others_cpu / load.seconds * 1000:4.0f} ms/s{extra}", flush=True)
 
 
 FLOOR = ("sqlite", "floor")
@@ -340,15 +406,14 @@ SAMPLE = ("node", "sample-server")
 
 
 def _add_comparisons(args: argparse.Namespace, work: Path,
-                     servers: dict[tuple[str, str], Serve | Spawned], helpers: list[Spawned]) -> None:
-    """The floor (beside SQLite configurations) and the sample server, when asked for."""
-    if not args.no_floor and any(backend == "sqlite" for backend, _ in servers):
+                     servers: dict[tuple[str, str], Serve | Spawned],
+                     slack: FakeSlackServer) -> None:
+    """The floor and the sample server (forwarding to ``slack``), when asked for."""
+    if not args.no_floor:
         servers[FLOOR] = FloorServer(work)
     checkout = sample_server_available(args.sample_server)
     if checkout is not None:
-        hook = FakeIncomingWebhook(work)
-        helpers.append(hook)
-        servers[SAMPLE] = SampleServer(checkout, work, f"{hook.url}/services/T0/B0/bench")
+        servers[SAMPLE] = SampleServer(checkout, work, slack.hook_url)
 
 
 @contextlib.contextmanager
@@ -387,33 +452,37 @@ class _databases:
             self._stack.pop().__exit__(None, None, None)
 
 
-def _report_closed(results: dict, servers: dict, levels: list[int]) -> None:
-    print("\n## closed loop: median accepted events/s over rounds; p50/p99 over all requests")
-    print(f"{'backend':8} {'variant':20} " + " ".join(
+def _report_closed(results: dict[tuple[str, str, int], list[Round]], servers: dict,
+                   levels: list[int]) -> None:
+    print("\n## closed loop (wrk): median over rounds of accepted events/s and of p50/p99")
+    print(f"{'backend':8} {'variant':28} " + " ".join(
         f"{'c=' + str(level):>26}" for level in levels))
     best: dict[tuple[str, str], float] = {}
     for key in servers:
         cells = []
         for level in levels:
-            samples = results[(*key, level)]
-            rate = median([s.rate for s in samples])
-            latencies = [x for s in samples for x in s.latencies_ms]
+            rounds = results[(*key, level)]
+            rate = median([r.load.rate for r in rounds])
             best[key] = max(best.get(key, 0.0), rate)
-            cells.append(f"{rate:6.0f}/s {percentile(latencies, 50):5.1f}/"
-                         f"{percentile(latencies, 99):6.1f}ms")
-        print(f"{key[0]:8} {key[1]:20} " + " ".join(f"{c:>26}" for c in cells))
-    print("\n## server CPU per accepted event (median over rounds and levels; gunicorn master"
-          " + worker, not PostgreSQL's own processes)")
+            cells.append(f"{rate:6.0f}/s {median([r.load.p50_ms for r in rounds]):5.1f}/"
+                         f"{median([r.load.p99_ms for r in rounds]):6.1f}ms")
+        print(f"{key[0]:8} {key[1]:28} " + " ".join(f"{c:>26}" for c in cells))
+    print("\n## server CPU per accepted event (median over rounds and levels; serve's process"
+          " tree, not PostgreSQL's; node alone for the sample server); the fake Slack's and"
+          " the other services' CPU meanwhile (medians, ms per second)")
     for key in servers:
-        values = [s.cpu_ms_per_event for level in levels for s in results[(*key, level)]]
-        cpu = median(values)
-        print(f"{key[0]:8} {key[1]:20} {cpu:5.2f} ms/event -> one process saturates one core at"
-              f" about {1000 / cpu:4.0f} events/s")
-    print("\n## ratios to 'base' of the same backend (median accepted/s, same rounds)")
+        rounds = [r for level in levels for r in results[(*key, level)]]
+        cpu = median([r.cpu_ms_per_event for r in rounds])
+        others = median([r.others_cpu / r.load.seconds * 1000 for r in rounds])
+        fake = median([r.slack_cpu / r.load.seconds * 1000 for r in rounds])
+        print(f"{key[0]:8} {key[1]:28} {cpu:5.2f} ms/event -> one core at about"
+              f" {1000 / cpu:4.0f} events/s; fake Slack {fake:4.0f} ms/s; other services"
+              f" {others:4.0f} ms/s")
+    print("\n## ratios to 'delivery-off' of the same backend (median accepted/s, same rounds)")
     for key in servers:
-        base = (key[0], "base")
-        if key[1] != "base" and key not in (FLOOR, SAMPLE) and base in servers:
-            _print_ratios(results, key, base, levels)
+        reference = (key[0], "delivery-off")
+        if key != reference and key not in (FLOOR, SAMPLE) and reference in servers:
+            _print_ratios(results, key, reference, levels)
     for reference, label in ((FLOOR, "floor"), (SAMPLE, "sample server")):
         if reference not in servers:
             continue
@@ -424,31 +493,33 @@ def _report_closed(results: dict, servers: dict, levels: list[int]) -> None:
     print("\n## target >= 500 accepted events/s (best level)")
     for key, rate in best.items():
         verdict = "MET" if rate >= TARGET_RATE else "NOT MET"
-        print(f"{key[0]:8} {key[1]:20} best {rate:6.0f}/s  {verdict}")
+        print(f"{key[0]:8} {key[1]:28} best {rate:6.0f}/s  {verdict}")
 
 
-def _print_ratios(results: dict, key: tuple[str, str], reference: tuple[str, str],
-                  levels: list[int]) -> None:
+def _print_ratios(results: dict[tuple[str, str, int], list[Round]], key: tuple[str, str],
+                  reference: tuple[str, str], levels: list[int]) -> None:
     ratios = []
     for level in levels:
-        mine = median([s.rate for s in results[(*key, level)]])
-        theirs = median([s.rate for s in results[(*reference, level)]])
+        mine = median([r.load.rate for r in results[(*key, level)]])
+        theirs = median([r.load.rate for r in results[(*reference, level)]])
         ratios.append(f"c={level}: {mine / theirs:4.2f}x" if theirs else f"c={level}: -")
-    print(f"{key[0]:8} {key[1]:20} " + "  ".join(ratios))
+    print(f"{key[0]:8} {key[1]:28} " + "  ".join(ratios))
 
 
-def _report_open(args: argparse.Namespace, servers: dict, bodies: dict, drains: dict) -> None:
+def _report_open(args: argparse.Namespace, servers: dict, bodies: dict, drains: dict,
+                 paths: dict) -> None:
     print(f"\n## open loop at {args.rate:g} requests/s for {args.rate_seconds:g}s "
           "(latency from the scheduled send time)")
-    # Configurations without delivery first: a delivery run leaves work behind.
+    # Configurations without unpaced delivery first: such a run leaves work behind.
     for key, server in sorted(servers.items(), key=lambda item: item[0] in drains):
-        sample, lateness = open_loop(server, args.rate, args.rate_seconds, bodies[key])
+        sample, lateness = open_loop(server, args.rate, args.rate_seconds, bodies[key],
+                                     paths=tuple(paths[key]))
         if key in drains:
             wait_drained(drains[key])
         p50 = percentile(sample.latencies_ms, 50)
         p99 = percentile(sample.latencies_ms, 99)
         verdict = "MET" if p99 < TARGET_P99_MS else "NOT MET"
-        print(f"{key[0]:8} {key[1]:20} sent {len(sample.latencies_ms)} accepted "
+        print(f"{key[0]:8} {key[1]:28} sent {len(sample.latencies_ms)} accepted "
               f"{sample.accepted}  p50 {p50:5.1f} ms  p99 {p99:6.1f} ms  max "
               f"{max(sample.latencies_ms, default=float('nan')):6.1f} ms  "
               f"(client send lateness p99 {percentile(lateness, 99):4.1f} ms)  "

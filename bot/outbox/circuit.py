@@ -7,15 +7,21 @@ workspace closes the circuit and makes every job of it waiting in backoff due no
 an outage the alerts go out within a probe interval of Slack's recovery, not after their
 backoff (up to a minute) has run out.
 
-The state is in the database, so every process sees it and a restart keeps it.
+The state is in the database, so every process sees it and a restart keeps it. A success
+writes to it only when this process has seen the circuit open (it opened it, or its probe
+loop, every second, read it open): closing on every job cost a statement per job for a
+state that is nearly always closed. A circuit another process opened is closed by the
+first success after this process's next probe read.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
+import weakref
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session
 
 from bot.db.database import Database
@@ -24,6 +30,17 @@ from bot.db.models import DeliveryLaneRow, DeliveryWorkspaceRow, JobRow, JobStat
 log = logging.getLogger(__name__)
 
 PROBE_SECONDS = 5.0
+
+# Per database (its engine): the workspaces whose circuit this process saw open.
+_seen_open: weakref.WeakKeyDictionary[Engine, set[str]] = weakref.WeakKeyDictionary()
+_seen_lock = threading.Lock()
+
+
+def _seen(session_or_db: Session | Database) -> set[str]:
+    engine = (session_or_db.engine if isinstance(session_or_db, Database)
+              else session_or_db.get_bind().engine)
+    with _seen_lock:
+        return _seen_open.setdefault(engine, set())
 
 
 def team_key(team_id: str | None) -> str:
@@ -43,6 +60,7 @@ def _ensure(session: Session, team_id: str | None) -> None:
 def note_failure(session: Session, team_id: str | None, now: datetime) -> None:
     """Slack did not answer this workspace's call: open the circuit (if not yet open)."""
     _ensure(session, team_id)
+    _seen(session).add(team_key(team_id))
     opened = session.execute(
         update(DeliveryWorkspaceRow)
         .where(DeliveryWorkspaceRow.team_key == team_key(team_id),
@@ -65,8 +83,15 @@ def note_slack_answer(session: Session, team_id: str | None, slack_ok: bool | No
 
 
 def close(session: Session, team_id: str | None) -> bool:
-    """A call of this workspace succeeded: close its circuit; True if it was open."""
-    workspaces = DeliveryWorkspaceRow.__table__  # Core: this runs after every job
+    """A call of this workspace succeeded: close its circuit; True if it was open.
+
+    Nothing is written unless this process saw the circuit open (see the module's doc).
+    """
+    seen = _seen(session)
+    if team_key(team_id) not in seen:
+        return False
+    seen.discard(team_key(team_id))
+    workspaces = DeliveryWorkspaceRow.__table__
     return bool(session.execute(
         update(workspaces)
         .where(workspaces.c.team_key == team_key(team_id), workspaces.c.failing_since.is_not(None))
@@ -103,6 +128,8 @@ def probe_failing_workspaces(db: Database, now: datetime) -> int:
     with db.session() as session:
         due = list(session.scalars(select(DeliveryWorkspaceRow.team_key).where(
             DeliveryWorkspaceRow.probe_at <= now)))
+    # Open circuits, whichever process opened them: a success here may now close them.
+    _seen(db).update(due)
     probed = 0
     for key in due:
         team_id = key or None

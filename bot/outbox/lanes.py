@@ -9,11 +9,12 @@ locked at once, in one order, so two finishing jobs never wait for each other's 
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Collection
 
-from sqlalchemy import exists, or_, select, update
+from sqlalchemy import CompoundSelect, bindparam, exists, or_, select, union, update
 from sqlalchemy.orm import Session
 
 from bot.db.database import Database
@@ -41,10 +42,7 @@ def after_run(session: Session, job: ClaimedJob, after: LaneAfter, outcome: Outc
     for it (its alert's, and those of the alerts threading under it) unless it is retried."""
     waiting: set[str] = set()
     if not isinstance(outcome, Retry) and job.alert_id is not None:
-        threading = select(_ALERTS.c.id).where(_ALERTS.c.thread_alert_id == job.alert_id)
-        waiting = set(session.scalars(select(_JOBS.c.lane).where(
-            or_(_JOBS.c.alert_id == job.alert_id, _JOBS.c.alert_id.in_(threading)),
-            _JOBS.c.status == JobStatus.PENDING)))
+        waiting = set(session.scalars(waiting_lanes_statement(), {"alert_id": job.alert_id}))
     rows = {row.lane: row for row in session.execute(
         select(_LANES).where(_LANES.c.lane.in_(sorted(waiting | {job.lane})))
         .order_by(_LANES.c.lane).with_for_update())}
@@ -59,6 +57,24 @@ def after_run(session: Session, job: ClaimedJob, after: LaneAfter, outcome: Outc
                     if name in rows and (rows[name].ready_at is None or rows[name].ready_at > now))
     if others:
         session.execute(update(_LANES).where(_LANES.c.lane.in_(others)).values(ready_at=now))
+
+
+@functools.lru_cache(maxsize=1)
+def waiting_lanes_statement() -> CompoundSelect:
+    """The lanes of the pending jobs of an alert and of the alerts threading under it.
+
+    Two searches of ix_outbox_jobs_alert, one for each alert found in ix_alerts_thread
+    (an IN, not a join: without statistics SQLite would start a join from the pending
+    jobs). Written as one ``alert_id = ? OR alert_id IN (...)``, SQLite read every
+    pending job instead, so each finish cost as much as the backlog was long.
+    """
+    alert_id = bindparam("alert_id")
+    own = select(_JOBS.c.lane).where(_JOBS.c.alert_id == alert_id,
+                                     _JOBS.c.status == JobStatus.PENDING)
+    threading = select(_JOBS.c.lane).where(
+        _JOBS.c.alert_id.in_(select(_ALERTS.c.id).where(_ALERTS.c.thread_alert_id == alert_id)),
+        _JOBS.c.status == JobStatus.PENDING)
+    return union(own, threading)
 
 
 def _lane_values(lane: Any, job: ClaimedJob, after: LaneAfter, outcome: Outcome,
