@@ -26,15 +26,15 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 # The column types and the values columns take live in bot.db.types; they are imported
 # from here too, so one import names a table and the values of its columns.
-from bot.db.types import (  # noqa: F401
-    OPEN_ALERT_CONDITION,
-    AlertState,
-    Base,
-    Id,
-    JobKind,
-    JobStatus,
-    UtcDateTime,
-    WaitingFor,
+from bot.db.types import (
+    OPEN_ALERT_CONDITION as OPEN_ALERT_CONDITION,
+    AlertState as AlertState,
+    Base as Base,
+    Id as Id,
+    JobKind as JobKind,
+    JobStatus as JobStatus,
+    UtcDateTime as UtcDateTime,
+    WaitingFor as WaitingFor,
 )
 
 

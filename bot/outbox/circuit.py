@@ -19,6 +19,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from bot.db.database import Database
+from bot.db.results import affected_rows
 from bot.db.models import DeliveryLaneRow, DeliveryWorkspaceRow, JobRow, JobStatus, WaitingFor
 
 log = logging.getLogger(__name__)
@@ -43,12 +44,12 @@ def _ensure(session: Session, team_id: str | None) -> None:
 def note_failure(session: Session, team_id: str | None, now: datetime) -> None:
     """Slack did not answer this workspace's call: open the circuit (if not yet open)."""
     _ensure(session, team_id)
-    opened = session.execute(
+    opened = affected_rows(session.execute(
         update(DeliveryWorkspaceRow)
         .where(DeliveryWorkspaceRow.team_key == team_key(team_id),
                DeliveryWorkspaceRow.failing_since.is_(None))
         .values(failing_since=now, probe_at=now + timedelta(seconds=PROBE_SECONDS))
-    ).rowcount
+    ))
     if opened:
         log.warning("Slack is failing for workspace %s; probing every %gs",
                     team_key(team_id) or "(single token)", PROBE_SECONDS)
@@ -67,22 +68,22 @@ def note_slack_answer(session: Session, team_id: str | None, slack_ok: bool | No
 def close(session: Session, team_id: str | None) -> bool:
     """A call of this workspace succeeded: close its circuit; True if it was open."""
     workspaces = DeliveryWorkspaceRow.__table__  # Core: this runs after every job
-    return bool(session.execute(
+    return bool(affected_rows(session.execute(
         update(workspaces)
         .where(workspaces.c.team_key == team_key(team_id), workspaces.c.failing_since.is_not(None))
         .values(failing_since=None, probe_at=None)
-    ).rowcount)
+    )))
 
 
 def release_backoff(db: Database, team_id: str | None, now: datetime) -> int:
     """Make every job of the workspace waiting out a backoff due now; returns how many."""
     with db.session() as session:
-        released = session.execute(
+        released = affected_rows(session.execute(
             update(JobRow)
             .where(JobRow.waiting_for == WaitingFor.BACKOFF, _team_is(JobRow.team_id, team_id),
                    JobRow.status == JobStatus.PENDING)
             .values(next_attempt_at=now, waiting_for=None)
-        ).rowcount or 0
+        )) or 0
     with db.session() as session:
         session.execute(
             update(DeliveryLaneRow)
@@ -107,11 +108,11 @@ def probe_failing_workspaces(db: Database, now: datetime) -> int:
     for key in due:
         team_id = key or None
         with db.session() as session:
-            won = session.execute(
+            won = affected_rows(session.execute(
                 update(DeliveryWorkspaceRow)
                 .where(DeliveryWorkspaceRow.team_key == key, DeliveryWorkspaceRow.probe_at <= now)
                 .values(probe_at=now + timedelta(seconds=PROBE_SECONDS))
-            ).rowcount
+            ))
             if not won:
                 continue
             job = session.scalars(
@@ -140,9 +141,9 @@ def take_lookup(db: Database, team_id: str | None, thread: bool, now: datetime,
     with db.session() as session:
         _ensure(session, team_id)
         attribute = getattr(DeliveryWorkspaceRow, column)
-        return bool(session.execute(
+        return bool(affected_rows(session.execute(
             update(DeliveryWorkspaceRow)
             .where(DeliveryWorkspaceRow.team_key == team_key(team_id),
                    (attribute.is_(None)) | (attribute <= now))
             .values({column: now + interval})
-        ).rowcount)
+        )))

@@ -20,6 +20,7 @@ from bot.db.database import Database
 from bot.db.models import AlertRow, DeliveryLaneRow, JobRow, JobStatus
 from bot.outbox.claimed import ClaimedJob
 from bot.outbox.kinds import POSTING_KINDS
+from bot.db.results import affected_rows
 from bot.outbox.outcome import Outcome, Retry
 
 _JOBS = JobRow.__table__
@@ -93,7 +94,7 @@ def ready_lanes_with_pending_jobs(db: Database, now: datetime) -> int:
     with db.session() as session:
         pending = exists().where(JobRow.lane == DeliveryLaneRow.lane,
                                  JobRow.status == JobStatus.PENDING)
-        return session.execute(
+        return affected_rows(session.execute(
             update(DeliveryLaneRow).where(DeliveryLaneRow.ready_at.is_(None), pending)
             .values(ready_at=now)
-        ).rowcount or 0
+        )) or 0

@@ -34,6 +34,7 @@ from bot.outbox.outcome import Dead, Done, Outcome, Retry
 from bot.outbox.lanes import LaneAfter, ready_lanes
 from bot.outbox.progress import JobProgress
 from bot.db.database import Database
+from bot.db.results import affected_rows
 from bot.db.models import AlertRow, DeliveryLaneRow, JobRow, JobStatus, UtcDateTime
 
 log = logging.getLogger(__name__)
@@ -281,7 +282,7 @@ def _update_held(session: Session, job: ClaimedJob, values: dict[str, Any]) -> b
                _JOBS.c.locked_by == job.worker_id, _JOBS.c.attempts == job.attempts)
         .values(**values)
     )
-    if not result.rowcount:
+    if not affected_rows(result):
         log.warning("job %d: claim lost (lease expired and another worker took it)", job.id)
         return False
     return True
