@@ -15,14 +15,13 @@ import sys
 from dataclasses import replace
 from datetime import timedelta
 
-from bot.render.actions import encode_alert_ref
-from bot.render.view import AlertView, DisplayState, Responder
 from bot.clock import utcnow
 from bot.config import Config
 from bot.render import MessageRenderer, RenderedMessage, block_kit_builder_url
+from bot.render.actions import encode_alert_ref
+from bot.render.view import AlertView, DisplayState, Responder
 from bot.thousandeyes import Event, PayloadError, Transition, parse_event
 from bot.thousandeyes.custom import is_custom_webhook, parse_custom_event
-
 
 # What a reminder preview says when REMINDER_AFTER is off.
 PREVIEW_REMINDER_AFTER = timedelta(minutes=15)

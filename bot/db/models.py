@@ -13,9 +13,9 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     ForeignKey,
     Index,
-    Boolean,
     Integer,
     String,
     Text,
@@ -28,12 +28,26 @@ from sqlalchemy.orm import Mapped, mapped_column
 # from here too, so one import names a table and the values of its columns.
 from bot.db.types import (
     OPEN_ALERT_CONDITION as OPEN_ALERT_CONDITION,
+)
+from bot.db.types import (
     AlertState as AlertState,
+)
+from bot.db.types import (
     Base as Base,
+)
+from bot.db.types import (
     Id as Id,
+)
+from bot.db.types import (
     JobKind as JobKind,
+)
+from bot.db.types import (
     JobStatus as JobStatus,
+)
+from bot.db.types import (
     UtcDateTime as UtcDateTime,
+)
+from bot.db.types import (
     WaitingFor as WaitingFor,
 )
 

@@ -17,11 +17,12 @@ from __future__ import annotations
 
 import logging
 from collections import namedtuple
-from typing import Any, Callable, Mapping, NamedTuple, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, NamedTuple
 
-from sqlalchemy.sql.expression import ClauseElement
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.sql.expression import ClauseElement
 from sqlalchemy.types import TypeEngine
 
 log = logging.getLogger(__name__)
@@ -59,7 +60,7 @@ class _Compiled:
             return raw
         readers, row = self.readers, self.row
         return [row(*(reader(value) if reader else value
-                      for reader, value in zip(readers, values))) for values in raw]
+                      for reader, value in zip(readers, values, strict=True))) for values in raw]
 
 
 class Prepared:

@@ -15,12 +15,18 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+from bot.clock import utcnow
 from bot.config import Config
-from bot.outbox import circuit, queue
+from bot.db.database import Database
+from bot.db.models import AlertRow
+from bot.db.retry import with_db_retries
 from bot.delivery.pacer import JobPosts
-from bot.outbox.queue import ClaimedJob
 from bot.delivery.update_budget import JobUpdates
+from bot.outbox import circuit, queue
+from bot.outbox.enqueue import queue_parent_refresh
+from bot.outbox.queue import ClaimedJob
 from bot.render import MessageRenderer, RenderedMessage
+from bot.render.view import AlertView
 from bot.slack.errors import (
     ChannelUnavailable,
     ClaimLost,
@@ -34,15 +40,9 @@ from bot.slack.errors import (
 )
 from bot.slack.gateway import LOG_ONLY_TS_PREFIX, POST_MARKER_EVENT, Posted, SlackGateway
 from bot.store.alerts import load_alert_view
-from bot.db.database import Database
 from bot.store.events import load_event
-from bot.outbox.enqueue import queue_parent_refresh
-from bot.db.models import AlertRow
-from bot.db.retry import with_db_retries
 from bot.store.routes import DEFAULT_ROUTE, RouteOptions, route_options
 from bot.thousandeyes import Event
-from bot.render.view import AlertView
-from bot.clock import utcnow
 
 log = logging.getLogger(__name__)
 

@@ -12,20 +12,20 @@ from __future__ import annotations
 import logging
 import time
 
-from bot.render.view import AlertView, DisplayState
+from bot.clock import utcnow
+from bot.db.database import Database
+from bot.db.models import AlertRow
+from bot.db.retry import with_db_retries
 from bot.delivery.messages import JobMessages
+from bot.outbox import queue
+from bot.outbox.enqueue import newer_refresh_waiting
 from bot.outbox.queue import ClaimedJob
 from bot.render import RenderedMessage
 from bot.render.rollup import AckLine
+from bot.render.view import AlertView, DisplayState
 from bot.slack.errors import ClaimLost, PermanentError
 from bot.store import storm_notes, storms
-from bot.db.database import Database
-from bot.outbox.enqueue import newer_refresh_waiting
-from bot.db.models import AlertRow
 from bot.store.reminders import ReminderArgs
-from bot.db.retry import with_db_retries
-from bot.clock import utcnow
-from bot.outbox import queue
 
 log = logging.getLogger(__name__)
 

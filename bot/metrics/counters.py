@@ -18,12 +18,12 @@ from datetime import datetime
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from sqlalchemy.exc import SQLAlchemyError
 
+from bot.db.models import JobKind
+from bot.outbox.enqueue import CLICK_CAUSE
+from bot.outbox.kinds import WEBHOOK_KINDS
 from bot.outbox.outcome import Dead, Done, Outcome, Retry
 from bot.outbox.queue import ClaimedJob
 from bot.slack.errors import HistoryLimited, RateLimited, SlackDeliveryError
-from bot.outbox.enqueue import CLICK_CAUSE
-from bot.db.models import JobKind
-from bot.outbox.kinds import WEBHOOK_KINDS
 from bot.thousandeyes.models import EventType
 
 PREFIX = "thousandeyes_"

@@ -19,8 +19,8 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from bot.db.database import Database
-from bot.db.results import affected_rows
 from bot.db.models import DeliveryLaneRow, DeliveryWorkspaceRow, JobRow, JobStatus, WaitingFor
+from bot.db.results import affected_rows
 
 log = logging.getLogger(__name__)
 

@@ -15,9 +15,9 @@ from sqlalchemy import TextClause, bindparam, select, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
-from bot.outbox.kinds import lane_of, priority_of
 from bot.db.database import Database
 from bot.db.models import AlertRow, DeliveryLaneRow, JobKind, JobRow, JobStatus, StormRow
+from bot.outbox.kinds import lane_of, priority_of
 
 # The ``cause`` of a refresh queued by an Acknowledge click: bot.metrics.counters times those.
 CLICK_CAUSE = "click"

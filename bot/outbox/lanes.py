@@ -9,18 +9,19 @@ locked at once, in one order, so two finishing jobs never wait for each other's 
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Collection
+from typing import Any
 
 from sqlalchemy import exists, or_, select, update
 from sqlalchemy.orm import Session
 
 from bot.db.database import Database
 from bot.db.models import AlertRow, DeliveryLaneRow, JobRow, JobStatus
+from bot.db.results import affected_rows
 from bot.outbox.claimed import ClaimedJob
 from bot.outbox.kinds import POSTING_KINDS
-from bot.db.results import affected_rows
 from bot.outbox.outcome import Outcome, Retry
 
 _JOBS = JobRow.__table__

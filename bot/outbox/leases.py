@@ -12,16 +12,16 @@ import logging
 import os
 import secrets
 import socket
+from collections.abc import Collection
 from datetime import datetime, timedelta
-from typing import Collection
 
 from sqlalchemy import select, update
 
-from bot.outbox.lanes import ready_lanes
-from bot.ids import parse_id
 from bot.db.database import Database
-from bot.db.results import affected_rows
 from bot.db.models import DeliveryLaneRow, JobRow, JobStatus
+from bot.db.results import affected_rows
+from bot.ids import parse_id
+from bot.outbox.lanes import ready_lanes
 
 log = logging.getLogger(__name__)
 

@@ -28,7 +28,7 @@ class JobProgress:
     handed_to_storm: bool = False
 
     @classmethod
-    def from_json(cls, value: Any) -> "JobProgress":
+    def from_json(cls, value: Any) -> JobProgress:
         """Read what was stored; unknown or ill-typed entries are left out."""
         if not isinstance(value, dict):
             return cls()

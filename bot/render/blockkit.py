@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any
 from urllib.parse import quote
 
 log = logging.getLogger(__name__)
@@ -173,9 +174,7 @@ def _check_context(block: dict[str, Any], where: str, checker: _Checker) -> dict
     elements = block.get("elements")
     kept = []
     for i, element in enumerate(elements if isinstance(elements, list) else []):
-        if isinstance(element, dict) and element.get("type") == "image":
-            kept.append(element)
-        elif _trim_text_object(element, MAX_CONTEXT_TEXT, checker, f"{where} element {i}"):
+        if isinstance(element, dict) and element.get("type") == "image" or _trim_text_object(element, MAX_CONTEXT_TEXT, checker, f"{where} element {i}"):
             kept.append(element)
     kept = _at_most(kept, MAX_CONTEXT_ELEMENTS, checker, f"{where}: {{}} elements over the limit dropped")
     if not kept:

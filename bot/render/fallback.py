@@ -8,7 +8,8 @@ messages so the workflow still works, and says a template failed so someone fixe
 from __future__ import annotations
 
 import logging
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from bot.render.buttons import parent_buttons
 from bot.render.kinds import (

@@ -18,12 +18,12 @@ from typing import Any, NamedTuple
 
 from sqlalchemy import Row, Table, TextClause, bindparam, select, text
 
-from bot.store import storm_notes
-from bot.store.adoption import adoption_for_new_alert, subject_key
 from bot.db.database import Database
-from bot.outbox.enqueue import job_due_time, job_values, lane_ready_values, mark_ready_statement
 from bot.db.models import AlertRow, AlertState, DeliveryLaneRow, EventRow, JobKind, JobRow
 from bot.db.prepared import Prepared, RawTransaction
+from bot.outbox.enqueue import job_due_time, job_values, lane_ready_values, mark_ready_statement
+from bot.store import storm_notes
+from bot.store.adoption import adoption_for_new_alert, subject_key
 from bot.store.reminders import ReminderArgs, ReminderPlan
 from bot.thousandeyes import AgentAlert, AlertKind, Event, TestAlert, Transition
 from bot.thousandeyes.events import with_duplicates

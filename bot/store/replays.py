@@ -23,8 +23,8 @@ from datetime import timedelta
 from sqlalchemy import delete, text
 
 from bot.db.database import Database
-from bot.db.results import affected_rows
 from bot.db.models import SlackRequestRow
+from bot.db.results import affected_rows
 
 # Slack's window (slack_sdk's SignatureVerifier refuses a timestamp further than five
 # minutes from now, either way), and a minute for clock differences between processes.

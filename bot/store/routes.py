@@ -21,11 +21,11 @@ from datetime import datetime
 from sqlalchemy import func, select, text, update
 from sqlalchemy.orm import Session
 
+from bot.db.database import Database
+from bot.db.models import JobRow, JobStatus, RouteRow
+from bot.db.results import affected_rows
 from bot.hashing import sha256_hex
 from bot.store.announcements import Announcement, Change, announce
-from bot.db.database import Database
-from bot.db.results import affected_rows
-from bot.db.models import JobRow, JobStatus, RouteRow
 
 DEFAULT_ROUTE = "default"
 # Enough for one webhook per alert rule group a team keeps apart; few enough that nobody

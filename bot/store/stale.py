@@ -21,8 +21,8 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.db.database import Database
-from bot.outbox.enqueue import enqueue_parent_refresh
 from bot.db.models import AlertRow, AlertState
+from bot.outbox.enqueue import enqueue_parent_refresh
 
 log = logging.getLogger(__name__)
 

@@ -23,12 +23,8 @@ from sqlalchemy import Select, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from bot.render.view import AlertView
-from bot.store.alerts import build_view
-from bot.db.database import Database
 from bot.clock import utcnow
-from bot.render.rollup import page_count
-from bot.outbox.enqueue import enqueue, enqueue_parent_refresh
+from bot.db.database import Database
 from bot.db.models import (
     AcknowledgementRow,
     AlertRow,
@@ -38,6 +34,10 @@ from bot.db.models import (
     JobStatus,
     StormRow,
 )
+from bot.outbox.enqueue import enqueue, enqueue_parent_refresh
+from bot.render.rollup import page_count
+from bot.render.view import AlertView
+from bot.store.alerts import build_view
 from bot.thousandeyes import ParseOptions
 
 log = logging.getLogger(__name__)
@@ -209,7 +209,7 @@ class StormMembers:
 
     def views_of(self, alert_ids: tuple[int, ...] | list[int]) -> list[AlertView]:
         """The views of these alerts, in that order (each once; unknown ones left out)."""
-        by_id = dict(zip(self.ids, self.views))
+        by_id = dict(zip(self.ids, self.views, strict=True))
         return [by_id[i] for i in dict.fromkeys(alert_ids) if i in by_id]
 
 

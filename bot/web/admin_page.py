@@ -17,20 +17,28 @@ import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from flask import (Blueprint, Flask, Response, current_app, make_response, redirect,
-                   render_template, request)
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    current_app,
+    make_response,
+    redirect,
+    render_template,
+    request,
+)
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
+from bot.clock import utcnow
+from bot.db.models import AlertRow, EventRow, RouteRow
+from bot.store.lockout import Guarded, Verdict, check_password
 from bot.web.admin_session import COOKIE as SESSION_COOKIE
 from bot.web.admin_session import MAX_AGE as SESSION_MAX_AGE
 from bot.web.admin_session import AdminSessions
-from bot.clock import utcnow
 from bot.web.oauth_server.csrf import MAX_AGE as FORM_MAX_AGE
 from bot.web.oauth_server.routes import no_framing_no_caching
 from bot.web.services import services
-from bot.store.lockout import Guarded, Verdict, check_password
-from bot.db.models import AlertRow, EventRow, RouteRow
 
 log = logging.getLogger(__name__)
 

@@ -20,10 +20,10 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bot.clock import utcnow
 from bot.config import Config, SlackMode
-from bot.web.services import Services, services
 from bot.config.setup_warnings import setup_warnings
 from bot.db.models import EventRow
 from bot.thousandeyes import EventType
+from bot.web.services import Services, services
 
 blueprint = Blueprint("front_page", __name__, template_folder="templates")
 

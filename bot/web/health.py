@@ -16,9 +16,9 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bot.clock import utcnow
 from bot.config import SlackMode
+from bot.db.models import JobStatus
 from bot.outbox.snapshot import read_queue
 from bot.web.services import services
-from bot.db.models import JobStatus
 
 blueprint = Blueprint("health", __name__)
 

@@ -17,17 +17,17 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select, update
 
-from bot.outbox import queue
-from bot.outbox.kinds import UPDATES_LANE
+from bot.clock import utcnow
+from bot.db.models import AcknowledgementRow, DeliveryLaneRow, JobKind, JobRow, JobStatus
 from bot.delivery.outcome import Done, Retry
+from bot.outbox import queue
+from bot.outbox.enqueue import enqueue, enqueue_parent_refresh
+from bot.outbox.kinds import UPDATES_LANE
 from bot.store.acknowledgements import AckOutcome, Clicker, set_acknowledgement
 from bot.store.alerts import load_alert_view, record_parent
 from bot.store.ingest import store_event
-from bot.outbox.enqueue import enqueue, enqueue_parent_refresh
-from bot.db.models import AcknowledgementRow, DeliveryLaneRow, JobKind, JobRow, JobStatus
 from bot.store.routes import DEFAULT_ROUTE
 from bot.thousandeyes import ParseOptions, parse_event
-from bot.clock import utcnow
 from tests.support.payloads import load_sample
 
 LEASE = timedelta(seconds=60)

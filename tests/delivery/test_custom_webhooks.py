@@ -9,8 +9,8 @@ from pathlib import Path
 import requests
 from sqlalchemy import select
 
-from bot.render.actions import ACKNOWLEDGE, encode_alert_ref
 from bot.db.models import AcknowledgementRow, AlertRow
+from bot.render.actions import ACKNOWLEDGE, encode_alert_ref
 from tests.support.delivery import TOKEN_HEADER, drain, send
 from tests.support.slack_requests import click
 

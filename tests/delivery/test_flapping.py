@@ -14,11 +14,11 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select, update
 
-from bot.render.actions import ACKNOWLEDGE, encode_alert_ref
 from bot.clock import utcnow
 from bot.db.models import AlertRow
-from tests.render.helpers import assert_valid_message
 from bot.render import RenderedMessage
+from bot.render.actions import ACKNOWLEDGE, encode_alert_ref
+from tests.render.helpers import assert_valid_message
 from tests.slack.test_acknowledge import ack, action_ids, recent_clear, recent_trigger
 from tests.support.delivery import drain, send, serving
 

@@ -5,22 +5,22 @@ from __future__ import annotations
 import json
 import threading
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
 
-from bot.render.actions import ACKNOWLEDGE, UNACKNOWLEDGE, encode_alert_ref
 from bot.db.models import AcknowledgementRow, AlertRow, JobKind, JobRow, JobStatus
+from bot.render.actions import ACKNOWLEDGE, UNACKNOWLEDGE, encode_alert_ref
 from tests.support.delivery import drain, hold_lanes, release_lanes, send
 from tests.support.payloads import load_sample
-from tests.support.waiting import wait_for
 from tests.support.slack_requests import (
     block_action_body,
     click,
     post_to_slack_endpoint,
     signed_headers,
 )
+from tests.support.waiting import wait_for
 
 
 def action_ids(message):
@@ -35,14 +35,14 @@ def rendered(message):
 def recent_trigger():
     """The sample trigger, started five minutes ago, so durations read like real ones."""
     payload = load_sample("trigger")
-    started = datetime.now(timezone.utc) - timedelta(minutes=5)
+    started = datetime.now(UTC) - timedelta(minutes=5)
     payload["alert"]["dateStart"] = started.strftime("%Y-%m-%d %H:%M:%S")
     return payload
 
 
 def recent_clear():
     payload = load_sample("clear")
-    payload["alert"]["dateEnd"] = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+    payload["alert"]["dateEnd"] = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S")
     return payload
 
 

@@ -12,10 +12,10 @@ from datetime import timedelta
 
 from sqlalchemy import select, update
 
-from bot.render.actions import SNOOZE, encode_alert_ref, encode_snooze_choice
 from bot.clock import utcnow
-from bot.render import RenderedMessage
 from bot.db.models import AlertRow, SnoozeRow
+from bot.render import RenderedMessage
+from bot.render.actions import SNOOZE, encode_alert_ref, encode_snooze_choice
 from tests.render.helpers import assert_valid_message
 from tests.slack.test_acknowledge import recent_trigger
 from tests.support.delivery import alert_messages, drain, send

@@ -9,17 +9,17 @@ from __future__ import annotations
 import hmac
 import re
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Sequence
 
 from authlib.oauth2.rfc6749 import ClientMixin
 from sqlalchemy import select, update
 
-from bot.hashing import sha256_hex
 from bot.db.database import Database
-from bot.db.results import affected_rows
 from bot.db.models import OAuthClientRow, OAuthTokenRow
+from bot.db.results import affected_rows
+from bot.hashing import sha256_hex
 
 SCOPE = "webhook"
 CLIENT_ID = re.compile(r"te-[0-9a-f]{24}", re.ASCII)  # what add_client makes

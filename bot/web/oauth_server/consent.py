@@ -13,8 +13,9 @@ from __future__ import annotations
 import logging
 import math
 import re
+from collections.abc import Sequence
 from datetime import timedelta
-from typing import Any, Sequence
+from typing import Any
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer
 from authlib.oauth2 import OAuth2Error
@@ -22,11 +23,11 @@ from flask import Response, current_app, make_response, render_template_string, 
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.datastructures import MultiDict
 
+from bot.clock import utcnow
+from bot.store.lockout import Guarded, Verdict, check_password
 from bot.web.oauth_server.csrf import COOKIE, MAX_AGE, ConsentForms
 from bot.web.oauth_server.server import ServiceAdmin, oauth_server
 from bot.web.services import services
-from bot.store.lockout import Guarded, Verdict, check_password
-from bot.clock import utcnow
 
 log = logging.getLogger(__name__)
 
