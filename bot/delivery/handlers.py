@@ -19,7 +19,7 @@ from bot.clock import utcnow
 from bot.db.models import AlertRow, JobKind
 from bot.db.retry import with_db_retries
 from bot.delivery.storm_jobs import StormJobs
-from bot.outbox.queue import ClaimedJob
+from bot.outbox.claimed import ClaimedJob
 from bot.render.kinds import MessageKind
 from bot.render.rollup import AckLine
 from bot.render.view import AlertView

@@ -23,8 +23,8 @@ from bot.db.retry import with_db_retries
 from bot.delivery.pacer import JobPosts
 from bot.delivery.update_budget import JobUpdates
 from bot.outbox import circuit, queue
+from bot.outbox.claimed import ClaimedJob, post_marker
 from bot.outbox.enqueue import queue_parent_refresh
-from bot.outbox.queue import ClaimedJob
 from bot.render import MessageRenderer, RenderedMessage
 from bot.render.view import AlertView
 from bot.slack.errors import (
@@ -95,7 +95,7 @@ class JobMessages:
         # before posting again. An answer that arrived (ok, an error code, a 429) settled
         # the attempt, and needs no look-up.
         # The claim recorded that this attempt may post (bot.outbox.queue._take).
-        marker = queue.post_marker(job.id)
+        marker = post_marker(job.id)
         if job.uncertain and not self._looked_for_earlier_post:
             self._looked_for_earlier_post = True
             found = self._find_earlier_post(job, channel, marker, thread_ts)

@@ -25,11 +25,13 @@ from bot.config import Config
 from bot.db.database import Database
 from bot.db.retry import with_db_retries
 from bot.delivery.handlers import JobExecutor
-from bot.delivery.outcome import Done, Outcome, backoff_seconds, decide
+from bot.delivery.outcome import backoff_seconds, decide
 from bot.delivery.pacer import JobPosts
 from bot.delivery.update_budget import JobUpdates, UpdateBudget, UpdateBudgetSpent
 from bot.outbox import circuit, lanes, leases, queue
-from bot.outbox.queue import ClaimedJob, LaneAfter
+from bot.outbox.claimed import ClaimedJob
+from bot.outbox.lanes import LaneAfter
+from bot.outbox.outcome import Done, Outcome
 from bot.outbox.wakeup import JobWakeup
 from bot.render import MessageRenderer
 from bot.slack.errors import RateLimited, SlackDeliveryError, SlackUnavailable

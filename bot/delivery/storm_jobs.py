@@ -18,8 +18,8 @@ from bot.db.models import AlertRow
 from bot.db.retry import with_db_retries
 from bot.delivery.messages import JobMessages
 from bot.outbox import queue
+from bot.outbox.claimed import ClaimedJob
 from bot.outbox.enqueue import newer_refresh_waiting
-from bot.outbox.queue import ClaimedJob
 from bot.render import RenderedMessage
 from bot.render.rollup import AckLine
 from bot.render.view import AlertView, DisplayState

@@ -97,12 +97,12 @@ def _cut(text: str, budget: int) -> str:
 
 
 def _text_of(obj: Any) -> str | None:
-    if isinstance(obj, dict) and isinstance(obj.get("text"), str):
-        return obj["text"]
+    if isinstance(obj, dict) and isinstance(text := obj.get("text"), str):
+        return text
     return None
 
 
-def _trim_text_object(obj: dict[str, Any], limit: int, checker: _Checker, where: str) -> bool:
+def _trim_text_object(obj: Any, limit: int, checker: _Checker, where: str) -> bool:
     """Trim a text object in place; False when it is missing or empty (Slack rejects)."""
     text = _text_of(obj)
     if text is None or not text.strip():

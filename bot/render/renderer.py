@@ -152,10 +152,10 @@ class MessageRenderer:
             context = ctx.ack_note_context(view, responder, acknowledged)
         except _CONTEXT_FAILURES:
             log.exception("cannot build the context for alert %s", getattr(view, "alert_ref", "?"))
-            context = _minimal_context(view)
-            context["actor"] = {"name": getattr(responder, "user_name", "")}
-            context["acknowledged"] = bool(acknowledged)
-            return self.render_fallback(MessageKind.ACK_NOTE, context)
+            minimal = _minimal_context(view)
+            minimal["actor"] = {"name": getattr(responder, "user_name", "")}
+            minimal["acknowledged"] = bool(acknowledged)
+            return self.render_fallback(MessageKind.ACK_NOTE, minimal)
         return self.render(MessageKind.ACK_NOTE, context)
 
     def render_reminder_note(
