@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeGuard
 
 from bot.clock import utcnow
 from bot.config import Config
@@ -176,7 +176,7 @@ class JobMessages:
     def _has_parent(self, row: AlertRow) -> bool:
         return self._is_posted(row.slack_ts)
 
-    def _is_posted(self, ts: str | None) -> bool:
+    def _is_posted(self, ts: str | None) -> TypeGuard[str]:
         if not ts:
             return False
         # A message only ever logged has no Slack twin once real Slack is configured.

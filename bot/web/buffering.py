@@ -25,7 +25,7 @@ import logging
 import sys
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, cast
 
 from bot.web.body_limits import WSGIApp, declared_length, too_large
 
@@ -170,7 +170,7 @@ async def _read_body(receive: Receive, limit: int) -> bytes:
 def _header(scope: Scope, name: bytes) -> str | None:
     for key, value in scope.get("headers", ()):
         if key.lower() == name:
-            return value.decode("latin-1")
+            return cast(bytes, value).decode("latin-1")  # ASGI: header names and values are bytes
     return None
 
 
