@@ -118,7 +118,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _command(
-    commands: Any, name: str, help_text: str, handler: Callable[..., int], needs: Needs
+    commands: argparse._SubParsersAction[_Parser], name: str, help_text: str,
+    handler: Callable[..., int], needs: Needs
 ) -> argparse.ArgumentParser:
     parser = commands.add_parser(name, help=help_text)
     parser.set_defaults(handler=handler, needs=needs)

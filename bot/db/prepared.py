@@ -65,7 +65,7 @@ class _Compiled:
             return raw
         readers, row = self.readers, self.row
         return [row(*(reader(value) if reader else value
-                      for reader, value in zip(readers, values, strict=True))) for values in raw]
+                      for reader, value in zip(readers, values, strict=False))) for values in raw]
 
 
 class Prepared:

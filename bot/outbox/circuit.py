@@ -16,7 +16,8 @@ import logging
 from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import InstrumentedAttribute, Session
+from sqlalchemy.sql.expression import ColumnElement
 
 from bot.db.database import Database
 from bot.db.models import DeliveryLaneRow, DeliveryWorkspaceRow, JobRow, JobStatus, WaitingFor
@@ -31,7 +32,7 @@ def team_key(team_id: str | None) -> str:
     return team_id or ""
 
 
-def _team_is(column, team_id: str | None):  # noqa: ANN001, ANN202 - a SQL expression
+def _team_is(column: InstrumentedAttribute[str | None], team_id: str | None) -> ColumnElement[bool]:
     return column.is_(None) if team_id is None else column == team_id
 
 

@@ -33,7 +33,7 @@ class JobProgress:
         if not isinstance(value, dict):
             return cls()
         known = {f.name: f.type for f in fields(cls)}
-        kept = {}
+        kept: dict[str, Any] = {}
         for name, item in value.items():
             if name not in known or item is None:
                 continue

@@ -355,7 +355,7 @@ def _is_stale_trigger(row: Row[Any], alert: TestAlert | AgentAlert) -> bool:
         return False
     if alert.date_start is None or row.cleared_at is None:
         return True
-    return alert.date_start <= row.cleared_at
+    return bool(alert.date_start <= row.cleared_at)
 
 
 def _changes(current: Row[Any] | None, event: Event, now: datetime) -> dict[str, Any]:
@@ -389,8 +389,8 @@ def alert_payload(event: Event) -> dict[str, Any]:
     """The alert object as received, kept verbatim so templates can re-render from it
     (``parse_stored_alert`` reads it back). An ``agentAlert`` or ``deviceAlert`` that
     came beside ``alert`` is kept inside it."""
-    if event.key_kind is AlertKind.AGENT and isinstance(event.raw.get("agentAlert"), dict):
-        return event.raw["agentAlert"]
+    if event.key_kind is AlertKind.AGENT and isinstance(agent := event.raw.get("agentAlert"), dict):
+        return agent
     value = event.raw.get("alert")
     return dict(with_duplicates(value, event.raw)) if isinstance(value, dict) else {}
 

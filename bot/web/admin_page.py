@@ -29,6 +29,7 @@ from flask import (
 )
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
+from werkzeug.wrappers import Response as BaseResponse  # what redirect() gives
 
 from bot.clock import utcnow
 from bot.db.models import AlertRow, EventRow, RouteRow
@@ -86,7 +87,7 @@ def admin() -> Response | tuple[str, int]:
 
 
 @blueprint.route(PATH + "/sign-in", methods=["POST"])
-def sign_in() -> Response | tuple[str, int]:
+def sign_in() -> BaseResponse | tuple[str, int]:
     sessions = services(current_app).admin_sessions
     if sessions is None:
         return _sign_in_off()
@@ -97,7 +98,7 @@ def sign_in() -> Response | tuple[str, int]:
 
 
 @blueprint.route(PATH + "/sign-out", methods=["POST"])
-def sign_out() -> Response | tuple[str, int]:
+def sign_out() -> BaseResponse | tuple[str, int]:
     if services(current_app).admin_sessions is None:
         return _sign_in_off()
     try:
@@ -111,7 +112,7 @@ def sign_out() -> Response | tuple[str, int]:
     return response
 
 
-def _sign_in(sessions: AdminSessions) -> Response:
+def _sign_in(sessions: AdminSessions) -> BaseResponse:
     now = utcnow()
     if not _form_is_genuine(_SIGN_IN_FORM):
         log.warning("admin sign-in refused: no valid CSRF token")

@@ -19,4 +19,5 @@ SAMPLES = {
 
 def load_sample(name: str) -> dict[str, Any]:
     """Return a fresh copy of the sample called ``name`` (a key of :data:`SAMPLES`)."""
-    return json.loads((_DIR / SAMPLES[name]).read_text(encoding="utf-8"))
+    sample: dict[str, Any] = json.loads((_DIR / SAMPLES[name]).read_text(encoding="utf-8"))
+    return sample

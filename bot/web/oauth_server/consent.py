@@ -115,7 +115,8 @@ def _decide(server: AuthorizationServer, grant: Any,
     decision = request.form.get("decision")
     if decision == "deny":
         log.info("OAuth consent denied for client %s", client.get_client_id())
-        return server.create_authorization_response(grant=grant, grant_user=None)
+        denied: Response = server.create_authorization_response(grant=grant, grant_user=None)
+        return denied
     if decision != "approve":
         return _error_page("Choose Approve or Deny.", 400)
 
@@ -134,7 +135,8 @@ def _decide(server: AuthorizationServer, grant: Any,
         return _consent_page(client.name, params, status=403, error="Wrong password.",
                              retry_after=check.wait or None)
     log.info("OAuth consent approved for client %s", client.get_client_id())
-    return server.create_authorization_response(grant=grant, grant_user=ServiceAdmin())
+    granted: Response = server.create_authorization_response(grant=grant, grant_user=ServiceAdmin())
+    return granted
 
 
 def _consent_page(client_name: str, params: list[tuple[str, str]], *, status: int = 200,
