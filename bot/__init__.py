@@ -6,7 +6,9 @@ commands (``python -m bot send-sample``) do not load Flask, Bolt and Authlib.
 
 from typing import Any
 
-__all__ = ["create_app"]
+__all__ = ["__version__", "create_app"]
+
+from bot.version import __version__
 
 
 def __getattr__(name: str) -> Any:

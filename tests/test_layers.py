@@ -14,7 +14,7 @@ BOT = Path(__file__).resolve().parents[1] / "bot"
 
 # Bottom first. A module may import from its own row or a lower one (docs/architecture.md).
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("bot.clock", "bot.ids", "bot.hashing"),
+    ("bot.clock", "bot.ids", "bot.hashing", "bot.version"),
     ("bot.config", "bot.thousandeyes", "bot.db"),
     ("bot.outbox",),
     ("bot.render",),

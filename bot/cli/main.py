@@ -18,10 +18,12 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from bot.cli.arguments import http_url, port_number
-from bot.config import Config, ConfigError, redact_database_url
+from bot.cli.pipes import reader_has_gone
+from bot.config import Config, ConfigError, as_written, redact_database_url
 from bot.config.setup_warnings import log_setup_warnings
 from bot.db.diagnose import DatabaseUrlProblem, check_database_url
 from bot.thousandeyes.samples import SAMPLES
+from bot.version import __version__
 
 if TYPE_CHECKING:
     from flask import Flask
@@ -63,6 +65,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="python -m bot", description="Slack bot for ThousandEyes alerts"
     )
+    parser.add_argument("--version", action="version",
+                        version=f"thousandeyes-slack-bot {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
 
     serve = _command(commands, "serve", "run the HTTP server and delivery worker",
@@ -89,9 +93,9 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("--token", help="Bearer token (WEBHOOK_TOKEN of the service)")
     sample.add_argument("--basic", metavar="USER:PASSWORD", help="Basic credentials")
     sample.add_argument(
-        "--unique", action="store_true",
-        help="give the event a fresh eventId so it is not answered as a duplicate",
-    )
+        "--as-is", action="store_true", help="the knowledge-base payload untouched (default:"
+        " a fresh alert dated now, whose clear ends the last trigger sent from here)")
+    sample.add_argument("--unique", action="store_true", help=argparse.SUPPRESS)  # the default now
 
     render = _command(commands, "render", "print the Slack message for a payload",
                       _render, Needs.CONFIG)
@@ -178,6 +182,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CommandFailed as failure:
         print(f"error: {failure}", file=sys.stderr)
         return failure.exit_code
+    except BrokenPipeError:
+        return reader_has_gone()
+
+
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -204,7 +212,7 @@ def open_database(config: Config, *, migrate: bool) -> Database:
     from bot.db.database import Database, SchemaNotCurrent
 
     check_url(config)
-    where = f"DATABASE_URL={redact_database_url(config.database_url)}"
+    where = f"DATABASE_URL={redact_database_url(as_written(config.database_url))}"
     try:
         database = Database(config.database_url, config.sqlite_synchronous)
     except ArgumentError as error:
@@ -247,8 +255,9 @@ def _serve(config: Config, args: argparse.Namespace) -> int:
     port = args.port or config.port
     check_url(config)
     _check_can_listen(args.host, port, "--port" if args.port else "PORT")
-    if not _migrations_applied_in_child(config):
-        return EXIT_FAILED
+    failed = _migrations_failed_in_child(config)
+    if failed:
+        return failed
     log.info("serving on %s:%s with settings %s", args.host, port, config.describe())
     log_setup_warnings(config)
     GunicornServer(
@@ -330,20 +339,24 @@ def _render(config: Config, args: argparse.Namespace) -> int:
 
 
 def _send_sample(args: argparse.Namespace) -> int:
-    from bot.cli.send_sample import send_sample
+    from bot.cli.send_sample import no_trigger_message, send_sample
+    from bot.thousandeyes.samples import NoTriggerToClear
 
     try:
         status, body = send_sample(
-            args.name, args.url, token=args.token, basic=args.basic, unique=args.unique
+            args.name, args.url, token=args.token, basic=args.basic, as_is=args.as_is
         )
+    except NoTriggerToClear:
+        raise CommandFailed(no_trigger_message(args.name)) from None
     except OSError as error:
         raise CommandFailed(f"could not reach {args.url}: {error}") from None
     print(f"{status} {body.strip()}")
     return 0 if status == 200 else EXIT_FAILED
 
 
-def _migrations_applied_in_child(config: Config) -> bool:
-    """Apply migrations before gunicorn starts, in a child process.
+def _migrations_failed_in_child(config: Config) -> int:
+    """Apply migrations before gunicorn starts, in a child process; the exit code to end
+    with when they failed (the child has said why), else 0.
 
     Not in the worker: gunicorn kills a worker that has not checked in within its 25 s
     timeout, and a slow migration (or a database still waking up) would then be rolled
@@ -354,10 +367,12 @@ def _migrations_applied_in_child(config: Config) -> bool:
         target=_upgrade_in_child, args=(config,), name="migrations")
     child.start()
     child.join()
+    if child.exitcode in (EXIT_FAILED, EXIT_USAGE):
+        return child.exitcode  # it said why, in one line
     if child.exitcode != 0:
         log.error("database migrations failed (exit code %s); not starting", child.exitcode)
-        return False
-    return True
+        return EXIT_FAILED
+    return 0
 
 
 def _upgrade_in_child(config: Config) -> None:

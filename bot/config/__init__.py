@@ -2,12 +2,13 @@
 the environment and ``.env`` (:mod:`.reader`) into the frozen :class:`Config`
 (:mod:`.model`); half-configured Slack is said at start (:mod:`.setup_warnings`)."""
 
-from bot.config.database_url import normalise_database_url, redact_database_url
+from bot.config.database_url import as_written, normalise_database_url, redact_database_url
 from bot.config.model import Config, SlackMode
 from bot.config.reader import ConfigError, parse_duration
 from bot.config.settings import THOUSANDEYES_OAUTH_CALLBACKS, THOUSANDEYES_SOURCE_RANGE
 
 __all__ = [
+    "as_written",
     "THOUSANDEYES_OAUTH_CALLBACKS",
     "THOUSANDEYES_SOURCE_RANGE",
     "Config",

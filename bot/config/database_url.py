@@ -13,6 +13,12 @@ def normalise_database_url(url: str) -> str:
     return url
 
 
+def as_written(url: str) -> str:
+    """The URL as a user writes it: without the driver ``normalise_database_url`` chose
+    (Heroku's ``postgres://`` comes back as ``postgresql://``)."""
+    return url.replace("postgresql+psycopg://", "postgresql://", 1)
+
+
 def redact_database_url(url: str) -> str:
     """The URL with its password replaced, safe to log."""
     return re.sub(r"//([^:/@]+):[^@]*@", r"//\1:***@", url)

@@ -118,6 +118,11 @@ class Config:
     # Finished jobs, events and cleared alerts older than this are deleted in the
     # background (bot.store.pruning); None (RETENTION=off): everything is kept.
     retention: timedelta | None = _declared("retention")
+    # The ThousandEyes API link: off while the token is unset.
+    thousandeyes_api_token: str | None = _declared("thousandeyes_api_token")
+    thousandeyes_api_url: str = _declared("thousandeyes_api_url")
+    thousandeyes_account_group: str | None = _declared("thousandeyes_account_group")
+    thousandeyes_sync_interval: timedelta | None = _declared("thousandeyes_sync_interval")
 
 
     def parse_options(self) -> ParseOptions:

@@ -79,6 +79,34 @@ def _text(value: str, setting: Setting) -> str:
     return value
 
 
+# Slack's token prefixes, and what a wrong one most likely is.
+BOT_TOKEN_PREFIXES = ("xoxb-", "xoxe.xoxb-")
+APP_TOKEN_PREFIXES = ("xapp-",)
+_TOKEN_KINDS = {
+    "xapp-": " (an app-level token: it belongs in SLACK_APP_TOKEN)",
+    "xoxb-": " (a bot token: it belongs in SLACK_BOT_TOKEN)",
+    "xoxp-": " (a user token: the service posts as the app's bot, with its xoxb- token)",
+}
+
+
+def _token(value: str, prefixes: tuple[str, ...], kind: str) -> str:
+    """A Slack token of the kind its prefix says: swapped tokens would otherwise fail only
+    later, at the first post or connection. Only the prefix is repeated, never the token."""
+    if not value.startswith(prefixes):
+        given = value.split("-", 1)[0] + "-" if "-" in value[:6] else "something else"
+        raise _Invalid(f"must be {kind}, starting with {prefixes[0]}; this one starts with"
+                       f" {given}{_TOKEN_KINDS.get(given, '')}")
+    return value
+
+
+def _bot_token(value: str, setting: Setting) -> str:
+    return _token(value, BOT_TOKEN_PREFIXES, "the Bot User OAuth Token")
+
+
+def _app_token(value: str, setting: Setting) -> str:
+    return _token(value, APP_TOKEN_PREFIXES, "an app-level token (Basic Information)")
+
+
 def _database_url(value: str, setting: Setting) -> str:
     return normalise_database_url(value)
 
@@ -91,6 +119,24 @@ def _url(value: str, setting: Setting) -> str:
 
 def _public_url(value: str, setting: Setting) -> str | None:
     return _url(value, setting).rstrip("/") or None
+
+
+def _api_url(value: str, setting: Setting) -> str:
+    """No trailing slash (the SDK appends ``/alerts``); plain http only to this host, so a
+    bearer token never crosses a network in the clear."""
+    url = _url(value, setting)
+    host = url.split("//", 1)[1].split("/", 1)[0].rsplit(":", 1)[0].strip("[]")
+    if url.startswith("http://") and host not in ("127.0.0.1", "localhost", "::1"):
+        raise _Invalid(f"must be an https URL (the token would travel in the clear),"
+                       f" got {value[:60]!r}")
+    return url.rstrip("/")
+
+
+def _account_group(value: str, setting: Setting) -> str:
+    if not value.isdigit():
+        raise _Invalid(f"must be an account group id (digits, as in Account Settings),"
+                       f" got {value[:30]!r}")
+    return value
 
 
 def _url_list(value: str, setting: Setting) -> tuple[str, ...]:
@@ -225,6 +271,8 @@ def _directory(value: str, setting: Setting) -> str:
 
 _PARSERS: dict[Kind, Callable[[str, Setting], object]] = {
     Kind.TEXT: _text,
+    Kind.BOT_TOKEN: _bot_token,
+    Kind.APP_TOKEN: _app_token,
     Kind.DATABASE_URL: _database_url,
     Kind.URL: _url,
     Kind.PUBLIC_URL: _public_url,
@@ -242,4 +290,6 @@ _PARSERS: dict[Kind, Callable[[str, Setting], object]] = {
     Kind.TIMEZONE: _timezone,
     Kind.DURATION: _duration,
     Kind.DIRECTORY: _directory,
+    Kind.API_URL: _api_url,
+    Kind.ACCOUNT_GROUP: _account_group,
 }

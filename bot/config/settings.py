@@ -29,6 +29,8 @@ class Kind(enum.Enum):
     """How a variable's text becomes a value; the reader has one parser per kind."""
 
     TEXT = "text"  # stripped; empty is unset
+    BOT_TOKEN = "bot token"  # xoxb- (xoxe.xoxb- with token rotation); only the prefix is echoed
+    APP_TOKEN = "app token"  # xapp-; only the prefix is echoed
     DATABASE_URL = "database URL"  # text, Heroku's postgres:// made psycopg 3's
     URL = "URL"  # http(s), ending in "/"
     PUBLIC_URL = "public URL"  # http(s), no trailing "/"
@@ -46,6 +48,8 @@ class Kind(enum.Enum):
     TIMEZONE = "timezone"  # an IANA name
     DURATION = "duration"  # 24h, 90m, 1h30m; off/0: ``off``
     DIRECTORY = "directory"  # an existing directory
+    API_URL = "API URL"  # https (http only to this host), no trailing "/"
+    ACCOUNT_GROUP = "account group"  # a ThousandEyes aid: digits
 
 
 @dataclass(frozen=True)
@@ -79,9 +83,9 @@ _SECOND = timedelta(seconds=1)
 SETTINGS: tuple[Setting, ...] = (
     Setting("DATABASE_URL", Kind.DATABASE_URL, "SQLite file or PostgreSQL URL",
             default="sqlite:///data/thousandeyes-bot.sqlite3"),
-    Setting("SLACK_BOT_TOKEN", Kind.TEXT, "bot token (xoxb-…) of one workspace", secret=True),
+    Setting("SLACK_BOT_TOKEN", Kind.BOT_TOKEN, "bot token (xoxb-…) of one workspace", secret=True),
     Setting("SLACK_SIGNING_SECRET", Kind.TEXT, "verifies requests from Slack", secret=True),
-    Setting("SLACK_APP_TOKEN", Kind.TEXT, "app-level token (xapp-…) for Socket Mode",
+    Setting("SLACK_APP_TOKEN", Kind.APP_TOKEN, "app-level token (xapp-…) for Socket Mode",
             secret=True),
     Setting("SLACK_CLIENT_ID", Kind.TEXT, "install to many workspaces"),
     Setting("SLACK_CLIENT_SECRET", Kind.TEXT, "install to many workspaces", secret=True),
@@ -168,6 +172,17 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("RETENTION", Kind.DURATION, "finished jobs, events and cleared alerts older than"
             " this are deleted in the background", default=timedelta(days=30),
             minimum=timedelta(days=1)),
+    # The ThousandEyes API link (bot.thousandeyes.api_client, bot.delivery.api_sync): off
+    # while the token is unset. A sync interval of off keeps the link for other uses.
+    Setting("THOUSANDEYES_API_TOKEN", Kind.SECRET, "a ThousandEyes user API bearer token",
+            min_length=16, secret=True),
+    Setting("THOUSANDEYES_API_URL", Kind.API_URL, "ThousandEyes API v7 base URL",
+            default="https://api.thousandeyes.com/v7"),
+    Setting("THOUSANDEYES_ACCOUNT_GROUP", Kind.ACCOUNT_GROUP, "the account group (aid) the"
+            " API is asked about"),
+    Setting("THOUSANDEYES_SYNC_INTERVAL", Kind.DURATION, "how often alerts are reconciled"
+            " with the ThousandEyes API", default=timedelta(minutes=5),
+            minimum=timedelta(seconds=10)),
 )
 
 SETTINGS_BY_FIELD: dict[str, Setting] = {setting.field: setting for setting in SETTINGS}

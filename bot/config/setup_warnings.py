@@ -42,8 +42,26 @@ def channel_problem(config: Config) -> str | None:
     return None
 
 
+# Slack allows an app at most this many Socket Mode connections (too_many_websockets).
+SOCKET_MODE_CONNECTIONS_PER_APP = 10
+
+
+def socket_mode_connections_problem(config: Config) -> str | None:
+    """Why some web workers' Socket Mode connections would be refused: each worker opens
+    its own, and Slack allows an app ten."""
+    workers = config.web_concurrency
+    if config.slack_app_token and workers > SOCKET_MODE_CONNECTIONS_PER_APP:
+        return (f"WEB_CONCURRENCY={workers} opens {workers} Socket Mode connections (one per"
+                f" web worker) and Slack allows an app {SOCKET_MODE_CONNECTIONS_PER_APP}"
+                " (too_many_websockets): set WEB_CONCURRENCY to"
+                f" {SOCKET_MODE_CONNECTIONS_PER_APP} or fewer across all instances, or receive"
+                " clicks over HTTP (SLACK_SIGNING_SECRET) instead of SLACK_APP_TOKEN")
+    return None
+
+
 def setup_warnings(config: Config) -> list[str]:
-    problems = (socket_mode_problem(config), clicks_problem(config), channel_problem(config))
+    problems = (socket_mode_problem(config), clicks_problem(config), channel_problem(config),
+                socket_mode_connections_problem(config))
     return [problem for problem in problems if problem]
 
 

@@ -26,28 +26,19 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 # The column types and the values columns take live in bot.db.types; they are imported
 # from here too, so one import names a table and the values of its columns.
+from bot.db.periodic import (
+    MaintenanceLeaseRow as MaintenanceLeaseRow,
+    ThousandEyesSyncRow as ThousandEyesSyncRow,
+)
 from bot.db.types import (
     OPEN_ALERT_CONDITION as OPEN_ALERT_CONDITION,
-)
-from bot.db.types import (
     AlertState as AlertState,
-)
-from bot.db.types import (
+    ApiSync as ApiSync,
     Base as Base,
-)
-from bot.db.types import (
     Id as Id,
-)
-from bot.db.types import (
     JobKind as JobKind,
-)
-from bot.db.types import (
     JobStatus as JobStatus,
-)
-from bot.db.types import (
     UtcDateTime as UtcDateTime,
-)
-from bot.db.types import (
     WaitingFor as WaitingFor,
 )
 
@@ -134,6 +125,9 @@ class AlertRow(Base):
     # The storm roll-up this alert is listed in (bot.store.storms); its parent is then
     # the roll-up's message, so every reply about it lands in the roll-up's thread.
     storm_id: Mapped[int | None] = mapped_column(Id, ForeignKey("storms.id"), index=True)
+    # What the ThousandEyes API sync did (an ApiSync value; None: webhooks only): found the
+    # alert no webhook brought, or confirmed the clear whose webhook never arrived.
+    api_sync: Mapped[str | None] = mapped_column(String(16))
 
 
 class SnoozeRow(Base):
@@ -391,14 +385,3 @@ class SlackRequestRow(Base):
     # The hex digest of ``X-Slack-Signature``: an HMAC of the timestamp and the body.
     signature: Mapped[str] = mapped_column(String(64), primary_key=True)
     request_timestamp: Mapped[int] = mapped_column(BigInteger, index=True)
-
-
-class MaintenanceLeaseRow(Base):
-    """A periodic task every process runs but one should run per interval (RETENTION's
-    pruning: bot.store.pruning): whoever moves ``due_at`` past now first runs it."""
-
-    __tablename__ = "maintenance_leases"
-
-    name: Mapped[str] = mapped_column(String(64), primary_key=True)
-    due_at: Mapped[datetime]
-    held_by: Mapped[str | None] = mapped_column(String(150))

@@ -75,6 +75,13 @@ class AlertState:
     CLEARED = "cleared"
 
 
+class ApiSync:
+    """What the ThousandEyes API sync did to an alert (``AlertRow.api_sync``)."""
+
+    FOUND = "found"  # no webhook brought it
+    CLEARED = "cleared"  # its clear webhook never arrived
+
+
 # The condition of the partial index of open alerts (ix_alerts_open_by_channel), spelled
 # as the queries that use it must spell it: with a bound parameter instead of the literal,
 # neither SQLite nor PostgreSQL (generic plans) can prove the index covers the query.

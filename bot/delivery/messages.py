@@ -46,6 +46,10 @@ from bot.thousandeyes import Event
 
 log = logging.getLogger(__name__)
 
+# Seconds before the attempt's start that a lost post is looked for: clocks differ a
+# little between this machine and Slack's ts.
+_LOOKUP_MARGIN = 5.0
+
 
 @dataclass
 class JobMessages:
@@ -155,10 +159,13 @@ class JobMessages:
                         job.id, self.lookup_interval)
             return None
         since = job.progress.in_flight_since
+        if since is None:  # claimed before it was recorded: how far back is not known
+            log.warning("job %d: the answer to its post was lost and when it was attempted is"
+                        " not known, so it cannot be looked for; posting", job.id)
+            return None
         try:
             return self.gateway.find_posted(
-                channel_id, marker, thread_ts=thread_ts,
-                oldest=since - 5 if since is not None else None)
+                channel_id, marker, thread_ts=thread_ts, oldest=since - _LOOKUP_MARGIN)
         except RateLimited as limited:
             if job.died_in_flight:
                 raise HistoryLimited(limited.retry_after, "conversations history read") from None

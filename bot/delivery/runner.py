@@ -122,6 +122,9 @@ class DeliveryWorker:
             Periodic("circuit probes", 1.0, self._probe_circuits),
             Periodic("idle lanes with jobs", 30.0, self._ready_forgotten_lanes),
         ]
+        # The ThousandEyes API sync (None without THOUSANDEYES_API_TOKEN): a thread of its
+        # own, started and stopped with this worker's.
+        self.api_sync = _api_sync_for(config, database)
         if config.stale_after is not None:
             stale = StaleSweep(database, config.stale_after)
             self.add_periodic("stale alerts", stale.interval.total_seconds(),
@@ -152,6 +155,8 @@ class DeliveryWorker:
         for index in range(threads):
             self._spawn(self._loop, f"delivery-{index}")
         self._spawn(self._maintain, "delivery-maintenance")
+        if self.api_sync is not None:
+            self.api_sync.start()
         self.wake.notify_all()  # look for work left by an earlier run
         log.info("delivery worker %s started with %d thread(s)", self.worker_id, threads)
 
@@ -164,6 +169,8 @@ class DeliveryWorker:
         """Finish the jobs in hand, then stop; unfinished jobs stay queued."""
         self._stopping.set()
         self.wake.notify_all()
+        if self.api_sync is not None:
+            self.api_sync.stop()
         for thread in self._threads:
             thread.join(timeout)
         self._threads.clear()
@@ -308,3 +315,16 @@ class DeliveryWorker:
         if lanes.ready_lanes_with_pending_jobs(self.database, utcnow()):
             log.warning("delivery: lanes with pending jobs were marked idle; readied them")
             self.wake.notify_one()
+
+
+def _api_sync_for(config: Config, database: Database) -> Any:
+    """The sync (``bot.delivery.api_sync.ApiSync``), or None when nothing links the API.
+
+    Imported here, and only when linked: the SDK's models take seconds to import on a
+    busy host, a cost a service without THOUSANDEYES_API_TOKEN must not pay at start
+    (the same reason ``bot`` imports ``create_app`` lazily)."""
+    if not config.thousandeyes_api_token or config.thousandeyes_sync_interval is None:
+        return None
+    from bot.delivery.api_sync import ApiSync
+
+    return ApiSync.from_config(config, database)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
+from typing import Protocol
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from sqlalchemy.exc import SQLAlchemyError
@@ -32,6 +33,18 @@ _KNOWN_EVENT_TYPES = frozenset(t.value for t in EventType)
 _POST_BUCKETS = (0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600, 1800, 3600)
 _CLICK_BUCKETS = (0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300)
 _MAX_LABEL = 60
+
+
+class SyncRun(Protocol):
+    """What a run of the ThousandEyes API sync reports (``bot.delivery.api_sync``'s
+    ``SyncReport``), read by shape: importing it would load the SDK for every process."""
+
+    @property
+    def outcome(self) -> str: ...
+    @property
+    def clears(self) -> int: ...
+    @property
+    def found(self) -> int: ...
 
 
 class Metrics:
@@ -59,6 +72,14 @@ class Metrics:
             PREFIX + "accepted_to_posted_seconds", "From the webhook's event being accepted"
             " to its message being posted in Slack.", ["kind"], buckets=_POST_BUCKETS,
             registry=self.registry)
+        self.api_syncs = Counter(
+            PREFIX + "api_syncs", "Runs of the ThousandEyes API sync, by outcome (ok,"
+            " unauthorized, forbidden, rate_limited, unreachable, rejected, database_error).",
+            ["outcome"], registry=self.registry)
+        self.api_sync_changes = Counter(
+            PREFIX + "api_sync_changes", "What the ThousandEyes API sync stored: clears whose"
+            " webhook never arrived (cleared), alerts no webhook brought (found).",
+            ["change"], registry=self.registry)
         self.click_to_updated = Histogram(
             PREFIX + "click_to_updated_seconds", "From an Acknowledge or Unacknowledge click"
             " to the parent message showing it.", buckets=_CLICK_BUCKETS,
@@ -73,6 +94,14 @@ class Metrics:
     def event_stored(self, event_type: str, duplicate: bool) -> None:
         kind = event_type if event_type in _KNOWN_EVENT_TYPES else "other"
         self.events.labels(type=kind, result="duplicate" if duplicate else "accepted").inc()
+
+    def api_sync_ran(self, report: SyncRun) -> None:
+        """One run of the ThousandEyes API sync in this process (``ApiSync.on_run``)."""
+        self.api_syncs.labels(outcome=str(report.outcome)[:_MAX_LABEL]).inc()
+        if report.clears:
+            self.api_sync_changes.labels(change="cleared").inc(report.clears)
+        if report.found:
+            self.api_sync_changes.labels(change="found").inc(report.found)
 
     def job_finished(self, job: ClaimedJob, outcome: Outcome, error: BaseException | None,
                      now: datetime) -> None:

@@ -19,6 +19,7 @@ from bot.render import MessageRenderer
 from bot.slack import routes as slack_routes
 from bot.slack.interactivity import build_listeners
 from bot.slack.oauth import build_installation_store
+from bot.slack.token_check import BotTokenCheck
 from bot.store.group_commit import GroupCommitter
 from bot.web import admin_page, front_page, health, webhook
 from bot.web.admin_session import AdminSessions
@@ -82,6 +83,7 @@ def create_app(
                if config.te_oauth_server else None),
         metrics=metrics,
         group_commit=GroupCommitter(database) if config.webhook_group_commit else None,
+        bot_token_check=BotTokenCheck.for_config(config),
     )
     for subsystem in (webhook, health, front_page):
         subsystem.init_app(app)

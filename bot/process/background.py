@@ -33,6 +33,9 @@ def _background(app: Flask) -> Background:
 
 
 def start_background(app: Flask) -> None:
+    token_check = services(app).bot_token_check
+    if token_check is not None:
+        token_check.refresh()  # at start: a refused token is said at once, in one line
     start_delivery(app)
     start_socket_mode(app)
 
@@ -56,6 +59,8 @@ def start_delivery(app: Flask) -> None:
                             if isinstance(metrics, Metrics) else None,
                             on_pruned=metrics.rows_pruned
                             if isinstance(metrics, Metrics) else None)
+    if worker.api_sync is not None and isinstance(metrics, Metrics):
+        worker.api_sync.on_run = metrics.api_sync_ran
     worker.start(config.delivery_threads)
     _background(app).delivery = worker
 

@@ -16,6 +16,7 @@ from bot.db.database import Database
 from bot.delivery.runner import DeliveryWorker
 from bot.metrics.counters import Metrics
 from bot.metrics.worker_endpoint import WorkerMetricsServer
+from bot.slack.token_check import BotTokenCheck
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +27,9 @@ def run_worker_forever(config: Config, database: Database) -> int:
     ``bot.cli`` has pointed prometheus_client at its directory (bot.metrics.multiprocess)
     before this module, and so prometheus_client, was first imported.
     """
+    token_check = BotTokenCheck.for_config(config)
+    if token_check is not None:
+        token_check.refresh()  # a refused token is one line now, not a dead letter later
     metrics = Metrics()
     try:
         metrics_server = (WorkerMetricsServer(config, database, metrics)
@@ -35,6 +39,8 @@ def run_worker_forever(config: Config, database: Database) -> int:
         return 1
     worker = DeliveryWorker(config, database, on_finished=metrics.job_finished,
                             on_pruned=metrics.rows_pruned)
+    if worker.api_sync is not None:
+        worker.api_sync.on_run = metrics.api_sync_ran
     stop = threading.Event()
 
     def _on_signal(signum: int, _frame: Any) -> None:

@@ -105,6 +105,7 @@ def alert_context(view: AlertView) -> AlertContext:
         snoozed_until=view.snoozed_until if not is_cleared else None,
         snoozed_by=view.snoozed_by if not is_cleared else "",
         in_storm=view.in_storm,
+        api_note=wording.API_SYNC_NOTES.get(view.api_sync or "", ""),
         title=subject["test_name"] or subject["agent_name"] or alert.rule_name
         or "ThousandEyes alert",
         **subject,

@@ -148,6 +148,8 @@ class AlertContext(TemplateContext):
     snoozed_until: datetime | None
     snoozed_by: str
     in_storm: bool
+    # What the ThousandEyes API sync did to this alert, in one line; "" for webhooks only.
+    api_note: str
     # What the alert is about: a test, an agent or a device.
     subject: str
     subject_label: str

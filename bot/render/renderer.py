@@ -22,8 +22,7 @@ from typing import Any
 
 from jinja2 import TemplateError
 
-from bot.render import actions, rollup
-from bot.render import context as ctx
+from bot.render import actions, context as ctx, rollup
 from bot.render.blockkit import enforce_limits
 from bot.render.buttons import template_variables
 from bot.render.environment import TEMPLATE_SUFFIX, create_environment

@@ -55,3 +55,5 @@ class AlertView:
     # Listed in a storm roll-up: its thread messages then name the alert, since the
     # roll-up's thread holds the replies of many alerts.
     in_storm: bool = False
+    # What the ThousandEyes API sync did ("found", "cleared"; bot.store.models.ApiSync).
+    api_sync: str | None = None

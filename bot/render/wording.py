@@ -24,6 +24,11 @@ RULE_CHANGED = ("The alert rule was modified or removed while this alert was act
                 " ThousandEyes stopped watching it, so this is not a recovery.")
 STALE_HINT = ("ThousandEyes sends a clear only when the alert rule asks for one;"
               " check the alert there.")
+# What the ThousandEyes API sync did to an alert (bot.store.models.ApiSync), said once.
+API_SYNC_NOTES = {
+    "found": "🔗 Found through the ThousandEyes API: no webhook brought this alert",
+    "cleared": "🔗 Confirmed through the ThousandEyes API: the clear webhook never arrived",
+}
 SUBJECTS = {"test": "Test", "agent": "Agent", "device": "Device"}
 # Keys whose value says it all: shown without the key ("📝 Call the branch desk").
 _SELF_EXPLAINING_KEYS = {"text", "note", "notes", "message", "description", "comment", "info"}

@@ -34,8 +34,9 @@ log = logging.getLogger(__name__)
 LOG_ONLY_TS_PREFIX = "log-only-"
 # Message metadata type that carries a delivery job's marker (see handlers._post).
 POST_MARKER_EVENT = "thousandeyes_alert_post"
-# How far back to look for a message an interrupted job may have posted.
-_LOOKBACK_MESSAGES = 100
+# At most this many pages of history since the post was attempted (a job stays within
+# its lease): 300 messages at the 15 a page Slack gives apps outside the Marketplace.
+_LOOKBACK_PAGES = 20
 
 
 @dataclass(frozen=True)
@@ -78,8 +79,7 @@ class SlackGateway(Protocol):
     def join_channel(self, channel: str) -> str: ...
 
     def find_posted(
-        self, channel: str, marker: str, *, thread_ts: str | None = None,
-        oldest: float | None = None,
+        self, channel: str, marker: str, *, oldest: float, thread_ts: str | None = None,
     ) -> Posted | None: ...
 
     def user_info(self, user_id: str) -> SlackUser: ...
@@ -134,35 +134,56 @@ class WebApiGateway:
         return str((data.get("channel") or {}).get("id") or channel_id)
 
     def find_posted(
-        self, channel: str, marker: str, *, thread_ts: str | None = None,
-        oldest: float | None = None,
+        self, channel: str, marker: str, *, oldest: float, thread_ts: str | None = None,
     ) -> Posted | None:
-        """The recent message whose metadata carries ``marker``, if Slack has one.
+        """The message posted since ``oldest`` whose metadata carries ``marker``, if
+        Slack has one.
 
-        ``channel`` must be an id: names are resolved by posting, never by listing
-        (``conversations.list`` never shows private channels). Needs the history scopes;
-        without them (or for another permanent reason) we cannot tell, and the caller
-        posts. A 429 is raised: the caller decides.
+        Read back by time, as far as the post could be (``oldest``: when it was
+        attempted, less a margin), in the pages Slack serves (as few as 15 messages for
+        apps outside the Marketplace), not a fixed number of messages that a busy
+        channel would push the post out of. ``channel`` must be an id: names are
+        resolved by posting, never by listing (``conversations.list`` never shows
+        private channels). Needs the history scopes; without them (or for another
+        permanent reason) we cannot tell, and the caller posts. A 429 on the first read
+        is raised: the caller decides; on a later page, we cannot tell.
         """
         method, arguments = "conversations.history", {
-            "channel": channel, "limit": _LOOKBACK_MESSAGES, "include_all_metadata": True,
+            "channel": channel, "oldest": f"{max(0.0, oldest):.6f}",
+            "include_all_metadata": True,
         }
         if thread_ts:
             method = "conversations.replies"
             arguments["ts"] = thread_ts
-        if oldest is not None:
-            arguments["oldest"] = f"{max(0.0, oldest):.6f}"
-        try:
-            data = self._call(method, arguments)
-        except PermanentError as error:
-            log.warning("cannot check whether %s was already posted (%s); posting", marker, error)
-            return None
-        for message in data.get("messages") or []:
-            metadata = message.get("metadata") or {}
-            payload = metadata.get("event_payload") or {}
-            if metadata.get("event_type") == POST_MARKER_EVENT and payload.get("marker") == marker:
-                return Posted(channel=channel, ts=str(message.get("ts")))
+        for page in range(_LOOKBACK_PAGES):
+            try:
+                data = self._call(method, arguments)
+            except PermanentError as error:
+                log.warning("cannot check whether %s was already posted (%s); posting",
+                            marker, error)
+                return None
+            except RateLimited:
+                if page == 0:
+                    raise
+                log.warning("Slack limited page %d of the look-up for %s; posting", page + 1,
+                            marker)
+                return None
+            for message in data.get("messages") or []:
+                metadata = message.get("metadata") or {}
+                payload = metadata.get("event_payload") or {}
+                if (metadata.get("event_type") == POST_MARKER_EVENT
+                        and payload.get("marker") == marker):
+                    return Posted(channel=channel, ts=str(message.get("ts")))
+            cursor = (data.get("response_metadata") or {}).get("next_cursor")
+            if not data.get("has_more") or not cursor:
+                return None
+            arguments["cursor"] = cursor
         return None
+
+    def auth_test(self) -> dict[str, Any]:
+        """``auth.test``: whether Slack accepts the token (its workspace, user and bot ids);
+        a refused token raises :class:`PermanentError` with Slack's code."""
+        return self._call("auth.test", {})
 
     def user_info(self, user_id: str) -> SlackUser:
         """``users.info`` (scope ``users:read``), as a query: Slack reads this method's
@@ -270,8 +291,7 @@ class LogOnlyGateway:
         return channel
 
     def find_posted(
-        self, channel: str, marker: str, *, thread_ts: str | None = None,
-        oldest: float | None = None,
+        self, channel: str, marker: str, *, oldest: float, thread_ts: str | None = None,
     ) -> Posted | None:
         return None  # the log keeps no messages to find
 

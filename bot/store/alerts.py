@@ -71,6 +71,7 @@ def build_view(
         stale_since=row.stale_at if row.state == AlertState.TRIGGERED else None,
         thread_reason=row.thread_reason,
         in_storm=row.storm_id is not None,
+        api_sync=row.api_sync,
     )
 
 

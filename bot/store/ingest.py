@@ -7,80 +7,31 @@ nothing is stored and the webhook answers 503 so ThousandEyes retries.
 
 from __future__ import annotations
 
-import enum
 import functools
-import hashlib
-import json
 import logging
-from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from dataclasses import replace
+from datetime import datetime
 from typing import Any, NamedTuple
 
 from sqlalchemy import Row, Table, TextClause, bindparam, select, text
 
 from bot.db.database import Database
-from bot.db.models import AlertRow, AlertState, DeliveryLaneRow, EventRow, JobKind, JobRow
+from bot.db.models import AlertRow, AlertState, ApiSync, DeliveryLaneRow, EventRow, JobKind, JobRow
 from bot.db.prepared import Prepared, RawTransaction
 from bot.outbox.enqueue import job_due_time, job_values, lane_ready_values, mark_ready_statement
 from bot.store import storm_notes
 from bot.store.adoption import adoption_for_new_alert, subject_key
-from bot.store.reminders import ReminderArgs, ReminderPlan
+from bot.store.incoming import (  # the write path's own names
+    IncomingEvent as IncomingEvent,
+    IngestResult as IngestResult,
+    IngestStatus as IngestStatus,
+    body_digest as body_digest,
+)
+from bot.store.reminders import ReminderArgs
 from bot.thousandeyes import AgentAlert, AlertKind, Event, TestAlert, Transition
 from bot.thousandeyes.events import with_duplicates
 
 log = logging.getLogger(__name__)
-
-
-class IngestStatus(str, enum.Enum):
-    ACCEPTED = "accepted"
-    DUPLICATE = "duplicate"
-
-
-@dataclass(frozen=True)
-class IngestResult:
-    status: IngestStatus
-    event_pk: int | None = None
-    alert_pk: int | None = None
-    job_pk: int | None = None
-    # When the queued job can start at the earliest (its lane may be paced), so the
-    # webhook wakes a delivery thread only when there is something it can do.
-    job_due_at: datetime | None = None
-    # The queued job's columns (None: no job), for a batch to mark its lane ready later.
-    job: dict[str, Any] | None = field(default=None, repr=False, compare=False)
-    # Accepted although its eventId was stored before with another body: the sender
-    # reused an id (a mistake of theirs; the event is kept all the same).
-    reused_id: bool = False
-
-
-@dataclass(frozen=True)
-class IncomingEvent:
-    """One webhook's write: the parsed event and where it goes."""
-
-    event: Event
-    route: str
-    channel: str
-    body_text: str
-    now: datetime
-    team_id: str | None = None
-    default_channel: str = ""  # SLACK_CHANNEL: only chooses the lane of a job for ''
-    reminders: ReminderPlan | None = None  # REMINDER_AFTER/REPEAT (None: no reminders)
-    flap_window: timedelta | None = None  # FLAP_WINDOW (bot.store.adoption)
-
-    @functools.cached_property
-    def body_hash(self) -> str:
-        return body_digest(self.event.raw)
-
-    @property
-    def dedup_key(self) -> tuple[str, str, str, str]:
-        """What makes two deliveries the same event: route, channel, eventId and body."""
-        return self.route, self.channel, self.event.event_id, self.body_hash
-
-
-def body_digest(body: Any) -> str:
-    """SHA-256 of the body's canonical JSON: a retry whose keys come in another order or
-    spacing is the same body. (Migration 0013 holds a frozen copy for stored rows.)"""
-    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def store_event(
@@ -285,7 +236,8 @@ def _upsert_alert(transaction: RawTransaction, incoming: IncomingEvent) -> _Upse
     key = dict(route=route, channel=channel, kind=event.key_kind.value, alert_key=alert.key)
     current = transaction.first(_LOCK_ALERT, key)
     if current is None:
-        values = dict(key, first_seen_at=now, slack_team=team_id, **_changes(None, event, now))
+        values = dict(key, first_seen_at=now, slack_team=team_id, api_sync=incoming.api_sync,
+                      **_changes(None, event, now))
         if event.transition is Transition.TRIGGER:
             adoption = adoption_for_new_alert(
                 transaction, route=route, channel=channel, subject=values["subject_key"],
@@ -301,6 +253,11 @@ def _upsert_alert(transaction: RawTransaction, incoming: IncomingEvent) -> _Upse
         current = transaction.first(_LOCK_ALERT, key)
         assert current is not None
 
+    if incoming.api_sync is not None and (event.transition is Transition.TRIGGER
+                                          or current.state == AlertState.CLEARED):
+        # The sync's view is older than this row (a webhook, or an earlier sync, was
+        # first): writing nothing is what keeps one parent and one clear.
+        raise DuplicateEvent(event.event_id)
     if event.transition is Transition.CLEAR and current.state == AlertState.CLEARED:
         # ThousandEyes also clears when a rule is deleted; the alert is already shown
         # cleared, so a second "Cleared" reply would only be noise.
@@ -311,9 +268,17 @@ def _upsert_alert(transaction: RawTransaction, incoming: IncomingEvent) -> _Upse
         # record of it, but never reopen a cleared alert or post about it.
         log.info("stale trigger %s for cleared alert %s ignored", event.event_id, current.id)
         return _Upserted(current.id, None, current.trigger_count, current.storm_id)
-    changes = dict(slack_team=team_id, **_changes(current, event, now))
+    changes = dict(slack_team=team_id, api_sync=incoming.api_sync,
+                   **_changes(current, event, now))
+    job_kind = _job_kind_for(event)
+    if (event.transition is Transition.TRIGGER and current.state == AlertState.TRIGGERED
+            and current.api_sync == ApiSync.FOUND):
+        # The webhook of an alert the sync found first: the same trigger, late. Its richer
+        # payload re-renders the parent; it is not "triggered again".
+        changes["trigger_count"] = current.trigger_count
+        job_kind = JobKind.REFRESH_PARENT
     transaction.rows(_update_alert_statement(tuple(changes)), dict(changes, alert_pk=current.id))
-    return _Upserted(current.id, _job_kind_for(event),
+    return _Upserted(current.id, job_kind,
                      changes.get("trigger_count", current.trigger_count), current.storm_id)
 
 
@@ -335,7 +300,8 @@ def _update_alert_statement(columns: tuple[str, ...]) -> Prepared:
 
 def _lock_alert_statement() -> Prepared:
     alerts = AlertRow.__table__
-    columns = ("id", "state", "cleared_at", "triggered_at", "trigger_count", "storm_id")
+    columns = ("id", "state", "cleared_at", "triggered_at", "trigger_count", "storm_id",
+               "api_sync")
     key_columns = ("route", "channel", "kind", "alert_key")
     # FOR UPDATE only where there is row locking (SQLite's BEGIN IMMEDIATE already
     # excludes every other writer); the dialect's compiler knows which.

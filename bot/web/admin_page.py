@@ -34,9 +34,11 @@ from werkzeug.wrappers import Response as BaseResponse  # what redirect() gives
 from bot.clock import utcnow
 from bot.db.models import AlertRow, EventRow, RouteRow
 from bot.store.lockout import Guarded, Verdict, check_password
-from bot.web.admin_session import COOKIE as SESSION_COOKIE
-from bot.web.admin_session import MAX_AGE as SESSION_MAX_AGE
-from bot.web.admin_session import AdminSessions
+from bot.web.admin_session import (
+    COOKIE as SESSION_COOKIE,
+    MAX_AGE as SESSION_MAX_AGE,
+    AdminSessions,
+)
 from bot.web.oauth_server.csrf import MAX_AGE as FORM_MAX_AGE
 from bot.web.oauth_server.routes import no_framing_no_caching
 from bot.web.services import services

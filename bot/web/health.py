@@ -7,6 +7,7 @@ it is true whichever process (this one, another web worker, ``python -m bot work
 should have delivered. Socket Mode's state is reported but never makes a 503: the
 websocket reconnects by itself, and a load balancer that dropped this instance for it
 would refuse webhooks too (``thousandeyes_socket_mode_connected`` is the thing to alert on).
+A bot token Slack refuses is the ``slack`` value, for the same reason (bot.slack.token_check).
 """
 
 from __future__ import annotations
@@ -18,13 +19,23 @@ from bot.clock import utcnow
 from bot.config import SlackMode
 from bot.db.models import JobStatus
 from bot.outbox.snapshot import read_queue
-from bot.web.services import services
+from bot.web.front_page import api_line
+from bot.web.services import Services, services
 
 blueprint = Blueprint("health", __name__)
 
 
 def init_app(app: Flask) -> None:
     app.register_blueprint(blueprint)
+
+
+def _slack_state(app_services: Services) -> str:
+    """``log-only``, ``configured``, ``ok`` (Slack accepts SLACK_BOT_TOKEN) or the code it
+    refuses the token with. A refused token is no 503: webhooks are still stored."""
+    if app_services.config.slack_mode is SlackMode.LOG_ONLY:
+        return "log-only"
+    check = app_services.bot_token_check
+    return check.refresh() if check is not None else "configured"
 
 
 @blueprint.route("/healthz", methods=["GET"])
@@ -36,7 +47,7 @@ def healthz() -> tuple[Response, int]:
     body: dict[str, object] = {
         "status": "ok" if database.ok else "unavailable",
         "database": database.state,
-        "slack": "log-only" if config.slack_mode is SlackMode.LOG_ONLY else "configured",
+        "slack": _slack_state(app_services),
     }
     problems = [f"database: {database.problem}"] if database.problem else []
     if database.ok:
@@ -60,9 +71,14 @@ def healthz() -> tuple[Response, int]:
                     f" {stuck_after.total_seconds():.0f}s; is a delivery worker running?")
     else:
         body["delivery"] = "unknown"
+    line = api_line(app_services) if database.ok else None
+    if line is not None:
+        # Said, never a 503: webhooks flow whatever the API does.
+        body["thousandeyes_api"] = line
     if config.slack_app_token:  # the websocket's own state: "configured" says nothing of it
         body["socket_mode"] = app_services.socket_mode.state or "off"
     if problems:
         body["status"] = "unavailable"
         body["problem"] = "; ".join(problems)
     return jsonify(body), 503 if problems or not database.ok else 200
+

@@ -90,6 +90,17 @@ class AppCore:
             self.jobs_waiting.notify_at((due_at - datetime.now(UTC)).total_seconds())
 
 
+class TokenCheck(Protocol):
+    """The bot token's last known state, asked again at most once a minute."""
+
+    state: str
+
+    @property
+    def problem(self) -> str | None: ...
+
+    def refresh(self) -> str: ...
+
+
 @dataclass(frozen=True)
 class Services(AppCore):
     webhook_credentials: WebhookCredentials
@@ -104,6 +115,8 @@ class Services(AppCore):
     # Webhooks committed together; None: each in its own transaction.
     group_commit: GroupCommitter | None
     socket_mode: SocketModeStatus = field(default_factory=SocketModeStatus)
+    # Whether Slack still accepts SLACK_BOT_TOKEN (bot.slack.token_check); None without one.
+    bot_token_check: TokenCheck | None = None
 
     @property
     def oauth_server(self) -> AuthorizationServer | None:

@@ -4,7 +4,9 @@
 
 Renders the knowledge-base sample alert with the shipped templates (as the service does),
 lays each message's Block Kit out in a page styled like Slack's, and captures it with
-headless Chromium. Needs Debian's ``chromium`` and ``chromium-driver`` and the emoji font
+headless Chromium. Dates are drawn as Slack shows its date tokens to a reader whose zone
+is ``READER_ZONE`` (Europe/Berlin) with Slack's US English formats and 12-hour clock:
+"Aug 24, 2014 at 3:01 AM", not the token's fallback text. Needs Debian's ``chromium`` and ``chromium-driver`` and the emoji font
 (``apt-get install -y chromium chromium-driver fonts-noto-color-emoji``) and the test
 requirements (selenium). The PNGs land next to this script, or in ``--out``.
 """
@@ -17,9 +19,10 @@ import re
 import sys
 import tempfile
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
@@ -35,6 +38,43 @@ OUT = Path(__file__).resolve().parent
 WIDTH = 760
 BOT_NAME = "ThousandEyes Alerts"
 PEOPLE = {"U0ALICE01": "alice", "U0BOB0002": "bob"}
+# The reader the pictures are drawn for: Slack shows each reader dates in their own zone.
+READER_ZONE = ZoneInfo("Europe/Berlin")
+
+
+def _ordinal(day: int) -> str:
+    return f"{day}{'th' if 10 <= day % 100 <= 20 else {1: 'st', 2: 'nd', 3: 'rd'}.get(day % 10, 'th')}"
+
+
+def _clock(moment: datetime, seconds: bool = False) -> str:
+    return f"{moment.hour % 12 or 12}:{moment:%M}{':' + format(moment, '%S') if seconds else ''}" \
+        f" {'AM' if moment.hour < 12 else 'PM'}"
+
+
+# Slack's date tokens (api.slack.com, "Formatting text: date"), US English. The *_pretty
+# ones say "today" or "yesterday" when they apply; the pictures' dates are long past.
+_DATE_TOKENS = {
+    "date_num": lambda d: f"{d:%Y-%m-%d}",
+    "date": lambda d: f"{d:%B} {_ordinal(d.day)}, {d.year}",
+    "date_short": lambda d: f"{d:%b} {d.day}, {d.year}",
+    "date_long": lambda d: f"{d:%A}, {d:%B} {_ordinal(d.day)}, {d.year}",
+    "time": _clock,
+    "time_secs": lambda d: _clock(d, seconds=True),
+}
+for _name in ("date", "date_short", "date_long"):
+    _DATE_TOKENS[f"{_name}_pretty"] = _DATE_TOKENS[_name]
+
+
+def slack_date(token: str) -> str:
+    """``!date^EPOCH^FORMAT[^LINK]|fallback`` as Slack shows it to a reader in READER_ZONE."""
+    _date, epoch, layout = token.split("|", 1)[0].split("^")[:3]
+    moment = datetime.fromtimestamp(int(epoch), READER_ZONE)
+    return re.sub(r"\{(\w+)\}", lambda m: _DATE_TOKENS[m.group(1)](moment), layout)
+
+
+def message_time(moment: datetime) -> str:
+    """A message's own time beside the bot's name, as Slack shows it to that reader."""
+    return _clock(moment.astimezone(READER_ZONE))
 
 _STYLE = """
 body { margin: 0; background: #fff; font: 15px/1.46668 "Liberation Sans", "DejaVu Sans",
@@ -75,7 +115,7 @@ def mrkdwn_html(text: str) -> str:
         if inner.startswith("@"):
             return f'<span class="mention">@{PEOPLE.get(inner[1:], inner[1:])}</span>'
         if inner.startswith("!date^"):
-            return inner.rsplit("|", 1)[-1]
+            return slack_date(inner)
         if inner.startswith("!"):
             return f'<span class="mention">@{inner[1:].split("^")[0]}</span>'
         url, _, label = inner.partition("|")
@@ -168,22 +208,27 @@ def pictures() -> dict[str, str]:
     cleared = replace(preview_view(clear, "cleared"), responders=(alice,),
                       first_acknowledged_at=alice.acknowledged_at)
     retriggered = replace(acknowledged, trigger_count=2)
+    agent = preview_view(parse_event(load_sample("agent-trigger")), "triggered")
+    posted = message_time(start)
     thread = "".join([
-        message_html(renderer.render_parent(cleared), "01:01"),
+        message_html(renderer.render_parent(cleared), posted),
         '<div class="caption">3 replies</div>',
-        message_html(renderer.render_ack_note(acknowledged, alice, True), "01:03", thread=True),
-        message_html(renderer.render_retrigger_note(retriggered), "01:05", thread=True),
-        message_html(renderer.render_clear_reply(cleared), "01:09", thread=True),
+        message_html(renderer.render_ack_note(acknowledged, alice, True),
+                     message_time(alice.acknowledged_at), thread=True),
+        message_html(renderer.render_retrigger_note(retriggered),
+                     message_time(start + timedelta(minutes=4)), thread=True),
+        message_html(renderer.render_clear_reply(cleared),
+                     message_time(cleared.cleared_at or start), thread=True),
     ])
     return {
-        "parent-triggered": page(message_html(renderer.render_parent(triggered), "01:01")),
-        "parent-acknowledged": page(message_html(renderer.render_parent(acknowledged), "01:01")),
-        "parent-cleared": page(message_html(renderer.render_parent(cleared), "01:01")),
+        "parent-triggered": page(message_html(renderer.render_parent(triggered), posted)),
+        "parent-acknowledged": page(message_html(renderer.render_parent(acknowledged), posted)),
+        "parent-cleared": page(message_html(renderer.render_parent(cleared), posted)),
         "thread": page(thread),
-        "agent-parent": page(message_html(renderer.render_parent(
-            preview_view(parse_event(load_sample("agent-trigger")), "triggered")), "01:01")),
+        "agent-parent": page(message_html(renderer.render_parent(agent),
+                                          message_time(agent.triggered_at or agent.first_seen_at))),
         "storm-rollup": page(message_html(renderer.render_rollup(
-            1, storm_views(triggered, alice)), "01:01")),
+            1, storm_views(triggered, alice)), posted)),
     }
 
 

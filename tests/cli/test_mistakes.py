@@ -4,12 +4,16 @@ names the variable or flag, exits non-zero, and never shows a traceback."""
 from __future__ import annotations
 
 import json
+import os
+import signal
 import socket
+import subprocess
+import sys
 
 import pytest
 
 from tests.support.payloads import load_sample
-from tests.support.processes import bot_env, free_port, run_bot
+from tests.support.processes import REPO, bot_env, free_port, run_bot
 
 
 def assert_one_clear_line(result, *names: str) -> str:
@@ -130,3 +134,44 @@ def test_a_guessable_webhook_credential_is_refused_at_start(tmp_path, variable, 
                      cwd=tmp_path)
     stderr = assert_one_clear_line(result, variable, says)
     assert value.rpartition(":")[2] not in stderr  # the secret is never echoed
+
+
+@pytest.mark.parametrize(("variable", "value", "expected"), [
+    ("SLACK_BOT_TOKEN", "xapp-1-A0APP-swapped-by-mistake", "xoxb-"),
+    ("SLACK_APP_TOKEN", "xoxb-1234-swapped-by-mistake", "xapp-"),
+    ("SLACK_BOT_TOKEN", "xoxp-1234-a-user-token", "xoxb-"),
+])
+def test_a_token_of_the_wrong_kind_is_one_line_naming_the_variable(tmp_path, variable, value,
+                                                                   expected):
+    others = {"SLACK_BOT_TOKEN": "xoxb-right-kind", "SLACK_APP_TOKEN": "xapp-right-kind"}
+    result = run_bot("serve", "--port", str(free_port()),
+                     env=bot_env(**{**others, variable: value}), cwd=tmp_path)
+    stderr = assert_one_clear_line(result, variable, expected)
+    assert value not in stderr and value[5:] not in stderr  # a token is never echoed
+    assert result.returncode == 2
+
+
+@pytest.mark.parametrize("url", ["postgresql://bot:hunter2@127.0.0.1:1/bot"])
+@pytest.mark.parametrize("command", [("serve", "--port", "PORT"), ("db", "upgrade")])
+def test_an_unreachable_postgresql_is_one_line_with_the_url_as_written(tmp_path, url, command):
+    command = tuple(str(free_port()) if word == "PORT" else word for word in command)
+    result = run_bot(*command, env=bot_env(DATABASE_URL=url), cwd=tmp_path)
+    assert result.returncode == 1
+    [line] = result.stderr.strip().splitlines()
+    assert url.replace("hunter2", "***") in line and "+psycopg" not in line
+
+
+def test_a_closed_pipe_ends_quietly_as_unix_tools_do(tmp_path):
+    """``python -m bot render FILE | head -1``: head has gone when the rest is written."""
+    payload = tmp_path / "trigger.json"
+    payload.write_text(json.dumps(load_sample("trigger")))
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader has gone before anything is written
+    try:
+        process = subprocess.run([sys.executable, "-m", "bot", "render", str(payload)],
+                                 stdout=write_end, stderr=subprocess.PIPE, text=True,
+                                 env=bot_env(), cwd=REPO, timeout=60, check=False)
+    finally:
+        os.close(write_end)
+    assert process.stderr == ""
+    assert process.returncode == 128 + signal.SIGPIPE  # what a shell reports for `yes | head`

@@ -32,6 +32,13 @@ def action_ids(message) -> list[str]:
     ({"slack_app_token": "xapp-1", "slack_signing_secret": "s"}, ["Socket Mode needs both"]),
     # Many workspaces over Socket Mode: each workspace's own token answers.
     ({"slack_client_id": "1.2", "slack_client_secret": "c", "slack_app_token": "xapp-1"}, []),
+    # One Socket Mode connection per web worker; Slack allows 10 per app.
+    ({"slack_bot_token": "xoxb-1", "slack_channel": "#alerts", "slack_app_token": "xapp-1",
+      "web_concurrency": 10}, []),
+    ({"slack_bot_token": "xoxb-1", "slack_channel": "#alerts", "slack_app_token": "xapp-1",
+      "web_concurrency": 11}, ["WEB_CONCURRENCY=11 opens 11 Socket Mode connections"]),
+    ({"slack_bot_token": "xoxb-1", "slack_channel": "#alerts", "slack_signing_secret": "s",
+      "web_concurrency": 12}, []),
 ])
 def test_each_half_configuration_is_one_warning(settings, expected):
     warnings = setup_warnings(Config(**settings))

@@ -20,8 +20,7 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 import pytest
-from hypothesis import event, given
-from hypothesis import strategies as st
+from hypothesis import event, given, strategies as st
 
 from bot.clock import utcnow
 from bot.config import THOUSANDEYES_OAUTH_CALLBACKS, Config

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
+import re
 import struct
 import subprocess
 import sys
@@ -47,3 +49,23 @@ def test_the_readme_shows_the_pictures_that_are_in_the_repository():
         assert f"(docs/pictures/{name}.png)" in readme
         png_size(REPO / "docs" / "pictures" / f"{name}.png")
     assert "docs/pictures/make_pictures.py" in readme
+
+
+def picture_pages() -> dict[str, str]:
+    spec = importlib.util.spec_from_file_location("make_pictures", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.pictures()
+
+
+def test_the_pictures_show_what_slack_shows():
+    """Dates as Slack renders its date tokens for a reader in the stated zone (not their
+    fallback text), one emoji per state, no figure said twice."""
+    pages = picture_pages()
+    everything = "".join(pages.values())
+    # 2014-08-24 01:01:47 UTC, for a reader in Europe/Berlin (CEST), as Slack writes it.
+    assert "Aug 24, 2014 at 3:01 AM" in pages["parent-triggered"]
+    assert not re.search(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2} UTC", everything)
+    assert ">3:01 AM<" in pages["parent-triggered"]  # the message's own time, same zone
+    assert "👀" not in everything and "🟠" in pages["storm-rollup"]
+    assert "time to acknowledge" not in pages["thread"]  # Alice's (2m) says it

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -104,7 +105,7 @@ def test_acknowledged_parent_names_both_responders_and_offers_unacknowledge(rend
     message = renderer.render_parent(view)
 
     assert message.text.startswith("🟠 Acknowledged: ")
-    assert f"👀 Acknowledged by <@{ALICE}>, <@{BOB}> · 2m after trigger" in all_text(message)
+    assert f"🟠 Acknowledged by <@{ALICE}>, <@{BOB}> · 2m after trigger" in all_text(message)
     found = buttons(message)
     assert set(found) == {actions.ACKNOWLEDGE, actions.UNACKNOWLEDGE, actions.VIEW_IN_THOUSANDEYES}
     assert found[actions.UNACKNOWLEDGE]["value"] == view.alert_ref
@@ -124,7 +125,9 @@ def test_cleared_parent_has_no_acknowledge_but_keeps_the_link(renderer):
     text = all_text(message)
     assert "*Duration*\n8m 4s" in text
     assert "*Cleared*\n<!date^1408842591^" in text
-    assert f"Acknowledged by <@{ALICE}> (2m), <@{BOB}> (5m) · time to acknowledge 2m" in text
+    # Alice's 2m is the time to acknowledge: said once.
+    assert f"Acknowledged by <@{ALICE}> (2m), <@{BOB}> (5m)\n" in text + "\n"
+    assert "time to acknowledge" not in text
     assert "Page Load: Complete" in text  # agents show their end state once cleared
 
 
@@ -146,7 +149,7 @@ def test_clear_reply_tells_duration_end_metrics_and_responders(renderer):
     assert "✅ *Cleared* after *8m 4s*" in text
     assert text.count("Page Load: Complete") >= 2  # both agents' metrics at end
     # Names, not mentions: a new reply must not ping the responders.
-    assert "Acknowledged by Alice (2m), Bob (5m) · time to acknowledge 2m" in text
+    assert "Acknowledged by Alice (2m), Bob (5m)" in text and "time to acknowledge" not in text
     assert "<@" not in text
     assert buttons(message) == {}
 
@@ -200,7 +203,7 @@ def test_ack_notes(renderer):
 
     note = renderer.render_ack_note(both, alice, True)
     assert note.text.startswith("Alice acknowledged: Default Page Load Alert Rule")
-    assert "👀 *Alice* acknowledged · 2m after trigger" in all_text(note)
+    assert "🟠 *Alice* acknowledged · 2m after trigger" in all_text(note)
 
     only_bob = make_view(event, DisplayState.ACKNOWLEDGED, people=responders(start, (BOB, "Bob", 5)))
     note = renderer.render_ack_note(only_bob, alice, False)
@@ -241,3 +244,26 @@ def test_unknown_event_names_the_type_and_shows_the_payload(renderer):
     assert "NEW_THING" in message.text
     assert '```{\n  "eventType": "NEW_THING",' in text
     assert "Event ID `e-1`" in text
+
+
+def test_time_to_acknowledge_is_said_when_no_responder_shows_it(renderer):
+    # Alice acknowledged first (2m) and took it back: Bob (5m) is left; 2m is still the
+    # time to acknowledge, and appears nowhere else.
+    view = make_view(load_event("alert_notification_clear"), DisplayState.CLEARED,
+                     people=responders(load_event("alert_notification_clear").alert.date_start,
+                                       (BOB, "Bob", 5)))
+    view = replace(view, first_acknowledged_at=view.triggered_at + timedelta(minutes=2))
+    text = all_text(renderer.render_clear_reply(view))
+    assert "Acknowledged by Bob (5m) · time to acknowledge 2m" in text
+
+
+def test_one_emoji_per_state_in_every_message(renderer):
+    """🟠 is acknowledged wherever a message shows it: parents, notes, the storm roll-up."""
+    acknowledged = make_view(load_event("alert_notification_trigger"), DisplayState.ACKNOWLEDGED)
+    texts = [all_text(message) for _name, message in _messages(
+        renderer, "alert_notification_trigger", DisplayState.ACKNOWLEDGED)]
+    storm = [replace(acknowledged, alert_ref=f"alert:{n}") for n in range(1, 7)]
+    texts.append(all_text(renderer.render_rollup(1, storm)))
+    assert all("👀" not in text for text in texts)
+    assert all("🟠" in text for text in texts[:1] + texts[-1:])
+    assert "🟠 *6* acknowledged" in texts[-1]

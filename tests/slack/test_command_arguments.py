@@ -12,8 +12,7 @@ import json
 from typing import Any
 
 import requests
-from hypothesis import HealthCheck, example, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, example, given, settings, strategies as st
 from sqlalchemy import select
 
 from bot.db.models import AcknowledgementRow, AlertRow, JobRow, RouteRow, SnoozeRow

@@ -20,7 +20,9 @@ It behaves as Slack documents, where our code depends on it:
 - ``users.info`` needs the ``users:read`` scope (``missing_scope`` otherwise, naming it
   in ``needed``), reads its arguments from the query string or a form body, and shows a
   user only to a token of the user's own workspace (``user_not_found`` otherwise);
-- an outage (``go_down``): every call answers 503, or the port refuses connections.
+- an outage (``go_down``): every call answers 503, or the port refuses connections;
+- a token in ``refused_tokens`` gets that error (``token_revoked``, ``account_inactive``,
+  ``invalid_auth``) from every method, ``auth.test`` included.
 """
 
 from __future__ import annotations
@@ -113,6 +115,10 @@ class FakeSlack:
     messages: list[Message] = field(default_factory=list)
     faults: list[Fault] = field(default_factory=list)
     tokens: set[str] | None = None  # None: any token is valid
+    # Tokens Slack no longer accepts, with the error every method answers for them:
+    # token_revoked (app uninstalled, token rotated), account_inactive (workspace or bot
+    # user deactivated), invalid_auth.
+    refused_tokens: dict[str, str] = field(default_factory=dict)
     # Scopes granted to a token; a token not listed has DEFAULT_SCOPES.
     token_scopes: dict[str, frozenset[str]] = field(default_factory=dict)
     users: dict[str, User] = field(default_factory=dict)
@@ -264,6 +270,9 @@ class FakeSlack:
         if self.tokens is not None and token not in self.tokens:
             call.error = "invalid_auth"
             return _respond(environ, start_response, {"ok": False, "error": "invalid_auth"})
+        if token in self.refused_tokens:
+            call.error = self.refused_tokens[token]
+            return _respond(environ, start_response, {"ok": False, "error": call.error})
         handler = getattr(self, "_api_" + method.replace(".", "_"), None)
         if handler is None:
             call.error = "unknown_method"
@@ -368,13 +377,20 @@ class FakeSlack:
         return self._update_calls.refusal(self.team_of(call.token), call.at,
                                           self.updates_per_minute, self.update_window)
 
-    def _page(self, found: list[Message], args: dict[str, Any]) -> list[Message]:
+    def _page(self, found: list[Message], args: dict[str, Any]) -> dict[str, Any]:
+        """One page of ``found`` as Slack serves it: only messages after ``oldest`` (and
+        at it with ``inclusive``), up to ``limit`` (100 by default), and a cursor to the
+        next page while there is one (``has_more``)."""
         oldest = float(args.get("oldest") or 0)
-        found = [m for m in found if float(m.ts) > oldest]
+        inclusive = str(args.get("inclusive", "")).lower() in ("1", "true")
+        found = [m for m in found if float(m.ts) > oldest or (inclusive and float(m.ts) == oldest)]
         limit = int(args.get("limit", 100))
         if self.history_page_limit is not None:
             limit = min(limit, self.history_page_limit)
-        return found[:limit]
+        start = int(str(args.get("cursor") or "0").removeprefix("page:") or 0)
+        page, more = found[start:start + limit], start + limit < len(found)
+        return {"ok": True, "messages": [_listed(m, args) for m in page], "has_more": more,
+                "response_metadata": {"next_cursor": f"page:{start + limit}" if more else ""}}
 
     def _api_conversations_history(self, args: dict[str, Any], call: Call) -> Any:
         limited = self._history_limited("conversations.history", call)
@@ -385,7 +401,7 @@ class FakeSlack:
             return refused
         found = [m for m in reversed(self.messages)
                  if m.channel == channel.id and m.thread_ts is None]  # newest first
-        return 200, {"ok": True, "messages": [_listed(m, args) for m in self._page(found, args)]}, {}
+        return 200, self._page(found, args), {}
 
     def _api_conversations_replies(self, args: dict[str, Any], call: Call) -> Any:
         limited = self._history_limited("conversations.replies", call)
@@ -397,7 +413,7 @@ class FakeSlack:
         ts = args.get("ts")
         found = [m for m in self.messages if m.channel == channel.id
                  and (m.ts == ts or m.thread_ts == ts)]  # oldest first, the parent first
-        return 200, {"ok": True, "messages": [_listed(m, args) for m in self._page(found, args)]}, {}
+        return 200, self._page(found, args), {}
 
     def _api_conversations_list(self, args: dict[str, Any], call: Call) -> Any:
         channels = [{"id": c.id, "name": c.name} for c in self.channels.values() if not c.private]
@@ -411,9 +427,11 @@ class FakeSlack:
         return 200, {"ok": True, "url": self.socket_mode_url}, {}
 
     def _api_auth_test(self, args: dict[str, Any], call: Call) -> Any:
+        # As Slack documents it for a bot token: the workspace, the bot user and its bot.
         team = self.team_of(call.token)
-        return 200, {"ok": True, "team_id": team, "user_id": "U0BOT", "bot_id": f"B{team}",
-                     "url": "https://fake.slack.test/", "team": "Fake"}, {}
+        return 200, {"ok": True, "url": "https://fake.slack.test/", "team": "Fake",
+                     "user": "thousandeyes_alerts", "team_id": team, "user_id": "U0BOT",
+                     "bot_id": f"B{team}", "is_enterprise_install": False}, {}
 
     def _api_users_info(self, args: dict[str, Any], call: Call) -> Any:
         # Slack reads this method's arguments from the query or a form body, not JSON.

@@ -61,6 +61,9 @@ def test_front_page_says_what_is_connected_and_what_to_paste(served, browser):
     events = text_of(browser, "events")
     assert "ALERT_NOTIFICATION_TRIGGER" in events
     assert "OAUTH_ADMIN_PASSWORD" in text_of(browser, "details")
+    # The next step for what it sees (an event arrived), and the local address flagged.
+    assert "ALERT_NOTIFICATION_TRIGGER" in text_of(browser, "next-step")
+    assert "ThousandEyes cannot reach 127.0.0.1" in text_of(browser, "unreachable")
 
 
 def test_the_url_is_built_from_the_host_the_browser_used(served, browser):
