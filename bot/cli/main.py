@@ -121,10 +121,8 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _command(
-    commands: argparse._SubParsersAction[_Parser], name: str, help_text: str,
-    handler: Callable[..., int], needs: Needs
-) -> argparse.ArgumentParser:
+def _command(commands: argparse._SubParsersAction[_Parser], name: str, help_text: str,
+             handler: Callable[..., int], needs: Needs) -> argparse.ArgumentParser:
     parser = commands.add_parser(name, help=help_text)
     parser.set_defaults(handler=handler, needs=needs)
     return parser
