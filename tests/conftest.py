@@ -1,15 +1,15 @@
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
-from bot.process.app import create_app
 from bot.config import Config
-from bot.delivery.runner import DeliveryWorker
-from bot.web.services import services
 from bot.db.database import Database
+from bot.delivery.runner import DeliveryWorker
+from bot.process.app import create_app
+from bot.web.services import services
 from tests.support.browser import browser  # noqa: F401 (a fixture: headless Chromium)
 from tests.support.databases import fresh_database_url
 from tests.support.fake_slack import FakeSlack

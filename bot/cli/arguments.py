@@ -12,7 +12,8 @@ def port_number(text: str) -> int:
     try:
         port = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a whole number from 1 to 65535, got {text!r}")
+        raise argparse.ArgumentTypeError(
+            f"must be a whole number from 1 to 65535, got {text!r}") from None
     if not 1 <= port <= 65535:
         raise argparse.ArgumentTypeError(f"must be from 1 to 65535, got {port}")
     return port

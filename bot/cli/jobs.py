@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from bot.outbox import queue
-from bot.db.database import Database
 from bot.clock import utcnow
+from bot.db.database import Database
+from bot.outbox import queue
 
 
 def list_jobs_command(database: Database, dead_only: bool, limit: int) -> int:

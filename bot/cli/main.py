@@ -20,10 +20,10 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from bot.cli.arguments import http_url, port_number
 from bot.cli.pipes import reader_has_gone
 from bot.config import Config, ConfigError, as_written, redact_database_url
-from bot.version import __version__
 from bot.config.setup_warnings import log_setup_warnings
 from bot.db.diagnose import DatabaseUrlProblem, check_database_url
 from bot.thousandeyes.samples import SAMPLES
+from bot.version import __version__
 
 if TYPE_CHECKING:
     from flask import Flask
@@ -121,9 +121,8 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _command(
-    commands: Any, name: str, help_text: str, handler: Callable[..., int], needs: Needs
-) -> argparse.ArgumentParser:
+def _command(commands: argparse._SubParsersAction[_Parser], name: str, help_text: str,
+             handler: Callable[..., int], needs: Needs) -> argparse.ArgumentParser:
     parser = commands.add_parser(name, help=help_text)
     parser.set_defaults(handler=handler, needs=needs)
     return parser

@@ -15,14 +15,14 @@ import sys
 from dataclasses import replace
 from datetime import timedelta
 
-from bot.render.actions import encode_alert_ref
-from bot.render.view import AlertView, DisplayState, Responder
 from bot.clock import utcnow
 from bot.config import Config
 from bot.render import MessageRenderer, RenderedMessage, block_kit_builder_url
+from bot.render.actions import encode_alert_ref
+from bot.render.view import AlertView, DisplayState, Responder
 from bot.thousandeyes import Event, PayloadError, Transition, parse_event
 from bot.thousandeyes.custom import is_custom_webhook, parse_custom_event
-
+from bot.thousandeyes.models import TestAlert
 
 # What a reminder preview says when REMINDER_AFTER is off.
 PREVIEW_REMINDER_AFTER = timedelta(minutes=15)
@@ -119,8 +119,9 @@ def _numbered(view: AlertView, number: int) -> AlertView:
     alert = view.alert
     if number == 0:
         return view
-    name = "test_name" if hasattr(alert, "test_name") else "agent_name"
-    renamed = replace(alert, **{name: f"{getattr(alert, name)} ({number + 1})"})
+    renamed = (replace(alert, test_name=f"{alert.test_name} ({number + 1})")
+               if isinstance(alert, TestAlert)
+               else replace(alert, agent_name=f"{alert.agent_name} ({number + 1})"))
     return replace(view, alert=renamed, alert_ref=encode_alert_ref(number))
 
 

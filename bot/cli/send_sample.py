@@ -16,7 +16,7 @@ import logging
 import time
 import urllib.error
 import urllib.request
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +42,7 @@ def send_sample(
     if as_is:
         return _post(load_sample(name), url, token, basic, timeout)
     state = _read_state(state_file)
-    payload = fresh_sample(name, datetime.now(timezone.utc), time.time_ns() // 1_000_000,
+    payload = fresh_sample(name, datetime.now(UTC), time.time_ns() // 1_000_000,
                            trigger=state.get(CLEARS.get(name, "")))
     status, body = _post(payload, url, token, basic, timeout)
     if status == 200 and name in CLEARS.values():

@@ -163,7 +163,7 @@ class Config:
         """Whether this service is the OAuth server ThousandEyes gets webhook tokens from."""
         return bool(self.oauth_admin_password)
 
-    def with_overrides(self, **changes: object) -> Config:
+    def with_overrides(self, **changes: Any) -> Config:
         return replace(self, **changes)
 
     @classmethod

@@ -13,9 +13,9 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     ForeignKey,
     Index,
-    Boolean,
     Integer,
     String,
     Text,
@@ -26,17 +26,20 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 # The column types and the values columns take live in bot.db.types; they are imported
 # from here too, so one import names a table and the values of its columns.
-from bot.db.periodic import MaintenanceLeaseRow, ThousandEyesSyncRow  # noqa: F401
-from bot.db.types import (  # noqa: F401
-    OPEN_ALERT_CONDITION,
-    ApiSync,
-    AlertState,
-    Base,
-    Id,
-    JobKind,
-    JobStatus,
-    UtcDateTime,
-    WaitingFor,
+from bot.db.periodic import (
+    MaintenanceLeaseRow as MaintenanceLeaseRow,
+    ThousandEyesSyncRow as ThousandEyesSyncRow,
+)
+from bot.db.types import (
+    OPEN_ALERT_CONDITION as OPEN_ALERT_CONDITION,
+    AlertState as AlertState,
+    ApiSync as ApiSync,
+    Base as Base,
+    Id as Id,
+    JobKind as JobKind,
+    JobStatus as JobStatus,
+    UtcDateTime as UtcDateTime,
+    WaitingFor as WaitingFor,
 )
 
 

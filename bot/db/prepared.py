@@ -17,11 +17,14 @@ from __future__ import annotations
 
 import logging
 from collections import namedtuple
-from typing import Any, Callable, Mapping, NamedTuple, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, NamedTuple, cast
 
-from sqlalchemy.sql.expression import ClauseElement
 from sqlalchemy.engine import Dialect
+from sqlalchemy.engine.interfaces import DBAPIModule
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.expression import ClauseElement
 from sqlalchemy.types import TypeEngine
 
 log = logging.getLogger(__name__)
@@ -32,12 +35,15 @@ class _Compiled:
 
     def __init__(self, statement: ClauseElement, dialect: Dialect,
                  result_types: Sequence[tuple[str, TypeEngine[Any]]]) -> None:
-        compiled = statement.compile(dialect=dialect)
+        # A statement compiles to a SQLCompiler, which Compiled's type does not say.
+        compiled = cast(SQLCompiler, statement.compile(dialect=dialect))
         self.sql: str = compiled.string
         self.positional: bool = compiled.positional
         self.names: tuple[str, ...] = tuple(
-            compiled.positiontup if compiled.positional else compiled.bind_names.values())
-        processors = compiled._bind_processors  # the compiler's own table (private)
+            (compiled.positiontup or ()) if compiled.positional else compiled.bind_names.values())
+        # The compiler's own table (private); a sequence of processors is only for tuple
+        # parameters (IN of tuples), which a prepared statement does not take.
+        processors = cast(Mapping[str, Callable[[Any], Any] | None], compiled._bind_processors)
         self.binders: tuple[tuple[str, Callable[[Any], Any] | None], ...] = tuple(
             (name, processors.get(name)) for name in self.names)
         self.row: type[NamedTuple] | None = (
@@ -59,7 +65,7 @@ class _Compiled:
             return raw
         readers, row = self.readers, self.row
         return [row(*(reader(value) if reader else value
-                      for reader, value in zip(readers, values))) for values in raw]
+                      for reader, value in zip(readers, values, strict=False))) for values in raw]
 
 
 class Prepared:
@@ -144,7 +150,7 @@ class RawTransaction:
         except self.dialect.loaded_dbapi.Error:
             self.invalidated = True
 
-    def wrap(self, error: Exception, sql: str, parameters: Any) -> BaseException:
+    def wrap(self, error: DBAPIModule.Error, sql: str, parameters: Any) -> BaseException:
         gone = self.dialect.is_disconnect(error, self.connection, self.cursor)
         self.invalidated = self.invalidated or gone
         # hide_parameters: a payload (or a token) must never reach a log through an error.

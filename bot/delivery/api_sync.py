@@ -30,7 +30,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-
+from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 from sqlalchemy.exc import SQLAlchemyError
@@ -38,11 +38,11 @@ from thousandeyes_sdk.alerts.models import Alerts
 
 from bot.clock import utcnow
 from bot.config import Config
+from bot.db.database import Database
+from bot.db.models import ApiSync as ApiSyncNote
 from bot.outbox.leases import worker_identity
 from bot.store import reconcile, sync_state
-from bot.db.database import Database
 from bot.store.ingest import IncomingEvent
-from bot.db.models import ApiSync as ApiSyncNote
 from bot.store.reminders import reminder_plan
 from bot.store.routes import DEFAULT_ROUTE
 from bot.thousandeyes import PayloadError
@@ -190,14 +190,15 @@ class ApiSync:
         report.active, report.cleared_listed = len(active), len(cleared)
         return active, cleared, now
 
-    def _list(self, **filters: object) -> list[ApiAlert]:
+    def _list(self, **filters: Any) -> list[ApiAlert]:
         """Every page of ``GET /alerts`` with these filters, following the cursor.
 
         After each page the thread rests as long as the page took (at most
         :data:`MAX_PAUSE`): reading and parsing thousands of alerts shares the process
         with the webhooks, which must not wait for it.
         """
-        api, listed, cursor = self.api, [], None
+        api, cursor = self.api, None
+        listed: list[ApiAlert] = []
         while True:
             started = time.monotonic()
             page = api.alerts.get_alerts(aid=api.aid, max=PAGE_SIZE, cursor=cursor,

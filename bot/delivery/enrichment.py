@@ -14,9 +14,9 @@ from typing import Any
 
 from thousandeyes_sdk.alerts.models import AlertDetail
 
-from bot.store.enrichment import enrichment_wanted, record_enrichment
 from bot.db.database import Database
 from bot.db.retry import with_db_retries
+from bot.store.enrichment import enrichment_wanted, record_enrichment
 from bot.thousandeyes.api_client import ThousandEyesApi
 from bot.thousandeyes.api_errors import API_ERRORS, classify
 

@@ -12,26 +12,26 @@ workspace's update budget and a message's pending refreshes merge into one.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import replace
-from typing import Callable
 
-from bot.render.view import AlertView
-from bot.outbox.queue import ClaimedJob
+from bot.clock import utcnow
+from bot.db.models import AlertRow, JobKind
+from bot.db.retry import with_db_retries
 from bot.delivery.enrichment import enrich_alert
 from bot.delivery.snooze_upstream import run_snooze_upstream
 from bot.delivery.storm_jobs import StormJobs
+from bot.outbox.claimed import ClaimedJob
 from bot.render.kinds import MessageKind
 from bot.render.rollup import AckLine
+from bot.render.view import AlertView
 from bot.slack.errors import PermanentError
 from bot.store import storm_notes, storms
 from bot.store.acknowledgements import AckNoteArgs
 from bot.store.adoption import AdoptionReason, thread_parent
 from bot.store.alerts import record_parent_shown
 from bot.store.announcements import Announcement
-from bot.db.retry import with_db_retries
-from bot.db.models import AlertRow, JobKind
 from bot.store.reminders import ReminderArgs, still_applies
-from bot.clock import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -70,10 +70,10 @@ class JobExecutor(StormJobs):
     def alert_trigger(self, job: ClaimedJob) -> None:
         self._enrich(job)
         row, view = self._alert(job)
-        if row.storm_id is None and not self._has_parent(row) and self.config.storm_rollup:
-            if storms.place_alert(self.database, row.id, job.lane, utcnow(),
-                                  self._storm_settings()) is not None:
-                row, view = self._alert(job)
+        if (row.storm_id is None and not self._has_parent(row) and self.config.storm_rollup
+                and storms.place_alert(self.database, row.id, job.lane, utcnow(),
+                                       self._storm_settings()) is not None):
+            row, view = self._alert(job)
         if not self._has_parent(row):
             if row.storm_id is not None:
                 self._post_rollup(job, row)  # only the anchor posts; the others wait in it

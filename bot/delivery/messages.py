@@ -13,14 +13,20 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeGuard
 
+from bot.clock import utcnow
 from bot.config import Config
-from bot.outbox import circuit, queue
+from bot.db.database import Database
+from bot.db.models import AlertRow
+from bot.db.retry import with_db_retries
 from bot.delivery.pacer import JobPosts
-from bot.outbox.queue import ClaimedJob
 from bot.delivery.update_budget import JobUpdates
+from bot.outbox import circuit, queue
+from bot.outbox.claimed import ClaimedJob, post_marker
+from bot.outbox.enqueue import queue_parent_refresh
 from bot.render import MessageRenderer, RenderedMessage
+from bot.render.view import AlertView
 from bot.slack.errors import (
     ChannelUnavailable,
     ClaimLost,
@@ -34,15 +40,9 @@ from bot.slack.errors import (
 )
 from bot.slack.gateway import LOG_ONLY_TS_PREFIX, POST_MARKER_EVENT, Posted, SlackGateway
 from bot.store.alerts import load_alert_view
-from bot.db.database import Database
 from bot.store.events import load_event
-from bot.outbox.enqueue import queue_parent_refresh
-from bot.db.models import AlertRow
-from bot.db.retry import with_db_retries
 from bot.store.routes import DEFAULT_ROUTE, RouteOptions, route_options
 from bot.thousandeyes import Event
-from bot.render.view import AlertView
-from bot.clock import utcnow
 from bot.thousandeyes.api_client import ThousandEyesApi
 
 log = logging.getLogger(__name__)
@@ -102,7 +102,7 @@ class JobMessages:
         # before posting again. An answer that arrived (ok, an error code, a 429) settled
         # the attempt, and needs no look-up.
         # The claim recorded that this attempt may post (bot.outbox.queue._take).
-        marker = queue.post_marker(job.id)
+        marker = post_marker(job.id)
         if job.uncertain and not self._looked_for_earlier_post:
             self._looked_for_earlier_post = True
             found = self._find_earlier_post(job, channel, marker, thread_ts)
@@ -186,7 +186,7 @@ class JobMessages:
     def _has_parent(self, row: AlertRow) -> bool:
         return self._is_posted(row.slack_ts)
 
-    def _is_posted(self, ts: str | None) -> bool:
+    def _is_posted(self, ts: str | None) -> TypeGuard[str]:
         if not ts:
             return False
         # A message only ever logged has no Slack twin once real Slack is configured.

@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import logging
 import random
+from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Callable
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from bot.db.models import WaitingFor
+from bot.delivery.update_budget import UpdateBudgetSpent
+from bot.outbox.outcome import Dead, Done, Outcome, Retry
 from bot.slack.errors import (
     HistoryLimited,
     PermanentError,
@@ -21,9 +24,6 @@ from bot.slack.errors import (
     SlackDeliveryError,
     SlackUnavailable,
 )
-from bot.delivery.update_budget import UpdateBudgetSpent
-from bot.db.models import WaitingFor
-from bot.outbox.outcome import Dead, Done, Outcome, Retry
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +34,11 @@ MAX_UNEXPECTED_ATTEMPTS = 8
 
 
 
-def backoff_seconds(failures: int, rng: random.Random = random.Random()) -> float:
+# One generator for the whole process (the jitter needs no seed, only spread).
+_RNG = random.Random()
+
+
+def backoff_seconds(failures: int, rng: random.Random = _RNG) -> float:
     """Exponential backoff with jitter, ~1-2 s, 2-4 s, 4-8 s … never more than 60 s.
 
     The jitter spreads retries of jobs that failed together (an outage) so they do not

@@ -12,11 +12,12 @@ otherwise leave the next one less than the interval behind it.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Callable, TypeVar
+from typing import TypeVar
 
-from bot.slack.gateway import Posted
 from bot.clock import utcnow
+from bot.slack.gateway import Posted
 
 T = TypeVar("T")
 

@@ -13,31 +13,34 @@ import logging
 import socket
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Callable
+from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from bot.clock import utcnow
 from bot.config import Config
-from bot.outbox import circuit, lanes, leases, queue
+from bot.db.database import Database
+from bot.db.retry import with_db_retries
 from bot.delivery.handlers import JobExecutor
-from bot.delivery.outcome import Done, Outcome, backoff_seconds, decide
+from bot.delivery.outcome import backoff_seconds, decide
 from bot.delivery.pacer import JobPosts
-from bot.outbox.queue import ClaimedJob, LaneAfter
 from bot.delivery.update_budget import JobUpdates, UpdateBudget, UpdateBudgetSpent
+from bot.outbox import circuit, lanes, leases, queue
+from bot.outbox.claimed import ClaimedJob
+from bot.outbox.lanes import LaneAfter
+from bot.outbox.outcome import Done, Outcome
 from bot.outbox.wakeup import JobWakeup
 from bot.render import MessageRenderer
 from bot.slack.errors import RateLimited, SlackDeliveryError, SlackUnavailable
 from bot.slack.oauth import build_installation_store
 from bot.slack.workspaces import GatewayProvider
 from bot.store.alerts import record_parent_in
-from bot.db.database import Database
-from bot.db.retry import with_db_retries
 from bot.store.pruning import Retention
 from bot.store.retention_runs import TICK_SECONDS, PrunedHook, RetentionRuns
 from bot.store.stale import StaleSweep
-from bot.clock import utcnow
 from bot.thousandeyes.api_client import ThousandEyesApi, build_api
 
 log = logging.getLogger(__name__)

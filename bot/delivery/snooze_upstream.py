@@ -16,9 +16,9 @@ from datetime import datetime
 
 from thousandeyes_sdk.alerts.models import AlertSuppressionWindowRequest
 
-from bot.slack.errors import PermanentError, RetryableError
 from bot.db.database import Database
 from bot.db.retry import with_db_retries
+from bot.slack.errors import PermanentError, RetryableError
 from bot.store.snooze_upstream import (
     UpstreamAction,
     UpstreamJob,
@@ -58,8 +58,8 @@ def _create(database: Database, api: ThousandEyesApi | None, job: UpstreamJob,
     window_id, detail = None, LINK_OFF
     if api is not None:
         request = AlertSuppressionWindowRequest(
-            name=snooze.name, is_enabled=True, start_date=snooze.start,
-            duration=snooze.seconds, test_ids=[snooze.test_id])
+            name=snooze.name, isEnabled=True, startDate=snooze.start,
+            duration=snooze.seconds, testIds=[snooze.test_id])
         try:
             made = api.suppression_windows.create_alert_suppression_window(
                 request, aid=api.aid, _request_timeout=api.timeout)

@@ -12,20 +12,21 @@ from __future__ import annotations
 import logging
 import time
 
-from bot.render.view import AlertView, DisplayState
+from bot.clock import utcnow
+from bot.db.database import Database
+from bot.db.models import AlertRow
+from bot.db.retry import with_db_retries
 from bot.delivery.messages import JobMessages
-from bot.outbox.queue import ClaimedJob
+from bot.outbox import queue
+from bot.outbox.claimed import ClaimedJob
+from bot.outbox.enqueue import newer_refresh_waiting
 from bot.render import RenderedMessage
 from bot.render.rollup import AckLine
+from bot.render.view import AlertView, DisplayState
 from bot.slack.errors import ClaimLost, PermanentError
 from bot.store import storm_notes, storms
-from bot.db.database import Database
-from bot.outbox.enqueue import newer_refresh_waiting
-from bot.db.models import AlertRow
 from bot.store.reminders import ReminderArgs
-from bot.db.retry import with_db_retries
-from bot.clock import utcnow
-from bot.outbox import queue
+from bot.store.storm_notes import StormNotes
 
 log = logging.getLogger(__name__)
 
@@ -166,7 +167,7 @@ class StormJobs(JobMessages):
         self._post(job, storm.slack_channel or "", message, thread_ts=storm.slack_ts)
 
     def _hand_to_storm(self, job: ClaimedJob, storm_id: int,
-                       notes: storm_notes.StormNotes) -> None:
+                       notes: StormNotes) -> None:
         """Give the job's news to its storm's notes instead of posting it: in the
         transaction that records the handover, so a retried job never hands it twice."""
         if job.progress.handed_to_storm:

@@ -18,16 +18,16 @@ is retried when the slot comes; what it already updated is recorded, so it resum
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Callable
 
 from sqlalchemy import select, update
 
 from bot.clock import utcnow
-from bot.outbox.kinds import updates_lane
 from bot.db.database import Database
 from bot.db.models import DeliveryLaneRow
+from bot.outbox.kinds import updates_lane
 
 # Slack's Tier 3: chat.update allows about 50 calls a minute per workspace.
 TIER_3_PER_MINUTE = 50
@@ -58,7 +58,7 @@ class UpdateBudget:
             raise ValueError("an update budget needs 0 <= keep < burst < calls")
 
     @classmethod
-    def per_minute(cls, calls: int) -> "UpdateBudget":
+    def per_minute(cls, calls: int) -> UpdateBudget:
         """The budget for ``calls`` updates a minute, two fifths of them as a burst."""
         burst = max(2, calls * 2 // 5)
         return cls(calls, timedelta(minutes=1), burst, min(3, burst - 1))

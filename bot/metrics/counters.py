@@ -19,12 +19,12 @@ from typing import Protocol
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot.outbox.outcome import Dead, Done, Outcome, Retry
-from bot.outbox.queue import ClaimedJob
-from bot.slack.errors import HistoryLimited, RateLimited, SlackDeliveryError
-from bot.outbox.enqueue import CLICK_CAUSE
 from bot.db.models import JobKind
+from bot.outbox.claimed import ClaimedJob
+from bot.outbox.enqueue import CLICK_CAUSE
 from bot.outbox.kinds import WEBHOOK_KINDS
+from bot.outbox.outcome import Dead, Done, Outcome, Retry
+from bot.slack.errors import HistoryLimited, RateLimited, SlackDeliveryError
 from bot.thousandeyes.models import EventType
 
 PREFIX = "thousandeyes_"

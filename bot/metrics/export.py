@@ -9,8 +9,8 @@ from __future__ import annotations
 import hmac
 import json
 import logging
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Callable, Iterable, Iterator
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
@@ -20,11 +20,11 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bot.clock import utcnow
 from bot.config import Config
-from bot.outbox.kinds import KINDS
-from bot.metrics.counters import PREFIX, Metrics
-from bot.outbox.snapshot import REPORTED_STATUSES, QueueSnapshot, read_queue
 from bot.db.database import Database
 from bot.db.models import WaitingFor
+from bot.metrics.counters import PREFIX, Metrics
+from bot.outbox.kinds import KINDS
+from bot.outbox.snapshot import REPORTED_STATUSES, QueueSnapshot, read_queue
 from bot.web.webhook_auth import split_authorization
 
 log = logging.getLogger(__name__)

@@ -10,15 +10,14 @@ when set, is required as a Bearer token.
 from __future__ import annotations
 
 import logging
-
 from functools import partial
 
 from flask import Flask, Response, current_app, request
 
 from bot.metrics.counters import Metrics
 from bot.metrics.export import Sources, answer_scrape
-from bot.web.services import services
 from bot.store.routes import DEFAULT_ROUTE
+from bot.web.services import services
 
 log = logging.getLogger(__name__)
 

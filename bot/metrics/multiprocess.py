@@ -37,7 +37,11 @@ def prepare_serve(config: Config) -> Config:
         directory = tempfile.mkdtemp(prefix="thousandeyes-bot-metrics-")
         master = os.getpid()
         # gunicorn's workers run atexit handlers too: only the master removes it.
-        atexit.register(lambda: os.getpid() == master and shutil.rmtree(directory, True))
+        def remove_in_master() -> None:
+            if os.getpid() == master:
+                shutil.rmtree(directory, True)
+
+        atexit.register(remove_in_master)
         config = config.with_overrides(metrics_dir=directory)
     use_directory(config)
     return config

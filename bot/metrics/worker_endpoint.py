@@ -10,15 +10,16 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from typing import Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from werkzeug.http import HTTP_STATUS_CODES
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from bot.config import Config
+from bot.db.database import Database
 from bot.metrics.counters import Metrics
 from bot.metrics.export import Answer, Sources, answer_scrape
-from bot.db.database import Database
 
 log = logging.getLogger(__name__)
 

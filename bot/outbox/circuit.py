@@ -22,10 +22,12 @@ import weakref
 from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import InstrumentedAttribute, Session
+from sqlalchemy.sql.expression import ColumnElement
 
 from bot.db.database import Database
 from bot.db.models import DeliveryLaneRow, DeliveryWorkspaceRow, JobRow, JobStatus, WaitingFor
+from bot.db.results import affected_rows
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +49,7 @@ def team_key(team_id: str | None) -> str:
     return team_id or ""
 
 
-def _team_is(column, team_id: str | None):  # noqa: ANN001, ANN202 - a SQL expression
+def _team_is(column: InstrumentedAttribute[str | None], team_id: str | None) -> ColumnElement[bool]:
     return column.is_(None) if team_id is None else column == team_id
 
 
@@ -61,12 +63,12 @@ def note_failure(session: Session, team_id: str | None, now: datetime) -> None:
     """Slack did not answer this workspace's call: open the circuit (if not yet open)."""
     _ensure(session, team_id)
     _seen(session).add(team_key(team_id))
-    opened = session.execute(
+    opened = affected_rows(session.execute(
         update(DeliveryWorkspaceRow)
         .where(DeliveryWorkspaceRow.team_key == team_key(team_id),
                DeliveryWorkspaceRow.failing_since.is_(None))
         .values(failing_since=now, probe_at=now + timedelta(seconds=PROBE_SECONDS))
-    ).rowcount
+    ))
     if opened:
         log.warning("Slack is failing for workspace %s; probing every %gs",
                     team_key(team_id) or "(single token)", PROBE_SECONDS)
@@ -92,22 +94,22 @@ def close(session: Session, team_id: str | None) -> bool:
         return False
     seen.discard(team_key(team_id))
     workspaces = DeliveryWorkspaceRow.__table__
-    return bool(session.execute(
+    return bool(affected_rows(session.execute(
         update(workspaces)
         .where(workspaces.c.team_key == team_key(team_id), workspaces.c.failing_since.is_not(None))
         .values(failing_since=None, probe_at=None)
-    ).rowcount)
+    )))
 
 
 def release_backoff(db: Database, team_id: str | None, now: datetime) -> int:
     """Make every job of the workspace waiting out a backoff due now; returns how many."""
     with db.session() as session:
-        released = session.execute(
+        released = affected_rows(session.execute(
             update(JobRow)
             .where(JobRow.waiting_for == WaitingFor.BACKOFF, _team_is(JobRow.team_id, team_id),
                    JobRow.status == JobStatus.PENDING)
             .values(next_attempt_at=now, waiting_for=None)
-        ).rowcount or 0
+        )) or 0
     with db.session() as session:
         session.execute(
             update(DeliveryLaneRow)
@@ -134,11 +136,11 @@ def probe_failing_workspaces(db: Database, now: datetime) -> int:
     for key in due:
         team_id = key or None
         with db.session() as session:
-            won = session.execute(
+            won = affected_rows(session.execute(
                 update(DeliveryWorkspaceRow)
                 .where(DeliveryWorkspaceRow.team_key == key, DeliveryWorkspaceRow.probe_at <= now)
                 .values(probe_at=now + timedelta(seconds=PROBE_SECONDS))
-            ).rowcount
+            ))
             if not won:
                 continue
             job = session.scalars(
@@ -167,9 +169,9 @@ def take_lookup(db: Database, team_id: str | None, thread: bool, now: datetime,
     with db.session() as session:
         _ensure(session, team_id)
         attribute = getattr(DeliveryWorkspaceRow, column)
-        return bool(session.execute(
+        return bool(affected_rows(session.execute(
             update(DeliveryWorkspaceRow)
             .where(DeliveryWorkspaceRow.team_key == team_key(team_id),
                    (attribute.is_(None)) | (attribute <= now))
             .values({column: now + interval})
-        ).rowcount)
+        )))

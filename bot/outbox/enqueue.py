@@ -11,13 +11,13 @@ import functools
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import TextClause, bindparam, select, text
+from sqlalchemy import TextualSelect, bindparam, select, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
-from bot.outbox.kinds import lane_of, priority_of
 from bot.db.database import Database
 from bot.db.models import AlertRow, DeliveryLaneRow, JobKind, JobRow, JobStatus, StormRow
+from bot.outbox.kinds import lane_of, priority_of
 
 # The ``cause`` of a refresh queued by an Acknowledge click: bot.metrics.counters times those.
 CLICK_CAUSE = "click"
@@ -82,11 +82,12 @@ def job_due_time(job: dict[str, Any], lane: Any) -> datetime:
     """When a new job can start at the earliest, given its lane's row as marked ready."""
     # A post in flight holds the lane until its answer; its end is not known here, but
     # the thread that made it wakes one for the lane's next slot.
-    return max(t for t in (job["next_attempt_at"], lane.next_post_at, lane.held_until) if t)
+    due: datetime = max(t for t in (job["next_attempt_at"], lane.next_post_at, lane.held_until) if t)
+    return due
 
 
 @functools.lru_cache(maxsize=1)
-def mark_ready_statement() -> TextClause:
+def mark_ready_statement() -> TextualSelect:
     """Mark a lane ready from a due time (earliest wins); returns the lane's pacing."""
     # A text statement: SQLAlchemy does not cache the compiled form of its dialects'
     # upserts (see bot.store.ingest); SQLite and PostgreSQL share this syntax.

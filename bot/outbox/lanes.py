@@ -10,15 +10,17 @@ locked at once, in one order, so two finishing jobs never wait for each other's 
 from __future__ import annotations
 
 import functools
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Collection
+from typing import Any
 
-from sqlalchemy import CompoundSelect, bindparam, exists, or_, select, union, update
+from sqlalchemy import BindParameter, CompoundSelect, bindparam, exists, or_, select, union, update
 from sqlalchemy.orm import Session
 
 from bot.db.database import Database
 from bot.db.models import AlertRow, DeliveryLaneRow, JobRow, JobStatus
+from bot.db.results import affected_rows
 from bot.outbox.claimed import ClaimedJob
 from bot.outbox.kinds import POSTING_KINDS
 from bot.outbox.outcome import Outcome, Retry
@@ -60,7 +62,7 @@ def after_run(session: Session, job: ClaimedJob, after: LaneAfter, outcome: Outc
 
 
 @functools.lru_cache(maxsize=1)
-def waiting_lanes_statement() -> CompoundSelect:
+def waiting_lanes_statement() -> CompoundSelect[tuple[str]]:
     """The lanes of the pending jobs of an alert and of the alerts threading under it.
 
     Two searches of ix_outbox_jobs_alert, one for each alert found in ix_alerts_thread
@@ -68,7 +70,7 @@ def waiting_lanes_statement() -> CompoundSelect:
     jobs). Written as one ``alert_id = ? OR alert_id IN (...)``, SQLite read every
     pending job instead, so each finish cost as much as the backlog was long.
     """
-    alert_id = bindparam("alert_id")
+    alert_id: BindParameter[int] = bindparam("alert_id")
     own = select(_JOBS.c.lane).where(_JOBS.c.alert_id == alert_id,
                                      _JOBS.c.status == JobStatus.PENDING)
     threading = select(_JOBS.c.lane).where(
@@ -109,7 +111,7 @@ def ready_lanes_with_pending_jobs(db: Database, now: datetime) -> int:
     with db.session() as session:
         pending = exists().where(JobRow.lane == DeliveryLaneRow.lane,
                                  JobRow.status == JobStatus.PENDING)
-        return session.execute(
+        return affected_rows(session.execute(
             update(DeliveryLaneRow).where(DeliveryLaneRow.ready_at.is_(None), pending)
             .values(ready_at=now)
-        ).rowcount or 0
+        )) or 0

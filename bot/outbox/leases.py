@@ -12,15 +12,16 @@ import logging
 import os
 import secrets
 import socket
+from collections.abc import Collection
 from datetime import datetime, timedelta
-from typing import Collection
 
 from sqlalchemy import select, update
 
-from bot.outbox.lanes import ready_lanes
-from bot.ids import parse_id
 from bot.db.database import Database
 from bot.db.models import DeliveryLaneRow, JobRow, JobStatus
+from bot.db.results import affected_rows
+from bot.ids import parse_id
+from bot.outbox.lanes import ready_lanes
 
 log = logging.getLogger(__name__)
 
@@ -36,11 +37,11 @@ def heartbeat(db: Database, worker_id: str, holds: Collection[str], now: datetim
               lease: timedelta) -> int:
     """Renew the leases of the jobs (and the lanes) this worker holds; returns the jobs."""
     with db.session() as session:
-        renewed = session.execute(
+        renewed = affected_rows(session.execute(
             update(JobRow)
             .where(JobRow.status == JobStatus.RUNNING, JobRow.locked_by == worker_id)
             .values(locked_until=now + lease)
-        ).rowcount or 0
+        )) or 0
         if holds:
             session.execute(
                 update(DeliveryLaneRow).where(DeliveryLaneRow.held_by.in_(sorted(holds)))

@@ -7,7 +7,6 @@ Plain records, so the queue can store an outcome without knowing how it was deci
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Union
 
 
 @dataclass(frozen=True)
@@ -28,4 +27,4 @@ class Dead:
     reason: str
 
 
-Outcome = Union[Done, Retry, Dead]
+Outcome = Done | Retry | Dead

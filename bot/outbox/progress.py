@@ -28,12 +28,12 @@ class JobProgress:
     handed_to_storm: bool = False
 
     @classmethod
-    def from_json(cls, value: Any) -> "JobProgress":
+    def from_json(cls, value: Any) -> JobProgress:
         """Read what was stored; unknown or ill-typed entries are left out."""
         if not isinstance(value, dict):
             return cls()
         known = {f.name: f.type for f in fields(cls)}
-        kept = {}
+        kept: dict[str, Any] = {}
         for name, item in value.items():
             if name not in known or item is None:
                 continue

@@ -20,21 +20,23 @@ from __future__ import annotations
 
 import functools
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Callable
+from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, bindparam, exists, not_, or_, select, update
 from sqlalchemy.orm import Session
 
+from bot.db.database import Database
+from bot.db.models import AlertRow, DeliveryLaneRow, JobRow, JobStatus, UtcDateTime
+from bot.db.results import affected_rows
 from bot.outbox import circuit, lanes
 from bot.outbox.claimed import Claim, ClaimedJob, post_marker
 from bot.outbox.kinds import KINDS, NON_BLOCKING_KINDS, POSTING_KINDS, PRIORITIES, is_updates_lane
-from bot.outbox.outcome import Dead, Done, Outcome, Retry
 from bot.outbox.lanes import LaneAfter, ready_lanes
+from bot.outbox.outcome import Dead, Done, Outcome, Retry
 from bot.outbox.progress import JobProgress
-from bot.db.database import Database
-from bot.db.models import AlertRow, DeliveryLaneRow, JobRow, JobStatus, UtcDateTime
 
 log = logging.getLogger(__name__)
 
@@ -281,7 +283,7 @@ def _update_held(session: Session, job: ClaimedJob, values: dict[str, Any]) -> b
                _JOBS.c.locked_by == job.worker_id, _JOBS.c.attempts == job.attempts)
         .values(**values)
     )
-    if not result.rowcount:
+    if not affected_rows(result):
         log.warning("job %d: claim lost (lease expired and another worker took it)", job.id)
         return False
     return True

@@ -59,7 +59,7 @@ def read_queue(db: Database, now: datetime, stuck_after: timedelta | None) -> Qu
             select(JobRow.waiting_for, func.count())
             .where(JobRow.waiting_for.is_not(None), JobRow.status == JobStatus.PENDING)
             .group_by(JobRow.waiting_for)
-        ).all())
+        ).tuples().all())
         oldest_open = min((created for status, _k, _n, created in rows
                            if status != JobStatus.DEAD and created is not None), default=None)
         due_wait = _seconds(now - oldest_due) if oldest_due is not None else 0.0

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+from typing import cast
 
 from flask import Flask, Response, jsonify
+from flask.json.provider import DefaultJSONProvider
 from werkzeug.exceptions import HTTPException
 
 from bot.clock import utcnow
@@ -50,7 +52,7 @@ def create_app(
         database.upgrade()
 
     app = Flask(__name__)
-    app.json.sort_keys = False
+    cast(DefaultJSONProvider, app.json).sort_keys = False  # Flask's own provider, typed as its base
     if config.trusted_proxy_hops:
         # Only the hops we were told about may name the client (bot.web.proxies).
         app.wsgi_app = TrustedProxies(  # type: ignore[method-assign]

@@ -8,14 +8,15 @@ thread read the body, so clients that stalled held the threads.)
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from gunicorn.app.base import BaseApplication
 
-from bot.web.body_limits import body_limit
-from bot.web.buffering import BufferedRequests
 from bot.config import Config
 from bot.metrics.logformat import gunicorn_logger_class
+from bot.web.body_limits import body_limit
+from bot.web.buffering import BufferedRequests
 
 if TYPE_CHECKING:
     from flask import Flask

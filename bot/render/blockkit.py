@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any
 from urllib.parse import quote
 
 log = logging.getLogger(__name__)
@@ -96,12 +97,12 @@ def _cut(text: str, budget: int) -> str:
 
 
 def _text_of(obj: Any) -> str | None:
-    if isinstance(obj, dict) and isinstance(obj.get("text"), str):
-        return obj["text"]
+    if isinstance(obj, dict) and isinstance(text := obj.get("text"), str):
+        return text
     return None
 
 
-def _trim_text_object(obj: dict[str, Any], limit: int, checker: _Checker, where: str) -> bool:
+def _trim_text_object(obj: Any, limit: int, checker: _Checker, where: str) -> bool:
     """Trim a text object in place; False when it is missing or empty (Slack rejects)."""
     text = _text_of(obj)
     if text is None or not text.strip():
@@ -173,9 +174,7 @@ def _check_context(block: dict[str, Any], where: str, checker: _Checker) -> dict
     elements = block.get("elements")
     kept = []
     for i, element in enumerate(elements if isinstance(elements, list) else []):
-        if isinstance(element, dict) and element.get("type") == "image":
-            kept.append(element)
-        elif _trim_text_object(element, MAX_CONTEXT_TEXT, checker, f"{where} element {i}"):
+        if isinstance(element, dict) and element.get("type") == "image" or _trim_text_object(element, MAX_CONTEXT_TEXT, checker, f"{where} element {i}"):
             kept.append(element)
     kept = _at_most(kept, MAX_CONTEXT_ELEMENTS, checker, f"{where}: {{}} elements over the limit dropped")
     if not kept:

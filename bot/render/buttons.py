@@ -41,7 +41,8 @@ def parent_buttons(context: Mapping[str, Any]) -> list[dict[str, Any]]:
     Read from template variables, defensively, so the built-in fallback (whose context
     may be a minimal one) shows the same buttons as the template.
     """
-    ids = context.get("actions") if isinstance(context.get("actions"), Mapping) else {}
+    found = context.get("actions")
+    ids: Mapping[str, Any] = found if isinstance(found, Mapping) else {}
     ref = context.get("alert_ref")
     buttons: list[dict[str, Any]] = []
     if isinstance(ref, str) and ref and not context.get("is_cleared"):

@@ -13,7 +13,7 @@ import json
 import logging
 from dataclasses import fields as dataclass_fields
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypedDict
 
 from bot.render import actions, wording
 from bot.render.context_types import (
@@ -113,7 +113,16 @@ def alert_context(view: AlertView) -> AlertContext:
     )
 
 
-def state_fields(state: DisplayState, rule_changed: bool = False) -> dict[str, str]:
+class StateFields(TypedDict):
+    """The four fields every alert-like context takes from its display state."""
+
+    state: str
+    state_label: str
+    state_emoji: str
+    state_color: str
+
+
+def state_fields(state: DisplayState, rule_changed: bool = False) -> StateFields:
     """``state``, ``state_label``, ``state_emoji`` and ``state_color`` of a display state."""
     label, emoji, color = wording.state_words(DisplayState(state), rule_changed)
     return {"state": DisplayState(state).value, "state_label": label, "state_emoji": emoji,

@@ -26,9 +26,10 @@ from typing import Any
 
 from jinja2 import ChoiceLoader, FileSystemLoader, Undefined, pass_eval_context
 from jinja2.environment import TemplateModule
+from jinja2.exceptions import SecurityError
 from jinja2.nodes import EvalContext
 from jinja2.runtime import LoopContext
-from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
+from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from bot.render import escaping
 from bot.render.timefmt import human_duration

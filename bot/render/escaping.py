@@ -17,7 +17,7 @@ JSON is never written here: the layout (:mod:`bot.render.layout`) hands the text
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -129,10 +129,10 @@ def notify_mention(option: Any) -> Markup:
 
 def _as_datetime(value: Any) -> datetime | None:
     if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         try:
-            return datetime.fromtimestamp(value, tz=timezone.utc)
+            return datetime.fromtimestamp(value, tz=UTC)
         except (OverflowError, OSError, ValueError):
             return None
     return None
@@ -143,7 +143,7 @@ def fallback_date_text(value: Any) -> str:
     moment = _as_datetime(value)
     if moment is None:
         return ""
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def date(value: Any, format: str = DEFAULT_DATE_FORMAT, fallback: Any = None) -> Markup:

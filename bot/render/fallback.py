@@ -8,7 +8,8 @@ messages so the workflow still works, and says a template failed so someone fixe
 from __future__ import annotations
 
 import logging
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from bot.render.buttons import parent_buttons
 from bot.render.kinds import (
@@ -46,7 +47,8 @@ def fallback_headline(kind: str, context: Mapping[str, Any]) -> str:
         return (f"🌩️ Storm: {_s(context.get('total'))} ThousandEyes alerts"
                 f" ({_s(context.get('open', ''))} open)")
     if kind == MessageKind.ANNOUNCEMENT:
-        actor = context.get("actor") if isinstance(context.get("actor"), Mapping) else {}
+        found = context.get("actor")
+        actor: Mapping[str, Any] = found if isinstance(found, Mapping) else {}
         name = _s(actor.get("name")) or "Someone"
         what = {"connected": f"connected ThousandEyes webhook {_s(context.get('route_id'))}",
                 "disconnected": f"disconnected ThousandEyes webhook {_s(context.get('route_id'))}",
@@ -54,7 +56,8 @@ def fallback_headline(kind: str, context: Mapping[str, Any]) -> str:
                 }.get(str(context.get("change")), f"cancelled the snooze of {about}")
         return f"{name} {what} in this channel"
     if kind == MessageKind.STORM_NOTES:
-        acks = context.get("acks") if isinstance(context.get("acks"), list) else []
+        listed = context.get("acks")
+        acks: list[Any] = listed if isinstance(listed, list) else []
         return (f"🌩️ Storm news: {_s(context.get('cleared', 0))} cleared,"
                 f" {len(acks)} acknowledgement{'' if len(acks) == 1 else 's'}")
     if kind == MessageKind.WEBHOOK_TEST:
@@ -63,7 +66,8 @@ def fallback_headline(kind: str, context: Mapping[str, Any]) -> str:
         event_type = _s(context.get("event_type")) or "unknown"
         return f"ThousandEyes event {event_type}"
     if kind == MessageKind.ACK_NOTE:
-        actor = context.get("actor") if isinstance(context.get("actor"), Mapping) else {}
+        found = context.get("actor")
+        actor = found if isinstance(found, Mapping) else {}
         name = _s(actor.get("name")) or "Someone"
         verb = "acknowledged" if context.get("acknowledged") else "is no longer acknowledging"
         return f"{name} {verb}: {about}"

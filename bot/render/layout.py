@@ -18,7 +18,8 @@ Block Kit limits are enforced afterwards (:mod:`bot.render.blockkit`).
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from jinja2 import Undefined
 

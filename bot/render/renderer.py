@@ -22,8 +22,7 @@ from typing import Any
 
 from jinja2 import TemplateError
 
-from bot.render import actions, rollup
-from bot.render import context as ctx
+from bot.render import actions, context as ctx, rollup
 from bot.render.blockkit import enforce_limits
 from bot.render.buttons import template_variables
 from bot.render.environment import TEMPLATE_SUFFIX, create_environment
@@ -152,10 +151,10 @@ class MessageRenderer:
             context = ctx.ack_note_context(view, responder, acknowledged)
         except _CONTEXT_FAILURES:
             log.exception("cannot build the context for alert %s", getattr(view, "alert_ref", "?"))
-            context = _minimal_context(view)
-            context["actor"] = {"name": getattr(responder, "user_name", "")}
-            context["acknowledged"] = bool(acknowledged)
-            return self.render_fallback(MessageKind.ACK_NOTE, context)
+            minimal = _minimal_context(view)
+            minimal["actor"] = {"name": getattr(responder, "user_name", "")}
+            minimal["acknowledged"] = bool(acknowledged)
+            return self.render_fallback(MessageKind.ACK_NOTE, minimal)
         return self.render(MessageKind.ACK_NOTE, context)
 
     def render_reminder_note(

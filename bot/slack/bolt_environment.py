@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 # Every variable slack_bolt reads while its App, OAuthSettings or OAuthFlow is built.
 BOLT_VARIABLES = (

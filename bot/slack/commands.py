@@ -11,20 +11,20 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from bot.render.view import AlertView
+from bot.clock import utcnow
 from bot.config import Config
+from bot.db.database import Database
+from bot.db.models import AlertRow
 from bot.render import MessageKind, MessageRenderer, RenderedMessage
 from bot.render.context import state_fields
 from bot.render.escaping import safe_url
 from bot.render.timefmt import human_duration, seconds_between
+from bot.render.view import AlertView
 from bot.slack.command_input import CommandInput
 from bot.slack.permissions import ManagePermissions
 from bot.slack.snooze_command import snooze_context
 from bot.slack.subscriptions import connect_channel, disconnect_route, list_channel_routes
 from bot.store.alerts import open_alerts_in_channel
-from bot.db.database import Database
-from bot.db.models import AlertRow
-from bot.clock import utcnow
 
 MAX_LISTED = 20
 

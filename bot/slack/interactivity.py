@@ -8,8 +8,9 @@ the click, and hands over to plain functions in ``bot.store`` and ``bot.slack.co
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from functools import partial
-from typing import Any, Callable
+from typing import Any
 
 from slack_bolt import Ack, App
 from slack_bolt.adapter.flask import SlackRequestHandler
@@ -17,6 +18,8 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from sqlalchemy.exc import SQLAlchemyError
 
+from bot.clock import utcnow
+from bot.config import SlackMode
 from bot.render.actions import (
     ACKNOWLEDGE,
     ACKNOWLEDGE_ALL,
@@ -29,23 +32,21 @@ from bot.render.actions import (
     decode_storm_ref,
 )
 from bot.render.escaping import date as slack_date
-from bot.web.services import AppCore
+from bot.slack.bolt_environment import config_only
 from bot.slack.command_input import CommandInput
 from bot.slack.commands import command_response
-from bot.config import SlackMode
-from bot.slack.bolt_environment import config_only
 from bot.slack.oauth import build_oauth_settings
 from bot.slack.permissions import ManagePermissions
 from bot.slack.workspaces import GatewayProvider
-from bot.store.routes import disable_team
 from bot.store.acknowledgements import (
     AckOutcome,
     Clicker,
     acknowledge_storm,
     set_acknowledgement,
 )
+from bot.store.routes import disable_team
 from bot.store.snoozes import SnoozeOutcome, snooze_alert
-from bot.clock import utcnow
+from bot.web.services import AppCore
 
 log = logging.getLogger(__name__)
 

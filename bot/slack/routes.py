@@ -24,8 +24,8 @@ from slack_bolt.request.internals import parse_body
 from slack_sdk.signature import SignatureVerifier
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot.web.services import services
 from bot.store.replays import first_sight
+from bot.web.services import services
 
 log = logging.getLogger(__name__)
 

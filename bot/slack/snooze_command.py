@@ -18,7 +18,7 @@ from bot.slack.permissions import ManagePermissions
 from bot.store.snoozes import cancel_snooze, channel_snoozes, running_snooze
 
 
-def snooze_context(db: Database, config: "Config", given: CommandInput,
+def snooze_context(db: Database, config: Config, given: CommandInput,
                    words: list[str], permissions: ManagePermissions) -> dict[str, Any]:
     """What ``command_snooze`` shows for ``snooze [list]`` or ``snooze cancel ID``."""
     now = utcnow()

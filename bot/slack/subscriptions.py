@@ -52,7 +52,7 @@ def parse_connect_options(words: list[str]) -> RouteOptions | str:
 
 
 def connect_channel(
-    db: Database, config: "Config", given: CommandInput, words: list[str]
+    db: Database, config: Config, given: CommandInput, words: list[str]
 ) -> dict[str, Any]:
     options = parse_connect_options(words)
     if isinstance(options, str):
@@ -77,7 +77,7 @@ def connect_channel(
     }
 
 
-def list_channel_routes(db: Database, config: "Config", given: CommandInput) -> dict[str, Any]:
+def list_channel_routes(db: Database, config: Config, given: CommandInput) -> dict[str, Any]:
     routes = routes_in_channel(db, given.team_id, given.channel_id)
     return {
         "command": config.slack_command,
@@ -92,7 +92,7 @@ def list_channel_routes(db: Database, config: "Config", given: CommandInput) -> 
 
 
 def disconnect_route(
-    db: Database, config: "Config", given: CommandInput, words: list[str],
+    db: Database, config: Config, given: CommandInput, words: list[str],
     permissions: ManagePermissions,
 ) -> dict[str, Any]:
     context: dict[str, Any] = {"command": config.slack_command}

@@ -14,11 +14,11 @@ from datetime import datetime
 
 from sqlalchemy import select
 
-from bot.render.view import Responder
 from bot.clock import utcnow
-from bot.outbox.enqueue import CLICK_CAUSE, enqueue, enqueue_parent_refresh
 from bot.db.database import Database
 from bot.db.models import AcknowledgementRow, AlertRow, AlertState, JobKind, StormRow
+from bot.outbox.enqueue import CLICK_CAUSE, enqueue, enqueue_parent_refresh
+from bot.render.view import Responder
 from bot.store.storm_notes import AckNote, StormNotes, add_notes
 
 
@@ -63,7 +63,7 @@ class AckNoteArgs:
         return data
 
     @classmethod
-    def from_data(cls, data: dict[str, object]) -> "AckNoteArgs":
+    def from_data(cls, data: dict[str, object]) -> AckNoteArgs:
         at = data.get("at")
         try:
             when = datetime.fromisoformat(at) if isinstance(at, str) else utcnow()

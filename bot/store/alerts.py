@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-
 from dataclasses import replace
 
 from sqlalchemy import ColumnElement, Select, or_, select, text, update
 from sqlalchemy.orm import Session
 
-from bot.render.actions import encode_alert_ref
-from bot.render.view import AlertView, DisplayState, Responder
 from bot.clock import utcnow
 from bot.db.database import Database
 from bot.db.models import OPEN_ALERT_CONDITION, AcknowledgementRow, AlertRow, AlertState
+from bot.render.actions import encode_alert_ref
+from bot.render.view import AlertView, DisplayState, Responder
 from bot.store.snoozes import snooze_shown
 from bot.thousandeyes import AlertKind, ParseOptions, alert_kind_of, parse_stored_alert
 

@@ -15,8 +15,8 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from bot.outbox.enqueue import enqueue
 from bot.db.models import JobKind
+from bot.outbox.enqueue import enqueue
 
 
 class Change(str, enum.Enum):
@@ -63,7 +63,7 @@ class Announcement:
         }
 
     @classmethod
-    def from_data(cls, data: dict[str, Any]) -> "Announcement":
+    def from_data(cls, data: dict[str, Any]) -> Announcement:
         """Inverse of :meth:`to_data`; raises ValueError for data it did not write."""
         until = data.get("until")
         texts = {key: str(data.get(key, "")) for key in (

@@ -38,9 +38,9 @@ from __future__ import annotations
 import logging
 import threading
 from collections import deque
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Iterator
 
 from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 
@@ -222,7 +222,7 @@ class GroupCommitter:
             else:  # a value refused, a trigger, a deadlock: tied to some item, not all
                 self._one_by_one(batch, error.__class__.__name__)
             return
-        for waiting, result in zip(batch, results):
+        for waiting, result in zip(batch, results, strict=False):
             waiting.answer(result)
 
     def _write_batch(self, batch: list[_Waiting]) -> list[IngestResult]:

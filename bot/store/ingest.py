@@ -15,18 +15,18 @@ from typing import Any, NamedTuple
 
 from sqlalchemy import Row, Table, TextClause, bindparam, select, text
 
-from bot.store import storm_notes
-from bot.store.adoption import adoption_for_new_alert, subject_key
-from bot.store.incoming import (  # noqa: F401 (the write path's own names)
-    IncomingEvent,
-    IngestResult,
-    IngestStatus,
-    body_digest,
-)
 from bot.db.database import Database
-from bot.outbox.enqueue import job_due_time, job_values, lane_ready_values, mark_ready_statement
 from bot.db.models import AlertRow, AlertState, ApiSync, DeliveryLaneRow, EventRow, JobKind, JobRow
 from bot.db.prepared import Prepared, RawTransaction
+from bot.outbox.enqueue import job_due_time, job_values, lane_ready_values, mark_ready_statement
+from bot.store import storm_notes
+from bot.store.adoption import adoption_for_new_alert, subject_key
+from bot.store.incoming import (  # the write path's own names
+    IncomingEvent as IncomingEvent,
+    IngestResult as IngestResult,
+    IngestStatus as IngestStatus,
+    body_digest as body_digest,
+)
 from bot.store.reminders import ReminderArgs
 from bot.thousandeyes import AgentAlert, AlertKind, Event, TestAlert, Transition
 from bot.thousandeyes.events import with_duplicates
@@ -321,7 +321,7 @@ def _is_stale_trigger(row: Row[Any], alert: TestAlert | AgentAlert) -> bool:
         return False
     if alert.date_start is None or row.cleared_at is None:
         return True
-    return alert.date_start <= row.cleared_at
+    return bool(alert.date_start <= row.cleared_at)
 
 
 def _changes(current: Row[Any] | None, event: Event, now: datetime) -> dict[str, Any]:
@@ -355,8 +355,8 @@ def alert_payload(event: Event) -> dict[str, Any]:
     """The alert object as received, kept verbatim so templates can re-render from it
     (``parse_stored_alert`` reads it back). An ``agentAlert`` or ``deviceAlert`` that
     came beside ``alert`` is kept inside it."""
-    if event.key_kind is AlertKind.AGENT and isinstance(event.raw.get("agentAlert"), dict):
-        return event.raw["agentAlert"]
+    if event.key_kind is AlertKind.AGENT and isinstance(agent := event.raw.get("agentAlert"), dict):
+        return agent
     value = event.raw.get("alert")
     return dict(with_duplicates(value, event.raw)) if isinstance(value, dict) else {}
 

@@ -36,15 +36,15 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, delete, exists, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from bot.db.database import Database
-from bot.store.lockout import FORGET_AFTER
 from bot.db.models import (
     AcknowledgementRow,
     AlertRow,
@@ -56,6 +56,7 @@ from bot.db.models import (
     SnoozeRow,
     StormRow,
 )
+from bot.store.lockout import FORGET_AFTER
 
 log = logging.getLogger(__name__)
 

@@ -18,8 +18,8 @@ from typing import Any
 from sqlalchemy import select
 
 from bot.db.database import Database
-from bot.store.ingest import IncomingEvent, IngestResult, IngestStatus, store_one
 from bot.db.models import AlertRow, AlertState
+from bot.store.ingest import IncomingEvent, IngestResult, IngestStatus, store_one
 from bot.thousandeyes import AlertKind
 
 # Keys asked for in one IN (...): well under SQLite's and PostgreSQL's parameter limits.

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from bot.render.view import AlertView
 from bot.config import Config
 from bot.db.models import AlertRow, AlertState
+from bot.render.view import AlertView
 
 
 @dataclass(frozen=True)
@@ -42,7 +42,7 @@ class ReminderArgs:
                 "trigger_count": self.trigger_count}
 
     @classmethod
-    def from_data(cls, data: dict[str, Any]) -> "ReminderArgs":
+    def from_data(cls, data: dict[str, Any]) -> ReminderArgs:
         def whole(name: str) -> int:
             value = data.get(name)
             return value if isinstance(value, int) and not isinstance(value, bool) else 0
@@ -61,7 +61,7 @@ def still_applies(row: AlertRow, view: AlertView, args: ReminderArgs) -> bool:
             and not view.responders and row.thread_reason != "snoozed")
 
 
-def reminder_plan(config: "Config") -> ReminderPlan | None:
+def reminder_plan(config: Config) -> ReminderPlan | None:
     """The configured reminders (None: REMINDER_AFTER is off)."""
     if config.reminder_after is None:
         return None

@@ -24,6 +24,7 @@ from sqlalchemy import delete, text
 
 from bot.db.database import Database
 from bot.db.models import SlackRequestRow
+from bot.db.results import affected_rows
 
 # Slack's window (slack_sdk's SignatureVerifier refuses a timestamp further than five
 # minutes from now, either way), and a minute for clock differences between processes.
@@ -46,4 +47,4 @@ def first_sight(db: Database, signature: str, timestamp: int, now: float) -> boo
         session.execute(delete(SlackRequestRow)
                         .where(SlackRequestRow.request_timestamp < oldest_kept))
         inserted = session.execute(_RECORD, {"signature": signature, "timestamp": timestamp})
-        return bool(inserted.rowcount)
+        return bool(affected_rows(inserted))

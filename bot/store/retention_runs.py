@@ -20,8 +20,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
-from typing import Callable, Mapping
 
 from sqlalchemy import update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
@@ -30,6 +30,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bot.db.database import Database
 from bot.db.models import MaintenanceLeaseRow
+from bot.db.results import affected_rows
 from bot.store.pruning import Pruned, Retention, Seams, describe, prune
 
 log = logging.getLogger(__name__)
@@ -55,7 +56,7 @@ def take_lease(db: Database, name: str, holder: str, now: datetime, every: timed
             update(MaintenanceLeaseRow)
             .where(MaintenanceLeaseRow.name == name, MaintenanceLeaseRow.due_at <= now)
             .values(due_at=now + every, held_by=holder))
-        return bool(taken.rowcount)
+        return bool(affected_rows(taken))
 
 
 def hand_back(db: Database, name: str, holder: str, due_at: datetime) -> None:

@@ -21,10 +21,11 @@ from datetime import datetime
 from sqlalchemy import func, select, text, update
 from sqlalchemy.orm import Session
 
-from bot.hashing import sha256_hex
-from bot.store.announcements import Announcement, Change, announce
 from bot.db.database import Database
 from bot.db.models import JobRow, JobStatus, RouteRow
+from bot.db.results import affected_rows
+from bot.hashing import sha256_hex
+from bot.store.announcements import Announcement, Change, announce
 
 DEFAULT_ROUTE = "default"
 # Enough for one webhook per alert rule group a team keeps apart; few enough that nobody
@@ -143,7 +144,7 @@ def disable_route(
                    RouteRow.channel_id == channel_id, RouteRow.disabled_at.is_(None))
             .values(disabled_at=now, disabled_reason=f"disconnected by {actor_id}"[:200])
         )
-        if not result.rowcount:
+        if not affected_rows(result):
             return False
         announce(session, Announcement(Change.DISCONNECTED, actor_id, actor_name,
                                        route_id=route_id),
@@ -158,15 +159,15 @@ def disable_team(db: Database, team_id: str, reason: str, now: datetime) -> tupl
     reinstall followed by ``python -m bot jobs retry --all-dead`` delivers them.
     """
     with db.session() as session:
-        routes = session.execute(
+        routes = affected_rows(session.execute(
             update(RouteRow)
             .where(RouteRow.team_id == team_id, RouteRow.disabled_at.is_(None))
             .values(disabled_at=now, disabled_reason=reason[:200])
-        ).rowcount
-        jobs = session.execute(
+        ))
+        jobs = affected_rows(session.execute(
             update(JobRow)
             .where(JobRow.team_id == team_id, JobRow.status == JobStatus.PENDING)
             .values(status=JobStatus.DEAD, last_error=reason[:2000], updated_at=now)
-        ).rowcount
+        ))
     return routes or 0, jobs or 0
 

@@ -27,10 +27,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.store.announcements import Announcement, announce
 from bot.db.database import Database
-from bot.outbox.enqueue import enqueue, enqueue_parent_refresh
 from bot.db.models import JobKind, SnoozeRow
+from bot.outbox.enqueue import enqueue, enqueue_parent_refresh
+from bot.store.announcements import Announcement, announce
 
 MAX_DETAIL = 300
 
@@ -63,7 +63,7 @@ class UpstreamJob:
                 "announcement": self.announcement}
 
     @classmethod
-    def from_data(cls, data: dict[str, Any]) -> "UpstreamJob":
+    def from_data(cls, data: dict[str, Any]) -> UpstreamJob:
         """Inverse of :meth:`to_data`; raises ValueError for data it did not write."""
         announcement = data.get("announcement")
         return cls(UpstreamAction(data.get("action")), int(data["snooze_id"]),

@@ -16,11 +16,11 @@ from datetime import datetime, timedelta
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
+from bot.db.database import Database
+from bot.db.models import AlertRow, SnoozeRow
+from bot.outbox.enqueue import CLICK_CAUSE, enqueue_parent_refresh
 from bot.store.acknowledgements import Clicker, same_place
 from bot.store.announcements import Announcement, Change, announce
-from bot.db.database import Database
-from bot.outbox.enqueue import CLICK_CAUSE, enqueue_parent_refresh
-from bot.db.models import AlertRow, SnoozeRow
 from bot.store.snooze_upstream import (
     SnoozeUpstream,
     queue_window,

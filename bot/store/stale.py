@@ -21,8 +21,8 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.db.database import Database
-from bot.outbox.enqueue import enqueue_parent_refresh
 from bot.db.models import AlertRow, AlertState
+from bot.outbox.enqueue import enqueue_parent_refresh
 
 log = logging.getLogger(__name__)
 
@@ -73,16 +73,15 @@ class StaleSweep:
     and never raises a database error into the worker: the next sweep tries again.
     """
 
-    def __init__(self, db: Database, stale_after: timedelta | None) -> None:
+    def __init__(self, db: Database, stale_after: timedelta) -> None:
         self.db = db
         self.stale_after = stale_after
-        self.interval = (min(MAX_SWEEP_INTERVAL, stale_after / 10)
-                         if stale_after is not None else None)
+        self.interval = min(MAX_SWEEP_INTERVAL, stale_after / 10)
         self._next: datetime | None = None
         self._lock = threading.Lock()
 
     def run_if_due(self, now: datetime) -> int:
-        if self.stale_after is None or (self._next is not None and now < self._next):
+        if self._next is not None and now < self._next:
             return 0
         if not self._lock.acquire(blocking=False):
             return 0  # another thread is sweeping

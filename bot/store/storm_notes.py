@@ -26,9 +26,9 @@ from typing import Any
 from sqlalchemy import Select, bindparam, literal_column, select, update
 from sqlalchemy.orm import Session
 
-from bot.outbox.enqueue import enqueue
 from bot.db.models import AlertRow, JobKind, JobRow, JobStatus, StormRow, UtcDateTime
 from bot.db.prepared import Prepared, RawTransaction
+from bot.outbox.enqueue import enqueue
 
 GATHER_QUIET = timedelta(seconds=1)
 GATHER_MAX = timedelta(seconds=10)
@@ -50,7 +50,7 @@ class AckNote:
                 "all": self.all_open}
 
     @classmethod
-    def from_data(cls, data: Any) -> "AckNote | None":
+    def from_data(cls, data: Any) -> AckNote | None:
         if not isinstance(data, dict):
             return None
         return cls(str(data.get("user_id", "")), str(data.get("user_name", "")),
@@ -65,14 +65,14 @@ class StormNotes:
     cleared: tuple[int, ...] = ()  # alert ids, in the order they cleared
     acks: tuple[AckNote, ...] = ()
 
-    def plus(self, other: "StormNotes") -> "StormNotes":
+    def plus(self, other: StormNotes) -> StormNotes:
         return StormNotes(self.cleared + other.cleared, self.acks + other.acks)
 
     def to_data(self) -> dict[str, Any]:
         return {"cleared": list(self.cleared), "acks": [ack.to_data() for ack in self.acks]}
 
     @classmethod
-    def from_data(cls, data: Any) -> "StormNotes":
+    def from_data(cls, data: Any) -> StormNotes:
         """Read what was stored; entries that are not notes are left out."""
         if not isinstance(data, dict):
             return cls()

@@ -23,12 +23,8 @@ from sqlalchemy import Select, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from bot.render.view import AlertView
-from bot.store.alerts import build_view
-from bot.db.database import Database
 from bot.clock import utcnow
-from bot.render.rollup import page_count
-from bot.outbox.enqueue import enqueue, enqueue_parent_refresh
+from bot.db.database import Database
 from bot.db.models import (
     AcknowledgementRow,
     AlertRow,
@@ -38,6 +34,10 @@ from bot.db.models import (
     JobStatus,
     StormRow,
 )
+from bot.outbox.enqueue import enqueue, enqueue_parent_refresh
+from bot.render.rollup import page_count
+from bot.render.view import AlertView
+from bot.store.alerts import build_view
 from bot.thousandeyes import ParseOptions
 
 log = logging.getLogger(__name__)
@@ -132,7 +132,8 @@ def _place(session: Session, alert_id: int, lane: str, now: datetime,
     if alert is None:
         return None
     if alert.storm_id is not None:
-        return _storm(session.get(StormRow, alert.storm_id))
+        joined = session.get(StormRow, alert.storm_id)
+        return _storm(joined) if joined is not None else None
     if alert.slack_ts or alert.thread_alert_id is not None:
         return None  # it has its own parent already, or replies in an earlier alert's thread
     storm = session.scalar(select(StormRow).where(StormRow.open_lane == lane).with_for_update())
@@ -209,7 +210,7 @@ class StormMembers:
 
     def views_of(self, alert_ids: tuple[int, ...] | list[int]) -> list[AlertView]:
         """The views of these alerts, in that order (each once; unknown ones left out)."""
-        by_id = dict(zip(self.ids, self.views))
+        by_id = dict(zip(self.ids, self.views, strict=False))
         return [by_id[i] for i in dict.fromkeys(alert_ids) if i in by_id]
 
 
@@ -312,8 +313,6 @@ def _lock_storm(session: Session, storm_id: int) -> StormRow | None:
     return session.scalar(select(StormRow).where(StormRow.id == storm_id).with_for_update())
 
 
-def _storm(row: StormRow | None) -> Storm | None:
-    if row is None:
-        return None
+def _storm(row: StormRow) -> Storm:
     return Storm(row.id, row.anchor_alert_id, row.slack_channel, row.slack_ts, row.version,
                  row.rendered_version, tuple(row.pages or ()), dict(row.shown or {}))

@@ -21,6 +21,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from bot.db.database import Database
 from bot.db.models import ThousandEyesSyncRow
+from bot.db.results import affected_rows
 
 SYNC_NAME = "alerts"
 
@@ -60,13 +61,13 @@ def take_lease(db: Database, holder: str, now: datetime, hold_for: timedelta) ->
     table = ThousandEyesSyncRow.__table__
     for _ in range(2):
         with db.session() as session:
-            taken = session.execute(
+            taken = affected_rows(session.execute(
                 update(table)
                 .where(table.c.name == SYNC_NAME, table.c.next_run_at <= now,
                        or_(table.c.blocked_until.is_(None), table.c.blocked_until <= now),
                        or_(table.c.held_until.is_(None), table.c.held_until < now))
                 .values(held_by=holder, held_until=now + hold_for)
-            ).rowcount
+            ))
             if taken == 1:
                 through = session.scalar(select(table.c.cleared_through)
                                          .where(table.c.name == SYNC_NAME))

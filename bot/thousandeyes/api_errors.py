@@ -15,12 +15,16 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pydantic
 from thousandeyes_sdk.core.exceptions import ApiException, OpenApiException
-from urllib3.exceptions import HTTPError, MaxRetryError, NewConnectionError
-from urllib3.exceptions import TimeoutError as Urllib3Timeout
+from urllib3.exceptions import (
+    HTTPError,
+    MaxRetryError,
+    NewConnectionError,
+    TimeoutError as Urllib3Timeout,
+)
 
 API_ERRORS: tuple[type[BaseException], ...] = (OpenApiException, HTTPError,
                                                pydantic.ValidationError)
@@ -67,7 +71,7 @@ class ApiFailure:
 
 def classify(error: BaseException, now: datetime | None = None) -> ApiFailure:
     """The :class:`ApiFailure` an error from an SDK call (one of ``API_ERRORS``) means."""
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     if isinstance(error, ApiException):
         return _from_answer(error, now)
     if isinstance(error, MaxRetryError):
@@ -116,7 +120,7 @@ def _reset_at(headers: object, now: datetime) -> datetime:
     if headers is not None and hasattr(headers, "get"):
         value = headers.get(RESET_HEADER) or headers.get(RESET_HEADER.lower())
     if isinstance(value, str) and value.strip().isdigit():
-        reset = datetime.fromtimestamp(int(value.strip()), timezone.utc)
+        reset = datetime.fromtimestamp(int(value.strip()), UTC)
         return min(max(reset, now), now + MAX_RATE_LIMIT_WAIT)
     return now + DEFAULT_RATE_LIMIT_WAIT
 

@@ -20,8 +20,9 @@ from __future__ import annotations
 
 import hashlib
 import html
+from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from bot.thousandeyes.dates import parse_te_datetime
 from bot.thousandeyes.fields import id_text, json_type
@@ -178,7 +179,7 @@ def _event_id(body: Mapping[str, Any], alert: TestAlert, transition: Transition)
     return "custom-" + hashlib.sha256(seed.encode("utf-8")).hexdigest()[:32]
 
 
-def _test_alert(obj: Mapping[str, Any], dates: "_Dates") -> TestAlert:
+def _test_alert(obj: Mapping[str, Any], dates: _Dates) -> TestAlert:
     alert_id = id_text(_pick(obj, "id", "alertId"))
     if alert_id is None:
         if _pick(obj, "id", "alertId") is None:
@@ -217,7 +218,7 @@ def _test_alert(obj: Mapping[str, Any], dates: "_Dates") -> TestAlert:
     )
 
 
-def _agent(obj: Mapping[str, Any], where: str, dates: "_Dates") -> AlertAgent:
+def _agent(obj: Mapping[str, Any], where: str, dates: _Dates) -> AlertAgent:
     """One ``alert.details`` element: an agent (or a BGP monitor) that saw the alert."""
     source = obj.get("source", obj.get("agent", obj.get("monitor")))
     if isinstance(source, str):

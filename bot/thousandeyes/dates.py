@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 import zoneinfo
-from datetime import datetime, timedelta, timezone, tzinfo
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from typing import Any
 
 from bot.thousandeyes.options import DEFAULT_OPTIONS, ParseOptions
@@ -44,7 +44,7 @@ def parse_te_datetime(
     if moment is None:
         return None
     try:
-        return moment.astimezone(timezone.utc)
+        return moment.astimezone(UTC)
     except (OverflowError, ValueError):  # e.g. 0001-01-01 at +01:00 has no UTC equivalent
         return None
 
@@ -114,6 +114,6 @@ def _from_epoch(value: float | str) -> datetime | None:
         seconds = float(value)
         if abs(seconds) >= _MILLIS_THRESHOLD:
             seconds /= 1000.0
-        return datetime.fromtimestamp(seconds, tz=timezone.utc)
+        return datetime.fromtimestamp(seconds, tz=UTC)
     except (OverflowError, OSError, ValueError):
         return None

@@ -11,7 +11,8 @@ correlates a trigger with its clear).
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from bot.thousandeyes import fields
 from bot.thousandeyes.fields import DateReader, json_type

@@ -6,9 +6,10 @@ that is odd reads as absent, so an odd value never costs the user the alert.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Mapping
+from typing import Any
 
 from bot.thousandeyes.dates import offset_at, parse_te_datetime, read_te_datetime
 from bot.thousandeyes.models import PayloadError
@@ -164,7 +165,7 @@ class DateReader:
     unplaced: list[tuple[str, str]] = field(default_factory=list)
 
     @classmethod
-    def for_alert(cls, obj: Mapping[str, Any], options: ParseOptions) -> "DateReader":
+    def for_alert(cls, obj: Mapping[str, Any], options: ParseOptions) -> DateReader:
         if not options.timezone_configured:
             for name in ("dateStartZoned", "dateEndZoned"):
                 value = obj.get(name)
@@ -174,7 +175,7 @@ class DateReader:
                 return cls(options, offset_at(moment) if moment is not None else None)
         return cls(options, options)
 
-    def for_part(self) -> "DateReader":
+    def for_part(self) -> DateReader:
         """The same reading for a part of the alert (an agent), with its own record."""
         return DateReader(self.options, self.unzoned)
 

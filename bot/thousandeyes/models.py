@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Mapping
+from typing import Any
 
 # (key, value) pairs: custom static keys a user added to the webhook (see :mod:`.notes`).
 Notes = tuple[tuple[str, str], ...]

@@ -11,7 +11,8 @@ showing it as a note would only be noise.
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from bot.thousandeyes.fields import text_value
 from bot.thousandeyes.models import Notes

@@ -17,20 +17,31 @@ import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from flask import (Blueprint, Flask, Response, current_app, make_response, redirect,
-                   render_template, request)
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    current_app,
+    make_response,
+    redirect,
+    render_template,
+    request,
+)
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
+from werkzeug.wrappers import Response as BaseResponse  # what redirect() gives
 
-from bot.web.admin_session import COOKIE as SESSION_COOKIE
-from bot.web.admin_session import MAX_AGE as SESSION_MAX_AGE
-from bot.web.admin_session import AdminSessions
 from bot.clock import utcnow
+from bot.db.models import AlertRow, EventRow, RouteRow
+from bot.store.lockout import Guarded, Verdict, check_password
+from bot.web.admin_session import (
+    COOKIE as SESSION_COOKIE,
+    MAX_AGE as SESSION_MAX_AGE,
+    AdminSessions,
+)
 from bot.web.oauth_server.csrf import MAX_AGE as FORM_MAX_AGE
 from bot.web.oauth_server.routes import no_framing_no_caching
 from bot.web.services import services
-from bot.store.lockout import Guarded, Verdict, check_password
-from bot.db.models import AlertRow, EventRow, RouteRow
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +89,7 @@ def admin() -> Response | tuple[str, int]:
 
 
 @blueprint.route(PATH + "/sign-in", methods=["POST"])
-def sign_in() -> Response | tuple[str, int]:
+def sign_in() -> BaseResponse | tuple[str, int]:
     sessions = services(current_app).admin_sessions
     if sessions is None:
         return _sign_in_off()
@@ -89,7 +100,7 @@ def sign_in() -> Response | tuple[str, int]:
 
 
 @blueprint.route(PATH + "/sign-out", methods=["POST"])
-def sign_out() -> Response | tuple[str, int]:
+def sign_out() -> BaseResponse | tuple[str, int]:
     if services(current_app).admin_sessions is None:
         return _sign_in_off()
     try:
@@ -103,7 +114,7 @@ def sign_out() -> Response | tuple[str, int]:
     return response
 
 
-def _sign_in(sessions: AdminSessions) -> Response:
+def _sign_in(sessions: AdminSessions) -> BaseResponse:
     now = utcnow()
     if not _form_is_genuine(_SIGN_IN_FORM):
         log.warning("admin sign-in refused: no valid CSRF token")

@@ -17,8 +17,8 @@ from datetime import datetime
 
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
-from bot.web.oauth_server.csrf import shared_secret
 from bot.db.database import Database
+from bot.web.oauth_server.csrf import shared_secret
 
 COOKIE = "te_admin"
 MAX_AGE = 8 * 3600  # seconds a sign-in lasts

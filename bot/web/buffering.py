@@ -23,8 +23,9 @@ import io
 import json
 import logging
 import sys
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Awaitable, Callable
+from typing import Any, cast
 
 from bot.web.body_limits import WSGIApp, declared_length, too_large
 
@@ -75,7 +76,7 @@ class BufferedRequests:
         except _TooLarge:
             await _answer(send, 413, too_large(path, limit))
             return
-        except asyncio.TimeoutError:
+        except TimeoutError:
             client = (scope.get("client") or ("?",))[0]
             log.warning("request from %s to %s: body not complete after %.0f s; answering 408",
                         client, path[:80], self._body_timeout)
@@ -169,7 +170,7 @@ async def _read_body(receive: Receive, limit: int) -> bytes:
 def _header(scope: Scope, name: bytes) -> str | None:
     for key, value in scope.get("headers", ()):
         if key.lower() == name:
-            return value.decode("latin-1")
+            return cast(bytes, value).decode("latin-1")  # ASGI: header names and values are bytes
     return None
 
 

@@ -22,11 +22,11 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bot.clock import utcnow
 from bot.config import Config, SlackMode
-from bot.web.services import Services, services
 from bot.config.setup_warnings import setup_warnings
 from bot.db.models import EventRow
 from bot.store.sync_state import read_status, status_line
 from bot.thousandeyes import EventType
+from bot.web.services import Services, services
 
 blueprint = Blueprint("front_page", __name__, template_folder="templates")
 

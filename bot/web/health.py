@@ -17,10 +17,10 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bot.clock import utcnow
 from bot.config import SlackMode
-from bot.outbox.snapshot import read_queue
-from bot.web.services import Services, services
 from bot.db.models import JobStatus
+from bot.outbox.snapshot import read_queue
 from bot.web.front_page import api_line
+from bot.web.services import Services, services
 
 blueprint = Blueprint("health", __name__)
 

@@ -12,9 +12,10 @@ state.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Callable, Protocol
+from datetime import UTC, datetime
+from typing import Protocol
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer
 from flask import Flask
@@ -86,7 +87,7 @@ class AppCore:
         if due_at is None:
             self.jobs_waiting.notify_one()
         else:
-            self.jobs_waiting.notify_at((due_at - datetime.now(timezone.utc)).total_seconds())
+            self.jobs_waiting.notify_at((due_at - datetime.now(UTC)).total_seconds())
 
 
 class TokenCheck(Protocol):

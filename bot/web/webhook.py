@@ -19,15 +19,15 @@ from ipaddress import IPv6Address, ip_address
 from flask import Blueprint, Flask, Response, current_app, jsonify, request
 from sqlalchemy.exc import DataError, SQLAlchemyError
 
-from bot.thousandeyes.custom import is_custom_webhook, parse_custom_event, to_classic_body
-from bot.web.services import services
+from bot.clock import utcnow
 from bot.store import lockout
 from bot.store.ingest import IncomingEvent, IngestStatus, store_one
 from bot.store.lockout import Guarded, client_key
 from bot.store.reminders import reminder_plan
 from bot.store.routes import DEFAULT_ROUTE, find_route, token_matches
 from bot.thousandeyes import PayloadError, check_numbers, parse_event
-from bot.clock import utcnow
+from bot.thousandeyes.custom import is_custom_webhook, parse_custom_event, to_classic_body
+from bot.web.services import services
 from bot.web.webhook_auth import check_authorization, split_authorization
 
 log = logging.getLogger(__name__)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -15,14 +15,14 @@ def test_defaults_are_utc_and_no_staleness():
     config = Config.from_mapping({})
     assert config.thousandeyes_timezone is None and config.stale_after is None
     options = config.parse_options()
-    assert options.timezone == timezone.utc and not options.timezone_configured
+    assert options.timezone == UTC and not options.timezone_configured
 
 
 def test_the_configured_zone_reaches_the_parser():
     config = Config.from_mapping({"THOUSANDEYES_TIMEZONE": " America/Chicago "})
     assert config.thousandeyes_timezone == "America/Chicago"
     alert = parse_event(load_sample("trigger"), config.parse_options()).alert
-    assert alert.date_start == datetime(2014, 8, 24, 6, 1, 47, tzinfo=timezone.utc)
+    assert alert.date_start == datetime(2014, 8, 24, 6, 1, 47, tzinfo=UTC)
 
 
 @pytest.mark.parametrize("value, hint", [

@@ -7,9 +7,9 @@ import json
 
 import pytest
 
-from bot.render.actions import ACKNOWLEDGE, UNACKNOWLEDGE, VIEW_IN_THOUSANDEYES
 from bot.config import Config
 from bot.config.setup_warnings import setup_warnings
+from bot.render.actions import ACKNOWLEDGE, UNACKNOWLEDGE, VIEW_IN_THOUSANDEYES
 from tests.conftest import WEBHOOK_TOKEN
 from tests.support.delivery import drain, send, serving
 from tests.support.payloads import load_sample
@@ -43,7 +43,7 @@ def action_ids(message) -> list[str]:
 def test_each_half_configuration_is_one_warning(settings, expected):
     warnings = setup_warnings(Config(**settings))
     assert len(warnings) == len(expected)
-    for warning, words in zip(warnings, expected):
+    for warning, words in zip(warnings, expected, strict=True):
         assert words in warning and "\n" not in warning
 
 

@@ -7,8 +7,8 @@ from alembic.config import Config as AlembicConfig
 from sqlalchemy import create_engine, text
 
 from bot.config import Config
-from bot.delivery.runner import DeliveryWorker
 from bot.db.database import MIGRATIONS_DIR, Database
+from bot.delivery.runner import DeliveryWorker
 from tests.support.delivery import drain
 
 

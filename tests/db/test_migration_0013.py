@@ -7,10 +7,10 @@ import json
 
 from sqlalchemy import create_engine, select, text
 
-from bot.process.app import create_app
 from bot.config import Config
-from bot.web.services import services
 from bot.db.models import EventRow
+from bot.process.app import create_app
+from bot.web.services import services
 from tests.conftest import WEBHOOK_TOKEN
 from tests.db.test_migration_0004 import migrate
 from tests.support.payloads import load_sample

@@ -12,24 +12,24 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
-from typing import Iterator
 
 import pytest
 from sqlalchemy import event, select, update
 
-from bot.outbox import queue
-from bot.outbox.kinds import UPDATES_LANE
+from bot.clock import utcnow
+from bot.db.models import AcknowledgementRow, DeliveryLaneRow, JobKind, JobRow, JobStatus
 from bot.delivery.outcome import Done, Retry
+from bot.outbox import queue
+from bot.outbox.enqueue import enqueue, enqueue_parent_refresh
+from bot.outbox.kinds import UPDATES_LANE
 from bot.store.acknowledgements import AckOutcome, Clicker, set_acknowledgement
 from bot.store.alerts import load_alert_view, record_parent
 from bot.store.ingest import store_event
-from bot.outbox.enqueue import enqueue, enqueue_parent_refresh
-from bot.db.models import AcknowledgementRow, DeliveryLaneRow, JobKind, JobRow, JobStatus
 from bot.store.routes import DEFAULT_ROUTE
 from bot.thousandeyes import ParseOptions, parse_event
-from bot.clock import utcnow
 from tests.support.payloads import load_sample
 from tests.support.waiting import wait_for
 

@@ -13,10 +13,10 @@ import pytest
 from sqlalchemy import func, select, update
 
 from bot.clock import utcnow
+from bot.db.models import AlertRow, AlertState, JobKind, JobRow, ThousandEyesSyncRow
 from bot.delivery import api_sync as api_sync_module
 from bot.delivery.api_sync import GRACE, LEASE
 from bot.store.sync_state import take_lease
-from bot.db.models import AlertRow, AlertState, JobKind, JobRow, ThousandEyesSyncRow
 from tests.support.delivery import drain, send, serving
 from tests.support.fake_thousandeyes import TOKEN, Operation
 from tests.support.thousandeyes_webhooks import http_alert, webhook

@@ -5,15 +5,15 @@ honoured by every process, and the runs are counted. Without a token nothing cha
 from __future__ import annotations
 
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import requests
 from sqlalchemy import select, update
 
 from bot.clock import utcnow
-from bot.metrics.counters import Metrics
 from bot.db.models import ThousandEyesSyncRow
+from bot.metrics.counters import Metrics
 from tests.support.delivery import drain, send, serving
 from tests.support.fake_thousandeyes import TOKEN, Operation
 from tests.support.payloads import numbered_alert_event
@@ -95,7 +95,7 @@ def test_a_429_is_waited_out_by_every_process_until_its_reset(linked, fake_thous
     assert time.monotonic() - started < 5  # never slept inside the call
     assert report.outcome == "rate_limited"
     blocked = sync_row(worker).blocked_until
-    assert 35 <= (blocked - datetime.now(timezone.utc)).total_seconds() <= 41
+    assert 35 <= (blocked - datetime.now(UTC)).total_seconds() <= 41
     assert health(server)[1]["thousandeyes_api"] == \
         f"ThousandEyes API: rate limited until {blocked:%H:%M:%S} UTC"
 

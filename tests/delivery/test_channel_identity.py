@@ -11,11 +11,11 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from bot.process.app import create_app
-from bot.outbox import queue
-from bot.delivery.runner import DeliveryWorker
-from bot.web.services import services
 from bot.db.models import AlertRow, DeliveryLaneRow
+from bot.delivery.runner import DeliveryWorker
+from bot.outbox import queue
+from bot.process.app import create_app
+from bot.web.services import services
 from tests.faults.helpers import clear, trigger
 from tests.support.delivery import drain, send
 from tests.support.servers import LiveServer

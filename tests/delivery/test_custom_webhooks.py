@@ -7,12 +7,13 @@ import json
 import requests
 from sqlalchemy import select
 
-from bot.render.actions import ACKNOWLEDGE, encode_alert_ref
 from bot.db.models import AcknowledgementRow, AlertRow
+from bot.render.actions import ACKNOWLEDGE, encode_alert_ref
 from tests.support.delivery import TOKEN_HEADER, drain, send
 from tests.support.payloads import load_custom
 from tests.support.slack_requests import click
 from tests.support.waiting import wait_for
+
 
 def acknowledged(worker) -> bool:
     with worker.database.session() as session:

@@ -8,13 +8,13 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from bot.render.actions import ACKNOWLEDGE, VIEW_IN_THOUSANDEYES
-from bot.outbox import queue
+from bot.clock import utcnow
+from bot.db.models import AlertRow, JobRow, JobStatus
 from bot.delivery.outcome import Retry
 from bot.delivery.runner import DeliveryWorker
+from bot.outbox import queue
+from bot.render.actions import ACKNOWLEDGE, VIEW_IN_THOUSANDEYES
 from bot.web.services import services
-from bot.db.models import AlertRow, JobRow, JobStatus
-from bot.clock import utcnow
 from tests.support.delivery import drain, open_jobs, send
 from tests.support.payloads import load_sample, load_variant
 from tests.support.waiting import wait_for
@@ -61,8 +61,8 @@ def test_clear_replies_in_thread_and_updates_parent(slack_server, worker, fake_s
 
 
 def test_broadcast_clears(slack_config, fake_slack, tmp_path):
-    from bot.process.app import create_app
     from bot.delivery.runner import DeliveryWorker
+    from bot.process.app import create_app
     from bot.web.services import services
     from tests.support.servers import LiveServer
 
@@ -241,7 +241,7 @@ def test_a_post_answered_late_holds_the_next_post_of_its_channel_back(
         worker.stop()
     posts = [c.at for c in fake_slack.calls_to("chat.postMessage")]
     assert len(posts) == 3  # the failed post, the other job's, its retry
-    gaps = [later - earlier for earlier, later in zip(posts, posts[1:])]
+    gaps = [later - earlier for earlier, later in zip(posts, posts[1:], strict=False)]
     # The second thread waited for the slow answer, not just for the first post's slot.
     assert gaps[0] >= answer_after + interval
     assert min(gaps) >= interval
@@ -257,8 +257,8 @@ def test_the_post_retried_after_joining_waits_for_its_own_slot(slack_app, slack_
 
 
 def test_restart_with_pending_jobs_delivers_them(slack_config, fake_slack):
-    from bot.process.app import create_app
     from bot.delivery.runner import DeliveryWorker
+    from bot.process.app import create_app
     from bot.web.services import services
     from tests.support.servers import LiveServer
 

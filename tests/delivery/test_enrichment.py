@@ -14,9 +14,9 @@ from sqlalchemy import select
 
 from bot.clock import utcnow
 from bot.config import Config
+from bot.db.models import AlertRow
 from bot.delivery.enrichment import ENRICH_TIMEOUT
 from bot.outbox.enqueue import queue_parent_refresh
-from bot.db.models import AlertRow
 from tests.support.delivery import drain, send
 from tests.support.fake_thousandeyes import TOKEN, Operation
 from tests.support.payloads import custom_without_agents, load_custom, load_sample

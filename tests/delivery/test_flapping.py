@@ -14,14 +14,14 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select, update
 
-from bot.render.actions import ACKNOWLEDGE, encode_alert_ref
 from bot.clock import utcnow
 from bot.db.models import AlertRow
-from tests.render.helpers import assert_valid_message
 from bot.render import RenderedMessage
+from bot.render.actions import ACKNOWLEDGE, encode_alert_ref
+from tests.render.helpers import assert_valid_message
 from tests.slack.test_acknowledge import ack, action_ids
-from tests.support.payloads import recent_clear, recent_trigger, with_changes
 from tests.support.delivery import drain, send, serving
+from tests.support.payloads import recent_clear, recent_trigger, with_changes
 
 WINDOW = timedelta(minutes=10)
 

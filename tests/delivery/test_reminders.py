@@ -15,18 +15,18 @@ import pytest
 import requests
 from sqlalchemy import select
 
-from bot.render.actions import encode_alert_ref
-from bot.process.app import create_app
 from bot.clock import utcnow
-from bot.delivery.runner import DeliveryWorker
-from bot.render import RenderedMessage
-from bot.web.services import services
 from bot.db.models import AlertRow, JobKind, JobRow, JobStatus
+from bot.delivery.runner import DeliveryWorker
+from bot.process.app import create_app
+from bot.render import RenderedMessage
+from bot.render.actions import encode_alert_ref
 from bot.store.routes import RouteOptions, create_route
+from bot.web.services import services
 from tests.render.helpers import assert_valid_message
 from tests.slack.test_acknowledge import ack
-from tests.support.payloads import recent_clear, recent_trigger
 from tests.support.delivery import alert_messages, drain_due, make_due, send
+from tests.support.payloads import recent_clear, recent_trigger
 from tests.support.servers import LiveServer
 
 AFTER = timedelta(minutes=15)

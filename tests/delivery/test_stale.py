@@ -4,21 +4,25 @@ still threads. Time passes by moving the alert's last event back, not by sleepin
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
 
-from bot.render.actions import ACKNOWLEDGE, encode_alert_ref
-from bot.delivery.runner import DeliveryWorker
-from bot.db.models import AlertRow, JobKind, JobRow, JobStatus
-from bot.store.stale import BATCH, StaleSweep, mark_stale_alerts
 from bot.clock import utcnow
+from bot.db.models import AlertRow, JobKind, JobRow, JobStatus
+from bot.delivery.runner import DeliveryWorker
+from bot.render.actions import ACKNOWLEDGE, encode_alert_ref
+from bot.store.stale import BATCH, StaleSweep, mark_stale_alerts
 from tests.support.delivery import drain, send, serving
-from tests.support.waiting import wait_for
 from tests.support.payloads import load_sample, load_shape, numbered_alert_event
-from tests.support.slack_requests import click, post_to_slack_endpoint, signed_headers, \
-    slash_command_body
+from tests.support.slack_requests import (
+    click,
+    post_to_slack_endpoint,
+    signed_headers,
+    slash_command_body,
+)
+from tests.support.waiting import wait_for
 
 STALE_AFTER = timedelta(hours=24)
 
@@ -149,7 +153,7 @@ def test_the_status_command_shows_each_open_alerts_age_and_silence(stale_service
     body = slash_command_body("status", channel_id="C0ALERTS")
     answer = post_to_slack_endpoint(server.url, body, signed_headers(body)).json()
     text = json.dumps(answer["blocks"], ensure_ascii=False)
-    started = int(datetime(2014, 8, 24, 1, 1, 47, tzinfo=timezone.utc).timestamp())
+    started = int(datetime(2014, 8, 24, 1, 1, 47, tzinfo=UTC).timestamp())
     assert "🔴 Triggered · open for " in text and f"(since <!date^{started}^" in text
     assert "⏳ no news from ThousandEyes for 1d 6h" in text
 

@@ -11,10 +11,10 @@ import json
 import pytest
 from sqlalchemy import select, update
 
-from bot.render.actions import ACKNOWLEDGE_ALL, ACKNOWLEDGE_ONE, encode_alert_ref
 from bot.clock import utcnow
-from bot.delivery.runner import DeliveryWorker
 from bot.db.models import AlertRow, JobKind, JobRow
+from bot.delivery.runner import DeliveryWorker
+from bot.render.actions import ACKNOWLEDGE_ALL, ACKNOWLEDGE_ONE, encode_alert_ref
 from bot.store.storms import queue_rollup_refresh
 from tests.support.delivery import drain, send, serving
 from tests.support.payloads import numbered_alert_event

@@ -9,10 +9,10 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select, update
 
-from bot.render.actions import ACKNOWLEDGE, ACKNOWLEDGE_ALL, ACKNOWLEDGE_ONE, encode_alert_ref
 from bot.clock import utcnow
-from bot.render.blockkit import MAX_BLOCKS, MAX_SECTION_TEXT
 from bot.db.models import AlertRow, JobRow, StormRow
+from bot.render.actions import ACKNOWLEDGE, ACKNOWLEDGE_ALL, ACKNOWLEDGE_ONE, encode_alert_ref
+from bot.render.blockkit import MAX_BLOCKS, MAX_SECTION_TEXT
 from tests.support.delivery import alert_messages, drain, send, serving
 from tests.support.payloads import numbered_alert_event
 from tests.support.slack_requests import click, pick
@@ -331,8 +331,8 @@ def test_names_in_a_rollup_are_escaped(storm_config, fake_slack):
 
 def test_a_rollup_found_after_a_lost_answer_is_refreshed_for_alerts_that_joined_meanwhile(
         storm_config, fake_slack):
-    from bot.delivery.runner import DeliveryWorker
     from bot.db.models import JobKind, JobStatus
+    from bot.delivery.runner import DeliveryWorker
 
     with serving(storm_config) as (server, drainer):
         worker = DeliveryWorker(drainer.config, drainer.database, backoff=lambda attempts: 30.0)

@@ -9,9 +9,9 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from bot.render.actions import ACKNOWLEDGE, ACKNOWLEDGE_ALL, SNOOZE, encode_snooze_choice
-from bot.render import RenderedMessage
 from bot.db.models import AlertRow, JobKind, JobRow, JobStatus
+from bot.render import RenderedMessage
+from bot.render.actions import ACKNOWLEDGE, ACKNOWLEDGE_ALL, SNOOZE, encode_snooze_choice
 from tests.render.helpers import assert_valid_message
 from tests.support.delivery import alert_messages, drain, drain_due, make_due, send, serving
 from tests.support.payloads import numbered_alert_event, recent_trigger, with_changes

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from sqlalchemy import select
 
-from bot.render.actions import ACKNOWLEDGE
 from bot.db.models import AlertRow
+from bot.render.actions import ACKNOWLEDGE
 from tests.support.delivery import drain, send, serving
 from tests.support.payloads import load_sample, load_shape
 
-UTC = timezone.utc
+UTC = UTC
 
 
 def text_of(message) -> str:

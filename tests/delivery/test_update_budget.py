@@ -10,28 +10,28 @@ scaled to it, so that pacing has to happen within a few seconds.
 from __future__ import annotations
 
 import bisect
-import threading
 import json
-from datetime import datetime, timedelta, timezone
+import threading
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
 
-from bot.render.actions import ACKNOWLEDGE, ACKNOWLEDGE_ALL, ACKNOWLEDGE_ONE, encode_alert_ref
-from bot.outbox.kinds import updates_lane
-from bot.delivery.runner import DeliveryWorker
-from bot.delivery.update_budget import UpdateBudget, UpdateBudgetSpent, take_update_slot
 from bot.clock import utcnow
 from bot.db.database import Database
-from bot.outbox.enqueue import enqueue
 from bot.db.models import AlertRow, DeliveryLaneRow, JobKind
+from bot.delivery.runner import DeliveryWorker
+from bot.delivery.update_budget import UpdateBudget, UpdateBudgetSpent, take_update_slot
+from bot.outbox.enqueue import enqueue
+from bot.outbox.kinds import updates_lane
+from bot.render.actions import ACKNOWLEDGE, ACKNOWLEDGE_ALL, ACKNOWLEDGE_ONE, encode_alert_ref
 from tests.support.delivery import drain, hold_lanes, release_lanes, send, serving
 from tests.support.fake_slack import FakeSlack
 from tests.support.payloads import numbered_alert_event
 from tests.support.slack_requests import click, pick
 from tests.support.waiting import wait_for
 
-T0 = datetime(2026, 12, 6, 12, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
 TIER_3 = UpdateBudget()  # 50 a minute: a burst of 20, then one every 2 s
 
 

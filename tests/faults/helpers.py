@@ -3,6 +3,7 @@ that every alert reached Slack exactly once, in order."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -19,9 +20,9 @@ from bot.db.database import Database
 from bot.db.models import JobRow, JobStatus
 from tests.conftest import WEBHOOK_TOKEN
 from tests.support.fake_slack import FakeSlack, Message
-from tests.support.waiting import wait_for
 from tests.support.payloads import numbered_alert_event
 from tests.support.processes import BotProcess, bot_env, children_of
+from tests.support.waiting import wait_for
 
 AUTH = {"Authorization": f"Bearer {WEBHOOK_TOKEN}"}
 WEBHOOK = "/webhooks/thousandeyes"
@@ -75,7 +76,7 @@ class Serve:
         self.bot = BotProcess("serve", "--host", "127.0.0.1", "--port", str(port),
                               env=bot_env(**env), log_path=tmp_path / f"{name}.log", cwd=tmp_path)
 
-    def wait_healthy(self, timeout: float = 30) -> "Serve":
+    def wait_healthy(self, timeout: float = 30) -> Serve:
         self.bot.wait_healthy(self.url, timeout)
         return self
 
@@ -90,10 +91,8 @@ class Serve:
         service promises after a crash, not about how fast this container's init reaps.
         """
         group = [self.bot.process.pid, *children_of(self.bot.process.pid)]
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(self.bot.process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
         self.bot.process.wait(10)
         wait_for(lambda: not any(Path(f"/proc/{pid}").exists() for pid in group), 30,
                  "killed processes reaped")

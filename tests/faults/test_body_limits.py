@@ -13,11 +13,11 @@ import json
 import pytest
 from sqlalchemy import func, select
 
+from bot.config import Config
+from bot.db.models import EventRow
 from bot.process.app import create_app
 from bot.web.body_limits import OTHER_MAX_BODY_BYTES, SLACK_MAX_BODY_BYTES
-from bot.config import Config
 from bot.web.services import services
-from bot.db.models import EventRow
 from tests.conftest import WEBHOOK_TOKEN
 from tests.support.payloads import load_sample
 from tests.support.raw_http import chunked, send

@@ -15,11 +15,11 @@ from datetime import timedelta
 from sqlalchemy import select, update
 
 from bot.clock import utcnow
-from bot.outbox import circuit
-from bot.delivery.runner import DeliveryWorker
-from bot.web.services import services
-from bot.slack.gateway import POST_MARKER_EVENT
 from bot.db.models import AlertRow, DeliveryLaneRow, JobRow, JobStatus
+from bot.delivery.runner import DeliveryWorker
+from bot.outbox import circuit
+from bot.slack.gateway import POST_MARKER_EVENT
+from bot.web.services import services
 from tests.faults.helpers import trigger
 from tests.support.delivery import send
 from tests.support.fake_slack import Message

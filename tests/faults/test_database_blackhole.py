@@ -14,15 +14,15 @@ import pytest
 import requests
 from sqlalchemy.engine import make_url
 
-from bot.process.app import create_app
 from bot.config import Config
+from bot.process.app import create_app
 from bot.web.services import services
 from tests.conftest import WEBHOOK_TOKEN
 from tests.faults.helpers import post_webhook, trigger
-from tests.support.waiting import wait_for
 from tests.support.blackhole import BlackholeProxy
 from tests.support.databases import postgres_base_url
 from tests.support.servers import LiveServer
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.skipif(postgres_base_url() is None,
                                 reason="PostgreSQL only (TEST_DATABASE_URL): SQLite is a local file")

@@ -29,15 +29,15 @@ import requests
 from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.engine import make_url
 
-from bot.process.app import create_app
 from bot.config import Config
-from bot.web.services import services
 from bot.db.database import Database
 from bot.db.models import AlertRow, EventRow, JobRow
+from bot.process.app import create_app
+from bot.web.services import services
 from tests.conftest import WEBHOOK_TOKEN
 from tests.faults.helpers import post_webhook, trigger
-from tests.support.waiting import wait_for
 from tests.support.servers import LiveServer
+from tests.support.waiting import wait_for
 
 EVENTS = 60
 ACCEPTED_BEFORE_OUTAGE = 15

@@ -23,9 +23,9 @@ import pytest
 
 from tests.conftest import WEBHOOK_TOKEN
 from tests.faults.helpers import trigger
-from tests.support.waiting import wait_for
 from tests.support.delivery import drain, send
 from tests.support.fake_slack import FakeSlack
+from tests.support.waiting import wait_for
 
 AUTH = {"Authorization": f"Bearer {WEBHOOK_TOKEN}", "Content-Type": "application/json"}
 

@@ -20,8 +20,8 @@ import requests
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from bot.process.app import create_app
 from bot.config import Config
+from bot.process.app import create_app
 from bot.web.services import services
 from tests.conftest import WEBHOOK_TOKEN
 from tests.faults.helpers import post_webhook, trigger
@@ -54,14 +54,12 @@ def small_disk(tmp_path):
 
 def fill(disk):
     filler = disk / "filler"
-    out = open(filler, "wb", buffering=0)
-    try:
-        while True:
-            out.write(b"\0" * 4096)
-    except OSError as error:
-        assert error.errno == errno.ENOSPC
-    finally:
-        out.close()
+    with open(filler, "wb", buffering=0) as out:
+        try:
+            while True:
+                out.write(b"\0" * 4096)
+        except OSError as error:
+            assert error.errno == errno.ENOSPC
     return filler
 
 

@@ -31,8 +31,8 @@ from tests.faults.helpers import (
     post_webhook,
     trigger,
 )
-from tests.support.waiting import wait_for
 from tests.support.processes import free_port
+from tests.support.waiting import wait_for
 
 ALERTS = 30
 DELIVERY_THREADS = 3

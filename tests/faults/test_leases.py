@@ -12,14 +12,14 @@ from datetime import timedelta
 
 from sqlalchemy import select, update
 
-from bot.outbox import queue
-from bot.delivery.runner import LEASE_SECONDS, DeliveryWorker
-from bot.web.services import services
-from bot.db.models import DeliveryLaneRow, JobRow, JobStatus
 from bot.clock import utcnow
+from bot.db.models import DeliveryLaneRow, JobRow, JobStatus
+from bot.delivery.runner import LEASE_SECONDS, DeliveryWorker
+from bot.outbox import queue
+from bot.web.services import services
 from tests.faults.helpers import trigger
-from tests.support.waiting import wait_for
 from tests.support.delivery import send
+from tests.support.waiting import wait_for
 
 OTHER_HOST = "another-dyno.2:4242:deadbeef"
 
@@ -68,8 +68,7 @@ def test_a_live_worker_keeps_its_job_while_slack_is_slow(slack_app, slack_server
         wait_for(lambda: fake_slack.calls_to("chat.postMessage"), 10, "the slow post started")
         other.start(2)
         wait_for(lambda: fake_slack.top_level(), 20, "the slow post answered")
-        wait_for(lambda: not queue.list_jobs(app_services.database)[0].status
-                 in (JobStatus.PENDING, JobStatus.RUNNING), 10, "job finished")
+        wait_for(lambda: queue.list_jobs(app_services.database)[0].status not in (JobStatus.PENDING, JobStatus.RUNNING), 10, "job finished")
     finally:
         other.stop()
         holder.stop()

@@ -19,15 +19,15 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select, update
 
-from bot.outbox import queue
+from bot.clock import utcnow
+from bot.db.models import JobRow, JobStatus, WaitingFor
 from bot.delivery.outcome import MAX_BACKOFF_SECONDS, backoff_seconds
 from bot.delivery.runner import DeliveryWorker
+from bot.outbox import queue
 from bot.web.services import services
-from bot.db.models import JobRow, JobStatus, WaitingFor
-from bot.clock import utcnow
 from tests.faults.helpers import outbox_idle, post_webhook, trigger
-from tests.support.waiting import wait_for
 from tests.support.delivery import drain, send
+from tests.support.waiting import wait_for
 
 ALERTS = 8
 CHANNELS = ("C0ALERTS", "C0OTHER")
@@ -56,7 +56,7 @@ def test_429s_are_not_failed_attempts_and_need_no_history_read(slack_server, wor
     assert len(fake_slack.top_level()) == 1
     posts = fake_slack.calls_to("chat.postMessage")
     assert [c.status for c in posts] == [429, 429, 429, 200]
-    assert all(later.at - earlier.at >= 0.95 for earlier, later in zip(posts, posts[1:]))
+    assert all(later.at - earlier.at >= 0.95 for earlier, later in zip(posts, posts[1:], strict=False))
     assert time.monotonic() - started < 15  # Retry-After, not a growing backoff
     assert fake_slack.calls_to("conversations.history") == []
     with worker.database.session() as session:

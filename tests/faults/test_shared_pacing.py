@@ -9,9 +9,9 @@ its own token, so the calls show that both took part.
 from __future__ import annotations
 
 from tests.faults.helpers import Serve, outbox_idle, post_webhook, trigger
-from tests.support.waiting import wait_for
 from tests.support.fake_slack import FakeSlack
 from tests.support.processes import BotProcess, bot_env, free_port
+from tests.support.waiting import wait_for
 
 POSTS = 16
 

@@ -20,14 +20,13 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 import pytest
-from hypothesis import event, given
-from hypothesis import strategies as st
+from hypothesis import event, given, strategies as st
 
-from bot.process.app import create_app
+from bot.clock import utcnow
 from bot.config import THOUSANDEYES_OAUTH_CALLBACKS, Config
+from bot.process.app import create_app
 from bot.web.oauth_server import clients
 from bot.web.services import services
-from bot.clock import utcnow
 from tests.faults.helpers import Serve
 from tests.faults.test_webhook_fuzz import FUZZ, hostile_text, json_values
 from tests.support.fake_slack import FakeSlack

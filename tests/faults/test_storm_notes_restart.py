@@ -14,7 +14,15 @@ import requests
 
 from bot.db.models import JobStatus
 from tests.conftest import WEBHOOK_TOKEN
-from tests.faults.helpers import Serve, clear, job_counts, name_of, outbox_idle, post_webhook, trigger
+from tests.faults.helpers import (
+    Serve,
+    clear,
+    job_counts,
+    name_of,
+    outbox_idle,
+    post_webhook,
+    trigger,
+)
 from tests.support.processes import free_port
 from tests.support.waiting import wait_for
 

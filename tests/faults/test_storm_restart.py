@@ -11,8 +11,8 @@ import json
 
 import requests
 
-from bot.render.actions import ACKNOWLEDGE, ACKNOWLEDGE_ALL, ACKNOWLEDGE_ONE
 from bot.db.models import JobStatus
+from bot.render.actions import ACKNOWLEDGE, ACKNOWLEDGE_ALL, ACKNOWLEDGE_ONE
 from tests.conftest import WEBHOOK_TOKEN
 from tests.faults.helpers import (
     Serve,

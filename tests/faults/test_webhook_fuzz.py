@@ -18,8 +18,7 @@ import string
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from hypothesis import HealthCheck, event, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, event, given, settings, strategies as st
 
 from tests.conftest import WEBHOOK_TOKEN
 from tests.support.payloads import SAMPLES, load_sample

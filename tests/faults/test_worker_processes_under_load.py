@@ -16,9 +16,9 @@ from collections import Counter
 
 from sqlalchemy import func, select
 
-from bot.render.actions import ACKNOWLEDGE, UNACKNOWLEDGE, decode_alert_ref
 from bot.db.database import Database
 from bot.db.models import JobKind, JobRow, JobStatus
+from bot.render.actions import ACKNOWLEDGE, UNACKNOWLEDGE, decode_alert_ref
 from tests.faults.helpers import (
     alerts_in_slack,
     all_cleared,
@@ -29,9 +29,9 @@ from tests.faults.helpers import (
     post_webhook,
     trigger,
 )
-from tests.support.waiting import wait_for
 from tests.support.processes import BotProcess, bot_env
 from tests.support.slack_requests import SIGNING_SECRET, click
+from tests.support.waiting import wait_for
 
 ALERTS = 24
 WORKERS = 3
@@ -108,7 +108,7 @@ def test_three_worker_processes_deliver_clicks_and_clears_once(
                         failures.append(f"click {number}: {answer.status_code}")
                     # Bolt answers before the listener has recorded the click (see the
                     # report); wait for its thread note so the clicks land in this order.
-                    wait_for(lambda: _notes_of(database, value) >= index + 1, 30,
+                    wait_for(lambda value=value, index=index: _notes_of(database, value) >= index + 1, 30,
                              f"click {index} on alert {number} recorded")
                 response = post_webhook(slack_server.url, clear(number),
                                         channel=CHANNELS[number % 2])

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import requests
 
-from bot.process.app import create_app
 from bot.config import Config
+from bot.process.app import create_app
 from bot.web.services import services
 from tests.conftest import WEBHOOK_TOKEN
 from tests.faults.helpers import post_webhook, trigger

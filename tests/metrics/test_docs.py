@@ -5,8 +5,8 @@ every metric the service exports has a panel."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import promql_parser
 import pytest

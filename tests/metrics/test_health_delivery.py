@@ -3,13 +3,13 @@ them for DELIVERY_STUCK_AFTER, 200 again once a worker delivers; queue depth in 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
-from typing import Callable
 
 import requests
 
-from bot.process.app import create_app
 from bot.delivery.runner import DeliveryWorker
+from bot.process.app import create_app
 from bot.web.services import services
 from tests.faults.helpers import alerts_in_slack, post_webhook, trigger
 from tests.support.metrics import scrape

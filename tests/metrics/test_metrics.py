@@ -4,14 +4,14 @@ several)."""
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 import pytest
 import requests
 
-from bot.render.actions import ACKNOWLEDGE
-from bot.process.app import create_app
 from bot.delivery.runner import DeliveryWorker
+from bot.process.app import create_app
+from bot.render.actions import ACKNOWLEDGE
 from bot.web.services import services
 from tests.conftest import WEBHOOK_TOKEN
 from tests.faults.helpers import alerts_in_slack, clear, post_webhook, trigger

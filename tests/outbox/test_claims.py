@@ -7,9 +7,9 @@ instead. Log-only delivery calls no one, so it is not paced at all.
 
 from __future__ import annotations
 
-from bot.process.app import create_app
 from bot.config import Config
 from bot.delivery.runner import DeliveryWorker
+from bot.process.app import create_app
 from bot.web.services import services
 from tests.conftest import WEBHOOK_TOKEN
 from tests.faults.helpers import trigger

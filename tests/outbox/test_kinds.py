@@ -7,12 +7,12 @@ import json
 
 from sqlalchemy import create_engine, select, text, update
 
+from bot.db.database import Database
+from bot.db.models import JobKind, JobRow, JobStatus
 from bot.delivery.handlers import HANDLERS
 from bot.outbox.kinds import KINDS, spec_of
 from bot.outbox.progress import JobProgress
 from bot.web.services import services
-from bot.db.database import Database
-from bot.db.models import JobKind, JobRow, JobStatus
 from tests.db.test_migration_0004 import migrate
 from tests.support.delivery import drain, send
 from tests.support.payloads import load_sample

@@ -12,14 +12,14 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from bot.outbox import leases, queue
+from bot.clock import utcnow
+from bot.db.models import DeliveryLaneRow, JobKind, JobRow, WaitingFor
 from bot.delivery.outcome import Done, Retry
 from bot.delivery.pacer import JobPosts
+from bot.outbox import leases, queue
+from bot.outbox.enqueue import enqueue
 from bot.outbox.queue import LaneAfter
 from bot.slack.gateway import Posted
-from bot.outbox.enqueue import enqueue
-from bot.db.models import DeliveryLaneRow, JobKind, JobRow, WaitingFor
-from bot.clock import utcnow
 
 LEASE = timedelta(seconds=30)
 

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import yaml
 
-from bot.process.app import create_app
 from bot.cli.main import build_parser
 from bot.config import Config
-from bot.web.services import services
+from bot.process.app import create_app
 from bot.slack.oauth import BOT_SCOPES, INSTALL_PATH, REDIRECT_PATH
+from bot.web.services import services
 
 REPO = Path(__file__).resolve().parents[2]
 

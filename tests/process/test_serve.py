@@ -62,7 +62,7 @@ def test_each_send_sample_trigger_is_a_new_alert_dated_now(served, fake_slack, t
     for count in (1, 2):
         result = run_bot("send-sample", "trigger", *sample, env=env, cwd=tmp_path)
         assert '"accepted"' in result.stdout, result.stdout + result.stderr
-        wait_for(lambda: len(fake_slack.top_level()) == count)
+        wait_for(lambda count=count: len(fake_slack.top_level()) == count)
     first, second = fake_slack.top_level()
     for parent in (first, second):
         assert slack_dates(parent) and all(abs(d - time.time()) < 120 for d in slack_dates(parent))

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
-from bot.render.view import AlertView, DisplayState, Responder
 from bot.render import RenderedMessage
+from bot.render.view import AlertView, DisplayState, Responder
 from bot.thousandeyes import Event, parse_event
 
 PAYLOADS_DIR = Path(__file__).resolve().parents[1] / "fixtures" / "payloads"

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from urllib.parse import unquote
 
-
 from bot.render import MessageRenderer, block_kit_builder_url
 from bot.render.blockkit import enforce_limits, trim_text
 

@@ -8,7 +8,6 @@ from datetime import datetime, timedelta
 import pytest
 
 from bot.render import actions
-from bot.render.view import DisplayState
 from bot.render.context import (
     ALERT_LIST_URL,
     EXCERPT_LIMIT,
@@ -18,6 +17,7 @@ from bot.render.context import (
     payload_excerpt,
 )
 from bot.render.timefmt import human_duration
+from bot.render.view import DisplayState
 from bot.thousandeyes import parse_event
 
 from .helpers import ALERT_PAYLOADS, ALICE, BOB, load_event, load_payload, make_view, responders

@@ -4,7 +4,7 @@ never written by a template."""
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from jinja2.sandbox import SecurityError
@@ -140,7 +140,7 @@ def test_mention(env, user_id, name, expected):
 
 
 def test_date_token(env):
-    moment = datetime(2014, 8, 24, 1, 1, 47, tzinfo=timezone.utc)
+    moment = datetime(2014, 8, 24, 1, 1, 47, tzinfo=UTC)
     assert shown(env, "{{ date(d) }}", d=moment) == (
         "<!date^1408842107^{date_short_pretty} at {time}|2014-08-24 01:01 UTC>"
     )

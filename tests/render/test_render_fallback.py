@@ -6,10 +6,9 @@ import logging
 
 import pytest
 
-from bot.render import actions
-from bot.render.view import DisplayState
-from bot.render import MessageRenderer
+from bot.render import MessageRenderer, actions
 from bot.render.kinds import MessageKind
+from bot.render.view import DisplayState
 
 from .helpers import all_text, assert_valid_message, buttons, load_event, make_view, with_alert
 

@@ -7,8 +7,8 @@ from datetime import timedelta
 
 import pytest
 
-from bot.render.view import DisplayState
 from bot.render import MessageRenderer
+from bot.render.view import DisplayState
 
 from .helpers import assert_valid_message, buttons, load_event, make_view
 from .test_render_hostile import _assert_defused, hostile_test_event

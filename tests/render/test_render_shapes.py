@@ -4,20 +4,20 @@ from __future__ import annotations
 
 import re
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from bot.render import actions
-from bot.render.view import DisplayState
 from bot.render.context import ALERT_LIST_URL, alert_context
+from bot.render.view import DisplayState
 from bot.thousandeyes import ParseOptions, parse_event
 from bot.thousandeyes.custom import parse_custom_event, to_classic_body
 from tests.support.payloads import load_custom, load_sample, load_shape
 
 from .helpers import all_text, assert_valid_message, buttons, make_view
 
-UTC = timezone.utc
+UTC = UTC
 SHAPES = ("agent_offline_trigger", "agent_offline_clear", "agent_rule_removed_clear",
           "http_server_est_trigger", "http_server_rule_removed_clear",
           "device_interface_trigger", "dns_unplaceable_trigger", "bgp_trigger", "bgp_clear")

@@ -7,10 +7,9 @@ from datetime import timedelta
 
 import pytest
 
-from bot.render import actions
-from bot.render.view import DisplayState
-from bot.render import KINDS, MessageRenderer
+from bot.render import KINDS, MessageRenderer, actions
 from bot.render.environment import SHIPPED_TEMPLATES_DIR
+from bot.render.view import DisplayState
 from bot.thousandeyes import parse_event
 
 from .helpers import (

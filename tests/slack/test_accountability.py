@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from bot.render.actions import SNOOZE, encode_snooze_choice
-from bot.web.services import services
 from bot.db.models import AlertRow, RouteRow, SnoozeRow
+from bot.render.actions import SNOOZE, encode_snooze_choice
 from bot.store.routes import MAX_ROUTES_PER_CHANNEL
+from bot.web.services import services
 from tests.support.delivery import alert_messages, announcements, drain
 from tests.support.slack_requests import choose
 from tests.support.workspaces import (

@@ -9,17 +9,17 @@ import time
 import pytest
 from sqlalchemy import select
 
-from bot.render.actions import ACKNOWLEDGE, UNACKNOWLEDGE, encode_alert_ref
 from bot.db.models import AcknowledgementRow, AlertRow, JobKind, JobRow, JobStatus
+from bot.render.actions import ACKNOWLEDGE, UNACKNOWLEDGE, encode_alert_ref
 from tests.support.delivery import drain, hold_lanes, release_lanes, send
 from tests.support.payloads import recent_clear, recent_trigger
-from tests.support.waiting import wait_for
 from tests.support.slack_requests import (
     block_action_body,
     click,
     post_to_slack_endpoint,
     signed_headers,
 )
+from tests.support.waiting import wait_for
 
 
 def action_ids(message):

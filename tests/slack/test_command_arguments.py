@@ -12,13 +12,12 @@ import json
 from typing import Any
 
 import requests
-from hypothesis import HealthCheck, example, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, example, given, settings, strategies as st
 from sqlalchemy import select
 
+from bot.db.models import AcknowledgementRow, AlertRow, JobRow, RouteRow, SnoozeRow
 from bot.render.actions import SNOOZE, encode_snooze_choice
 from bot.web.services import services
-from bot.db.models import AcknowledgementRow, AlertRow, JobRow, RouteRow, SnoozeRow
 from tests.support.delivery import drain
 from tests.support.payloads import sample_event
 from tests.support.slack_requests import choose

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+from bot.clock import utcnow
 from bot.config import Config
 from bot.render import MessageRenderer
 from bot.slack.command_input import CommandInput
@@ -14,7 +15,6 @@ from bot.slack.workspaces import GatewayProvider
 from bot.store.alerts import record_parent
 from bot.store.ingest import store_event
 from bot.thousandeyes import parse_event
-from bot.clock import utcnow
 from tests.render.helpers import assert_valid_message
 from tests.support.payloads import numbered_alert_event
 

@@ -13,21 +13,21 @@ import time
 
 from sqlalchemy import func, select
 
-from bot.render.actions import ACKNOWLEDGE, UNACKNOWLEDGE
-from bot.process.app import create_app
-from bot.web.services import services
 from bot.db.models import RouteRow, SlackRequestRow
+from bot.process.app import create_app
+from bot.render.actions import ACKNOWLEDGE, UNACKNOWLEDGE
 from bot.store.replays import REMEMBERED_FOR, first_sight
+from bot.web.services import services
 from tests.slack.test_acknowledge import acknowledgements, posted_alert  # noqa: F401 (fixture)
 from tests.support.delivery import drain
 from tests.support.servers import LiveServer
-from tests.support.waiting import wait_for
 from tests.support.slack_requests import (
     block_action_body,
     post_to_slack_endpoint,
     signed_headers,
     slash_command_body,
 )
+from tests.support.waiting import wait_for
 from tests.support.workspaces import TEAM_A, TEAM_B, install, install_both
 
 

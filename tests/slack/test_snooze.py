@@ -12,13 +12,13 @@ from datetime import timedelta
 
 from sqlalchemy import select, update
 
-from bot.render.actions import SNOOZE, encode_alert_ref, encode_snooze_choice
 from bot.clock import utcnow
-from bot.render import RenderedMessage
 from bot.db.models import AlertRow, SnoozeRow
+from bot.render import RenderedMessage
+from bot.render.actions import SNOOZE, encode_alert_ref, encode_snooze_choice
 from tests.render.helpers import assert_valid_message
-from tests.support.payloads import recent_trigger, with_changes
 from tests.support.delivery import alert_messages, drain, send
+from tests.support.payloads import recent_trigger, with_changes
 from tests.support.slack_requests import (
     choose,
     post_to_slack_endpoint,

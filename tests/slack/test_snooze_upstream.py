@@ -14,11 +14,11 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from bot.render.actions import SNOOZE, encode_snooze_choice
 from bot.clock import utcnow
 from bot.config import Config
-from bot.render import RenderedMessage
 from bot.db.models import AlertRow, SnoozeRow
+from bot.render import RenderedMessage
+from bot.render.actions import SNOOZE, encode_snooze_choice
 from tests.render.helpers import assert_valid_message
 from tests.slack.test_snooze import command, new_alert
 from tests.support.delivery import drain, send

@@ -9,11 +9,11 @@ import logging
 import pytest
 import requests
 
-from bot.render.actions import ACKNOWLEDGE
-from bot.process.app import create_app
 from bot.delivery.runner import DeliveryWorker
-from bot.web.services import services
+from bot.process.app import create_app
 from bot.process.background import start_socket_mode, stop_socket_mode
+from bot.render.actions import ACKNOWLEDGE
+from bot.web.services import services
 from tests.support.delivery import drain, send
 from tests.support.fake_socket_mode import FakeSocketMode
 from tests.support.payloads import load_sample

@@ -11,6 +11,7 @@ import json
 
 from sqlalchemy import text
 
+from bot.clock import utcnow
 from bot.config import Config
 from bot.render import MessageRenderer
 from bot.slack.command_input import CommandInput
@@ -20,7 +21,6 @@ from bot.slack.workspaces import GatewayProvider
 from bot.store.alerts import open_alerts_statement, record_parent
 from bot.store.ingest import store_event
 from bot.thousandeyes import parse_event
-from bot.clock import utcnow
 from tests.support.payloads import numbered_alert_event
 
 CHANNEL = "C0ALERTS"

@@ -9,9 +9,9 @@ import pytest
 import requests
 
 from bot.process.app import create_app
-from bot.web.services import services
 from bot.slack.gateway import WebApiGateway
 from bot.slack.token_check import BotTokenCheck
+from bot.web.services import services
 from tests.support.processes import BotProcess, bot_env, free_port
 from tests.support.servers import LiveServer
 from tests.support.waiting import wait_for

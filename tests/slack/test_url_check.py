@@ -8,8 +8,8 @@ import json
 import pytest
 import requests
 
-from bot.process.app import create_app
 from bot.config import Config
+from bot.process.app import create_app
 from bot.web.services import services
 from tests.support.servers import LiveServer
 from tests.support.slack_requests import (

@@ -12,8 +12,8 @@ from bot.web.services import services
 from tests.support.delivery import alert_messages, drain
 from tests.support.payloads import load_sample
 from tests.support.slack_requests import post_to_slack_endpoint, signed_headers
-from tests.support.workspaces import command, connect, install, post_alert
 from tests.support.waiting import wait_for
+from tests.support.workspaces import command, connect, install, post_alert
 
 
 def test_install_checks_state_and_stores_the_bot_token(multi, fake_slack):

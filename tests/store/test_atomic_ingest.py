@@ -74,8 +74,8 @@ def test_failure_after_event_and_alert_rows_rolls_back_everything(live_server, d
 
 
 def test_health_reports_503_when_database_is_unreachable(tmp_path):
-    from bot.process.app import create_app
     from bot.config import Config
+    from bot.process.app import create_app
     from bot.web.services import services
 
     app = create_app(Config(database_url=f"sqlite:///{tmp_path}/db.sqlite3", delivery_threads=0))

@@ -18,8 +18,8 @@ import requests
 from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
-from bot.web.services import services
 from bot.db.models import AlertRow, DeliveryLaneRow, EventRow, JobRow
+from bot.web.services import services
 from tests.conftest import WEBHOOK_TOKEN
 from tests.faults.test_database_unavailable import PostgresOutage, SqliteOutage
 from tests.support.payloads import numbered_alert_event
@@ -193,8 +193,8 @@ def outage(database_url):
 def test_a_batch_meeting_an_unreachable_database_fails_only_its_own_requests(
     outage, tmp_path
 ):
-    from bot.process.app import create_app
     from bot.config import Config
+    from bot.process.app import create_app
     from tests.support.servers import LiveServer
 
     app = create_app(Config(database_url=outage.app_url, webhook_token=WEBHOOK_TOKEN,

@@ -7,9 +7,9 @@ import threading
 from datetime import timedelta
 
 from bot.clock import utcnow
+from bot.db.database import Database
 from bot.delivery.runner import DeliveryWorker
 from bot.metrics.counters import Metrics
-from bot.db.database import Database
 from bot.store.pruning import Retention
 from bot.store.retention_runs import RUN_EVERY, RetentionRuns
 from tests.store.aging import age_everything, count_rows

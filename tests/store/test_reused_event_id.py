@@ -14,9 +14,9 @@ from sqlalchemy import select
 
 from bot.db.models import AlertRow, EventRow, JobKind, JobRow
 from tests.store.test_group_commit import _one_batch
-from tests.web.test_webhook import AUTH, post
 from tests.support.delivery import drain, send
 from tests.support.payloads import load_sample, sample_event
+from tests.web.test_webhook import post
 
 
 def stored(database, model):

@@ -7,6 +7,7 @@ either way; the client sees a server that never answers. No firewall rule is tou
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 
@@ -97,8 +98,6 @@ class BlackholeProxy:
 
 
 def _close(sock: socket.socket) -> None:
-    try:
+    with contextlib.suppress(OSError):
         sock.shutdown(socket.SHUT_RDWR)
-    except OSError:
-        pass
     sock.close()

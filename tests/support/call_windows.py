@@ -8,7 +8,8 @@ and told how long until the oldest one leaves the window (Slack's ``Retry-After`
 from __future__ import annotations
 
 import math
-from typing import Any, Hashable
+from collections.abc import Hashable
+from typing import Any
 
 
 class CallWindows:

@@ -4,21 +4,20 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import timedelta
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Callable, Iterator
+from datetime import timedelta
 
 import requests
-
 from sqlalchemy import func, select, update
 
-from bot.process.app import create_app
 from bot.clock import utcnow
 from bot.config import Config
-from bot.outbox.kinds import UPDATES_LANE
-from bot.delivery.runner import DeliveryWorker
-from bot.web.services import services
 from bot.db.models import DeliveryLaneRow, JobRow, JobStatus
+from bot.delivery.runner import DeliveryWorker
+from bot.outbox.kinds import UPDATES_LANE
+from bot.process.app import create_app
+from bot.web.services import services
 from tests.support.fake_slack import FakeSlack, Message
 from tests.support.servers import LiveServer
 

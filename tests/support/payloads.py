@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -60,13 +60,13 @@ def _thousandeyes_date(moment: datetime) -> str:
 def recent_trigger(*, started_ago: timedelta = timedelta(minutes=5)) -> dict[str, Any]:
     """The sample trigger, started ``started_ago`` (five minutes), so durations read like
     real ones."""
-    started = datetime.now(timezone.utc) - started_ago
+    started = datetime.now(UTC) - started_ago
     return sample_event("trigger", dateStart=_thousandeyes_date(started))
 
 
 def recent_clear() -> dict[str, Any]:
     """The sample clear, ended now."""
-    return sample_event("clear", dateEnd=_thousandeyes_date(datetime.now(timezone.utc)))
+    return sample_event("clear", dateEnd=_thousandeyes_date(datetime.now(UTC)))
 
 
 SHAPES_DIR = Path(__file__).resolve().parents[1] / "fixtures" / "shapes"

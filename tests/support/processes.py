@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -50,7 +51,7 @@ class BotProcess:
     def __init__(self, *args: str, env: dict[str, str], log_path: Path,
                  cwd: Path | None = None) -> None:
         self.log_path = log_path
-        self._log: IO[str] = open(log_path, "w")
+        self._log: IO[str] = open(log_path, "w")  # noqa: SIM115 (open while the process runs)
         self.process = subprocess.Popen(
             [sys.executable, "-m", "bot", *args], env=env, cwd=cwd or REPO,
             stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True,
@@ -102,8 +103,6 @@ def children_of(pid: int) -> list[int]:
     """The child processes of ``pid`` (gunicorn's workers), from /proc."""
     found = []
     for task in Path(f"/proc/{pid}/task").glob("*"):
-        try:
+        with contextlib.suppress(OSError):
             found += [int(child) for child in (task / "children").read_text().split()]
-        except OSError:
-            pass
     return found

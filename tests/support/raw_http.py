@@ -4,8 +4,8 @@ size, a Content-Length the body never reaches, headers that stall."""
 from __future__ import annotations
 
 import socket
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Iterable
 
 
 @dataclass

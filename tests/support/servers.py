@@ -26,7 +26,7 @@ class LiveServer:
         )
         self.listening = False
 
-    def __enter__(self) -> "LiveServer":
+    def __enter__(self) -> LiveServer:
         self._thread.start()
         self.listening = True
         return self

@@ -22,10 +22,10 @@ import threading
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-UTC = timezone.utc
+UTC = UTC
 APP_URL = "https://app.thousandeyes.com"
 AGENT = "cea_agent"  # the ``details[].type`` of a Cloud or Enterprise Agent (documented)
 BGP_MONITOR = "bgp_monitor"  # a BGP monitor's: not in any published example, our guess

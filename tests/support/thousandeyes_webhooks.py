@@ -5,7 +5,7 @@ not, for an alert the API lists."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from tests.support.thousandeyes_account import Account, Alert, agent
@@ -37,7 +37,7 @@ def webhook(alert: Alert, transition: str, *, alert_id: str | int | None = None)
         },
     }
     if transition == "clear":
-        body["alert"]["dateEnd"] = _classic(alert.cleared_at or datetime.now(timezone.utc))
+        body["alert"]["dateEnd"] = _classic(alert.cleared_at or datetime.now(UTC))
     return body
 
 
@@ -51,11 +51,11 @@ def http_alert(account: Account, test_name: str = "api.example.com", *,
     else:
         test = account.add_test(test_name, "http-server")
         rule.test_ids.append(test.test_id)
-    started = (datetime.now(timezone.utc) - timedelta(minutes=minutes_ago)).replace(microsecond=0)
+    started = (datetime.now(UTC) - timedelta(minutes=minutes_ago)).replace(microsecond=0)
     return account.add_alert(rule, test, [agent("Frankfurt, Germany", "Response Code: 502")],
                              started_at=started)
 
 
 def _classic(moment: datetime) -> str:
     """How a classic webhook writes a date: local time (THOUSANDEYES_TIMEZONE, UTC here)."""
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")

@@ -11,14 +11,15 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any
 
 import requests
 
-from bot.process.app import create_app
 from bot.config import Config
 from bot.delivery.runner import DeliveryWorker
+from bot.process.app import create_app
 from bot.web.services import services
 from tests.support.fake_slack import FakeSlack
 from tests.support.payloads import load_sample

@@ -4,7 +4,7 @@ retries inside the SDK, a deadline per call; and what each failure is called."""
 from __future__ import annotations
 
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -51,7 +51,7 @@ def test_a_429_reaches_the_caller_at_once_with_its_reset(fake_thousandeyes):
     failure = failure_of(lambda: api.alerts.get_alerts(_request_timeout=api.timeout))
     assert time.monotonic() - started < 5  # the SDK's default would sleep 40 s and retry
     assert failure.problem is ApiProblem.RATE_LIMITED and failure.retryable
-    waited = (failure.reset_at - datetime.now(timezone.utc)).total_seconds()
+    waited = (failure.reset_at - datetime.now(UTC)).total_seconds()
     assert 35 <= waited <= 41
     assert len(fake_thousandeyes.calls_to(Operation.GET_ALERTS)) == 1
     assert failure.summary().startswith("rate limited until ")

@@ -5,15 +5,12 @@ from __future__ import annotations
 import html
 import json
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from bot.thousandeyes.custom import is_custom_webhook, parse_custom_event, to_classic_body
-from bot.thousandeyes.samples import SAMPLES, load_sample
-from tests.support.payloads import load_custom, with_changes
 from bot.thousandeyes import (
     Event,
     ParseOptions,
@@ -23,8 +20,11 @@ from bot.thousandeyes import (
     parse_event,
     parse_test_alert,
 )
+from bot.thousandeyes.custom import is_custom_webhook, parse_custom_event, to_classic_body
+from bot.thousandeyes.samples import SAMPLES, load_sample
+from tests.support.payloads import load_custom, with_changes
 
-UTC = timezone.utc
+UTC = UTC
 ROOT = Path(__file__).resolve().parents[2]
 CUSTOM_DIR = ROOT / "tests" / "fixtures" / "custom"
 TEMPLATE = ROOT / "docs" / "custom-webhook-template.hbs"

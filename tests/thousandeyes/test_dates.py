@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -11,7 +11,7 @@ from bot.thousandeyes.dates import parse_te_datetime
 from bot.thousandeyes.zones import UnknownTimezone, load_timezone
 from tests.support.payloads import load_sample, load_shape
 
-UTC = timezone.utc
+UTC = UTC
 NOT_SET = None  # THOUSANDEYES_TIMEZONE left unset
 
 

@@ -1,4 +1,4 @@
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -11,7 +11,7 @@ from bot.thousandeyes import (
 )
 from tests.support.payloads import load_sample, load_variant
 
-UTC = timezone.utc
+UTC = UTC
 
 
 def test_sample_trigger_is_a_test_alert_keyed_by_alert_id():

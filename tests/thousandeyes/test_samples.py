@@ -3,7 +3,7 @@ ends it, read by the same parser the webhook uses."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -11,7 +11,7 @@ from bot.thousandeyes import parse_event
 from bot.thousandeyes.options import ParseOptions
 from bot.thousandeyes.samples import NoTriggerToClear, fresh_sample, load_sample
 
-NOW = datetime(2026, 12, 7, 9, 30, tzinfo=timezone.utc)
+NOW = datetime(2026, 12, 7, 9, 30, tzinfo=UTC)
 
 
 def test_a_fresh_trigger_is_dated_now_with_new_ids():

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
-
 from thousandeyes_sdk.alerts.models import AlertType
 
 from bot.store.ingest import alert_payload
@@ -14,7 +13,7 @@ from bot.thousandeyes.events import parse_stored_alert
 from bot.thousandeyes.labels import alert_type_label
 from tests.support.payloads import load_sample, load_shape
 
-UTC = timezone.utc
+UTC = UTC
 
 
 def test_agent_offline_in_todays_shape_is_an_agent_alert():

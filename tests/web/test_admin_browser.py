@@ -10,8 +10,8 @@ from tests.web.test_admin_page import ADMIN_PASSWORD, served  # noqa: F401 (a fi
 
 skip_without_chromium()
 pytest.importorskip("selenium.webdriver")
-from selenium.webdriver.common.by import By
-from selenium.webdriver.support.ui import WebDriverWait
+from selenium.webdriver.common.by import By  # noqa: E402 (only once selenium is there)
+from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402 (only once selenium is there)
 
 
 def test_signing_in_with_a_browser(served, browser):  # noqa: F811 (the fixture)

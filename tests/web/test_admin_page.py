@@ -7,13 +7,13 @@ from __future__ import annotations
 import pytest
 import requests
 
-from bot.process.app import create_app
 from bot.clock import utcnow
 from bot.config import Config
-from bot.web.services import services
+from bot.process.app import create_app
 from bot.store import lockout
 from bot.store.lockout import Guarded
 from bot.store.routes import RouteOptions, create_route
+from bot.web.services import services
 from tests.conftest import WEBHOOK_TOKEN
 from tests.support.consent_form import consent_form, submit
 from tests.support.payloads import load_sample, sample_event

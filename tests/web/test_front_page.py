@@ -9,21 +9,21 @@ import json
 import pytest
 import requests
 
-from bot.process.app import create_app
 from bot.clock import utcnow
 from bot.config import Config
-from bot.web.services import services
+from bot.process.app import create_app
 from bot.store.routes import RouteOptions, create_route
+from bot.web.services import services
 from tests.conftest import WEBHOOK_TOKEN
+from tests.slack.test_workspaces import install
 from tests.support.browser import skip_without_chromium
 from tests.support.delivery import send
 from tests.support.payloads import load_sample, sample_event
 from tests.support.servers import LiveServer
-from tests.slack.test_workspaces import install
 
 skip_without_chromium()
 pytest.importorskip("selenium.webdriver")
-from selenium.webdriver.common.by import By
+from selenium.webdriver.common.by import By  # noqa: E402 (only once selenium is there)
 
 SECRETS = {"slack_bot_token": "xoxb-front-page-secret-1", "slack_signing_secret": "sign-secret-2",
            "webhook_basic_auth": ("te-user", "basic-secret-3")}

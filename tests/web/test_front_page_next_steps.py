@@ -126,4 +126,4 @@ def test_which_addresses_thousandeyes_cannot_reach(url, unreachable):
 
 def test_the_readme_link_is_the_repository_of_app_json():
     repository = json.loads((REPO / "app.json").read_text())["repository"]
-    assert README_URL == repository + "#readme" or README_URL.startswith(repository)
+    assert repository + "#readme" == README_URL or README_URL.startswith(repository)

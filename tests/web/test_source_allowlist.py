@@ -9,8 +9,8 @@ from ipaddress import ip_network
 import pytest
 import requests
 
-from bot.process.app import create_app
 from bot.config import Config
+from bot.process.app import create_app
 from bot.web.services import services
 from tests.conftest import WEBHOOK_TOKEN
 from tests.support.payloads import load_sample
@@ -84,11 +84,11 @@ def test_named_range_and_bad_values_in_the_environment():
 def test_fewer_forwarded_entries_than_hops_are_judged_by_the_socket_and_said_once(serve, caplog):
     """TRUSTED_PROXY_HOPS=2 with one proxy, or none, in front: a request cannot carry an
     entry from each trusted proxy, so what it carries is the client's own word."""
-    with serve(webhook_allowed_sources=(THOUSANDEYES,), trusted_proxy_hops=2) as server:
-        with caplog.at_level(logging.WARNING, logger="bot.web.proxies"):
-            assert post(server, forwarded_for="192.150.160.10").status_code == 403
-            assert post(server).status_code == 403
-            assert post(server, forwarded_for="192.150.160.10, 10.1.1.1").status_code == 200
+    with (serve(webhook_allowed_sources=(THOUSANDEYES,), trusted_proxy_hops=2) as server,
+          caplog.at_level(logging.WARNING, logger="bot.web.proxies")):
+        assert post(server, forwarded_for="192.150.160.10").status_code == 403
+        assert post(server).status_code == 403
+        assert post(server, forwarded_for="192.150.160.10, 10.1.1.1").status_code == 200
     mismatches = [r.getMessage() for r in caplog.records if r.name == "bot.web.proxies"]
     assert len(mismatches) == 1, mismatches
     assert "TRUSTED_PROXY_HOPS=2" in mismatches[0] and "1 X-Forwarded-For" in mismatches[0]

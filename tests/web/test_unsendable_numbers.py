@@ -13,8 +13,8 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.db.models import AlertRow, EventRow, JobRow
-from tests.web.test_webhook import post
 from tests.support.payloads import load_custom, load_sample
+from tests.web.test_webhook import post
 
 TOO_BIG_FOR_AN_ID = "123456789012345678901234567890"  # past 64 bits
 

@@ -9,10 +9,10 @@ import pytest
 import requests
 from sqlalchemy import func, select
 
-from bot.process.app import create_app
 from bot.config import Config
-from bot.web.services import services
 from bot.db.models import AlertRow, EventRow, JobKind, JobRow
+from bot.process.app import create_app
+from bot.web.services import services
 from tests.conftest import WEBHOOK_TOKEN
 from tests.support.payloads import SAMPLES, load_sample, load_variant, sample_event
 from tests.support.servers import LiveServer

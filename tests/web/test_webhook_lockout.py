@@ -19,14 +19,14 @@ import pytest
 import requests
 from sqlalchemy import func, select
 
-from bot.process.app import create_app
 from bot.clock import utcnow
 from bot.config import Config
-from bot.web.services import services
+from bot.db.models import EventRow
+from bot.process.app import create_app
 from bot.store import lockout
 from bot.store.lockout import Guarded
-from bot.db.models import EventRow
 from bot.store.routes import RouteOptions, create_route
+from bot.web.services import services
 from tests.conftest import WEBHOOK_TOKEN
 from tests.support.payloads import load_sample
 from tests.support.servers import LiveServer

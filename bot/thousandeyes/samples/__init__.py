@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +22,8 @@ SAMPLES = {
 
 def load_sample(name: str) -> dict[str, Any]:
     """Return a fresh copy of the sample called ``name`` (a key of :data:`SAMPLES`)."""
-    return json.loads((_DIR / SAMPLES[name]).read_text(encoding="utf-8"))
+    sample: dict[str, Any] = json.loads((_DIR / SAMPLES[name]).read_text(encoding="utf-8"))
+    return sample
 
 
 # The clear of each trigger sample: what ``fresh_sample`` pairs.
@@ -78,7 +79,7 @@ def _fresh_alert_trigger(alert: dict[str, Any], now: datetime, serial: int) -> N
 def _fresh_alert_clear(alert: dict[str, Any], trigger: Mapping[str, Any], now: datetime) -> None:
     alert["alertId"] = trigger["alertId"]
     alert["permalink"] = trigger["permalink"]
-    for item, started in ((alert, trigger), *zip(alert["agents"], trigger["agents"])):
+    for item, started in ((alert, trigger), *zip(alert["agents"], trigger["agents"], strict=False)):
         item["dateStart"], item["dateStartZoned"] = started["dateStart"], started["dateStartZoned"]
         _set_date(item, "dateEnd", now)
         if item is not alert:
@@ -93,10 +94,10 @@ def _fresh_agent_clear(agent: dict[str, Any], trigger: Mapping[str, Any], now: d
 
 
 def _read_utc(text: str) -> datetime:
-    return datetime.strptime(text, _DATE_FORMAT).replace(tzinfo=timezone.utc)
+    return datetime.strptime(text, _DATE_FORMAT).replace(tzinfo=UTC)
 
 
 def _set_date(item: dict[str, Any], name: str, moment: datetime) -> None:
-    moment = moment.astimezone(timezone.utc)
+    moment = moment.astimezone(UTC)
     item[name] = moment.strftime(_DATE_FORMAT)
     item[f"{name}Zoned"] = moment.strftime(_DATE_FORMAT) + " UTC"

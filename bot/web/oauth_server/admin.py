@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
-from bot.config import Config
-from bot.web.oauth_server import clients
-from bot.db.database import Database
 from bot.clock import utcnow
+from bot.config import Config
+from bot.db.database import Database
+from bot.web.oauth_server import clients
 
 
 def add_client_command(

@@ -9,16 +9,17 @@ from __future__ import annotations
 import hmac
 import re
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Sequence
 
 from authlib.oauth2.rfc6749 import ClientMixin
 from sqlalchemy import select, update
 
-from bot.hashing import sha256_hex
 from bot.db.database import Database
 from bot.db.models import OAuthClientRow, OAuthTokenRow
+from bot.db.results import affected_rows
+from bot.hashing import sha256_hex
 
 SCOPE = "webhook"
 CLIENT_ID = re.compile(r"te-[0-9a-f]{24}", re.ASCII)  # what add_client makes
@@ -128,15 +129,15 @@ def revoke_tokens(db: Database, now: datetime, client_id: str | None = None,
     if token is not None:
         statement = statement.where(OAuthTokenRow.token_hash == sha256_hex(token))
     with db.session() as session:
-        return session.execute(statement.values(revoked_at=now)).rowcount or 0
+        return affected_rows(session.execute(statement.values(revoked_at=now))) or 0
 
 
 def revoke_client(db: Database, client_id: str, now: datetime) -> bool:
     with db.session() as session:
-        done = session.execute(
+        done = affected_rows(session.execute(
             update(OAuthClientRow)
             .where(OAuthClientRow.client_id == client_id, OAuthClientRow.revoked_at.is_(None))
             .values(revoked_at=now)
-        ).rowcount
+        ))
     revoke_tokens(db, now, client_id=client_id)
     return bool(done)

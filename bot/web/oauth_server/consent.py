@@ -13,8 +13,9 @@ from __future__ import annotations
 import logging
 import math
 import re
+from collections.abc import Sequence
 from datetime import timedelta
-from typing import Any, Sequence
+from typing import Any
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer
 from authlib.oauth2 import OAuth2Error
@@ -22,11 +23,11 @@ from flask import Response, current_app, make_response, render_template_string, 
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.datastructures import MultiDict
 
+from bot.clock import utcnow
+from bot.store.lockout import Guarded, Verdict, check_password
 from bot.web.oauth_server.csrf import COOKIE, MAX_AGE, ConsentForms
 from bot.web.oauth_server.server import ServiceAdmin, oauth_server
 from bot.web.services import services
-from bot.store.lockout import Guarded, Verdict, check_password
-from bot.clock import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -114,7 +115,8 @@ def _decide(server: AuthorizationServer, grant: Any,
     decision = request.form.get("decision")
     if decision == "deny":
         log.info("OAuth consent denied for client %s", client.get_client_id())
-        return server.create_authorization_response(grant=grant, grant_user=None)
+        denied: Response = server.create_authorization_response(grant=grant, grant_user=None)
+        return denied
     if decision != "approve":
         return _error_page("Choose Approve or Deny.", 400)
 
@@ -133,7 +135,8 @@ def _decide(server: AuthorizationServer, grant: Any,
         return _consent_page(client.name, params, status=403, error="Wrong password.",
                              retry_after=check.wait or None)
     log.info("OAuth consent approved for client %s", client.get_client_id())
-    return server.create_authorization_response(grant=grant, grant_user=ServiceAdmin())
+    granted: Response = server.create_authorization_response(grant=grant, grant_user=ServiceAdmin())
+    return granted
 
 
 def _consent_page(client_name: str, params: list[tuple[str, str]], *, status: int = 200,

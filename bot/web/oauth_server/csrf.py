@@ -19,8 +19,8 @@ import json
 import re
 import secrets
 import threading
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Sequence
 
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy import select

@@ -33,7 +33,8 @@ def issue_token() -> Response | tuple[Response, int]:
     if scheme == "basic" and decode_basic(credentials) is None:
         # Authlib decodes Basic credentials as UTF-8 without asking: 0xff was a 500.
         return jsonify(error="invalid_client", message="malformed Basic credentials"), 401
-    return server.create_token_response()
+    token: Response = server.create_token_response()  # Authlib is untyped
+    return token
 
 
 @blueprint.after_request

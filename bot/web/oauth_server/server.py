@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer
@@ -21,13 +21,13 @@ from authlib.oauth2.rfc6749 import grants
 from flask import Flask, current_app
 from sqlalchemy import delete
 
+from bot.clock import utcnow
 from bot.config import Config
 from bot.db.database import Database
+from bot.db.models import OAuthCodeRow, OAuthTokenRow
 from bot.hashing import sha256_hex
 from bot.web.oauth_server.clients import OAuthClient, load_client
 from bot.web.services import services
-from bot.db.models import OAuthCodeRow, OAuthTokenRow
-from bot.clock import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +57,7 @@ class _Code:
 
 def _aware(value: datetime) -> datetime:
     # RETURNING hands back the raw column value: naive UTC on SQLite.
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):  # type: ignore[misc]

@@ -16,9 +16,9 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import pytest
 import requests
 
-from bot.process.app import create_app
 from bot.clock import utcnow
 from bot.config import Config
+from bot.process.app import create_app
 from bot.web.oauth_server import clients
 from bot.web.services import services
 from tests.support.browser import skip_without_chromium
@@ -29,8 +29,8 @@ ADMIN_PASSWORD = "correct horse battery staple"
 
 skip_without_chromium()
 pytest.importorskip("selenium.webdriver")
-from selenium.webdriver.common.by import By
-from selenium.webdriver.support.ui import WebDriverWait
+from selenium.webdriver.common.by import By  # noqa: E402 (only once selenium is there)
+from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402 (only once selenium is there)
 
 
 def _callback_page(environ, start_response):

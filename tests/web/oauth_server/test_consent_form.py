@@ -9,14 +9,13 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
-from bot.process.app import create_app
+from bot.clock import utcnow
 from bot.config import THOUSANDEYES_OAUTH_CALLBACKS, Config
-from bot.web.oauth_server import clients
-from bot.web.oauth_server import consent as consent_module
+from bot.process.app import create_app
 from bot.store import lockout
 from bot.store.lockout import Guarded
+from bot.web.oauth_server import clients, consent as consent_module
 from bot.web.services import services
-from bot.clock import utcnow
 from tests.support.consent_form import consent_form, submit
 from tests.support.servers import LiveServer
 

@@ -8,12 +8,12 @@ from urllib.parse import urlencode
 
 import pytest
 
+from bot.clock import utcnow
+from bot.config import THOUSANDEYES_OAUTH_CALLBACKS, Config
 from bot.process.app import create_app
 from bot.web.body_limits import OTHER_MAX_BODY_BYTES
-from bot.config import THOUSANDEYES_OAUTH_CALLBACKS, Config
 from bot.web.oauth_server import clients
 from bot.web.services import services
-from bot.clock import utcnow
 
 CALLBACK = THOUSANDEYES_OAUTH_CALLBACKS[0]
 

@@ -9,12 +9,12 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 
+from bot.clock import utcnow
+from bot.config import THOUSANDEYES_OAUTH_CALLBACKS, Config
 from bot.process import app as app_module
 from bot.process.app import create_app
-from bot.config import THOUSANDEYES_OAUTH_CALLBACKS, Config
 from bot.web.oauth_server import clients
 from bot.web.services import services
-from bot.clock import utcnow
 from tests.support.consent_form import submit
 from tests.support.payloads import load_sample
 from tests.support.servers import LiveServer

@@ -19,8 +19,8 @@ Create Date: 2026-12-06
 import hashlib
 import json
 
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 
 revision = "0013"
 down_revision = "0011"

@@ -4,8 +4,8 @@ Revision ID: 0014
 Revises: 0010
 Create Date: 2026-12-04
 """
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 
 revision = "0014"
 down_revision = "0013"
