@@ -175,11 +175,18 @@ def _integer(value: str, setting: Setting) -> int:
         number = int(value)
     except ValueError:
         raise _Invalid(f"must be a whole number, got {value[:20]!r}") from None
+    _check_bounds(number, setting, "")
+    return number
+
+
+def _check_bounds(number: float, setting: Setting, spec: str) -> None:
+    """Refuse a number outside the setting's bounds, written as the user would (``spec``:
+    the format of whole numbers, ``""``, or of decimals, ``"g"``)."""
     low, high = setting.minimum, setting.maximum
     if (low is not None and number < low) or (high is not None and number > high):
-        bound = f"between {low} and {high}" if high is not None else f"at least {low}"
-        raise _Invalid(f"must be {bound}, got {number}")
-    return number
+        bound = (f"between {low:{spec}} and {high:{spec}}" if high is not None
+                 else f"at least {low:{spec}}")
+        raise _Invalid(f"must be {bound}, got {number:{spec}}")
 
 
 def _rate(value: str, setting: Setting) -> int:
@@ -192,10 +199,7 @@ def _number(value: str, setting: Setting) -> float:
         number = float(value)
     except ValueError:
         raise _Invalid(f"must be a number, got {value[:20]!r}") from None
-    low, high = setting.minimum, setting.maximum
-    if (low is not None and number < low) or (high is not None and number > high):
-        bound = f"between {low:g} and {high:g}" if high is not None else f"at least {low:g}"
-        raise _Invalid(f"must be {bound}, got {number:g}")
+    _check_bounds(number, setting, "g")
     return number
 
 
