@@ -291,7 +291,8 @@ class RollupContext(TemplateContext):
     summary: list[RuleSummary]
     summary_more: int
     mention: str
-    # The open alerts, offered in the menu, when clicks can arrive (else empty).
+    # The first open alerts (up to the menu's MENU_OPTIONS), offered in the menu, when
+    # clicks can arrive (else empty); ``open`` counts them all.
     open_entries: tuple[StormEntry, ...] = field(default=(), metadata=LAYOUT_ONLY)
 
 

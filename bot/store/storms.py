@@ -16,6 +16,7 @@ the roll-up, so its Slack calls run in order like any alert's (``bot.outbox.queu
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -26,7 +27,6 @@ from sqlalchemy.orm import Session
 from bot.clock import utcnow
 from bot.db.database import Database
 from bot.db.models import (
-    AcknowledgementRow,
     AlertRow,
     AlertState,
     JobKind,
@@ -36,9 +36,6 @@ from bot.db.models import (
 )
 from bot.outbox.enqueue import enqueue, enqueue_parent_refresh
 from bot.render.rollup import page_count
-from bot.render.view import AlertView
-from bot.store.alerts import build_view
-from bot.thousandeyes import ParseOptions
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +58,8 @@ class Storm:
     version: int
     rendered_version: int
     pages: tuple[str, ...] = ()
-    # What each message shows now (bot.db.models.StormRow.shown): its fingerprint.
+    # What each message shows now, and what each page was rendered from
+    # (bot.db.models.StormRow.shown).
     shown: dict[str, str] = field(default_factory=dict)
 
 
@@ -71,6 +69,13 @@ ROLLUP_MESSAGE = "rollup"
 def page_message(page: int) -> str:
     """The key of thread page ``page`` (0-based) in ``Storm.shown``."""
     return f"page-{page}"
+
+
+def page_source(page: int) -> str:
+    """The key in ``Storm.shown`` of what thread page ``page`` was last rendered from (a
+    signature: bot.store.storm_reads.page_signatures): a refresh that finds the same
+    renders nothing."""
+    return f"page-{page}:source"
 
 
 def rollup_candidates(lane: str) -> Select[tuple[int]]:
@@ -133,7 +138,7 @@ def _place(session: Session, alert_id: int, lane: str, now: datetime,
         return None
     if alert.storm_id is not None:
         joined = session.get(StormRow, alert.storm_id)
-        return _storm(joined) if joined is not None else None
+        return as_storm(joined) if joined is not None else None
     if alert.slack_ts or alert.thread_alert_id is not None:
         return None  # it has its own parent already, or replies in an earlier alert's thread
     storm = session.scalar(select(StormRow).where(StormRow.open_lane == lane).with_for_update())
@@ -160,7 +165,7 @@ def _place(session: Session, alert_id: int, lane: str, now: datetime,
         session.flush()  # the unique open_lane: raises IntegrityError if one was opened
         log.info("storm %d opened in %s with %d alerts", storm.id, lane, 1 + len(waiting))
     _join(session, storm, [alert_id, *waiting], now)
-    return _storm(storm)
+    return as_storm(storm)
 
 
 def _join(session: Session, storm: StormRow, alert_ids: list[int], now: datetime) -> None:
@@ -199,41 +204,7 @@ def queue_rollup_refresh(db: Database, storm_id: int, now: datetime) -> None:
 def load_storm(db: Database, storm_id: int) -> Storm | None:
     with db.session() as session:
         row = session.get(StormRow, storm_id)
-        return _storm(row) if row is not None else None
-
-
-@dataclass(frozen=True)
-class StormMembers:
-    storm: Storm
-    views: list[AlertView]  # oldest first
-    ids: list[int] = field(default_factory=list)  # the alert of each view
-
-    def views_of(self, alert_ids: tuple[int, ...] | list[int]) -> list[AlertView]:
-        """The views of these alerts, in that order (each once; unknown ones left out)."""
-        by_id = dict(zip(self.ids, self.views, strict=False))
-        return [by_id[i] for i in dict.fromkeys(alert_ids) if i in by_id]
-
-
-def load_members(db: Database, storm_id: int, options: ParseOptions) -> StormMembers:
-    """The storm and every alert in it, read in one transaction (the version tells a
-    later join apart from what this read saw)."""
-    with db.session() as session:
-        row = session.get(StormRow, storm_id)
-        if row is None:
-            raise LookupError(f"storm {storm_id} does not exist")
-        alerts = list(session.scalars(select(AlertRow).where(AlertRow.storm_id == storm_id)
-                                      .order_by(AlertRow.first_seen_at, AlertRow.id)))
-        acks: dict[int, list[AcknowledgementRow]] = {a.id: [] for a in alerts}
-        if alerts:
-            for ack in session.scalars(
-                select(AcknowledgementRow)
-                .where(AcknowledgementRow.alert_id.in_(list(acks)),
-                       AcknowledgementRow.withdrawn_at.is_(None))
-                .order_by(AcknowledgementRow.acknowledged_at, AcknowledgementRow.id)
-            ):
-                acks[ack.alert_id].append(ack)
-        views = [build_view(a, acks[a.id], options=options) for a in alerts]
-        return StormMembers(_storm(row), views, [a.id for a in alerts])
+        return as_storm(row) if row is not None else None
 
 
 def record_rollup(db: Database, storm_id: int, channel: str, ts: str, rendered_version: int,
@@ -285,8 +256,9 @@ def _rendered(session: Session, storm: StormRow, version: int, now: datetime,
 
 
 def record_page(db: Database, storm_id: int, page: int, ts: str,
-                fingerprint: str | None = None) -> None:
-    """Thread page ``page`` is posted (showing ``fingerprint``, when known)."""
+                fingerprint: str | None = None, source: str | None = None) -> None:
+    """Thread page ``page`` is posted (showing ``fingerprint``, rendered from ``source``,
+    when known)."""
     with db.session() as session:
         storm = _lock_storm(session, storm_id)
         if storm is None:
@@ -296,23 +268,28 @@ def record_page(db: Database, storm_id: int, page: int, ts: str,
         if not pages[page]:
             pages[page] = ts
             if fingerprint:
-                storm.shown = dict(storm.shown or {}, **{page_message(page): fingerprint})
+                shown = {page_message(page): fingerprint}
+                if source:
+                    shown[page_source(page)] = source
+                storm.shown = dict(storm.shown or {}, **shown)
         storm.pages = pages
 
 
-def record_shown(db: Database, storm_id: int, message: str, fingerprint: str) -> None:
-    """A message of the storm (``ROLLUP_MESSAGE`` or a ``page_message``) was updated to
-    show ``fingerprint``: a refresh that would send the same skips it."""
+def record_shown(db: Database, storm_id: int, shown: Mapping[str, str]) -> None:
+    """Messages of the storm (``ROLLUP_MESSAGE``, a ``page_message``) were updated to
+    show a fingerprint, a page rendered from a ``page_source``: a refresh that would send
+    the same skips it."""
     with db.session() as session:
         storm = _lock_storm(session, storm_id)
         if storm is not None:
-            storm.shown = dict(storm.shown or {}, **{message: fingerprint})
+            storm.shown = dict(storm.shown or {}, **shown)
 
 
 def _lock_storm(session: Session, storm_id: int) -> StormRow | None:
     return session.scalar(select(StormRow).where(StormRow.id == storm_id).with_for_update())
 
 
-def _storm(row: StormRow) -> Storm:
+def as_storm(row: StormRow) -> Storm:
+    """What delivery needs to know of a storm row (a snapshot, outside its session)."""
     return Storm(row.id, row.anchor_alert_id, row.slack_channel, row.slack_ts, row.version,
                  row.rendered_version, tuple(row.pages or ()), dict(row.shown or {}))
