@@ -14,7 +14,7 @@ from typing import Any
 
 from bot.render import actions
 from bot.render.context import VIEW_LABEL
-from bot.render.context_types import AlertContext, RollupContext, StormEntry, TemplateContext
+from bot.render.context_types import AlertContext, RollupContext, StormChoice, TemplateContext
 from bot.render.escaping import safe_url
 
 MENU_OPTIONS = 100  # Block Kit's limit for a static_select
@@ -80,6 +80,6 @@ def storm_actions(context: RollupContext) -> list[dict[str, Any]]:
     ]
 
 
-def _option_text(entry: StormEntry) -> str:
+def _option_text(entry: StormChoice) -> str:
     text = f"{entry.title} · {entry.rule_name}"
     return text if len(text) <= _OPTION_TEXT else text[:_OPTION_TEXT - 1] + "…"

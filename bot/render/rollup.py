@@ -22,6 +22,7 @@ from bot.render.context_types import (
     RuleSummary,
     StormAckLine,
     StormActor,
+    StormChoice,
     StormEntry,
     StormGroup,
     StormNotesContext,
@@ -66,10 +67,10 @@ class RuleTally:
 class StormTally:
     """A long storm as its roll-up shows it, without its list: each rule's alerts by
     state, rules in the order of their first alert in the list, and the first open
-    alerts in list order (the menu offers ``MENU_OPTIONS``; more are not read)."""
+    alerts in list order as the menu offers them (``MENU_OPTIONS``; more are not read)."""
 
     rules: tuple[RuleTally, ...]
-    open_views: tuple[AlertView, ...]
+    open_choices: tuple[StormChoice, ...]
 
 
 def rollup_context(storm_id: int, views: list[AlertView], clicks_arrive: bool = True,
@@ -79,9 +80,9 @@ def rollup_context(storm_id: int, views: list[AlertView], clicks_arrive: bool = 
     (:func:`bot.render.buttons.storm_actions`). ``mention`` (a route option) notifies
     the route's audience in the first post."""
     entries = [_entry(view) for view in views]
-    open_entries = [e for e in entries if e.state != DisplayState.CLEARED.value]
+    choices = [_choice(e) for e in entries if e.state != DisplayState.CLEARED.value]
     groups = [] if page_count(len(entries)) else _groups(entries)
-    return _rollup(storm_id, _tallies(entries), open_entries, groups, clicks_arrive, mention)
+    return _rollup(storm_id, _tallies(entries), choices, groups, clicks_arrive, mention)
 
 
 def summary_context(storm_id: int, tally: StormTally, clicks_arrive: bool = True,
@@ -89,11 +90,28 @@ def summary_context(storm_id: int, tally: StormTally, clicks_arrive: bool = True
     """The roll-up parent of a long storm (more alerts than ``PARENT_ENTRIES``) from its
     tally: the same message as :func:`rollup_context` of its every alert, whose summary
     shows counts and whose menu the first open alerts."""
-    open_entries = [_entry(view) for view in tally.open_views[:MENU_OPTIONS]]
-    return _rollup(storm_id, list(tally.rules), open_entries, [], clicks_arrive, mention)
+    return _rollup(storm_id, list(tally.rules), list(tally.open_choices), [], clicks_arrive,
+                   mention)
 
 
-def _rollup(storm_id: int, tallies: list[RuleTally], open_entries: list[StormEntry],
+def choice_of(view: AlertView) -> StormChoice:
+    """An open alert as the roll-up's menu offers it, from its view."""
+    return _choice(_entry(view))
+
+
+def stored_choice(alert_id: int, title: str, rule_name: str) -> StormChoice:
+    """An open alert as the roll-up's menu offers it, from its stored columns (no payload
+    read): ``title`` is the name of its test or agent, as ingest stores it, and must not be
+    empty; the entry's title is then that name (see bot.render.context.alert_context).
+    The columns keep 500 characters; the menu shows fewer (``buttons._OPTION_TEXT``)."""
+    return StormChoice(actions.encode_alert_ref(alert_id), title, rule_name or _NO_RULE)
+
+
+def _choice(entry: StormEntry) -> StormChoice:
+    return StormChoice(entry.alert_ref, entry.title, entry.rule_name)
+
+
+def _rollup(storm_id: int, tallies: list[RuleTally], open_choices: list[StormChoice],
             groups: list[StormGroup], clicks_arrive: bool, mention: str) -> RollupContext:
     rules = _named(tallies)
     triggered = sum(rule.triggered for rule in rules)
@@ -117,7 +135,7 @@ def _rollup(storm_id: int, tallies: list[RuleTally], open_entries: list[StormEnt
                  for rule in rules[:_SUMMARY_RULES]] if pages else [],
         summary_more=max(0, len(rules) - _SUMMARY_RULES) if pages else 0,
         mention=notify_mention(mention) if mention and still_open else "",
-        open_entries=tuple(open_entries[:MENU_OPTIONS]) if clicks_arrive else (),
+        open_entries=tuple(open_choices[:MENU_OPTIONS]) if clicks_arrive else (),
     )
 
 

@@ -25,7 +25,15 @@ from sqlalchemy.orm import Session
 from bot.db.database import Database
 from bot.db.models import AcknowledgementRow, AlertRow, AlertState, StormRow
 from bot.render.buttons import MENU_OPTIONS
-from bot.render.rollup import PAGE_ENTRIES, RuleTally, StormTally, page_count
+from bot.render.context_types import StormChoice
+from bot.render.rollup import (
+    PAGE_ENTRIES,
+    RuleTally,
+    StormTally,
+    choice_of,
+    page_count,
+    stored_choice,
+)
 from bot.render.view import AlertView, DisplayState
 from bot.store.alerts import build_view
 from bot.store.storms import Storm, as_storm
@@ -35,6 +43,9 @@ _ALERTS = AlertRow.__table__
 _ACKS = AcknowledgementRow.__table__
 _LIST_ORDER = (_ALERTS.c.first_seen_at, _ALERTS.c.id)
 _IDS_PER_QUERY = 500  # well under any driver's limit of bound parameters
+# An alert as a page's signature sees it, and an acknowledgement standing on it.
+_Listed = tuple[int, str, datetime]
+_Standing = tuple[int, str, str | None]
 
 
 @dataclass(frozen=True)
@@ -113,11 +124,8 @@ def load_rollup(db: Database, storm_id: int, options: ParseOptions) -> RollupSou
         if not page_count(_count(session, storm_id)):
             rows = list(session.scalars(_members(storm_id).order_by(*_LIST_ORDER)))
             return RollupSource(storm, _views(session, rows, options))
-        open_rows = list(session.scalars(
-            _members(storm_id).where(_ALERTS.c.state == AlertState.TRIGGERED)
-            .order_by(*_LIST_ORDER).limit(MENU_OPTIONS)))
         tally = StormTally(_rule_tallies(session, storm_id),
-                           tuple(_views(session, open_rows, options)))
+                           _open_choices(session, storm_id, options))
         return RollupSource(storm, [], tally)
 
 
@@ -157,11 +165,6 @@ def page_signatures(db: Database, storm_id: int) -> dict[int, str]:
     total = len(members)
     return {page: _signature(total, members[page * PAGE_ENTRIES:(page + 1) * PAGE_ENTRIES], acks)
             for page in range(page_count(total))}
-
-
-# An alert as a page's signature sees it, and an acknowledgement standing on it.
-_Listed = tuple[int, str, datetime]
-_Standing = tuple[int, str, str | None]
 
 
 def _signature(total: int, members: Sequence[_Listed], acks: dict[int, list[_Standing]]) -> str:
@@ -214,6 +217,24 @@ def _rule_tallies(session: Session, storm_id: int) -> tuple[RuleTally, ...]:
                            counts[rule].get(DisplayState.ACKNOWLEDGED.value, 0),
                            counts[rule].get(DisplayState.CLEARED.value, 0))
                  for rule in sorted(counts, key=first.__getitem__))
+
+
+def _open_choices(session: Session, storm_id: int,
+                  options: ParseOptions) -> tuple[StormChoice, ...]:
+    """The first open alerts as the roll-up's menu offers them: from their columns, but
+    an alert stored without a test or agent name is read (its title comes from more)."""
+    rows = session.execute(
+        select(_ALERTS.c.id, _ALERTS.c.title, _ALERTS.c.rule_name)
+        .where(_ALERTS.c.storm_id == storm_id, _ALERTS.c.state == AlertState.TRIGGERED)
+        .order_by(*_LIST_ORDER).limit(MENU_OPTIONS)).all()
+    untitled = [row.id for row in rows if not row.title]
+    read: dict[int, StormChoice] = {}
+    if untitled:
+        found = list(session.scalars(_members(storm_id).where(_ALERTS.c.id.in_(untitled))))
+        read = {row.id: choice_of(view)
+                for row, view in zip(found, _views(session, found, options), strict=True)}
+    return tuple(read[row.id] if row.id in read else stored_choice(row.id, row.title, row.rule_name)
+                 for row in rows)
 
 
 def _acknowledgements(session: Session,

@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import Select, func, select, update
+from sqlalchemy import ColumnElement, Select, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -34,10 +34,12 @@ from bot.db.models import (
     JobStatus,
     StormRow,
 )
-from bot.outbox.enqueue import enqueue, enqueue_parent_refresh
+from bot.outbox.enqueue import enqueue_parent_refresh, job_values, mark_lane_ready
 from bot.render.rollup import page_count
 
 log = logging.getLogger(__name__)
+
+_ALERTS = AlertRow.__table__
 
 
 @dataclass(frozen=True)
@@ -154,33 +156,37 @@ def _place(session: Session, alert_id: int, lane: str, now: datetime,
         storm.open_lane, storm.closed_at = None, now
         session.flush()
         storm = None
-    waiting = [i for i in session.scalars(rollup_candidates(lane)) if i != alert_id]
+    # The alert and the others waiting in the lane: counted and joined in the database
+    # (a lane may hold thousands), in this transaction, so both see the same alerts.
+    joining = or_(_ALERTS.c.id == alert_id, _ALERTS.c.id.in_(rollup_candidates(lane)))
     if storm is None:
-        recent = _recent_singles(session, lane, now - settings.window) if settings.window else 0
-        if 1 + len(waiting) + recent <= settings.threshold:
+        count = session.scalar(select(func.count()).select_from(_ALERTS).where(joining)) or 0
+        # Alerts posted on their own lately count too, when the waiting ones are not
+        # enough by themselves (counting those reads the lane's recent jobs).
+        if count <= settings.threshold and count + (
+                _recent_singles(session, lane, now - settings.window)
+                if settings.window else 0) <= settings.threshold:
             return None
         storm = StormRow(lane=lane, open_lane=lane, anchor_alert_id=alert_id, opened_at=now,
                          last_joined_at=arrived, version=0, rendered_version=0, pages=[])
         session.add(storm)
         session.flush()  # the unique open_lane: raises IntegrityError if one was opened
-        log.info("storm %d opened in %s with %d alerts", storm.id, lane, 1 + len(waiting))
-    _join(session, storm, [alert_id, *waiting], now)
+        log.info("storm %d opened in %s with %d alerts", storm.id, lane, count)
+    _join(session, storm, joining, now)
     return as_storm(storm)
 
 
-def _join(session: Session, storm: StormRow, alert_ids: list[int], now: datetime) -> None:
-    """Put alerts into the storm; once the roll-up is posted, they thread under it and
-    the roll-up is refreshed to list them."""
-    alerts = AlertRow.__table__
+def _join(session: Session, storm: StormRow, joining: ColumnElement[bool],
+          now: datetime) -> None:
+    """Put the alerts ``joining`` selects into the storm; once the roll-up is posted, they
+    thread under it and the roll-up is refreshed to list them."""
     values: dict[str, object] = {"storm_id": storm.id}
     if storm.slack_ts:
         values.update(slack_channel=storm.slack_channel, slack_ts=storm.slack_ts)
-    session.execute(update(alerts).where(alerts.c.id.in_(alert_ids), alerts.c.storm_id.is_(None))
-                    .values(**values))
+    arrivals = session.scalars(update(_ALERTS).where(joining, _ALERTS.c.storm_id.is_(None))
+                               .values(**values).returning(_ALERTS.c.last_event_at))
     storm.version += 1
-    latest = session.scalar(select(func.max(alerts.c.last_event_at))
-                            .where(alerts.c.id.in_(alert_ids)))
-    storm.last_joined_at = max(storm.last_joined_at, latest or now)
+    storm.last_joined_at = max(storm.last_joined_at, max(arrivals, default=None) or now)
     if storm.slack_ts:
         refresh_rollup(session, storm, now)
 
@@ -247,12 +253,15 @@ def _rendered(session: Session, storm: StormRow, version: int, now: datetime,
     if len(pages) < page_count(total):
         anchor = session.get(AlertRow, storm.anchor_alert_id)
         assert anchor is not None
-        for page in range(len(pages), page_count(total)):
-            enqueue(session, kind=JobKind.STORM_PAGE, alert_id=anchor.id, channel=anchor.channel,
-                    team_id=anchor.slack_team, now=now, data={"page": page},
-                    default_channel=default_channel)
-            pages.append("")
-        storm.pages = pages
+        jobs = [job_values(kind=JobKind.STORM_PAGE, alert_id=anchor.id, channel=anchor.channel,
+                           team_id=anchor.slack_team, now=now, data={"page": page},
+                           default_channel=default_channel)
+                for page in range(len(pages), page_count(total))]
+        # One statement for them all (a storm of thousands has dozens), in page order:
+        # jobs of one alert run in the order they were queued.
+        session.execute(insert(JobRow.__table__), jobs)
+        mark_lane_ready(session.connection(), jobs[0])
+        storm.pages = pages + [""] * len(jobs)
 
 
 def record_page(db: Database, storm_id: int, page: int, ts: str,

@@ -36,7 +36,7 @@ _numbers = itertools.count()
 
 member = st.fixed_dictionaries({
     "rule": st.sampled_from(RULES),
-    "title": st.sampled_from(["a", "B", "b", "c", "zz"]),
+    "title": st.sampled_from(["a", "B", "b", "c", "zz", ""]),  # "": a test without a name
     "cleared": st.booleans(),
     # (user, withdrawn) of each click on it
     "acks": st.lists(st.tuples(st.sampled_from(["U1", "U2"]), st.booleans()), max_size=2),
@@ -51,7 +51,7 @@ def make_storm(database, members):
     ids = []
     for spec in members:
         number = next(_numbers)
-        name = f"{spec['title']} {number}"
+        name = f"{spec['title']} {number}" if spec["title"] else ""
         for transition in ("trigger", "clear") if spec["cleared"] else ("trigger",):
             payload = numbered_alert_event(transition, number, "reads", name, rule=spec["rule"],
                                            ruleName=spec["rule"])
