@@ -185,10 +185,15 @@ def _join(session: Session, storm: StormRow, joining: ColumnElement[bool],
     values: dict[str, object] = {"storm_id": storm.id}
     if storm.slack_ts:
         values.update(slack_channel=storm.slack_channel, slack_ts=storm.slack_ts)
-    arrivals = session.scalars(update(_ALERTS).where(joining, _ALERTS.c.storm_id.is_(None))
-                               .values(**values).returning(_ALERTS.c.last_event_at))
+    joinable = (joining, _ALERTS.c.storm_id.is_(None))
+    latest = session.scalar(select(func.max(_ALERTS.c.last_event_at)).where(*joinable))
+    if latest is not None:
+        # Only alerts that arrived by then: one committed since (PostgreSQL) joins with
+        # its own trigger job, so the storm's last arrival is exactly the latest joined.
+        session.execute(update(_ALERTS).where(*joinable, _ALERTS.c.last_event_at <= latest)
+                        .values(**values))
     storm.version += 1
-    storm.last_joined_at = max(storm.last_joined_at, max(arrivals, default=None) or now)
+    storm.last_joined_at = max(storm.last_joined_at, latest or now)
     if storm.slack_ts:
         refresh_rollup(session, storm, now)
 
