@@ -88,6 +88,10 @@ def kept_alive_server(host: str, port: int, app: Any, connections: Connections,
 
 class _KeptAliveHandler(WSGIRequestHandler):
     protocol_version = "HTTP/1.1"
+    # An answer's head and body are written apart: with Nagle's algorithm the body would
+    # wait for the client's delayed ACK of the head (40 ms on Linux) on every call but a
+    # connection's first, a stall Slack's servers do not have.
+    disable_nagle_algorithm = True
 
     def setup(self) -> None:
         super().setup()
