@@ -1,17 +1,20 @@
 """CPU and time per Slack Web API call: the gateway over kept-alive connections against
 slack-sdk's plain ``WebClient`` (urllib: a new connection for every call).
 
-    python bench/slack_calls.py [--calls 2000] [--rounds 3] [--threads 1]
+    python bench/slack_calls.py [--calls 2000] [--rounds 3] [--threads 1] [--tls]
 
 ``chat.postMessage`` with a parent-sized message to ``bench/_fake_slack.py`` (its own
 process, no limits), from ``--threads`` threads of this process, the two clients in turn
 round by round. CPU is this process's (``time.process_time``): the client's side of each
 call, what a delivery thread pays for it beside claiming, rendering and recording.
+``--tls``: the fake serves HTTPS (a certificate of its own, trusted by ``SSL_CERT_FILE``),
+as Slack does, so a new connection costs a TLS handshake too.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import threading
 import time
@@ -25,6 +28,7 @@ from _targets import FakeSlackServer  # noqa: E402
 from slack_sdk import WebClient  # noqa: E402
 
 from bot.slack.gateway import WebApiGateway  # noqa: E402
+from tests.support.tls import loopback_certificate  # noqa: E402
 
 CHANNEL = "C0BENCH"
 BLOCKS = [{"type": "header", "text": {"type": "plain_text", "text": "Page Load alert"}},
@@ -64,13 +68,18 @@ def main() -> int:
     parser.add_argument("--calls", type=int, default=2000)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--tls", action="store_true", help="HTTPS, as Slack")
     args = parser.parse_args()
     header("bench/slack_calls.py: CPU per Slack call, kept-alive gateway against urllib")
-    print(f"# {args.calls} chat.postMessage calls a round from {args.threads} thread(s)",
-          flush=True)
+    print(f"# {args.calls} chat.postMessage calls a round from {args.threads} thread(s)"
+          f" over {'HTTPS' if args.tls else 'HTTP'}", flush=True)
     figures: dict[str, list[tuple[float, float]]] = {"urllib": [], "kept-alive": []}
     with scratch("bench-slack-calls") as work:
-        slack = FakeSlackServer(work, [CHANNEL])
+        certificate = None
+        if args.tls:
+            certificate = loopback_certificate(work)
+            os.environ["SSL_CERT_FILE"] = os.environ["REQUESTS_CA_BUNDLE"] = str(certificate)
+        slack = FakeSlackServer(work, [CHANNEL], certificate)
         try:
             slack.wait_healthy()
             clients = {"urllib": plain_post(slack.api_url), "kept-alive": gateway_post(slack.api_url)}
