@@ -179,6 +179,7 @@ class DeliveryWorker:
         for thread in self._threads:
             thread.join(timeout)
         self._threads.clear()
+        self.gateways.close()
         if self.thousandeyes is not None:
             self.thousandeyes.close()
 
