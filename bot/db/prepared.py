@@ -29,7 +29,7 @@ from collections import namedtuple
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, NamedTuple, cast
 
-from sqlalchemy import ColumnElement, literal_column
+from sqlalchemy import ColumnElement, Table, TextClause, bindparam, literal_column, text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.engine.interfaces import DBAPIModule
 from sqlalchemy.exc import DBAPIError
@@ -98,6 +98,22 @@ class _Compiled:
                 converted[index] = reader(converted[index])
             rows.append(make(converted))
         return rows
+
+
+def insert_returning_id(table: Table, columns: tuple[str, ...], *,
+                        unless_present: bool) -> TextClause:
+    """An INSERT of ``columns`` (binds named as the columns, typed as they are) returning
+    the new row's id; ``unless_present``: a row with the same unique key is left as it is
+    and the id is None."""
+    # A text statement: SQLAlchemy does not cache the compiled form of its dialects'
+    # upserts; SQLite and PostgreSQL share this syntax, and ON CONFLICT DO NOTHING
+    # RETURNING id gives None for a repeated key.
+    names = ", ".join(columns)
+    placeholders = ", ".join(f":{column}" for column in columns)
+    conflict = " ON CONFLICT DO NOTHING" if unless_present else ""
+    return text(
+        f"INSERT INTO {table.name} ({names}) VALUES ({placeholders}){conflict} RETURNING id"
+    ).bindparams(*(bindparam(column, type_=table.c[column].type) for column in columns))
 
 
 def inline_constants(values: Iterable[int | str]) -> list[ColumnElement[Any]]:

@@ -236,7 +236,7 @@ class DeliveryWorker:
         if posts.answered_at is None and not job.uncertain:
             job.progress.settle()  # it did not post after all (an update, or an early error)
         parent = executor.parent_posted if executor is not None else None
-        also = (lambda session: record_parent_in(session, *parent)) if parent else None
+        also = (lambda transaction: record_parent_in(transaction, *parent)) if parent else None
         now = utcnow()
         outcome = decide(error, job_id=job.id, kind=job.kind, attempts=job.attempts,
                          created_at=job.created_at or now, now=now,
