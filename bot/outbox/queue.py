@@ -23,7 +23,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, Select, and_, bindparam, exists, not_, or_, select, update
 
@@ -39,6 +39,8 @@ from bot.outbox.progress import JobProgress
 
 log = logging.getLogger(__name__)
 
+T = TypeVar("T")
+
 OPEN_STATUSES = (JobStatus.PENDING, JobStatus.RUNNING)
 # Lanes one claim looks at; more are looked at on the next claim.
 _LANES_PER_CLAIM = 8
@@ -50,7 +52,8 @@ _BLOCKED_RECHECK = timedelta(seconds=5)
 def claim_next(
     db: Database, worker_id: str, now: datetime, lease: timedelta, post_interval: float = 1.0,
     lookahead: timedelta = timedelta(0),
-) -> Claim:
+    read: Callable[[RawTransaction, ClaimedJob], T] | None = None,
+) -> Claim[T]:
     """Claim the oldest due job of a lane that may post now (or within ``lookahead``).
 
     Lanes are taken in order of their next post slot, so busy lanes take turns. A job
@@ -59,6 +62,11 @@ def claim_next(
     the interval, not at the interval plus the work of starting a job. With no
     ``post_interval`` (log-only delivery, or pacing turned off) posting jobs do not hold
     their lane and posts to one channel may overlap.
+
+    ``read`` reads what the job needs (its alert) in the claim's transaction, which saves
+    the job a transaction of its own (on SQLite, a turn of the one writer); what it
+    returns is ``Claim.read``. It sees what committed before the claim, as a read of its
+    own right after the claim would.
     """
     with db.raw_transaction() as transaction:
         lanes = transaction.rows(_FREE_LANES, {"now": now, "soon": now + lookahead})
@@ -66,7 +74,8 @@ def claim_next(
             found = {"lane": lane.lane, "now": now}
             row = transaction.first(_CLAIMABLE_LOCKED, found)
             if row is not None:
-                return Claim(_take(transaction, row, lane, worker_id, now, lease, post_interval))
+                job = _take(transaction, row, lane, worker_id, now, lease, post_interval)
+                return Claim(job, read=read(transaction, job) if read is not None else None)
             if transaction.first(_CLAIMABLE, found) is None:
                 transaction.rows(_LANE_READY_AT, {
                     "lane": lane.lane, "ready_at": _when_lane_is_ready(transaction, lane.lane, now)})
