@@ -148,13 +148,23 @@ class Serve:
     def worker_pids(self) -> list[int]:
         return children_of(self.pid)
 
+    def descendant_pids(self) -> list[int]:
+        """Every process below the master: its workers and whatever they started (a
+        delivery process of their own, for one)."""
+        found, todo = [], [self.pid]
+        while todo:
+            children = children_of(todo.pop())
+            found += children
+            todo += children
+        return found
+
     def rss_kib(self) -> dict[int, int]:
-        """VmRSS of the master and every worker, in KiB."""
-        return {pid: rss_of(pid) for pid in [self.pid, *self.worker_pids()]}
+        """VmRSS of the master and every process below it, in KiB."""
+        return {pid: rss_of(pid) for pid in [self.pid, *self.descendant_pids()]}
 
     def cpu_seconds(self) -> float:
-        """User + system CPU of the master and workers so far."""
-        return cpu_seconds_of([self.pid, *self.worker_pids()])
+        """User + system CPU of the master and every process below it so far."""
+        return cpu_seconds_of([self.pid, *self.descendant_pids()])
 
     def log(self) -> str:
         return self.process.log_path.read_text(errors="replace")
