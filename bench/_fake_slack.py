@@ -7,11 +7,16 @@ post to the same server. No rate limits: every call succeeds at once.
 
     python bench/_fake_slack.py PORT CHANNEL...   (bench/_targets.py starts it)
 
+With ``FAKE_SLACK_TLS=CERT.pem`` (a certificate and its key, ``tests/support/tls.py``) it
+serves HTTPS, as Slack does.
+
 Run as its own process so its threads never share a GIL with the load client.
 """
 
 from __future__ import annotations
 
+import os
+import ssl
 import sys
 from pathlib import Path
 from typing import Any
@@ -23,13 +28,14 @@ if str(REPO) not in sys.path:
 from werkzeug.wrappers import Response  # noqa: E402
 
 from tests.support.fake_slack import FakeSlack  # noqa: E402
+from tests.support.tls import server_context  # noqa: E402
 
 
 class BenchSlack(FakeSlack):
     """``FakeSlack`` without limits, that also takes incoming webhooks."""
 
-    def __init__(self, port: int = 0) -> None:
-        super().__init__(post_rate_limit=None, updates_per_minute=None)
+    def __init__(self, port: int = 0, tls: ssl.SSLContext | None = None) -> None:
+        super().__init__(post_rate_limit=None, updates_per_minute=None, tls=tls)
         if port:
             self._port = port
             self._server.server_close()
@@ -54,7 +60,8 @@ class BenchSlack(FakeSlack):
 
 
 def main() -> int:
-    slack = BenchSlack(int(sys.argv[1]))
+    certificate = os.environ.get("FAKE_SLACK_TLS")
+    slack = BenchSlack(int(sys.argv[1]), server_context(Path(certificate)) if certificate else None)
     for channel in sys.argv[2:]:
         slack.add_channel(channel, channel.lower())
     slack.start()

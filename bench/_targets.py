@@ -91,11 +91,16 @@ class FakeSlackServer(Spawned):
     """``bench/_fake_slack.py``: the Web API for the service, incoming webhooks for the
     sample server; one process, no limits."""
 
-    def __init__(self, work: Path, channels: list[str]) -> None:
+    def __init__(self, work: Path, channels: list[str], tls_certificate: Path | None = None) -> None:
         port = free_port()
+        env = dict(os.environ)
+        if tls_certificate is not None:  # HTTPS, as Slack; clients trust it by SSL_CERT_FILE
+            env["FAKE_SLACK_TLS"] = str(tls_certificate)
         super().__init__("fake-slack", [sys.executable, str(BENCH / "_fake_slack.py"), str(port),
                                         *channels],
-                         dict(os.environ), work / "logs" / "fake-slack.log", port, work)
+                         env, work / "logs" / "fake-slack.log", port, work)
+        if tls_certificate is not None:
+            self.url = f"https://127.0.0.1:{port}"
         self.api_url = f"{self.url}/api/"
         self.hook_url = f"{self.url}/services/T0/B0/bench"
 

@@ -2,7 +2,7 @@
 
     python bench/delivery_cpu.py [--channels 50] [--per-channel 40] [--rounds 2]
                                  [--db sqlite|postgres] [--storm-rollup off|on]
-                                 [--profile] [--top 40] [--baseline REV]
+                                 [--profile] [--top 40] [--baseline REV] [--tls]
 
 Each round, in turn and each with a fresh database and fake Slack (``bench/_fake_slack.py``,
 no limits): ``python -m bot serve`` with the shipped settings (4 delivery threads,
@@ -22,6 +22,9 @@ shares within it are what to read.
 
 ``--baseline REV``: each round also measures that git revision (a detached worktree), on
 then off, so the two codes' figures come from one run under the same load.
+
+``--tls``: the fake Slack serves HTTPS, as Slack does (a certificate of its own, which the
+service trusts through ``SSL_CERT_FILE``), so each new connection costs a TLS handshake.
 """
 
 from __future__ import annotations
@@ -55,6 +58,8 @@ from _common import (  # noqa: E402
     webhook_headers,
 )
 from _targets import FakeSlackServer  # noqa: E402
+
+from tests.support.tls import loopback_certificate  # noqa: E402
 
 HOOK = Path(__file__).resolve().parent / "_profile_hook"
 CLIENTS = 8
@@ -111,6 +116,10 @@ class Run:
         self.channels = [f"C0BENCH{index:03d}" for index in range(args.channels)]
         self.count = args.channels * args.per_channel
         self._number = 0
+        # HTTPS as Slack: the fake's certificate, trusted by serve and by this process.
+        self.certificate = loopback_certificate(work) if args.tls else None
+        if self.certificate is not None:
+            os.environ["REQUESTS_CA_BUNDLE"] = str(self.certificate)
 
     def once(self, delivery: bool, profile_dir: Path | None = None,
              sample_to: Path | None = None, code: Path = REPO) -> dict[str, float]:
@@ -119,9 +128,11 @@ class Run:
         ``sample_to``: py-spy samples the serve worker's busy threads into this file
         (py-spy's raw, collapsed stacks; idle threads are not sampled)."""
         self._number += 1
-        slack = FakeSlackServer(self.work, self.channels)
+        slack = FakeSlackServer(self.work, self.channels, self.certificate)
         env = dict(WEBHOOK_TOKEN=WEBHOOK_TOKEN, SLACK_BOT_TOKEN="xoxb-bench",
                    SLACK_CHANNEL=self.channels[0], SLACK_API_URL=slack.api_url)
+        if self.certificate is not None:
+            env["SSL_CERT_FILE"] = str(self.certificate)
         if not delivery:
             env["DELIVERY_THREADS"] = "0"
         if self.args.storm_rollup == "off":
@@ -276,13 +287,15 @@ def main() -> int:
     parser.add_argument("--sample", action="store_true",
                         help="add a run sampled by py-spy (pip install py-spy)")
     parser.add_argument("--sample-out", metavar="FILE", help="keep py-spy's raw samples here")
+    parser.add_argument("--tls", action="store_true", help="the fake Slack over HTTPS")
     parser.add_argument("--profile-out", metavar="FILE",
                         help="write the delivery threads' merged profile (pstats) here")
     args = parser.parse_args()
     header("bench/delivery_cpu.py: CPU per delivered job, delivery on against off")
     print(f"# db={args.db} channels={args.channels} alerts={args.channels * args.per_channel}"
           f" rounds={args.rounds} STORM_ROLLUP={args.storm_rollup}; serve: shipped settings"
-          " (DELIVERY_THREADS=4, SLACK_POST_INTERVAL=1.0), fake Slack without limits")
+          " (DELIVERY_THREADS=4, SLACK_POST_INTERVAL=1.0), fake Slack without limits"
+          f" over {'HTTPS' if args.tls else 'HTTP'}")
     with scratch("bench-delivery-cpu-") as work, baseline_checkout(args.baseline, work) as base:
         run = Run(args, work)
         codes = [("new", REPO)] + ([(f"@{args.baseline}", base)] if base else [])

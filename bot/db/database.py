@@ -162,26 +162,31 @@ class Database:
             yield session
 
     @contextmanager
-    def raw_transaction(self) -> Iterator[RawTransaction]:
-        """One transaction on a pooled DBAPI connection, for the webhook's hot path.
+    def raw_transaction(self, read_only: bool = False) -> Iterator[RawTransaction]:
+        """One transaction on a pooled DBAPI connection, for the hot paths (webhooks, delivery).
 
         The same guarantees as :meth:`session` (committed on success, rolled back on any
         error, SQLite's writer turn and ``BEGIN IMMEDIATE``, the pool's checks and
         deadlines), without the ORM and per-statement machinery (``bot.db.prepared``).
         Errors are SQLAlchemy's, as from a session.
+
+        ``read_only``: the transaction only reads. On SQLite it then takes neither the
+        process's writer turn nor the database's write lock (a deferred ``BEGIN``: WAL
+        readers never wait for the writer), and its commit writes nothing to disk.
         """
         dbapi_error = self.engine.dialect.loaded_dbapi.Error
-        with self._sqlite_writer_turn():
+        with self._sqlite_writer_turn(wanted=not read_only):
             try:
                 pooled = self.engine.raw_connection()
             except dbapi_error as error:
                 raise DBAPIError.instance(None, None, error, dbapi_error, hide_parameters=True,
                                           connection_invalidated=True,
                                           dialect=self.engine.dialect) from error
-            transaction = RawTransaction(pooled.dbapi_connection, self.engine.dialect)
+            transaction = RawTransaction(pooled.dbapi_connection, self.engine.dialect,
+                                         self.engine.dispatch.before_cursor_execute)
             try:
                 if self.is_sqlite:
-                    transaction.execute_sql("BEGIN IMMEDIATE")
+                    transaction.execute_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
                 yield transaction
                 transaction.commit()
             except BaseException:
@@ -195,7 +200,7 @@ class Database:
                     pooled.close()
 
     @contextmanager
-    def _sqlite_writer_turn(self) -> Iterator[None]:
+    def _sqlite_writer_turn(self, wanted: bool = True) -> Iterator[None]:
         """On SQLite, this process's transactions take turns on one lock.
 
         Every SQLite transaction here is a writer (BEGIN IMMEDIATE). Left to SQLite, the
@@ -204,8 +209,9 @@ class Database:
         second for a lock that was free most of that time. A lock in the process queues them
         and wakes the next one at once. Other processes still meet the busy handler.
         Reentrant, so a nested session in one thread behaves as it did without the lock.
+        A read-only raw transaction (a deferred ``BEGIN``) does not take it: ``wanted``.
         """
-        if not self.is_sqlite:
+        if not self.is_sqlite or not wanted:
             yield
             return
         if not self._writer_lock.acquire(timeout=_SQLITE_LOCK_TIMEOUT):

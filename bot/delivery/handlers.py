@@ -156,8 +156,9 @@ class JobExecutor(StormJobs):
     # --- helpers --------------------------------------------------------------------
     def _enrich(self, job: ClaimedJob) -> None:
         """Agents' metrics a thin webhook left out, from ThousandEyes (bot.delivery.enrichment)."""
-        if job.alert_id is not None:
-            enrich_alert(self.database, self.thousandeyes, job.alert_id, utcnow())
+        if job.alert_id is not None and enrich_alert(self.database, self.thousandeyes,
+                                                     job.alert_id, utcnow()):
+            self.read_at_claim = None  # the stored payload changed since the claim read it
 
     def _thread_under_earlier_parent(self, job: ClaimedJob, row: AlertRow,
                                      view: AlertView) -> bool:
@@ -235,6 +236,18 @@ HANDLERS: dict[JobKind, Handler] = {
     JobKind.ANNOUNCEMENT: JobExecutor.announcement,
     JobKind.SNOOZE_UPSTREAM: JobExecutor.snooze_upstream,
 }
+
+
+# The kinds whose handler starts by reading its alert (``_alert``): the runner reads it
+# in the job's claim (bot.delivery.runner), saving the job a transaction.
+_READS_ITS_ALERT = frozenset({
+    JobKind.ALERT_TRIGGER, JobKind.ALERT_CLEAR, JobKind.ACK_NOTE, JobKind.STORM_PAGE,
+    JobKind.STORM_NOTES, JobKind.REFRESH_PARENT, JobKind.REMINDER,
+})
+
+
+def reads_its_alert(kind: str) -> bool:
+    return kind in _READS_ITS_ALERT
 
 
 def handler_of(kind: str) -> Handler | None:

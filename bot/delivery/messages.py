@@ -39,7 +39,7 @@ from bot.slack.errors import (
     SlackUnavailable,
 )
 from bot.slack.gateway import LOG_ONLY_TS_PREFIX, POST_MARKER_EVENT, Posted, SlackGateway
-from bot.store.alerts import load_alert_view
+from bot.store.alerts import StoredAlert, alert_view, load_alert_view
 from bot.store.events import load_event
 from bot.store.routes import DEFAULT_ROUTE, RouteOptions, route_options
 from bot.thousandeyes import Event
@@ -64,6 +64,9 @@ class JobMessages:
     lookup_interval: timedelta = timedelta(seconds=60)
     # The ThousandEyes API link (None: off), for the jobs that call ThousandEyes.
     thousandeyes: ThousandEyesApi | None = None
+    # The job's alert as its claim's transaction read it (bot.delivery.runner); its first
+    # ``_alert`` uses it, any later one reads the alert again.
+    read_at_claim: StoredAlert | None = None
     # (alert id, channel id, ts, fingerprint of what it shows if known) of the parent this
     # run posted, for the runner to record.
     parent_posted: tuple[int, str, str, str | None] | None = field(default=None, init=False)
@@ -203,6 +206,9 @@ class JobMessages:
     def _alert(self, job: ClaimedJob) -> tuple[AlertRow, AlertView]:
         if job.alert_id is None:
             raise PermanentError("no_alert", f"{job.kind} job {job.id} has no alert")
+        stored, self.read_at_claim = self.read_at_claim, None
+        if stored is not None and stored.alert_id == job.alert_id:
+            return alert_view(stored, options=self.config.parse_options())
         return load_alert_view(self.database, job.alert_id, options=self.config.parse_options())
 
     def _event(self, job: ClaimedJob) -> Event:

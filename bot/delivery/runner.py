@@ -23,8 +23,9 @@ from sqlalchemy.exc import SQLAlchemyError
 from bot.clock import utcnow
 from bot.config import Config
 from bot.db.database import Database
+from bot.db.prepared import RawTransaction
 from bot.db.retry import with_db_retries
-from bot.delivery.handlers import JobExecutor
+from bot.delivery.handlers import JobExecutor, reads_its_alert
 from bot.delivery.outcome import backoff_seconds, decide
 from bot.delivery.pacer import JobPosts
 from bot.delivery.update_budget import JobUpdates, UpdateBudget, UpdateBudgetSpent
@@ -37,7 +38,7 @@ from bot.render import MessageRenderer
 from bot.slack.errors import RateLimited, SlackDeliveryError, SlackUnavailable
 from bot.slack.oauth import build_installation_store
 from bot.slack.workspaces import GatewayProvider
-from bot.store.alerts import record_parent_in
+from bot.store.alerts import StoredAlert, read_alert, record_parent_in
 from bot.store.pruning import Retention
 from bot.store.retention_runs import TICK_SECONDS, PrunedHook, RetentionRuns
 from bot.store.stale import StaleSweep
@@ -179,6 +180,7 @@ class DeliveryWorker:
         for thread in self._threads:
             thread.join(timeout)
         self._threads.clear()
+        self.gateways.close()
         if self.thousandeyes is not None:
             self.thousandeyes.close()
 
@@ -186,14 +188,14 @@ class DeliveryWorker:
         """Claim and run one job; False when none is runnable now."""
         with self._database_turn:
             claim = queue.claim_next(self.database, self.worker_id, utcnow(), self.lease,
-                                     self.post_interval, self.lookahead)
+                                     self.post_interval, self.lookahead, read=_read_alert)
         if claim.job is None:
             if claim.next_due is not None:
                 # At least a moment: a lane due now but locked by a webhook's transaction
                 # (PostgreSQL) is free again a few milliseconds later.
                 self.wake.notify_at(max(0.01, min(IDLE_POLL_SECONDS, self._until(claim.next_due))))
             return False
-        self._execute(claim.job)
+        self._execute(claim.job, claim.read)
         return True
 
     def _loop(self) -> None:
@@ -211,7 +213,7 @@ class DeliveryWorker:
 
     # --- one job ---------------------------------------------------------------------
 
-    def _execute(self, job: ClaimedJob) -> None:
+    def _execute(self, job: ClaimedJob, alert: StoredAlert | None = None) -> None:
         posts = JobPosts(self.post_interval, first_at=job.post_at)
         error: BaseException | None = None
         if job.holds_lane:
@@ -224,7 +226,7 @@ class DeliveryWorker:
             executor = JobExecutor(
                 self.config, self.database, gateway, self.renderer, posts, updates,
                 lookup_interval=timedelta(seconds=self.config.slack_lookup_interval),
-                thousandeyes=self.thousandeyes)
+                thousandeyes=self.thousandeyes, read_at_claim=alert)
             executor.run(job)
         except Exception as caught:  # noqa: BLE001 - every error becomes an outcome below
             error = caught
@@ -236,7 +238,7 @@ class DeliveryWorker:
         if posts.answered_at is None and not job.uncertain:
             job.progress.settle()  # it did not post after all (an update, or an early error)
         parent = executor.parent_posted if executor is not None else None
-        also = (lambda session: record_parent_in(session, *parent)) if parent else None
+        also = (lambda transaction: record_parent_in(transaction, *parent)) if parent else None
         now = utcnow()
         outcome = decide(error, job_id=job.id, kind=job.kind, attempts=job.attempts,
                          created_at=job.created_at or now, now=now,
@@ -323,6 +325,22 @@ class DeliveryWorker:
         if lanes.ready_lanes_with_pending_jobs(self.database, utcnow()):
             log.warning("delivery: lanes with pending jobs were marked idle; readied them")
             self.wake.notify_one()
+
+
+def _read_alert(transaction: RawTransaction, job: ClaimedJob) -> StoredAlert | None:
+    """The job's alert, read in its claim's transaction, if its handler starts by reading
+    it: one transaction per job fewer (bot.outbox.queue.claim_next)."""
+    if job.alert_id is None or not reads_its_alert(job.kind):
+        return None
+    try:
+        return read_alert(transaction, job.alert_id, utcnow())
+    except SQLAlchemyError:
+        raise  # the claim is rolled back and tried again, as any claim that failed
+    except Exception:  # noqa: BLE001 - e.g. a stored payload that is not JSON
+        # Not the claim's failure: the handler reads the alert again and meets the error
+        # where every error of a job becomes its outcome (bot.delivery.outcome).
+        log.warning("job %d: its alert could not be read with the claim", job.id)
+        return None
 
 
 def _api_sync_for(config: Config, database: Database) -> Any:

@@ -181,8 +181,8 @@ class StormJobs(JobMessages):
         job.progress.handed_to_storm = True
         default_channel = self.config.slack_channel or ""
         if not with_db_retries(lambda: queue.save_progress(
-                self.database, job, utcnow(), also=lambda session: storm_notes.add_notes(
-                    session, storm_id, notes, utcnow(), default_channel)),
+                self.database, job, utcnow(), also=lambda transaction: storm_notes.add_notes_in(
+                    transaction, storm_id, notes, utcnow(), default_channel)),
                 f"handing job {job.id} to its storm's notes"):
             raise ClaimLost("claim_lost", f"job {job.id} was taken over by another worker")
 

@@ -16,17 +16,26 @@ first success after this process's next probe read.
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import weakref
 from datetime import datetime, timedelta
 
-from sqlalchemy import Engine, select, update
-from sqlalchemy.orm import InstrumentedAttribute, Session
+from sqlalchemy import Engine, bindparam, select, text, update
+from sqlalchemy.orm import InstrumentedAttribute
 from sqlalchemy.sql.expression import ColumnElement
 
 from bot.db.database import Database
-from bot.db.models import DeliveryLaneRow, DeliveryWorkspaceRow, JobRow, JobStatus, WaitingFor
+from bot.db.models import (
+    DeliveryLaneRow,
+    DeliveryWorkspaceRow,
+    JobRow,
+    JobStatus,
+    UtcDateTime,
+    WaitingFor,
+)
+from bot.db.prepared import Prepared, RawTransaction
 from bot.db.results import affected_rows
 
 log = logging.getLogger(__name__)
@@ -38,11 +47,9 @@ _seen_open: weakref.WeakKeyDictionary[Engine, set[str]] = weakref.WeakKeyDiction
 _seen_lock = threading.Lock()
 
 
-def _seen(session_or_db: Session | Database) -> set[str]:
-    engine = (session_or_db.engine if isinstance(session_or_db, Database)
-              else session_or_db.get_bind().engine)
+def _seen(db: Database) -> set[str]:
     with _seen_lock:
-        return _seen_open.setdefault(engine, set())
+        return _seen_open.setdefault(db.engine, set())
 
 
 def team_key(team_id: str | None) -> str:
@@ -53,52 +60,60 @@ def _team_is(column: InstrumentedAttribute[str | None], team_id: str | None) -> 
     return column.is_(None) if team_id is None else column == team_id
 
 
-def _ensure(session: Session, team_id: str | None) -> None:
-    if session.get(DeliveryWorkspaceRow, team_key(team_id)) is None:
-        session.add(DeliveryWorkspaceRow(team_key=team_key(team_id)))
-        session.flush()
+def _ensure(transaction: RawTransaction, team_id: str | None) -> None:
+    transaction.rows(_ENSURE, {"team_key": team_key(team_id)})
 
 
-def note_failure(session: Session, team_id: str | None, now: datetime) -> None:
+def note_failure(transaction: RawTransaction, db: Database, team_id: str | None,
+                 now: datetime) -> None:
     """Slack did not answer this workspace's call: open the circuit (if not yet open)."""
-    _ensure(session, team_id)
-    _seen(session).add(team_key(team_id))
-    opened = affected_rows(session.execute(
-        update(DeliveryWorkspaceRow)
-        .where(DeliveryWorkspaceRow.team_key == team_key(team_id),
-               DeliveryWorkspaceRow.failing_since.is_(None))
-        .values(failing_since=now, probe_at=now + timedelta(seconds=PROBE_SECONDS))
-    ))
+    _ensure(transaction, team_id)
+    _seen(db).add(team_key(team_id))
+    opened = transaction.affected(_OPEN, {
+        "team_key": team_key(team_id), "now": now,
+        "probe_at": now + timedelta(seconds=PROBE_SECONDS)})
     if opened:
         log.warning("Slack is failing for workspace %s; probing every %gs",
                     team_key(team_id) or "(single token)", PROBE_SECONDS)
 
 
-def note_slack_answer(session: Session, team_id: str | None, slack_ok: bool | None,
-                      now: datetime) -> bool:
+def note_slack_answer(transaction: RawTransaction, db: Database, team_id: str | None,
+                      slack_ok: bool | None, now: datetime) -> bool:
     """What a run learnt of its workspace's Slack: True (it answered) closes the circuit,
     False (it is unavailable) counts a failure, None says nothing. True when this closed
     the circuit, so the jobs waiting out their backoff may go now."""
     if slack_ok is False:
-        note_failure(session, team_id, now)
-    return bool(slack_ok) and close(session, team_id)
+        note_failure(transaction, db, team_id, now)
+    return bool(slack_ok) and close(transaction, db, team_id)
 
 
-def close(session: Session, team_id: str | None) -> bool:
+def close(transaction: RawTransaction, db: Database, team_id: str | None) -> bool:
     """A call of this workspace succeeded: close its circuit; True if it was open.
 
     Nothing is written unless this process saw the circuit open (see the module's doc).
     """
-    seen = _seen(session)
+    seen = _seen(db)
     if team_key(team_id) not in seen:
         return False
     seen.discard(team_key(team_id))
-    workspaces = DeliveryWorkspaceRow.__table__
-    return bool(affected_rows(session.execute(
-        update(workspaces)
-        .where(workspaces.c.team_key == team_key(team_id), workspaces.c.failing_since.is_not(None))
-        .values(failing_since=None, probe_at=None)
-    )))
+    return bool(transaction.affected(_CLOSE, {"team_key": team_key(team_id)}))
+
+
+# Run in the finish of a job (bot.outbox.queue), on its transaction: compiled once.
+_WORKSPACES = DeliveryWorkspaceRow.__table__
+_KEY = bindparam("team_key", type_=_WORKSPACES.c.team_key.type)
+# Both databases take this upsert as written; a row another process added is left as is.
+_ENSURE = Prepared(text("INSERT INTO delivery_workspaces (team_key) VALUES (:team_key)"
+                        " ON CONFLICT DO NOTHING").bindparams(_KEY))
+_OPEN = Prepared(
+    update(_WORKSPACES)
+    .where(_WORKSPACES.c.team_key == _KEY, _WORKSPACES.c.failing_since.is_(None))
+    .values(failing_since=bindparam("now", type_=UtcDateTime()),
+            probe_at=bindparam("probe_at", type_=UtcDateTime())))
+_CLOSE = Prepared(
+    update(_WORKSPACES)
+    .where(_WORKSPACES.c.team_key == _KEY, _WORKSPACES.c.failing_since.is_not(None))
+    .values(failing_since=None, probe_at=None))
 
 
 def release_backoff(db: Database, team_id: str | None, now: datetime) -> int:
@@ -166,12 +181,16 @@ def take_lookup(db: Database, team_id: str | None, thread: bool, now: datetime,
     call a minute for apps installed outside the Marketplace, per workspace and method.
     """
     column = "next_replies_at" if thread else "next_history_at"
-    with db.session() as session:
-        _ensure(session, team_id)
-        attribute = getattr(DeliveryWorkspaceRow, column)
-        return bool(affected_rows(session.execute(
-            update(DeliveryWorkspaceRow)
-            .where(DeliveryWorkspaceRow.team_key == team_key(team_id),
-                   (attribute.is_(None)) | (attribute <= now))
-            .values({column: now + interval})
-        )))
+    with db.raw_transaction() as transaction:
+        _ensure(transaction, team_id)
+        return bool(transaction.affected(_take_lookup_statement(column), {
+            "team_key": team_key(team_id), "now": now, "next_at": now + interval}))
+
+
+@functools.lru_cache(maxsize=2)
+def _take_lookup_statement(column: str) -> Prepared:
+    attribute = _WORKSPACES.c[column]
+    now = bindparam("now", type_=UtcDateTime())
+    return Prepared(update(_WORKSPACES)
+                    .where(_WORKSPACES.c.team_key == _KEY, (attribute.is_(None)) | (attribute <= now))
+                    .values({column: bindparam("next_at", type_=UtcDateTime())}))

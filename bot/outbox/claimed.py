@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from bot.outbox.progress import JobProgress
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -45,10 +47,12 @@ class ClaimedJob:
 
 
 @dataclass(frozen=True)
-class Claim:
+class Claim(Generic[T]):
     job: ClaimedJob | None
     # With no job: when a lane may have one next (None: no job is pending anywhere).
     next_due: datetime | None = None
+    # What the claimer read for the job in the claim's transaction (bot.outbox.queue).
+    read: T | None = None
 
 
 def post_marker(job_id: int) -> str:

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from bot.db.database import Database
 from bot.db.models import AlertRow, DeliveryLaneRow, JobKind, JobRow, JobStatus, StormRow
+from bot.db.prepared import Prepared, RawTransaction, insert_returning_id
 from bot.outbox.kinds import lane_of, priority_of
 
 # The ``cause`` of a refresh queued by an Acknowledge click: bot.metrics.counters times those.
@@ -39,6 +40,20 @@ def enqueue(
     session.flush()
     mark_lane_ready(session.connection(), values)
     return job
+
+
+def enqueue_in(transaction: RawTransaction, *, kind: str, alert_id: int | None, channel: str,
+               now: datetime, team_id: str | None = None, event_pk: int | None = None,
+               data: dict[str, Any] | None = None, default_channel: str = "",
+               due: datetime | None = None) -> int:
+    """:func:`enqueue` on a raw transaction (bot.db.prepared); returns the job's id."""
+    values = job_values(kind=kind, alert_id=alert_id, channel=channel, now=now,
+                        team_id=team_id, event_pk=event_pk, data=data,
+                        default_channel=default_channel, due=due)
+    job_id = transaction.scalar(INSERT_JOB, dict(values, progress={}))
+    assert job_id is not None  # no ON CONFLICT: the insert returns its id or fails
+    transaction.first(MARK_LANE_READY, lane_ready_values(values))
+    return int(job_id)
 
 
 def job_values(
@@ -172,3 +187,13 @@ def _lock_pending_refresh(session: Session, alert_id: int) -> JobRow | None:
         .limit(1)
         .with_for_update()
     )
+
+
+# A job and its lane as raw transactions write them (ingest, a storm's notes): compiled once.
+_JOB_COLUMNS = (*job_values(kind="", alert_id=None, channel="", now=_EPOCH), "progress")
+INSERT_JOB = Prepared(insert_returning_id(JobRow.__table__, tuple(_JOB_COLUMNS),
+                                          unless_present=False))
+MARK_LANE_READY = Prepared(mark_ready_statement(), (
+    ("next_post_at", DeliveryLaneRow.__table__.c.next_post_at.type),
+    ("held_until", DeliveryLaneRow.__table__.c.held_until.type),
+))

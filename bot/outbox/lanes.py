@@ -19,7 +19,8 @@ from sqlalchemy import BindParameter, CompoundSelect, bindparam, exists, or_, se
 from sqlalchemy.orm import Session
 
 from bot.db.database import Database
-from bot.db.models import AlertRow, DeliveryLaneRow, JobRow, JobStatus
+from bot.db.models import AlertRow, DeliveryLaneRow, JobRow, JobStatus, UtcDateTime
+from bot.db.prepared import Prepared, RawTransaction
 from bot.db.results import affected_rows
 from bot.outbox.claimed import ClaimedJob
 from bot.outbox.kinds import POSTING_KINDS
@@ -38,27 +39,59 @@ class LaneAfter:
     channel_id: str | None = None
 
 
-def after_run(session: Session, job: ClaimedJob, after: LaneAfter, outcome: Outcome,
-              now: datetime) -> None:
+def after_run(transaction: RawTransaction, job: ClaimedJob, after: LaneAfter,
+              outcome: Outcome, now: datetime) -> None:
     """Free the job's lane and set its next slot; ready the lanes of the jobs that waited
     for it (its alert's, and those of the alerts threading under it) unless it is retried."""
     waiting: set[str] = set()
     if not isinstance(outcome, Retry) and job.alert_id is not None:
-        waiting = set(session.scalars(waiting_lanes_statement(), {"alert_id": job.alert_id}))
-    rows = {row.lane: row for row in session.execute(
-        select(_LANES).where(_LANES.c.lane.in_(sorted(waiting | {job.lane})))
-        .order_by(_LANES.c.lane).with_for_update())}
+        waiting = {row.lane for row in transaction.rows(_WAITING_LANES,
+                                                        {"alert_id": job.alert_id})}
+    names = sorted(waiting | {job.lane})
+    rows = {row.lane: row for row in transaction.rows(_lock_lanes(len(names)), _listed(names))}
     if job.lane in rows:
         values = _lane_values(rows[job.lane], job, after, outcome, now)
         ready_at = values.get("ready_at", rows[job.lane].ready_at)
         if job.lane in waiting and (ready_at is None or ready_at > now):
             values["ready_at"] = now
         if values:
-            session.execute(update(_LANES).where(_LANES.c.lane == job.lane).values(**values))
+            transaction.rows(lane_update(tuple(values)), dict(values, lane=job.lane))
     others = sorted(name for name in waiting - {job.lane}
                     if name in rows and (rows[name].ready_at is None or rows[name].ready_at > now))
     if others:
-        session.execute(update(_LANES).where(_LANES.c.lane.in_(others)).values(ready_at=now))
+        transaction.rows(_ready_now(len(others)), dict(_listed(others), now=now))
+
+
+def _listed(names: list[str]) -> dict[str, str]:
+    return {f"lane_{index}": name for index, name in enumerate(names)}
+
+
+def _named(count: int) -> list[BindParameter[str]]:
+    # One statement per number of lanes (an IN list of binds): a prepared statement does
+    # not expand a list at execution. Nearly always one lane, or a few.
+    return [bindparam(f"lane_{index}", type_=_LANES.c.lane.type) for index in range(count)]
+
+
+@functools.lru_cache(maxsize=16)
+def _lock_lanes(count: int) -> Prepared:
+    """The lanes, each locked, in one order: two finishing jobs never wait for each
+    other's lanes (no deadlock on PostgreSQL)."""
+    return Prepared(select(_LANES).where(_LANES.c.lane.in_(_named(count)))
+                    .order_by(_LANES.c.lane).with_for_update())
+
+
+@functools.lru_cache(maxsize=16)
+def _ready_now(count: int) -> Prepared:
+    return Prepared(update(_LANES).where(_LANES.c.lane.in_(_named(count)))
+                    .values(ready_at=bindparam("now", type_=UtcDateTime())))
+
+
+@functools.lru_cache(maxsize=32)
+def lane_update(columns: tuple[str, ...]) -> Prepared:
+    """Set ``columns`` of the lane named ``lane`` (binds named as the columns)."""
+    return Prepared(update(_LANES).where(_LANES.c.lane == bindparam("lane"))
+                    .values({column: bindparam(column, type_=_LANES.c[column].type)
+                             for column in columns}))
 
 
 @functools.lru_cache(maxsize=1)
@@ -77,6 +110,10 @@ def waiting_lanes_statement() -> CompoundSelect[tuple[str]]:
         _JOBS.c.alert_id.in_(select(_ALERTS.c.id).where(_ALERTS.c.thread_alert_id == alert_id)),
         _JOBS.c.status == JobStatus.PENDING)
     return union(own, threading)
+
+
+# Run in every finish: compiled once (bot.db.prepared).
+_WAITING_LANES = Prepared(waiting_lanes_statement())
 
 
 def _lane_values(lane: Any, job: ClaimedJob, after: LaneAfter, outcome: Outcome,

@@ -8,7 +8,7 @@ Stored as JSON in ``outbox_jobs.progress``; arguments stay in ``outbox_jobs.data
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, fields
 from typing import Any
 
 
@@ -46,11 +46,15 @@ class JobProgress:
         return cls(**kept)
 
     def to_json(self) -> dict[str, Any]:
-        return {name: value for name, value in asdict(self).items()
-                if value not in (None, False)}
+        # Every field is a plain value: no copy of them (dataclasses.asdict's) is needed.
+        return {name: value for name in _NAMES
+                if (value := getattr(self, name)) not in (None, False)}
 
     def settle(self) -> None:
         """The post was answered (or never made): nothing of it is in flight."""
         self.in_flight = None
         self.in_flight_since = None
         self.answer_lost = False
+
+
+_NAMES = tuple(f.name for f in fields(JobProgress))

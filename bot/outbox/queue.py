@@ -23,22 +23,23 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, Select, and_, bindparam, exists, not_, or_, select, update
-from sqlalchemy.orm import Session
 
 from bot.db.database import Database
 from bot.db.models import AlertRow, DeliveryLaneRow, JobRow, JobStatus, UtcDateTime
-from bot.db.results import affected_rows
+from bot.db.prepared import Prepared, RawTransaction, inline_constants
 from bot.outbox import circuit, lanes
 from bot.outbox.claimed import Claim, ClaimedJob, post_marker
 from bot.outbox.kinds import KINDS, NON_BLOCKING_KINDS, POSTING_KINDS, PRIORITIES, is_updates_lane
-from bot.outbox.lanes import LaneAfter, ready_lanes
+from bot.outbox.lanes import LaneAfter, lane_update, ready_lanes
 from bot.outbox.outcome import Dead, Done, Outcome, Retry
 from bot.outbox.progress import JobProgress
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 OPEN_STATUSES = (JobStatus.PENDING, JobStatus.RUNNING)
 # Lanes one claim looks at; more are looked at on the next claim.
@@ -51,7 +52,8 @@ _BLOCKED_RECHECK = timedelta(seconds=5)
 def claim_next(
     db: Database, worker_id: str, now: datetime, lease: timedelta, post_interval: float = 1.0,
     lookahead: timedelta = timedelta(0),
-) -> Claim:
+    read: Callable[[RawTransaction, ClaimedJob], T] | None = None,
+) -> Claim[T]:
     """Claim the oldest due job of a lane that may post now (or within ``lookahead``).
 
     Lanes are taken in order of their next post slot, so busy lanes take turns. A job
@@ -60,24 +62,31 @@ def claim_next(
     the interval, not at the interval plus the work of starting a job. With no
     ``post_interval`` (log-only delivery, or pacing turned off) posting jobs do not hold
     their lane and posts to one channel may overlap.
+
+    ``read`` reads what the job needs (its alert) in the claim's transaction, which saves
+    the job a transaction of its own (on SQLite, a turn of the one writer); what it
+    returns is ``Claim.read``. It sees what committed before the claim, as a read of its
+    own right after the claim would.
     """
-    with db.session() as session:
-        lanes = session.execute(_free_lanes_statement(), {"now": now, "soon": now + lookahead}).all()
+    with db.raw_transaction() as transaction:
+        lanes = transaction.rows(_FREE_LANES, {"now": now, "soon": now + lookahead})
         for lane in lanes:
             found = {"lane": lane.lane, "now": now}
-            row = session.execute(_claimable_statement(locking=True), found).first()
+            row = transaction.first(_CLAIMABLE_LOCKED, found)
             if row is not None:
-                return Claim(_take(session, row, lane, worker_id, now, lease, post_interval))
-            if session.execute(_claimable_statement(locking=False), found).first() is None:
-                session.execute(update(_LANES).where(_LANES.c.lane == lane.lane).values(
-                    ready_at=_when_lane_is_ready(session, lane.lane, now)))
+                job = _take(transaction, row, lane, worker_id, now, lease, post_interval)
+                return Claim(job, read=read(transaction, job) if read is not None else None)
+            if transaction.first(_CLAIMABLE, found) is None:
+                transaction.rows(_LANE_READY_AT, {
+                    "lane": lane.lane, "ready_at": _when_lane_is_ready(transaction, lane.lane, now)})
             # Otherwise its job is locked by a transaction that joins it (a click merging
             # into a waiting refresh, PostgreSQL): the lane stays ready for the next claim.
-        return Claim(None, _next_due(session, now))
+        return Claim(None, _next_due(transaction))
 
 
-# The claim runs for every job, so it uses Core statements on the tables, built once:
-# building them, and the ORM's bookkeeping, cost more than running them.
+# A claim runs for every job, so its statements are compiled once and run on the driver's
+# cursor (bot.db.prepared): building them, and SQLAlchemy's execution machinery, cost more
+# than running them.
 _JOBS = JobRow.__table__
 _LANES = DeliveryLaneRow.__table__
 _ALERTS = AlertRow.__table__
@@ -104,7 +113,7 @@ def _claimable_statement(locking: bool) -> Select[Any]:
     statement = (
         select(_JOBS)
         .where(_JOBS.c.status == JobStatus.PENDING, _JOBS.c.lane == bindparam("lane"),
-               _JOBS.c.priority.in_(PRIORITIES), _JOBS.c.next_attempt_at <= _NOW,
+               _JOBS.c.priority.in_(inline_constants(PRIORITIES)), _JOBS.c.next_attempt_at <= _NOW,
                or_(_JOBS.c.alert_id.is_(None), not_(_earlier_job_to_wait_for())))
         .order_by(_JOBS.c.priority, _JOBS.c.next_attempt_at, _JOBS.c.id)
         .limit(1)
@@ -112,7 +121,7 @@ def _claimable_statement(locking: bool) -> Select[Any]:
     return statement.with_for_update(skip_locked=True, of=_JOBS) if locking else statement
 
 
-def _take(session: Session, row: Any, lane: Any, worker_id: str, now: datetime,
+def _take(transaction: RawTransaction, row: Any, lane: Any, worker_id: str, now: datetime,
           lease: timedelta, post_interval: float) -> ClaimedJob:
     holds = row.kind in POSTING_KINDS and post_interval > 0
     progress, uncertain, died = JobProgress.from_json(row.progress), False, False
@@ -126,9 +135,9 @@ def _take(session: Session, row: Any, lane: Any, worker_id: str, now: datetime,
         since = progress.in_flight_since if uncertain else None
         progress.in_flight, progress.in_flight_since = marker, since or now.timestamp()
         progress.answer_lost = False
-    session.execute(update(_JOBS).where(_JOBS.c.id == row.id).values(
-        status=JobStatus.RUNNING, locked_by=worker_id, locked_until=now + lease,
-        attempts=row.attempts + 1, updated_at=now, progress=progress.to_json()))
+    transaction.rows(_TAKE_JOB, dict(
+        job_id=row.id, worker_id=worker_id, locked_until=now + lease,
+        attempts=row.attempts + 1, now=now, progress=progress.to_json()))
     job = ClaimedJob(
         id=row.id, kind=row.kind, alert_id=row.alert_id, event_pk=row.event_pk,
         channel=row.channel, attempts=row.attempts + 1, worker_id=worker_id,
@@ -144,11 +153,11 @@ def _take(session: Session, row: Any, lane: Any, worker_id: str, now: datetime,
     if holds:
         values.update(held_by=job.hold_key, held_until=now + lease)
     if values:
-        session.execute(update(_LANES).where(_LANES.c.lane == lane.lane).values(**values))
+        transaction.rows(lane_update(tuple(values)), dict(values, lane=lane.lane))
     return job
 
 
-def _when_lane_is_ready(session: Session, lane: str, now: datetime) -> datetime | None:
+def _when_lane_is_ready(transaction: RawTransaction, lane: str, now: datetime) -> datetime | None:
     """Nothing claimable in ``lane`` now: when to look at it again (None: it is empty).
 
     That is when its next job in backoff (or otherwise not yet due) is due. Jobs due now
@@ -158,31 +167,16 @@ def _when_lane_is_ready(session: Session, lane: str, now: datetime) -> datetime 
     times = []
     # One look per priority: each is a range of the lane index, read in its order.
     for priority in PRIORITIES:
-        pending = (JobRow.status == JobStatus.PENDING, JobRow.lane == lane,
-                   JobRow.priority == priority)
-        later = session.scalar(
-            select(JobRow.next_attempt_at).where(*pending, JobRow.next_attempt_at > now)
-            .order_by(JobRow.next_attempt_at).limit(1)
-        )
-        waiting_now = session.scalar(
-            select(JobRow.id).where(*pending, JobRow.next_attempt_at <= now).limit(1)
-        )
+        pending = {"lane": lane, "priority": priority, "now": now}
+        later = transaction.scalar(_LATER_IN_LANE, pending)
+        waiting_now = transaction.scalar(_DUE_IN_LANE, pending)
         times += [t for t in (later, now + _BLOCKED_RECHECK if waiting_now else None) if t]
     return min(times) if times else None
 
 
-def next_due(db: Database, now: datetime) -> datetime | None:
+def _next_due(transaction: RawTransaction) -> datetime | None:
     """The earliest time a claim may find a job (None: no lane has pending jobs)."""
-    with db.session() as session:
-        return _next_due(session, now)
-
-
-def _next_due(session: Session, now: datetime) -> datetime | None:
-    rows = session.execute(
-        select(DeliveryLaneRow.ready_at, DeliveryLaneRow.next_post_at, DeliveryLaneRow.held_until)
-        .where(DeliveryLaneRow.ready_at.is_not(None))
-        .order_by(DeliveryLaneRow.ready_at).limit(500)
-    ).all()
+    rows = transaction.rows(_READY_LANES, {})
     times = [max(ready, post, held or ready) for ready, post, held in rows]
     return min(times) if times else None
 
@@ -197,15 +191,39 @@ def _earlier_job_to_wait_for() -> ColumnElement[bool]:
                      .where(_ALERTS.c.id == _JOBS.c.alert_id)
                      .correlate(_JOBS).scalar_subquery())
     waits_for_its_kind = and_(*(
-        or_(_JOBS.c.kind != kind, earlier.c.kind.not_in(sorted(spec.overtakes)))
+        or_(_JOBS.c.kind != kind, earlier.c.kind.not_in(inline_constants(sorted(spec.overtakes))))
         for kind, spec in KINDS.items() if spec.overtakes
     ))
     conditions = [or_(earlier.c.alert_id == _JOBS.c.alert_id,
                       earlier.c.alert_id == threads_under), earlier.c.id < _JOBS.c.id,
-                  earlier.c.status.in_(OPEN_STATUSES), waits_for_its_kind]
+                  earlier.c.status.in_(inline_constants(OPEN_STATUSES)), waits_for_its_kind]
     if NON_BLOCKING_KINDS:
-        conditions.append(earlier.c.kind.not_in(sorted(NON_BLOCKING_KINDS)))
+        conditions.append(earlier.c.kind.not_in(inline_constants(sorted(NON_BLOCKING_KINDS))))
     return exists().where(*conditions)
+
+
+def _in_lane(column: ColumnElement[Any], due: ColumnElement[bool]) -> Select[Any]:
+    """Pending jobs of one priority in a lane: a range of ix_outbox_jobs_lane."""
+    return select(column).where(
+        _JOBS.c.status == JobStatus.PENDING, _JOBS.c.lane == bindparam("lane"),
+        _JOBS.c.priority == bindparam("priority"), due)
+
+
+_FREE_LANES = Prepared(_free_lanes_statement())
+_CLAIMABLE_LOCKED = Prepared(_claimable_statement(locking=True))
+_CLAIMABLE = Prepared(_claimable_statement(locking=False))
+_TAKE_JOB = Prepared(update(_JOBS).where(_JOBS.c.id == bindparam("job_id")).values(
+    status=JobStatus.RUNNING, locked_by=bindparam("worker_id"),
+    locked_until=bindparam("locked_until", type_=UtcDateTime()),
+    attempts=bindparam("attempts"), updated_at=_NOW,
+    progress=bindparam("progress", type_=_JOBS.c.progress.type)))
+_LANE_READY_AT = lane_update(("ready_at",))
+_LATER_IN_LANE = Prepared(_in_lane(_JOBS.c.next_attempt_at, _JOBS.c.next_attempt_at > _NOW)
+                          .order_by(_JOBS.c.next_attempt_at).limit(1))
+_DUE_IN_LANE = Prepared(_in_lane(_JOBS.c.id, _JOBS.c.next_attempt_at <= _NOW).limit(1))
+_READY_LANES = Prepared(select(_LANES.c.ready_at, _LANES.c.next_post_at, _LANES.c.held_until)
+                        .where(_LANES.c.ready_at.is_not(None))
+                        .order_by(_LANES.c.ready_at).limit(500))
 
 
 # --- the end of a run ---------------------------------------------------------------------
@@ -220,7 +238,7 @@ class Finished:
 def finish(
     db: Database, job: ClaimedJob, outcome: Outcome, now: datetime,
     lane: LaneAfter = LaneAfter(), slack_ok: bool | None = None,
-    also: Callable[[Session], object] | None = None,
+    also: Callable[[RawTransaction], object] | None = None,
 ) -> Finished:
     """Record the outcome, free the job's lane and ready what waited for the job, in one
     transaction; then release the workspace's jobs in backoff if Slack answers again.
@@ -230,13 +248,13 @@ def finish(
     produced (where the parent message is) in the same transaction. Nothing is recorded
     when the claim was lost (the lease expired and another worker took the job).
     """
-    with db.session() as session:
-        if not _update_held(session, job, _outcome_values(job, outcome, now)):
+    with db.raw_transaction() as transaction:
+        if not _update_held(transaction, job, _outcome_values(job, outcome, now)):
             return Finished(False)
         if also is not None:
-            also(session)
-        lanes.after_run(session, job, lane, outcome, now)
-        closed = circuit.note_slack_answer(session, job.team_id, slack_ok, now)
+            also(transaction)
+        lanes.after_run(transaction, job, lane, outcome, now)
+        closed = circuit.note_slack_answer(transaction, db, job.team_id, slack_ok, now)
     released = circuit.release_backoff(db, job.team_id, now) if closed else 0
     return Finished(True, released)
 
@@ -259,34 +277,42 @@ def _outcome_values(job: ClaimedJob, outcome: Outcome, now: datetime) -> dict[st
 
 
 def save_progress(db: Database, job: ClaimedJob, now: datetime,
-                  also: Callable[[Session], object] | None = None) -> bool:
+                  also: Callable[[RawTransaction], object] | None = None) -> bool:
     """Record ``job.progress`` (e.g. a reply's ts) so a retried job does not repeat it;
     ``also`` writes what that step did in the same transaction. Nothing is written when
     the claim was lost."""
-    with db.session() as session:
-        if not _update_held(session, job, dict(progress=job.progress.to_json(), updated_at=now)):
+    with db.raw_transaction() as transaction:
+        if not _update_held(transaction, job, dict(progress=job.progress.to_json(),
+                                                   updated_at=now)):
             return False
         if also is not None:
-            also(session)
+            also(transaction)
         return True
 
 
-def _update_held(session: Session, job: ClaimedJob, values: dict[str, Any]) -> bool:
+def _update_held(transaction: RawTransaction, job: ClaimedJob, values: dict[str, Any]) -> bool:
     """Update the job only while this claim still holds it.
 
     A worker whose lease expired must not mark done (or pending again) a job another
     worker has since claimed; ``attempts`` tells two claims by one process apart.
     """
-    result = session.execute(
-        update(_JOBS)
-        .where(_JOBS.c.id == job.id, _JOBS.c.status == JobStatus.RUNNING,
-               _JOBS.c.locked_by == job.worker_id, _JOBS.c.attempts == job.attempts)
-        .values(**values)
-    )
-    if not affected_rows(result):
+    held = dict(values, job_id=job.id, held_by=job.worker_id, held_attempts=job.attempts)
+    if not transaction.affected(_held_update(tuple(values)), held):
         log.warning("job %d: claim lost (lease expired and another worker took it)", job.id)
         return False
     return True
+
+
+@functools.lru_cache(maxsize=16)
+def _held_update(columns: tuple[str, ...]) -> Prepared:
+    """Set ``columns`` of a job this claim holds (binds named as the columns); one
+    statement per outcome's columns."""
+    return Prepared(
+        update(_JOBS)
+        .where(_JOBS.c.id == bindparam("job_id"), _JOBS.c.status == JobStatus.RUNNING,
+               _JOBS.c.locked_by == bindparam("held_by"),
+               _JOBS.c.attempts == bindparam("held_attempts"))
+        .values({column: bindparam(column, type_=_JOBS.c[column].type) for column in columns}))
 
 
 def revive(db: Database, now: datetime, job_id: int | None = None) -> int:

@@ -1,8 +1,8 @@
 """The few Slack Web API calls delivery makes, with failures mapped to typed errors.
 
-Retries are the outbox's job, not the client's: the ``WebClient`` keeps only its default
-one retry on a dropped connection, so a 429 comes straight back to us and blocks only
-its own channel.
+Retries are the outbox's job, not the client's: the ``WebClient`` keeps only one retry of
+a call that never reached Slack (bot.slack.keepalive), so a 429 comes straight back to us
+and blocks only its own channel, and a post whose answer was lost is never sent twice.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ import logging
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackRequestError
 
 from bot.render.blockkit import block_kit_builder_url
@@ -26,6 +25,7 @@ from bot.slack.errors import (
     SlackUnavailable,
     error_for_code,
 )
+from bot.slack.keepalive import KeepAliveWebClient, KeptConnections
 
 log = logging.getLogger(__name__)
 
@@ -86,12 +86,15 @@ class SlackGateway(Protocol):
 
 
 class WebApiGateway:
-    """Slack over HTTP through slack-sdk's ``WebClient``."""
+    """Slack over HTTP through slack-sdk's ``WebClient``, on kept-alive ``connections``
+    (its own unless given: a provider shares one set among its tokens' gateways)."""
 
     log_only = False
 
-    def __init__(self, token: str, base_url: str, timeout: float = 10.0) -> None:
-        self._client = WebClient(token=token, base_url=base_url, timeout=timeout)  # type: ignore[arg-type]
+    def __init__(self, token: str, base_url: str, timeout: float = 10.0,
+                 connections: KeptConnections | None = None) -> None:
+        self._client = KeepAliveWebClient(connections or KeptConnections(), token=token,
+                                          base_url=base_url, timeout=timeout)
 
     def post_message(
         self, channel: str, text: str, blocks: list[dict[str, Any]] | None, *,

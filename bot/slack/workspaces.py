@@ -14,6 +14,7 @@ from slack_sdk.oauth.installation_store import InstallationStore
 from bot.config import Config, SlackMode
 from bot.slack.errors import PermanentError
 from bot.slack.gateway import LogOnlyGateway, SlackGateway, WebApiGateway
+from bot.slack.keepalive import KeptConnections
 
 
 class GatewayProvider:
@@ -22,6 +23,8 @@ class GatewayProvider:
         self._store = installation_store
         self._lock = threading.Lock()
         self._by_token: dict[str, SlackGateway] = {}
+        # One kept-alive connection per thread to Slack, whichever token a call carries.
+        self._connections = KeptConnections()
         self._default: SlackGateway = (
             self._web(config.slack_bot_token) if config.slack_bot_token else LogOnlyGateway()
         )
@@ -47,6 +50,11 @@ class GatewayProvider:
         with self._lock:
             gateway = self._by_token.get(token)
             if gateway is None:
-                gateway = WebApiGateway(token, self._config.slack_api_url, self._config.slack_timeout)
+                gateway = WebApiGateway(token, self._config.slack_api_url,
+                                        self._config.slack_timeout, self._connections)
                 self._by_token[token] = gateway
             return gateway
+
+    def close(self) -> None:
+        """Close the connections kept to Slack (a later call opens a new one)."""
+        self._connections.close()

@@ -15,10 +15,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from bot.db.database import Database
 from bot.db.models import AlertRow
+from bot.db.prepared import Prepared
 from bot.thousandeyes import AlertKind
 
 MARKER = "apiDetails"
@@ -34,18 +35,25 @@ def enrichment_wanted(db: Database, alert_id: int) -> EnrichmentWanted | None:
     """What to ask ThousandEyes for this alert; None when its webhook named agent
     metrics, it was asked in this state already, or its id is not a v7 id (a legacy
     integer alertId, which ``get_alert`` does not know)."""
-    with db.session() as session:
-        row = session.get(AlertRow, alert_id)
-        if row is None or row.kind != AlertKind.TEST.value or not isinstance(row.data, dict):
-            return None
-        if _has_metrics(row.data.get("agents")) or _has_metrics(row.data.get("monitors")):
-            return None
-        asked = row.data.get(MARKER)
-        if isinstance(asked, dict) and asked.get("state") == row.state:
-            return None
-        if row.alert_key.isdigit():
-            return None
-        return EnrichmentWanted(row.alert_key, row.state)
+    # Asked before every trigger and clear is posted: a read-only transaction, which on
+    # SQLite takes no writer turn.
+    with db.raw_transaction(read_only=True) as transaction:
+        row = transaction.first(_ASKED, {"alert_id": alert_id})
+    if row is None or row.kind != AlertKind.TEST.value or not isinstance(row.data, dict):
+        return None
+    if _has_metrics(row.data.get("agents")) or _has_metrics(row.data.get("monitors")):
+        return None
+    asked = row.data.get(MARKER)
+    if isinstance(asked, dict) and asked.get("state") == row.state:
+        return None
+    if row.alert_key.isdigit():
+        return None
+    return EnrichmentWanted(row.alert_key, row.state)
+
+
+_ALERTS = AlertRow.__table__
+_ASKED = Prepared(select(_ALERTS.c.kind, _ALERTS.c.data, _ALERTS.c.state, _ALERTS.c.alert_key)
+                  .where(_ALERTS.c.id == bindparam("alert_id")))
 
 
 def record_enrichment(db: Database, alert_id: int, wanted: EnrichmentWanted,

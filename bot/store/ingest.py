@@ -13,12 +13,18 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import Row, Table, TextClause, bindparam, select, text
+from sqlalchemy import Row, bindparam, select, text
 
 from bot.db.database import Database
-from bot.db.models import AlertRow, AlertState, ApiSync, DeliveryLaneRow, EventRow, JobKind, JobRow
-from bot.db.prepared import Prepared, RawTransaction
-from bot.outbox.enqueue import job_due_time, job_values, lane_ready_values, mark_ready_statement
+from bot.db.models import AlertRow, AlertState, ApiSync, EventRow, JobKind
+from bot.db.prepared import Prepared, RawTransaction, insert_returning_id
+from bot.outbox.enqueue import (
+    INSERT_JOB,
+    MARK_LANE_READY,
+    job_due_time,
+    job_values,
+    lane_ready_values,
+)
 from bot.store import storm_notes
 from bot.store.adoption import adoption_for_new_alert, subject_key
 from bot.store.incoming import (  # the write path's own names
@@ -114,19 +120,19 @@ def write_event(transaction: RawTransaction, incoming: IncomingEvent,
         job = job_values(kind=job_kind, alert_id=alert_pk, channel=channel, team_id=team_id,
                          now=now, event_pk=event_pk, default_channel=incoming.default_channel)
     if job is not None:
-        job_pk = transaction.scalar(_INSERT_JOB, dict(job, progress={}))
+        job_pk = transaction.scalar(INSERT_JOB, dict(job, progress={}))
         if lanes is None:
-            lane = transaction.first(_MARK_LANE_READY, lane_ready_values(job))
+            lane = transaction.first(MARK_LANE_READY, lane_ready_values(job))
             job_due_at = job_due_time(job, lane)
         else:
             lanes.add(job)
     if job_kind == JobKind.ALERT_TRIGGER and incoming.reminders is not None:
         for reminder in _reminder_jobs(incoming, alert_pk, event_pk, trigger_count):
-            transaction.scalar(_INSERT_JOB, dict(reminder, progress={}))
+            transaction.scalar(INSERT_JOB, dict(reminder, progress={}))
             # The trigger's job marked the same lane ready sooner; this keeps the
             # lane's earliest due time right should the trigger's job be gone by then.
             if lanes is None:
-                transaction.first(_MARK_LANE_READY, lane_ready_values(reminder))
+                transaction.first(MARK_LANE_READY, lane_ready_values(reminder))
             else:
                 lanes.add(reminder)
     return IngestResult(IngestStatus.ACCEPTED, event_pk=event_pk, alert_pk=alert_pk,
@@ -151,27 +157,16 @@ class LaneMarks:
 
     def mark(self, transaction: RawTransaction, results: list[IngestResult]) -> list[IngestResult]:
         """Mark every lane ready; the results with each job's earliest start filled in."""
-        rows = {lane: transaction.first(_MARK_LANE_READY, lane_ready_values(job))
+        rows = {lane: transaction.first(MARK_LANE_READY, lane_ready_values(job))
                 for lane, job in self._earliest.items()}
         return [replace(result, job_due_at=job_due_time(result.job, rows[result.job["lane"]]))
                 if result.job is not None else result for result in results]
 
 
-def _insert_statement(table: Table, columns: tuple[str, ...], *, unless_present: bool) -> TextClause:
-    # Text statements typed from the table's columns: SQLite and PostgreSQL share this
-    # syntax, and ON CONFLICT DO NOTHING RETURNING id gives None for a repeated key.
-    names = ", ".join(columns)
-    placeholders = ", ".join(f":{column}" for column in columns)
-    conflict = " ON CONFLICT DO NOTHING" if unless_present else ""
-    return text(
-        f"INSERT INTO {table.name} ({names}) VALUES ({placeholders}){conflict} RETURNING id"
-    ).bindparams(*(bindparam(column, type_=table.c[column].type) for column in columns))
-
-
 _EVENT_COLUMNS = ("route", "channel", "event_id", "event_type", "received_at", "payload",
                   "body_hash", "alert_id")
-_INSERT_EVENT = Prepared(_insert_statement(EventRow.__table__, _EVENT_COLUMNS,
-                                           unless_present=True))
+_INSERT_EVENT = Prepared(insert_returning_id(EventRow.__table__, _EVENT_COLUMNS,
+                                            unless_present=True))
 
 
 def _bodies_of_event_id_statement() -> Prepared:
@@ -185,13 +180,6 @@ def _bodies_of_event_id_statement() -> Prepared:
 
 # The bodies stored under one eventId: read from the unique key's first three columns.
 _BODIES_OF_EVENT_ID = _bodies_of_event_id_statement()
-_JOB_COLUMNS = (*job_values(kind="", alert_id=None, channel="", now=datetime.now()), "progress")
-_INSERT_JOB = Prepared(_insert_statement(JobRow.__table__, tuple(_JOB_COLUMNS),
-                                         unless_present=False))
-_MARK_LANE_READY = Prepared(mark_ready_statement(), (
-    ("next_post_at", DeliveryLaneRow.__table__.c.next_post_at.type),
-    ("held_until", DeliveryLaneRow.__table__.c.held_until.type),
-))
 
 
 def _reminder_jobs(incoming: IncomingEvent, alert_pk: int | None, event_pk: int,
@@ -285,7 +273,7 @@ def _upsert_alert(transaction: RawTransaction, incoming: IncomingEvent) -> _Upse
 @functools.lru_cache(maxsize=16)
 def _insert_alert_statement(columns: tuple[str, ...]) -> Prepared:
     # The columns differ by transition (a clear never seen triggered sets trigger_count).
-    return Prepared(_insert_statement(AlertRow.__table__, columns, unless_present=True))
+    return Prepared(insert_returning_id(AlertRow.__table__, columns, unless_present=True))
 
 
 @functools.lru_cache(maxsize=16)

@@ -18,11 +18,12 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select, text, update
+from sqlalchemy import bindparam, func, select, text, update
 from sqlalchemy.orm import Session
 
 from bot.db.database import Database
 from bot.db.models import JobRow, JobStatus, RouteRow
+from bot.db.prepared import Prepared
 from bot.db.results import affected_rows
 from bot.hashing import sha256_hex
 from bot.store.announcements import Announcement, Change, announce
@@ -102,10 +103,18 @@ def find_route(db: Database, route_id: str) -> RouteRow | None:
 
 
 def route_options(db: Database, route_id: str) -> RouteOptions | None:
-    route = find_route(db, route_id)
-    if route is None:
+    """The route's options (None: no such route). Delivery asks for every post of a
+    routed alert: a read-only transaction, which on SQLite takes no writer turn."""
+    if not is_route_id(route_id):
         return None
-    return RouteOptions(route.mention, route.broadcast_clears)
+    with db.raw_transaction(read_only=True) as transaction:
+        route = transaction.first(_OPTIONS, {"route_id": route_id})
+    return None if route is None else RouteOptions(route.mention, route.broadcast_clears)
+
+
+_ROUTES = RouteRow.__table__
+_OPTIONS = Prepared(select(_ROUTES.c.mention, _ROUTES.c.broadcast_clears)
+                    .where(_ROUTES.c.id == bindparam("route_id")))
 
 
 def routes_in_channel(db: Database, team_id: str | None, channel_id: str) -> list[RouteRow]:

@@ -13,11 +13,12 @@ import enum
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.orm import Session
 
 from bot.db.database import Database
-from bot.db.models import AlertRow, SnoozeRow
+from bot.db.models import AlertRow, SnoozeRow, UtcDateTime
+from bot.db.prepared import Prepared, RawTransaction
 from bot.outbox.enqueue import CLICK_CAUSE, enqueue_parent_refresh
 from bot.store.acknowledgements import Clicker, same_place
 from bot.store.announcements import Announcement, Change, announce
@@ -107,16 +108,32 @@ def _running(session: Session, route: str, channel: str, subject_key: str,
         .order_by(SnoozeRow.until.desc())))
 
 
-def snooze_shown(session: Session, alert: AlertRow, now: datetime) -> SnoozeShown | None:
-    """The snooze running on the alert's rule and test, as its parent shows it."""
-    if alert.subject_key is None:
+def snooze_shown_in(transaction: RawTransaction, route: str, channel: str, subject_key: str,
+                    now: datetime) -> SnoozeShown | None:
+    """The snooze running on the alert's rule and test, as its parent shows it (the one
+    that runs longest), read in the caller's transaction."""
+    shown = transaction.first(_LONGEST_RUNNING, dict(route=route, channel=channel,
+                                                     subject_key=subject_key, now=now))
+    if shown is None:
         return None
-    running = _running(session, alert.route, alert.channel, alert.subject_key, now)
-    if not running:
-        return None
-    shown = running[0]
     return SnoozeShown(shown.until, shown.created_by_name or shown.created_by,
                        where_snoozed(shown.te_state, shown.te_detail))
+
+
+def _longest_running_statement() -> Prepared:
+    snoozes = SnoozeRow.__table__
+    return Prepared(
+        select(snoozes.c.until, snoozes.c.created_by, snoozes.c.created_by_name,
+               snoozes.c.te_state, snoozes.c.te_detail)
+        .where(snoozes.c.route == bindparam("route"), snoozes.c.channel == bindparam("channel"),
+               snoozes.c.subject_key == bindparam("subject_key"),
+               snoozes.c.until > bindparam("now", type_=UtcDateTime()),
+               snoozes.c.cancelled_at.is_(None))
+        .order_by(snoozes.c.until.desc()).limit(1))
+
+
+# Read for every parent rendered (bot.store.alerts): compiled once (bot.db.prepared).
+_LONGEST_RUNNING = _longest_running_statement()
 
 
 def channel_snoozes(db: Database, team_id: str | None, channel_id: str,

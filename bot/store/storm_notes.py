@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 
 from bot.db.models import AlertRow, JobKind, JobRow, JobStatus, StormRow, UtcDateTime
 from bot.db.prepared import Prepared, RawTransaction
-from bot.outbox.enqueue import enqueue
+from bot.outbox.enqueue import enqueue, enqueue_in
 
 GATHER_QUIET = timedelta(seconds=1)
 GATHER_MAX = timedelta(seconds=10)
@@ -112,7 +112,7 @@ def add_notes(session: Session, storm_id: int, notes: StormNotes, now: datetime,
             due=gathered_until(now, now))
 
 
-# --- adding a clear at ingest: prepared statements on the webhook's transaction ----------
+# --- adding notes on a raw transaction: a clear at ingest, a clear job's handover ---------
 
 @dataclass(frozen=True)
 class NewNotesJob:
@@ -130,10 +130,27 @@ def add_clear_in(transaction: RawTransaction, storm_id: int, alert_id: int,
     """The alert's clear, added to its storm's pending notes job in the webhook's
     transaction; or the notes job to queue when none is pending (None: added, or the
     storm is gone)."""
+    return _merge_in(transaction, storm_id, StormNotes(cleared=(alert_id,)), now)
+
+
+def add_notes_in(transaction: RawTransaction, storm_id: int, notes: StormNotes, now: datetime,
+                 default_channel: str = "") -> None:
+    """:func:`add_notes` on a raw transaction (a clear job's handover, recorded with its
+    progress: bot.outbox.queue.save_progress)."""
+    new = _merge_in(transaction, storm_id, notes, now)
+    if new is not None:
+        enqueue_in(transaction, kind=JobKind.STORM_NOTES, alert_id=new.alert_id,
+                   channel=new.channel, team_id=new.team_id, now=now, data=new.data,
+                   default_channel=default_channel, due=new.due)
+
+
+def _merge_in(transaction: RawTransaction, storm_id: int, notes: StormNotes,
+              now: datetime) -> NewNotesJob | None:
+    """Add ``notes`` to the storm's pending notes job; or the job to queue when none is
+    pending (None: added, or the storm is gone)."""
     anchor = transaction.first(_ANCHOR, {"storm_id": storm_id})
     if anchor is None:
         return None
-    notes = StormNotes(cleared=(alert_id,))
     pending = transaction.rows(_PENDING, {"anchor": anchor.anchor_alert_id})
     if pending:
         transaction.rows(_MERGE, _merged(pending[-1], notes, now))

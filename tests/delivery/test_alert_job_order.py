@@ -23,10 +23,11 @@ from bot.clock import utcnow
 from bot.db.models import AcknowledgementRow, DeliveryLaneRow, JobKind, JobRow, JobStatus
 from bot.delivery.outcome import Done, Retry
 from bot.outbox import queue
+from bot.outbox.claimed import Claim
 from bot.outbox.enqueue import enqueue, enqueue_parent_refresh
 from bot.outbox.kinds import UPDATES_LANE
 from bot.store.acknowledgements import AckOutcome, Clicker, set_acknowledgement
-from bot.store.alerts import load_alert_view, record_parent
+from bot.store.alerts import StoredAlert, alert_view, read_alert, record_parent
 from bot.store.ingest import store_event
 from bot.store.routes import DEFAULT_ROUTE
 from bot.thousandeyes import ParseOptions, parse_event
@@ -54,12 +55,19 @@ def alert_id(database) -> int:
 
 
 def claim(database, paced: bool = False) -> queue.ClaimedJob | None:
+    return claim_reading(database, paced).job
+
+
+def claim_reading(database, paced: bool = False) -> Claim[StoredAlert]:
+    """A claim that reads the job's alert in its transaction, as delivery's does."""
     if paced:
         with database.session() as session:
             session.execute(update(DeliveryLaneRow)
                             .where(DeliveryLaneRow.lane.not_like(f"%{UPDATES_LANE}"))
                             .values(next_post_at=utcnow() + timedelta(minutes=10)))
-    return queue.claim_next(database, "worker-1", utcnow(), LEASE).job
+    return queue.claim_next(database, "worker-1", utcnow(), LEASE,
+                            read=lambda transaction, job: read_alert(transaction, job.alert_id,
+                                                                     utcnow()))
 
 
 def complete(database, job: queue.ClaimedJob) -> bool:
@@ -238,12 +246,14 @@ def at_a_lock(database, thread: threading.Thread, monkeypatch) -> Iterator[threa
 
 
 def test_no_worker_claims_the_refresh_a_click_is_joining(database, alert_id, monkeypatch):
+    """... and the claim that takes it reads the alert with the click's acknowledgement
+    (in its own transaction: what the refresh renders)."""
     acknowledge(database, alert_id, "U0ALICE")
-    claims: list[tuple[queue.ClaimedJob | None, float]] = []
+    claims: list[tuple[Claim[StoredAlert], float]] = []
 
     def worker() -> None:
-        job = claim(database, paced=THREAD_POSTS_HELD)
-        claims.append((job, time.monotonic()))
+        claimed = claim_reading(database, paced=THREAD_POSTS_HELD)
+        claims.append((claimed, time.monotonic()))
 
     with database.session() as click:  # Bob's click, held open while a worker looks
         joined = enqueue_parent_refresh(click, alert_id=alert_id, channel=JOB_CHANNEL,
@@ -257,12 +267,21 @@ def test_no_worker_claims_the_refresh_a_click_is_joining(database, alert_id, mon
         committing_at = time.monotonic()
     thread.join(10)
     # PostgreSQL skips the locked refresh; SQLite's claim waits for the commit.
-    [(job, claimed_at)] = claims
-    assert job is None or claimed_at > committing_at
-    refresh = job or claim(database, paced=THREAD_POSTS_HELD)
-    assert refresh is not None and refresh.id == joined.id
-    _, view = load_alert_view(database, alert_id, options=ParseOptions())
+    [(claimed, claimed_at)] = claims
+    assert claimed.job is None or claimed_at > committing_at
+    refresh = claimed if claimed.job is not None else claim_reading(database, THREAD_POSTS_HELD)
+    assert refresh.job is not None and refresh.job.id == joined.id
+    assert refresh.read is not None
+    _, view = alert_view(refresh.read, options=ParseOptions())
     assert [r.user_id for r in view.responders] == ["U0ALICE", "U0BOB"]
+
+
+def test_a_claim_reads_the_acknowledgement_committed_just_before_it(database, alert_id):
+    acknowledge(database, alert_id, "U0ALICE")
+    refresh = claim_reading(database, paced=THREAD_POSTS_HELD)
+    assert refresh.job is not None and refresh.job.kind == JobKind.REFRESH_PARENT
+    _, view = alert_view(refresh.read, options=ParseOptions())
+    assert [r.user_id for r in view.responders] == ["U0ALICE"]
 
 
 def test_a_click_during_a_claim_queues_its_own_refresh(database, alert_id, monkeypatch):

@@ -83,8 +83,8 @@ def test_a_circuit_another_process_opened_closes_once_the_probe_loop_read_it(
     _queue_post(database, now)
     other = Database(database_url)  # another process's view of the same database
     try:
-        with other.session() as session:
-            circuit.note_failure(session, TEAM, now)
+        with other.raw_transaction() as transaction:
+            circuit.note_failure(transaction, other, TEAM, now)
     finally:
         other.dispose()
     assert _failing_since(database) is not None

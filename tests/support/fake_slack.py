@@ -20,7 +20,8 @@ It behaves as Slack documents, where our code depends on it:
 - ``users.info`` needs the ``users:read`` scope (``missing_scope`` otherwise, naming it
   in ``needed``), reads its arguments from the query string or a form body, and shows a
   user only to a token of the user's own workspace (``user_not_found`` otherwise);
-- an outage (``go_down``): every call answers 503, or the port refuses connections;
+- an outage (``go_down``): every call answers 503, or the port refuses connections (and
+  the connections open are dropped);
 - a token in ``refused_tokens`` gets that error (``token_revoked``, ``account_inactive``,
   ``invalid_auth``) from every method, ``auth.test`` included.
 """
@@ -28,17 +29,18 @@ It behaves as Slack documents, where our code depends on it:
 from __future__ import annotations
 
 import json
+import ssl
 import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs
 
-from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
 from bot.slack.oauth import BOT_SCOPES
 from tests.support.call_windows import CallWindows
+from tests.support.kept_alive import Connections, HangUp, kept_alive_server
 
 
 @dataclass
@@ -78,6 +80,7 @@ class Fault:
     # Slack did the work (posted the message) and then the answer was lost or failed.
     done_anyway: bool = False
     slow_only: bool = False  # answer normally, only ``delay`` seconds late
+    hang_up: bool = False  # drop the connection instead of answering
 
 
 @dataclass
@@ -141,6 +144,8 @@ class FakeSlack:
     down: str | None = None
     went_down_at: float | None = None
     recovered_at: float | None = None
+    # Served over TLS with this context (https://…); None: plain HTTP.
+    tls: ssl.SSLContext | None = None
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
@@ -149,12 +154,14 @@ class FakeSlack:
         self._history_calls = CallWindows()
         self._update_calls = CallWindows()
         self._port = 0
+        self.connections = Connections()
         self._serve()
 
     def _serve(self) -> None:
-        self._server = make_server("127.0.0.1", self._port, self._wsgi, threaded=True)
+        self._server = kept_alive_server("127.0.0.1", self._port, self._wsgi, self.connections,
+                                         self.tls)
         self._port = self._server.server_port
-        self.url = f"http://127.0.0.1:{self._port}/api/"
+        self.url = f"{'https' if self.tls else 'http'}://127.0.0.1:{self._port}/api/"
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
         )
@@ -170,6 +177,7 @@ class FakeSlack:
             self._server.shutdown()
             self._thread.join(5)
         self._server.server_close()
+        self.connections.close_all()
 
     def go_down(self, mode: str = "503") -> None:
         """Start an outage: every call answers 503, or (``"refuse"``) no one listens."""
@@ -179,6 +187,7 @@ class FakeSlack:
             self._server.shutdown()
             self._thread.join(5)
             self._server.server_close()
+            self.connections.close_all()
         self.down = mode
 
     def come_back(self) -> None:
@@ -206,13 +215,20 @@ class FakeSlack:
 
     def fail(self, method: str, *, status: int = 200, error: str | None = None,
              retry_after: float | None = None, delay: float = 0.0, times: int = 1,
-             channel: str | None = None, done_anyway: bool = False) -> None:
+             channel: str | None = None, done_anyway: bool = False,
+             hang_up: bool = False) -> None:
         """The next ``times`` calls of ``method`` fail so. ``done_anyway``: Slack did the
-        work first (posted the message), then answered the error (a lost answer)."""
+        work first (posted the message), then answered the error (a lost answer).
+        ``hang_up``: the connection is dropped instead of answering."""
         assert not (done_anyway and status == 429), "a 429 means nothing was done"
         with self._lock:
             self.faults.append(Fault(method, status, error, retry_after, delay, times, channel,
-                                     done_anyway))
+                                     done_anyway, hang_up=hang_up))
+
+    def close_idle_connections(self) -> int:
+        """Close the connections waiting for a next call, as Slack does after a while
+        idle (clients learn it when they next look); how many."""
+        return self.connections.close_idle()
 
     def slow(self, method: str, delay: float, times: int = 1) -> None:
         """The next ``times`` calls of ``method`` answer normally, ``delay`` seconds late."""
@@ -260,6 +276,9 @@ class FakeSlack:
                 time.sleep(fault.delay)
             if fault.slow_only:
                 fault = None
+        if fault is not None and fault.hang_up:
+            call.status, call.error = 0, "connection dropped"
+            raise HangUp()
         if fault is not None:
             call.status, call.error = fault.status, fault.error
             if fault.status != 200:
