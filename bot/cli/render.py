@@ -19,6 +19,7 @@ from bot.clock import utcnow
 from bot.config import Config
 from bot.render import MessageRenderer, RenderedMessage, block_kit_builder_url
 from bot.render.actions import encode_alert_ref
+from bot.render.rollup import PAGE_ENTRIES
 from bot.render.view import AlertView, DisplayState, Responder
 from bot.thousandeyes import Event, PayloadError, Transition, parse_event
 from bot.thousandeyes.custom import is_custom_webhook, parse_custom_event
@@ -107,7 +108,7 @@ def render_event(renderer: MessageRenderer, event: Event, state: str | None,
                  range(_STORM_PREVIEW if message == "storm-rollup" else _STORM_PAGE_PREVIEW)]
         if message == "storm-rollup":
             return renderer.render_rollup(0, views)
-        return renderer.render_storm_page(views, 0)
+        return renderer.render_storm_page(views[:PAGE_ENTRIES], 0, len(views))
     return renderer.render_parent(preview_view(event, state, responder))
 
 

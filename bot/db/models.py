@@ -80,6 +80,9 @@ class AlertRow(Base):
         Index("ix_alerts_subject", "route", "channel", "subject_key", "id"),
         # Delivery: the alerts threading under an alert, whose jobs wait for its jobs.
         Index("ix_alerts_thread", "thread_alert_id"),
+        # A storm's alerts in the order its roll-up lists them (migration 0018): a thread
+        # page reads its range, whatever the storm's size (bot.store.storm_reads).
+        Index("ix_alerts_storm_order", "storm_id", "first_seen_at", "id"),
     )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
@@ -124,7 +127,7 @@ class AlertRow(Base):
     thread_reason: Mapped[str | None] = mapped_column(String(16))
     # The storm roll-up this alert is listed in (bot.store.storms); its parent is then
     # the roll-up's message, so every reply about it lands in the roll-up's thread.
-    storm_id: Mapped[int | None] = mapped_column(Id, ForeignKey("storms.id"), index=True)
+    storm_id: Mapped[int | None] = mapped_column(Id, ForeignKey("storms.id"))
     # What the ThousandEyes API sync did (an ApiSync value; None: webhooks only): found the
     # alert no webhook brought, or confirmed the clear whose webhook never arrived.
     api_sync: Mapped[str | None] = mapped_column(String(16))
@@ -191,7 +194,9 @@ class StormRow(Base):
     # The thread messages holding the full list when it is longer than the parent holds.
     pages: Mapped[list[str]] = mapped_column(JSON, default=list)
     # What each message of the storm shows now ("rollup", "page-0", …: a fingerprint of
-    # its text and blocks), so a refresh updates only the messages whose content changed.
+    # its text and blocks), so a refresh updates only the messages whose content changed;
+    # and what each page was rendered from ("page-0:source", …), so it renders only the
+    # pages whose alerts changed.
     shown: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
 
 

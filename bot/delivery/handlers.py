@@ -26,7 +26,7 @@ from bot.render.kinds import MessageKind
 from bot.render.rollup import AckLine
 from bot.render.view import AlertView
 from bot.slack.errors import PermanentError
-from bot.store import storm_notes, storms
+from bot.store import storm_notes, storm_reads, storms
 from bot.store.acknowledgements import AckNoteArgs
 from bot.store.adoption import AdoptionReason, thread_parent
 from bot.store.alerts import record_parent_shown
@@ -128,9 +128,10 @@ class JobExecutor(StormJobs):
         note = AckNoteArgs.from_data(job.data)
         if note.alerts and row.storm_id is not None:
             # "Acknowledge all", queued by a version before storm notes.
-            members = storms.load_members(self.database, row.storm_id, self.config.parse_options())
             who = note.responder.user_id
-            mine = tuple(v for v in members.views if any(r.user_id == who for r in v.responders))
+            mine = tuple(storm_reads.load_members(
+                self.database, row.storm_id, self.config.parse_options(),
+                only=storm_reads.acknowledged_by(self.database, row.storm_id, who)).views)
             message = self.renderer.render_storm_notes([], [AckLine(
                 who, note.responder.user_name, True, mine, all_open=True)])
         else:

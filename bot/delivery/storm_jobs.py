@@ -10,7 +10,6 @@ updating only the messages (the roll-up, each page) whose content changed.
 from __future__ import annotations
 
 import logging
-import time
 
 from bot.clock import utcnow
 from bot.db.database import Database
@@ -22,17 +21,13 @@ from bot.outbox.claimed import ClaimedJob
 from bot.outbox.enqueue import newer_refresh_waiting
 from bot.render import RenderedMessage
 from bot.render.rollup import AckLine
-from bot.render.view import AlertView, DisplayState
+from bot.render.view import AlertView
 from bot.slack.errors import ClaimLost, PermanentError
-from bot.store import storm_notes, storms
+from bot.store import storm_notes, storm_reads, storms
 from bot.store.reminders import ReminderArgs
 from bot.store.storm_notes import StormNotes
 
 log = logging.getLogger(__name__)
-
-# A refresh reads the storm again when its render is older than this (see _refresh_rollup).
-_RENDERED_FOR = 2.0
-
 
 class StormJobs(JobMessages):
     def storm_page(self, job: ClaimedJob) -> None:
@@ -45,12 +40,13 @@ class StormJobs(JobMessages):
             # Posted already (a page queued twice): the refresh keeps it up to date.
             storms.queue_rollup_refresh(self.database, storm.id, utcnow())
             return
-        members = storms.load_members(self.database, storm.id, self.config.parse_options())
-        message = self.renderer.render_storm_page(members.views, page)
+        read = storm_reads.load_page(self.database, storm.id, page, self.config.parse_options())
+        message = self.renderer.render_storm_page(read.views, page, read.total)
         posted = self._post(job, storm.slack_channel or "", message, thread_ts=storm.slack_ts)
         # A page found after a lost answer may show an older list (see _post_rollup).
         storms.record_page(self.database, storm.id, page, posted.ts,
-                           fingerprint=None if job.uncertain else message.fingerprint())
+                           fingerprint=None if job.uncertain else message.fingerprint(),
+                           source=None if job.uncertain else read.signature)
         if job.uncertain:
             storms.queue_rollup_refresh(self.database, storm.id, utcnow())
 
@@ -64,7 +60,9 @@ class StormJobs(JobMessages):
                      " as it is when posted", job.id)
             return
         notes = storm_notes.StormNotes.from_data(job.data)
-        members = storms.load_members(self.database, storm.id, self.config.parse_options())
+        named = {*notes.cleared, *(alert_id for ack in notes.acks for alert_id in ack.alert_ids)}
+        members = storm_reads.load_members(self.database, storm.id, self.config.parse_options(),
+                                           only=named)
         acks = [AckLine(ack.user_id, ack.user_name, ack.acknowledged,
                         tuple(members.views_of(ack.alert_ids)), ack.all_open)
                 for ack in notes.acks]
@@ -86,13 +84,12 @@ class StormJobs(JobMessages):
         storm = storms.load_storm(self.database, row.storm_id or 0)
         if storm is None or storm.anchor_alert_id != row.id or storm.slack_ts:
             return
-        members = storms.load_members(self.database, storm.id, self.config.parse_options())
         # Only the first post notifies the route's audience; updates never mention.
-        message = self.renderer.render_rollup(storm.id, members.views, self._options(row).mention)
+        read, message = self._render_rollup(storm.id, self._options(row).mention)
         posted = self._post(job, self._channel(job), message)
         # A post an interrupted attempt made may be the one found: it shows what that
         # attempt rendered, maybe before later alerts joined, so it is refreshed (-1).
-        shown = members.storm.version if not job.uncertain else -1
+        shown = read.version if not job.uncertain else -1
         storms.record_rollup(self.database, storm.id, posted.channel, posted.ts, shown,
                              utcnow(), default_channel=self.config.slack_channel or "",
                              fingerprint=None if job.uncertain else message.fingerprint())
@@ -101,49 +98,60 @@ class StormJobs(JobMessages):
         """Re-render the roll-up of the alert's storm: by the anchor's refresh (any other
         member queues one). Only the messages whose content changed are updated: the
         roll-up first, then its pages, which leave part of the workspace's update budget
-        to the others (a click's refresh). Updates paced by the budget take a while, so
-        the storm is read again every ``_RENDERED_FOR`` seconds: each update shows the
-        state of its moment, and a later refresh has less left to change. A refresh
+        to the others (a click's refresh). A page is rendered only when its alerts
+        changed since it was (bot.store.storm_reads.page_signatures), each from the
+        state of its moment, as updates paced by the budget take a while. A refresh
         queued meanwhile (a click) would wait for this one: before each page it takes
-        over, starting with the roll-up."""
+        over, after the roll-up."""
         storm = storms.load_storm(self.database, row.storm_id or 0)
         if storm is None or not storm.slack_ts:
             return  # the roll-up, once posted, shows the state as it is then
         if storm.anchor_alert_id != row.id:
             storms.queue_rollup_refresh(self.database, storm.id, utcnow())
             return
-        members, messages = self._storm_messages(storm.id, storm.slack_ts)
-        rendered_at = time.monotonic()
-        for key in list(messages):
-            if time.monotonic() - rendered_at > _RENDERED_FOR:
-                members, messages = self._storm_messages(storm.id, storm.slack_ts)
-                rendered_at = time.monotonic()
-            ts, message = messages[key]
-            fingerprint = message.fingerprint()
-            if members.storm.shown.get(key) == fingerprint:
+        read, message = self._render_rollup(storm.id)
+        self._show(read, storms.ROLLUP_MESSAGE, storm.slack_ts, message)
+        signatures = storm_reads.page_signatures(self.database, storm.id)
+        for page, ts in enumerate(read.pages):
+            if not ts or page not in signatures:
+                continue  # not posted yet: its job posts the state of its moment
+            if read.shown.get(storms.page_source(page)) == signatures[page]:
                 continue
-            low_priority = key != storms.ROLLUP_MESSAGE
-            if low_priority and newer_refresh_waiting(self.database, row.id, job.id):
+            if newer_refresh_waiting(self.database, row.id, job.id):
                 log.info("refresh job %d: a newer refresh of storm %d takes over", job.id,
                          storm.id)
                 return
-            self._update_message(storm.slack_channel or "", ts, message, low_priority)
-            record_shown(self.database, storm.id, key, fingerprint)
-        storms.record_rendered(self.database, storm.id, members.storm.version,
+            current = storm_reads.load_page(self.database, storm.id, page,
+                                            self.config.parse_options())
+            self._show(read, storms.page_message(page), ts,
+                       self.renderer.render_storm_page(current.views, page, current.total),
+                       source=(storms.page_source(page), current.signature))
+        storms.record_rendered(self.database, storm.id, read.version,
                                default_channel=self.config.slack_channel or "")
 
-    def _storm_messages(self, storm_id: int, rollup_ts: str) -> tuple[
-            storms.StormMembers, dict[str, tuple[str, RenderedMessage]]]:
-        """The storm's members now, and its posted messages rendered from them by key
-        (the roll-up first, then its pages), each with its ts."""
-        members = storms.load_members(self.database, storm_id, self.config.parse_options())
-        messages = {storms.ROLLUP_MESSAGE: (rollup_ts, self.renderer.render_rollup(
-            storm_id, members.views))}
-        posted = members.storm.pages
-        for page, message in enumerate(self.renderer.render_storm_pages(members.views)):
-            if page < len(posted) and posted[page]:
-                messages[storms.page_message(page)] = (posted[page], message)
-        return members, messages
+    def _render_rollup(self, storm_id: int, mention: str = "") -> tuple[
+            storms.Storm, RenderedMessage]:
+        """The roll-up as it is now, and the storm as read with it: a long storm's from
+        its counts, without reading every alert (bot.store.storm_reads)."""
+        read = storm_reads.load_rollup(self.database, storm_id, self.config.parse_options())
+        if read.tally is not None:
+            return read.storm, self.renderer.render_rollup_summary(storm_id, read.tally, mention)
+        return read.storm, self.renderer.render_rollup(storm_id, read.views, mention)
+
+    def _show(self, storm: storms.Storm, key: str, ts: str, message: RenderedMessage,
+              source: tuple[str, str] | None = None) -> None:
+        """Update a message of the storm unless it shows ``message`` already; the pages
+        (low priority) leave part of the update budget to the roll-ups and parents."""
+        fingerprint = message.fingerprint()
+        changed = storm.shown.get(key) != fingerprint
+        if changed:
+            self._update_message(storm.slack_channel or "", ts, message,
+                                 key != storms.ROLLUP_MESSAGE)
+        shown = {key: fingerprint}
+        if source is not None:
+            shown[source[0]] = source[1]  # the page shows its alerts as they are now
+        if changed or source is not None:
+            record_shown(self.database, storm.id, shown)
 
     def _storm_reminder(self, job: ClaimedJob, row: AlertRow, view: AlertView,
                         args: ReminderArgs) -> None:
@@ -154,9 +162,7 @@ class StormJobs(JobMessages):
         if storm is None or storm.anchor_alert_id != row.id or not storm.slack_ts:
             log.info("alert %d: reminder %d is moot (its storm reminds once)", row.id, args.number)
             return
-        members = storms.load_members(self.database, storm.id, self.config.parse_options())
-        waiting = sum(1 for member in members.views
-                      if member.state != DisplayState.CLEARED and not member.responders)
+        waiting = storm_reads.count_waiting(self.database, storm.id)
         if not waiting:
             log.info("storm %d: reminder %d is moot (every alert acknowledged or cleared)",
                      storm.id, args.number)
@@ -181,7 +187,7 @@ class StormJobs(JobMessages):
             raise ClaimLost("claim_lost", f"job {job.id} was taken over by another worker")
 
 
-def record_shown(db: Database, storm_id: int, key: str, fingerprint: str) -> None:
+def record_shown(db: Database, storm_id: int, shown: dict[str, str]) -> None:
     # Recorded after each update: a job stopped by the budget resumes with the rest.
-    with_db_retries(lambda: storms.record_shown(db, storm_id, key, fingerprint),
+    with_db_retries(lambda: storms.record_shown(db, storm_id, shown),
                     f"recording what storm {storm_id} shows")

@@ -14,10 +14,10 @@ from typing import Any
 
 from bot.render import actions
 from bot.render.context import VIEW_LABEL
-from bot.render.context_types import AlertContext, RollupContext, StormEntry, TemplateContext
+from bot.render.context_types import AlertContext, RollupContext, StormChoice, TemplateContext
 from bot.render.escaping import safe_url
 
-_MENU_OPTIONS = 100  # Block Kit's limit for a static_select
+MENU_OPTIONS = 100  # Block Kit's limit for a static_select
 _OPTION_TEXT = 75  # Block Kit's limit for an option's text
 
 
@@ -71,15 +71,15 @@ def storm_actions(context: RollupContext) -> list[dict[str, Any]]:
     if not open_entries:
         return []
     menu = [{"text": _option_text(entry), "value": entry.alert_ref}
-            for entry in open_entries[:_MENU_OPTIONS]]
+            for entry in open_entries[:MENU_OPTIONS]]
     return [
-        {"text": f"Acknowledge all {len(open_entries)}", "action_id": actions.ACKNOWLEDGE_ALL,
+        {"text": f"Acknowledge all {context.open}", "action_id": actions.ACKNOWLEDGE_ALL,
          "value": context.storm_ref, "style": "primary"},
         {"placeholder": "Acknowledge one…", "action_id": actions.ACKNOWLEDGE_ONE,
          "options": menu},
     ]
 
 
-def _option_text(entry: StormEntry) -> str:
+def _option_text(entry: StormChoice) -> str:
     text = f"{entry.title} · {entry.rule_name}"
     return text if len(text) <= _OPTION_TEXT else text[:_OPTION_TEXT - 1] + "…"

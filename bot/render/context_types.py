@@ -223,6 +223,15 @@ class StormEntry(TemplateContext):
     responders: list[str]
 
 
+@dataclass(frozen=True)
+class StormChoice:
+    """An open alert of a storm as the roll-up's menu offers it."""
+
+    alert_ref: str
+    title: str
+    rule_name: str
+
+
 @dataclass(frozen=True, eq=False)
 class StormGroup(TemplateContext):
     """The alerts of one rule in a storm's list (``groups``' items), sorted by title and
@@ -291,8 +300,9 @@ class RollupContext(TemplateContext):
     summary: list[RuleSummary]
     summary_more: int
     mention: str
-    # The open alerts, offered in the menu, when clicks can arrive (else empty).
-    open_entries: tuple[StormEntry, ...] = field(default=(), metadata=LAYOUT_ONLY)
+    # The first open alerts (up to the menu's MENU_OPTIONS), offered in the menu, when
+    # clicks can arrive (else empty); ``open`` counts them all.
+    open_entries: tuple[StormChoice, ...] = field(default=(), metadata=LAYOUT_ONLY)
 
 
 @dataclass(frozen=True, eq=False)

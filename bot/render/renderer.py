@@ -178,14 +178,17 @@ class MessageRenderer:
         return self.render(MessageKind.STORM_ROLLUP,
                            rollup.rollup_context(storm_id, views, self.clicks_arrive, mention))
 
-    def render_storm_page(self, views: list[AlertView], page: int) -> RenderedMessage:
-        """Page ``page`` (0-based) of a long storm's full list, for its thread."""
-        return self.render(MessageKind.STORM_PAGE, rollup.page_context(views, page))
+    def render_rollup_summary(self, storm_id: int, tally: rollup.StormTally,
+                              mention: str = "") -> RenderedMessage:
+        """The roll-up parent of a long storm from its tally (``bot.render.rollup``): the
+        message :meth:`render_rollup` makes of its every alert."""
+        return self.render(MessageKind.STORM_ROLLUP,
+                           rollup.summary_context(storm_id, tally, self.clicks_arrive, mention))
 
-    def render_storm_pages(self, views: list[AlertView]) -> list[RenderedMessage]:
-        """Every thread page of a long storm's list (none when the roll-up lists all)."""
-        return [self.render(MessageKind.STORM_PAGE, context)
-                for context in rollup.page_contexts(views)]
+    def render_storm_page(self, views: list[AlertView], page: int, total: int) -> RenderedMessage:
+        """Page ``page`` (0-based) of a long storm's full list of ``total`` alerts, for its
+        thread: ``views`` are the page's own alerts."""
+        return self.render(MessageKind.STORM_PAGE, rollup.page_context(views, page, total))
 
     def render_storm_notes(self, cleared: list[AlertView],
                            acks: list[rollup.AckLine]) -> RenderedMessage:

@@ -14,6 +14,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 from bot.render import actions
+from bot.render.buttons import MENU_OPTIONS
 from bot.render.context import alert_context
 from bot.render.context_types import (
     AlertSubject,
@@ -21,6 +22,7 @@ from bot.render.context_types import (
     RuleSummary,
     StormAckLine,
     StormActor,
+    StormChoice,
     StormEntry,
     StormGroup,
     StormNotesContext,
@@ -41,6 +43,8 @@ _SUMMARY_RULES = 20
 NOTE_ENTRIES = 40
 _NOTE_SUBJECTS = 5
 _NOTE_ACK_LINES = 20
+# The rule an alert that names none is listed under.
+_NO_RULE = "ThousandEyes alert"
 
 
 def page_count(total: int) -> int:
@@ -48,51 +52,100 @@ def page_count(total: int) -> int:
     return 0 if total <= PARENT_ENTRIES else math.ceil(total / PAGE_ENTRIES)
 
 
+@dataclass(frozen=True)
+class RuleTally:
+    """The alerts of one rule in a storm, by display state; ``rule_name`` as stored
+    (empty when the alert names none)."""
+
+    rule_name: str
+    triggered: int = 0
+    acknowledged: int = 0
+    cleared: int = 0
+
+
+@dataclass(frozen=True)
+class StormTally:
+    """A long storm as its roll-up shows it, without its list: each rule's alerts by
+    state, rules in the order of their first alert in the list, and the first open
+    alerts in list order as the menu offers them (``MENU_OPTIONS``; more are not read)."""
+
+    rules: tuple[RuleTally, ...]
+    open_choices: tuple[StormChoice, ...]
+
+
 def rollup_context(storm_id: int, views: list[AlertView], clicks_arrive: bool = True,
                    mention: str = "") -> RollupContext:
-    """The roll-up parent: counts, the grouped list (or a summary), and what its buttons
-    offer (:func:`bot.render.buttons.storm_actions`). ``mention`` (a route option)
-    notifies the route's audience in the first post."""
+    """The roll-up parent from every alert of the storm (oldest first): counts, the
+    grouped list (or a summary), and what its buttons offer
+    (:func:`bot.render.buttons.storm_actions`). ``mention`` (a route option) notifies
+    the route's audience in the first post."""
     entries = [_entry(view) for view in views]
-    counts = Counter(entry.state for entry in entries)
-    total = len(entries)
+    choices = [_choice(e) for e in entries if e.state != DisplayState.CLEARED.value]
+    groups = [] if page_count(len(entries)) else _groups(entries)
+    return _rollup(storm_id, _tallies(entries), choices, groups, clicks_arrive, mention)
+
+
+def summary_context(storm_id: int, tally: StormTally, clicks_arrive: bool = True,
+                    mention: str = "") -> RollupContext:
+    """The roll-up parent of a long storm (more alerts than ``PARENT_ENTRIES``) from its
+    tally: the same message as :func:`rollup_context` of its every alert, whose summary
+    shows counts and whose menu the first open alerts."""
+    return _rollup(storm_id, list(tally.rules), list(tally.open_choices), [], clicks_arrive,
+                   mention)
+
+
+def choice_of(view: AlertView) -> StormChoice:
+    """An open alert as the roll-up's menu offers it, from its view."""
+    return _choice(_entry(view))
+
+
+def stored_choice(alert_id: int, title: str, rule_name: str) -> StormChoice:
+    """An open alert as the roll-up's menu offers it, from its stored columns (no payload
+    read): ``title`` is the name of its test or agent, as ingest stores it, and must not be
+    empty; the entry's title is then that name (see bot.render.context.alert_context).
+    The columns keep 500 characters; the menu shows fewer (``buttons._OPTION_TEXT``)."""
+    return StormChoice(actions.encode_alert_ref(alert_id), title, rule_name or _NO_RULE)
+
+
+def _choice(entry: StormEntry) -> StormChoice:
+    return StormChoice(entry.alert_ref, entry.title, entry.rule_name)
+
+
+def _rollup(storm_id: int, tallies: list[RuleTally], open_choices: list[StormChoice],
+            groups: list[StormGroup], clicks_arrive: bool, mention: str) -> RollupContext:
+    rules = _named(tallies)
+    triggered = sum(rule.triggered for rule in rules)
+    acknowledged = sum(rule.acknowledged for rule in rules)
+    cleared = sum(rule.cleared for rule in rules)
+    total, still_open = triggered + acknowledged + cleared, triggered + acknowledged
     pages = page_count(total)
-    open_entries = [e for e in entries if e.state != DisplayState.CLEARED.value]
     return RollupContext(
         storm_ref=actions.encode_storm_ref(storm_id),
         total=total,
-        triggered=counts[DisplayState.TRIGGERED.value],
-        acknowledged=counts[DisplayState.ACKNOWLEDGED.value],
-        cleared=counts[DisplayState.CLEARED.value],
-        open=len(open_entries),
+        triggered=triggered,
+        acknowledged=acknowledged,
+        cleared=cleared,
+        open=still_open,
         pages=pages,
-        groups=_groups(entries) if not pages else [],
-        summary=_summary(entries)[:_SUMMARY_RULES] if pages else [],
-        summary_more=max(0, len({e.rule_name for e in entries}) - _SUMMARY_RULES)
-        if pages else 0,
-        mention=notify_mention(mention) if mention and open_entries else "",
-        open_entries=tuple(open_entries) if clicks_arrive else (),
+        groups=groups,
+        summary=[RuleSummary(rule_name=rule.rule_name,
+                             count=rule.triggered + rule.acknowledged + rule.cleared,
+                             triggered=rule.triggered, acknowledged=rule.acknowledged,
+                             cleared=rule.cleared)
+                 for rule in rules[:_SUMMARY_RULES]] if pages else [],
+        summary_more=max(0, len(rules) - _SUMMARY_RULES) if pages else 0,
+        mention=notify_mention(mention) if mention and still_open else "",
+        open_entries=tuple(open_choices[:MENU_OPTIONS]) if clicks_arrive else (),
     )
 
 
-def page_context(views: list[AlertView], page: int) -> StormPageContext:
-    """Thread page ``page`` (0-based) of a long storm's full list."""
-    return _page_context([_entry(view) for view in views], page)
-
-
-def page_contexts(views: list[AlertView]) -> list[StormPageContext]:
-    """Every thread page of a long storm (none when the parent lists them all), each
-    alert's entry built once."""
+def page_context(views: list[AlertView], page: int, total: int) -> StormPageContext:
+    """Thread page ``page`` (0-based) of a long storm of ``total`` alerts, listing
+    ``views``: the page's own alerts, in the storm's list order."""
     entries = [_entry(view) for view in views]
-    return [_page_context(entries, page) for page in range(page_count(len(entries)))]
-
-
-def _page_context(entries: list[StormEntry], page: int) -> StormPageContext:
-    pages = max(1, page_count(len(entries)))
-    chunk = entries[page * PAGE_ENTRIES:(page + 1) * PAGE_ENTRIES]
-    return StormPageContext(page=page + 1, pages=pages, total=len(entries),
+    return StormPageContext(page=page + 1, pages=max(1, page_count(total)), total=total,
                             first=page * PAGE_ENTRIES + 1,
-                            last=page * PAGE_ENTRIES + len(chunk), groups=_groups(chunk))
+                            last=page * PAGE_ENTRIES + len(entries), groups=_groups(entries))
 
 
 @dataclass(frozen=True)
@@ -144,7 +197,7 @@ def _entry(view: AlertView) -> StormEntry:
     context = alert_context(view)
     return StormEntry(
         alert_ref=view.alert_ref,
-        rule_name=context.rule_name or "ThousandEyes alert",
+        rule_name=context.rule_name or _NO_RULE,
         title=context.title,
         permalink=context.permalink or "",
         state=context.state,
@@ -176,14 +229,26 @@ def _groups(entries: list[StormEntry]) -> list[StormGroup]:
     return groups
 
 
-def _summary(entries: list[StormEntry]) -> list[RuleSummary]:
+def _tallies(entries: list[StormEntry]) -> list[RuleTally]:
     by_rule: dict[str, Counter[str]] = {}
     for entry in entries:
         by_rule.setdefault(entry.rule_name, Counter())[entry.state] += 1
-    return [RuleSummary(rule_name=rule, count=sum(c.values()),
-                        triggered=c[DisplayState.TRIGGERED.value],
-                        acknowledged=c[DisplayState.ACKNOWLEDGED.value],
-                        cleared=c[DisplayState.CLEARED.value]) for rule, c in by_rule.items()]
+    return [RuleTally(rule, counts[DisplayState.TRIGGERED.value],
+                      counts[DisplayState.ACKNOWLEDGED.value], counts[DisplayState.CLEARED.value])
+            for rule, counts in by_rule.items()]
+
+
+def _named(tallies: list[RuleTally]) -> list[RuleTally]:
+    """Rules by the name an entry shows (an alert naming none is a "ThousandEyes alert",
+    as :func:`_entry` says), in order of first appearance."""
+    named: dict[str, RuleTally] = {}
+    for tally in tallies:
+        name = tally.rule_name or _NO_RULE
+        seen = named.get(name, RuleTally(name))
+        named[name] = RuleTally(name, seen.triggered + tally.triggered,
+                                seen.acknowledged + tally.acknowledged,
+                                seen.cleared + tally.cleared)
+    return list(named.values())
 
 
 def _entry_size(entry: StormEntry) -> int:

@@ -16,17 +16,17 @@ the roll-up, so its Slack calls run in order like any alert's (``bot.outbox.queu
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import Select, func, select, update
+from sqlalchemy import ColumnElement, Select, func, insert, literal, select, union, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bot.clock import utcnow
 from bot.db.database import Database
 from bot.db.models import (
-    AcknowledgementRow,
     AlertRow,
     AlertState,
     JobKind,
@@ -34,13 +34,12 @@ from bot.db.models import (
     JobStatus,
     StormRow,
 )
-from bot.outbox.enqueue import enqueue, enqueue_parent_refresh
+from bot.outbox.enqueue import enqueue_parent_refresh, job_values, mark_lane_ready
 from bot.render.rollup import page_count
-from bot.render.view import AlertView
-from bot.store.alerts import build_view
-from bot.thousandeyes import ParseOptions
 
 log = logging.getLogger(__name__)
+
+_ALERTS = AlertRow.__table__
 
 
 @dataclass(frozen=True)
@@ -61,7 +60,8 @@ class Storm:
     version: int
     rendered_version: int
     pages: tuple[str, ...] = ()
-    # What each message shows now (bot.db.models.StormRow.shown): its fingerprint.
+    # What each message shows now, and what each page was rendered from
+    # (bot.db.models.StormRow.shown).
     shown: dict[str, str] = field(default_factory=dict)
 
 
@@ -71,6 +71,13 @@ ROLLUP_MESSAGE = "rollup"
 def page_message(page: int) -> str:
     """The key of thread page ``page`` (0-based) in ``Storm.shown``."""
     return f"page-{page}"
+
+
+def page_source(page: int) -> str:
+    """The key in ``Storm.shown`` of what thread page ``page`` was last rendered from (a
+    signature: bot.store.storm_reads.page_signatures): a refresh that finds the same
+    renders nothing."""
+    return f"page-{page}:source"
 
 
 def rollup_candidates(lane: str) -> Select[tuple[int]]:
@@ -133,7 +140,7 @@ def _place(session: Session, alert_id: int, lane: str, now: datetime,
         return None
     if alert.storm_id is not None:
         joined = session.get(StormRow, alert.storm_id)
-        return _storm(joined) if joined is not None else None
+        return as_storm(joined) if joined is not None else None
     if alert.slack_ts or alert.thread_alert_id is not None:
         return None  # it has its own parent already, or replies in an earlier alert's thread
     storm = session.scalar(select(StormRow).where(StormRow.open_lane == lane).with_for_update())
@@ -149,32 +156,43 @@ def _place(session: Session, alert_id: int, lane: str, now: datetime,
         storm.open_lane, storm.closed_at = None, now
         session.flush()
         storm = None
-    waiting = [i for i in session.scalars(rollup_candidates(lane)) if i != alert_id]
+    # The alert and the others waiting in the lane: counted and joined in the database
+    # (a lane may hold thousands), in this transaction. One IN of a UNION, not an OR:
+    # PostgreSQL would scan the whole table for ``id = ? OR id IN (...)``.
+    joining = _ALERTS.c.id.in_(union(select(literal(alert_id, _ALERTS.c.id.type)),
+                                     rollup_candidates(lane)))
     if storm is None:
-        recent = _recent_singles(session, lane, now - settings.window) if settings.window else 0
-        if 1 + len(waiting) + recent <= settings.threshold:
+        count = session.scalar(select(func.count()).select_from(_ALERTS).where(joining)) or 0
+        # Alerts posted on their own lately count too, when the waiting ones are not
+        # enough by themselves (counting those reads the lane's recent jobs).
+        if count <= settings.threshold and count + (
+                _recent_singles(session, lane, now - settings.window)
+                if settings.window else 0) <= settings.threshold:
             return None
         storm = StormRow(lane=lane, open_lane=lane, anchor_alert_id=alert_id, opened_at=now,
                          last_joined_at=arrived, version=0, rendered_version=0, pages=[])
         session.add(storm)
         session.flush()  # the unique open_lane: raises IntegrityError if one was opened
-        log.info("storm %d opened in %s with %d alerts", storm.id, lane, 1 + len(waiting))
-    _join(session, storm, [alert_id, *waiting], now)
-    return _storm(storm)
+        log.info("storm %d opened in %s with %d alerts", storm.id, lane, count)
+    _join(session, storm, joining, now)
+    return as_storm(storm)
 
 
-def _join(session: Session, storm: StormRow, alert_ids: list[int], now: datetime) -> None:
-    """Put alerts into the storm; once the roll-up is posted, they thread under it and
-    the roll-up is refreshed to list them."""
-    alerts = AlertRow.__table__
+def _join(session: Session, storm: StormRow, joining: ColumnElement[bool],
+          now: datetime) -> None:
+    """Put the alerts ``joining`` selects into the storm; once the roll-up is posted, they
+    thread under it and the roll-up is refreshed to list them."""
     values: dict[str, object] = {"storm_id": storm.id}
     if storm.slack_ts:
         values.update(slack_channel=storm.slack_channel, slack_ts=storm.slack_ts)
-    session.execute(update(alerts).where(alerts.c.id.in_(alert_ids), alerts.c.storm_id.is_(None))
-                    .values(**values))
+    joinable = (joining, _ALERTS.c.storm_id.is_(None))
+    latest = session.scalar(select(func.max(_ALERTS.c.last_event_at)).where(*joinable))
+    if latest is not None:
+        # Only alerts that arrived by then: one committed since (PostgreSQL) joins with
+        # its own trigger job, so the storm's last arrival is exactly the latest joined.
+        session.execute(update(_ALERTS).where(*joinable, _ALERTS.c.last_event_at <= latest)
+                        .values(**values))
     storm.version += 1
-    latest = session.scalar(select(func.max(alerts.c.last_event_at))
-                            .where(alerts.c.id.in_(alert_ids)))
     storm.last_joined_at = max(storm.last_joined_at, latest or now)
     if storm.slack_ts:
         refresh_rollup(session, storm, now)
@@ -199,41 +217,7 @@ def queue_rollup_refresh(db: Database, storm_id: int, now: datetime) -> None:
 def load_storm(db: Database, storm_id: int) -> Storm | None:
     with db.session() as session:
         row = session.get(StormRow, storm_id)
-        return _storm(row) if row is not None else None
-
-
-@dataclass(frozen=True)
-class StormMembers:
-    storm: Storm
-    views: list[AlertView]  # oldest first
-    ids: list[int] = field(default_factory=list)  # the alert of each view
-
-    def views_of(self, alert_ids: tuple[int, ...] | list[int]) -> list[AlertView]:
-        """The views of these alerts, in that order (each once; unknown ones left out)."""
-        by_id = dict(zip(self.ids, self.views, strict=False))
-        return [by_id[i] for i in dict.fromkeys(alert_ids) if i in by_id]
-
-
-def load_members(db: Database, storm_id: int, options: ParseOptions) -> StormMembers:
-    """The storm and every alert in it, read in one transaction (the version tells a
-    later join apart from what this read saw)."""
-    with db.session() as session:
-        row = session.get(StormRow, storm_id)
-        if row is None:
-            raise LookupError(f"storm {storm_id} does not exist")
-        alerts = list(session.scalars(select(AlertRow).where(AlertRow.storm_id == storm_id)
-                                      .order_by(AlertRow.first_seen_at, AlertRow.id)))
-        acks: dict[int, list[AcknowledgementRow]] = {a.id: [] for a in alerts}
-        if alerts:
-            for ack in session.scalars(
-                select(AcknowledgementRow)
-                .where(AcknowledgementRow.alert_id.in_(list(acks)),
-                       AcknowledgementRow.withdrawn_at.is_(None))
-                .order_by(AcknowledgementRow.acknowledged_at, AcknowledgementRow.id)
-            ):
-                acks[ack.alert_id].append(ack)
-        views = [build_view(a, acks[a.id], options=options) for a in alerts]
-        return StormMembers(_storm(row), views, [a.id for a in alerts])
+        return as_storm(row) if row is not None else None
 
 
 def record_rollup(db: Database, storm_id: int, channel: str, ts: str, rendered_version: int,
@@ -276,17 +260,21 @@ def _rendered(session: Session, storm: StormRow, version: int, now: datetime,
     if len(pages) < page_count(total):
         anchor = session.get(AlertRow, storm.anchor_alert_id)
         assert anchor is not None
-        for page in range(len(pages), page_count(total)):
-            enqueue(session, kind=JobKind.STORM_PAGE, alert_id=anchor.id, channel=anchor.channel,
-                    team_id=anchor.slack_team, now=now, data={"page": page},
-                    default_channel=default_channel)
-            pages.append("")
-        storm.pages = pages
+        jobs = [job_values(kind=JobKind.STORM_PAGE, alert_id=anchor.id, channel=anchor.channel,
+                           team_id=anchor.slack_team, now=now, data={"page": page},
+                           default_channel=default_channel)
+                for page in range(len(pages), page_count(total))]
+        # One statement for them all (a storm of thousands has dozens), in page order:
+        # jobs of one alert run in the order they were queued.
+        session.execute(insert(JobRow.__table__), jobs)
+        mark_lane_ready(session.connection(), jobs[0])
+        storm.pages = pages + [""] * len(jobs)
 
 
 def record_page(db: Database, storm_id: int, page: int, ts: str,
-                fingerprint: str | None = None) -> None:
-    """Thread page ``page`` is posted (showing ``fingerprint``, when known)."""
+                fingerprint: str | None = None, source: str | None = None) -> None:
+    """Thread page ``page`` is posted (showing ``fingerprint``, rendered from ``source``,
+    when known)."""
     with db.session() as session:
         storm = _lock_storm(session, storm_id)
         if storm is None:
@@ -296,23 +284,28 @@ def record_page(db: Database, storm_id: int, page: int, ts: str,
         if not pages[page]:
             pages[page] = ts
             if fingerprint:
-                storm.shown = dict(storm.shown or {}, **{page_message(page): fingerprint})
+                shown = {page_message(page): fingerprint}
+                if source:
+                    shown[page_source(page)] = source
+                storm.shown = dict(storm.shown or {}, **shown)
         storm.pages = pages
 
 
-def record_shown(db: Database, storm_id: int, message: str, fingerprint: str) -> None:
-    """A message of the storm (``ROLLUP_MESSAGE`` or a ``page_message``) was updated to
-    show ``fingerprint``: a refresh that would send the same skips it."""
+def record_shown(db: Database, storm_id: int, shown: Mapping[str, str]) -> None:
+    """Messages of the storm (``ROLLUP_MESSAGE``, a ``page_message``) were updated to
+    show a fingerprint, a page rendered from a ``page_source``: a refresh that would send
+    the same skips it."""
     with db.session() as session:
         storm = _lock_storm(session, storm_id)
         if storm is not None:
-            storm.shown = dict(storm.shown or {}, **{message: fingerprint})
+            storm.shown = dict(storm.shown or {}, **shown)
 
 
 def _lock_storm(session: Session, storm_id: int) -> StormRow | None:
     return session.scalar(select(StormRow).where(StormRow.id == storm_id).with_for_update())
 
 
-def _storm(row: StormRow) -> Storm:
+def as_storm(row: StormRow) -> Storm:
+    """What delivery needs to know of a storm row (a snapshot, outside its session)."""
     return Storm(row.id, row.anchor_alert_id, row.slack_channel, row.slack_ts, row.version,
                  row.rendered_version, tuple(row.pages or ()), dict(row.shown or {}))

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import json
 
-from sqlalchemy import text
-
 from bot.clock import utcnow
 from bot.config import Config
 from bot.render import MessageRenderer
@@ -21,6 +19,7 @@ from bot.slack.workspaces import GatewayProvider
 from bot.store.alerts import open_alerts_statement, record_parent
 from bot.store.ingest import store_event
 from bot.thousandeyes import parse_event
+from tests.support.databases import query_plan
 from tests.support.payloads import numbered_alert_event
 
 CHANNEL = "C0ALERTS"
@@ -29,17 +28,7 @@ INDEX = "ix_alerts_open_by_channel"
 
 def _plan(database, channel: str) -> str:
     # With the workspace's filter, as the command runs it.
-    statement = open_alerts_statement(channel, "T0FAKE", 21)
-    sql = str(statement.compile(database.engine, compile_kwargs={"literal_binds": True}))
-    with database.engine.connect() as connection:
-        if database.is_sqlite:
-            rows = connection.execute(text("EXPLAIN QUERY PLAN " + sql)).all()
-            return "\n".join(str(row[-1]) for row in rows)
-        # A handful of rows would make a sequential scan the cheaper plan; with scans
-        # priced out, the plan still says Seq Scan if the index cannot serve the query.
-        connection.execute(text("SET LOCAL enable_seqscan = off"))
-        rows = connection.execute(text("EXPLAIN " + sql)).all()
-        return "\n".join(str(row[0]) for row in rows)
+    return query_plan(database, open_alerts_statement(channel, "T0FAKE", 21))
 
 
 def _store(database, number: int, event: str = "trigger", channel: str = CHANNEL) -> None:

@@ -40,3 +40,19 @@ def fresh_database_url(tmp_path: Path) -> Iterator[str]:
         with admin.begin() as connection:
             connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()
+
+
+def query_plan(database, statement) -> str:
+    """The database's own plan for ``statement`` (its values inlined), one line per step.
+
+    On PostgreSQL a handful of rows would make a sequential scan the cheaper plan; with
+    scans priced out, the plan still says Seq Scan if no index can serve the query.
+    """
+    sql = str(statement.compile(database.engine, compile_kwargs={"literal_binds": True}))
+    with database.engine.connect() as connection:
+        if database.is_sqlite:
+            rows = connection.execute(text("EXPLAIN QUERY PLAN " + sql)).all()
+            return "\n".join(str(row[-1]) for row in rows)
+        connection.execute(text("SET LOCAL enable_seqscan = off"))
+        rows = connection.execute(text("EXPLAIN " + sql)).all()
+        return "\n".join(str(row[0]) for row in rows)

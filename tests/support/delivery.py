@@ -42,11 +42,15 @@ def open_jobs(worker: DeliveryWorker) -> int:
 
 
 def drain(worker: DeliveryWorker, timeout: float = 20.0,
-          still_open: Callable[[DeliveryWorker], int] = open_jobs) -> None:
-    """Run jobs until none is pending or running (waiting out retries), or fail."""
+          still_open: Callable[[DeliveryWorker], int] = open_jobs,
+          after_each: Callable[[], None] | None = None) -> None:
+    """Run jobs until none is pending or running (waiting out retries), or fail;
+    ``after_each`` is called after each job run (a test looking at what one job did)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if worker.run_once():
+            if after_each is not None:
+                after_each()
             continue
         if still_open(worker) == 0:
             return
