@@ -102,19 +102,24 @@ def test_serve_metrics_count_what_the_delivery_process_delivered(
         assert metrics.value("thousandeyes_webhooks_total", status="200") == 2
 
 
-def test_sigterm_stops_the_delivery_process_after_its_job_in_hand(
-        tmp_path, database_url, fake_slack):
+@pytest.mark.parametrize("stop", ["SIGTERM to serve", "Ctrl-C"])
+def test_stopping_serve_stops_the_delivery_process_after_its_job_in_hand(
+        tmp_path, database_url, fake_slack, stop):
     fake_slack.slow("chat.postMessage", 2.0)
     with _serving(tmp_path, database_url, fake_slack) as serve:
         worker = _web_worker(serve)
         child = _delivery_process(serve, worker)
         assert post_webhook(serve.url, trigger(1)).status_code == 200
         wait_for(lambda: fake_slack.calls_to("chat.postMessage"), 30, "a post in hand")
+        if stop == "Ctrl-C":  # a terminal signals the whole foreground group
+            os.killpg(serve.bot.process.pid, signal.SIGINT)
+            serve.bot.process.wait(30)
         serve.stop()  # SIGTERM, as Heroku and systemd stop it
     assert serve.bot.process.returncode == 0
     assert not running(worker) and not running(child)
     assert _posted(fake_slack, 1)  # finished, not cut off
     assert job_counts(database_url) == {JobStatus.DONE: 1}
+    assert "starting it again" not in serve.log()
 
 
 def test_a_killed_delivery_process_is_started_again(tmp_path, database_url, fake_slack):
