@@ -90,8 +90,7 @@ class DeliveryChild:
                 started = self._start_child()
             if started is None:
                 self._first_start.set()
-                ended = "the delivery process could not be started"
-                ran = 0.0
+                ended, level, ran = "the delivery process could not be started", logging.ERROR, 0.0
             else:
                 process, pipe, ready = started
                 began = time.monotonic()
@@ -103,9 +102,12 @@ class DeliveryChild:
                 if self._stopping.is_set():
                     return
                 ended = f"delivery process {process.pid} ended ({_why(code)})"
+                # 0: it stopped when asked to. Heroku and systemd ask every process of the
+                # service at once, and Ctrl-C its whole group: the web worker stops next.
+                level = logging.INFO if code == 0 else logging.ERROR
             if ran >= STEADY_RUN_SECONDS:
                 delay = FIRST_RESTART_DELAY
-            log.error("%s; starting it again in %.0fs", ended, delay)
+            log.log(level, "%s; starting it again in %.0fs", ended, delay)
             if self._stopping.wait(delay):
                 return
             delay = min(2 * delay, LONGEST_RESTART_DELAY)
