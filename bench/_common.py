@@ -29,7 +29,13 @@ if str(REPO) not in sys.path:
 
 from tests.support.databases import fresh_database_url  # noqa: E402
 from tests.support.payloads import numbered_alert_event  # noqa: E402
-from tests.support.processes import BotProcess, bot_env, children_of, free_port  # noqa: E402
+from tests.support.processes import (  # noqa: E402
+    BotProcess,
+    bot_env,
+    children_of,
+    descendants_of,
+    free_port,
+)
 
 # The fake Slack's werkzeug server would print a line per call.
 logging.getLogger("werkzeug").setLevel(logging.ERROR)
@@ -146,15 +152,21 @@ class Serve:
         return self.process.process.pid
 
     def worker_pids(self) -> list[int]:
+        """gunicorn's web workers."""
         return children_of(self.pid)
 
+    def process_pids(self) -> list[int]:
+        """The master, its web workers and their delivery processes."""
+        return [self.pid, *descendants_of(self.pid)]
+
     def rss_kib(self) -> dict[int, int]:
-        """VmRSS of the master and every worker, in KiB."""
-        return {pid: rss_of(pid) for pid in [self.pid, *self.worker_pids()]}
+        """VmRSS of every process of the service, in KiB."""
+        return {pid: rss_of(pid) for pid in self.process_pids()}
 
     def cpu_seconds(self) -> float:
-        """User + system CPU of the master and workers so far."""
-        return cpu_seconds_of([self.pid, *self.worker_pids()])
+        """User + system CPU of every process of the service so far (a delivery process
+        restarted meanwhile takes its CPU with it)."""
+        return cpu_seconds_of(self.process_pids())
 
     def log(self) -> str:
         return self.process.log_path.read_text(errors="replace")
