@@ -155,18 +155,19 @@ class Serve:
         """gunicorn's web workers."""
         return children_of(self.pid)
 
-    def process_pids(self) -> list[int]:
-        """The master, its web workers and their delivery processes."""
-        return [self.pid, *descendants_of(self.pid)]
+    def descendant_pids(self) -> list[int]:
+        """Every process below the master: its workers and whatever they started (a
+        delivery process of their own, for one)."""
+        return descendants_of(self.pid)
 
     def rss_kib(self) -> dict[int, int]:
-        """VmRSS of every process of the service, in KiB."""
-        return {pid: rss_of(pid) for pid in self.process_pids()}
+        """VmRSS of the master and every process below it, in KiB."""
+        return {pid: rss_of(pid) for pid in [self.pid, *self.descendant_pids()]}
 
     def cpu_seconds(self) -> float:
-        """User + system CPU of every process of the service so far (a delivery process
-        restarted meanwhile takes its CPU with it)."""
-        return cpu_seconds_of(self.process_pids())
+        """User + system CPU of the master and every process below it so far (a delivery
+        process restarted meanwhile takes its CPU with it)."""
+        return cpu_seconds_of([self.pid, *self.descendant_pids()])
 
     def log(self) -> str:
         return self.process.log_path.read_text(errors="replace")

@@ -89,7 +89,7 @@ def one_round(args: argparse.Namespace, immediate: bool, work: Path) -> dict:
         while (len(fake.calls_to("chat.postMessage", ok_only=True)) < args.alerts
                and time.monotonic() < deadline):
             time.sleep(0.005)
-        group = first.process_pids()
+        group = [first.pid, *first.descendant_pids()]
         os.killpg(first.pid, signal.SIGKILL)
         first.process.process.wait(10)
         killed_at = time.monotonic()
