@@ -29,13 +29,7 @@ if str(REPO) not in sys.path:
 
 from tests.support.databases import fresh_database_url  # noqa: E402
 from tests.support.payloads import numbered_alert_event  # noqa: E402
-from tests.support.processes import (  # noqa: E402
-    BotProcess,
-    bot_env,
-    children_of,
-    descendants_of,
-    free_port,
-)
+from tests.support.processes import BotProcess, bot_env, children_of, free_port  # noqa: E402
 
 # The fake Slack's werkzeug server would print a line per call.
 logging.getLogger("werkzeug").setLevel(logging.ERROR)
@@ -152,21 +146,24 @@ class Serve:
         return self.process.process.pid
 
     def worker_pids(self) -> list[int]:
-        """gunicorn's web workers."""
         return children_of(self.pid)
 
     def descendant_pids(self) -> list[int]:
         """Every process below the master: its workers and whatever they started (a
         delivery process of their own, for one)."""
-        return descendants_of(self.pid)
+        found, todo = [], [self.pid]
+        while todo:
+            children = children_of(todo.pop())
+            found += children
+            todo += children
+        return found
 
     def rss_kib(self) -> dict[int, int]:
         """VmRSS of the master and every process below it, in KiB."""
         return {pid: rss_of(pid) for pid in [self.pid, *self.descendant_pids()]}
 
     def cpu_seconds(self) -> float:
-        """User + system CPU of the master and every process below it so far (a delivery
-        process restarted meanwhile takes its CPU with it)."""
+        """User + system CPU of the master and every process below it so far."""
         return cpu_seconds_of([self.pid, *self.descendant_pids()])
 
     def log(self) -> str:

@@ -153,9 +153,8 @@ class Run:
                     if sample_to is not None:
                         sampler = subprocess.Popen(
                             [str(Path(sys.executable).parent / "py-spy"), "record", "--pid",
-                             str(serve.worker_pids()[0]), "--subprocesses",  # delivery's
-                             "--rate", "250", "--threads", "--nonblocking", "--format", "raw",
-                             "--output", str(sample_to)],
+                             str(serve.worker_pids()[0]), "--rate", "250", "--threads",
+                             "--nonblocking", "--format", "raw", "--output", str(sample_to)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
                     began_cpu, began = serve.cpu_seconds(), time.monotonic()
                     send_alerts(serve, self.channels, self.count)

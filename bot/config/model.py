@@ -70,10 +70,6 @@ class Config:
     web_concurrency: int = _declared("web_concurrency")
     web_threads: int = _declared("web_threads")
     delivery_threads: int = _declared("delivery_threads")
-    # Where ``serve`` runs those threads: "child", a ``python -m bot worker`` process started
-    # and stopped by each web worker, so webhooks and delivery do not share one interpreter
-    # lock; "inline", in the web worker itself (one process, less memory).
-    delivery_process: str = _declared("delivery_process")
     # Seconds between two posts to one channel: Slack allows about one per second.
     slack_post_interval: float = _declared("slack_post_interval")
     slack_timeout: float = _declared("slack_timeout")  # seconds per Slack API call
@@ -161,11 +157,6 @@ class Config:
         """Acknowledge buttons in messages: where clicks arrive, and in log-only mode,
         whose log shows each message as Slack would once it is configured."""
         return self.clicks_arrive or self.slack_mode is SlackMode.LOG_ONLY
-
-    @property
-    def delivers_in_child(self) -> bool:
-        """Whether each web worker of ``serve`` starts a delivery process of its own."""
-        return self.delivery_threads > 0 and self.delivery_process == "child"
 
     @property
     def te_oauth_server(self) -> bool:

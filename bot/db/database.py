@@ -29,7 +29,6 @@ from sqlalchemy.pool import NullPool
 from bot.db.deadline import ConnectionDeadlines
 from bot.db.models import HealthCheckRow
 from bot.db.prepared import RawTransaction
-from bot.db.sqlite_turn import HostWriterTurn
 
 log = logging.getLogger(__name__)
 
@@ -87,9 +86,6 @@ class Database:
             self.engine = self._postgres_engine(url, pool_size, self._deadlines)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._writer_lock = threading.RLock()
-        database = self.url.database
-        self._host_turn = (HostWriterTurn(database) if self.is_sqlite and database
-                           and database != ":memory:" else None)
 
     def _sqlite_engine(self, url: str, synchronous: str) -> Engine:
         database = self.url.database
@@ -211,10 +207,9 @@ class Database:
         threads of one process wait for its write lock in the busy handler, which sleeps in
         growing steps of up to 100 ms and is not fair: under load a webhook could wait a
         second for a lock that was free most of that time. A lock in the process queues them
-        and wakes the next one at once; the processes of the host then take turns the same
-        way (``bot.db.sqlite_turn``). Reentrant, so a nested session in one thread behaves
-        as it did without the lock. A read-only raw transaction (a deferred ``BEGIN``) does
-        not take it: ``wanted``.
+        and wakes the next one at once. Other processes still meet the busy handler.
+        Reentrant, so a nested session in one thread behaves as it did without the lock.
+        A read-only raw transaction (a deferred ``BEGIN``) does not take it: ``wanted``.
         """
         if not self.is_sqlite or not wanted:
             yield
@@ -224,11 +219,7 @@ class Database:
             raise OperationalError("BEGIN IMMEDIATE", None,
                                    sqlite3.OperationalError("database is locked"))
         try:
-            if self._host_turn is None:
-                yield
-            else:
-                with self._host_turn:
-                    yield
+            yield
         finally:
             self._writer_lock.release()
 

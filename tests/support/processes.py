@@ -106,31 +106,3 @@ def children_of(pid: int) -> list[int]:
         with contextlib.suppress(OSError):
             found += [int(child) for child in (task / "children").read_text().split()]
     return found
-
-
-def descendants_of(pid: int) -> list[int]:
-    """Every process below ``pid``: gunicorn's workers and their delivery processes."""
-    found: list[int] = []
-    below = [pid]
-    while below:
-        children = children_of(below.pop())
-        found += children
-        below += children
-    return found
-
-
-def running(pid: int) -> bool:
-    """True while ``pid`` runs (a zombie, dead but not yet reaped, does not)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"
-
-
-def command_of(pid: int) -> list[str]:
-    """``pid``'s command line, as ``ps`` shows it ([] once it has gone)."""
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_text().split("\0")[:-1]
-    except OSError:
-        return []
