@@ -8,14 +8,13 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import event
-
 from bot.clock import utcnow
 from bot.db.database import Database
 from bot.db.models import DeliveryWorkspaceRow, JobKind, WaitingFor
 from bot.outbox import circuit, queue
 from bot.outbox.enqueue import enqueue
 from bot.outbox.outcome import Done, Retry
+from tests.support.databases import statements_sent
 
 LEASE = timedelta(seconds=30)
 TEAM = "T0CIRCUIT"
@@ -40,18 +39,8 @@ def _failing_since(database):
 
 
 def _workspace_statements(database, run) -> list[str]:
-    seen: list[str] = []
-
-    def record(conn, cursor, statement, parameters, context, executemany):  # noqa: ANN001
-        if "delivery_workspaces" in statement:
-            seen.append(statement)
-
-    event.listen(database.engine, "before_cursor_execute", record)
-    try:
-        run()
-    finally:
-        event.remove(database.engine, "before_cursor_execute", record)
-    return seen
+    return [statement for statement, _ in
+            statements_sent(database, run, lambda statement: "delivery_workspaces" in statement)]
 
 
 def test_a_success_on_a_closed_circuit_runs_no_statement_on_it(database):

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 
-from sqlalchemy import event, update
+from sqlalchemy import update
 
 from bot.clock import utcnow
 from bot.db.models import JobRow
@@ -23,6 +23,7 @@ from bot.delivery.outcome import Done
 from bot.outbox import queue
 from bot.store.ingest import store_event
 from bot.thousandeyes import parse_event
+from tests.support.databases import statements_sent
 from tests.support.payloads import numbered_alert_event
 
 CHANNEL = "C0ALERTS"
@@ -40,18 +41,8 @@ def _statements_of(database, run, kinds: tuple[str, ...] = ("SELECT",)
                    ) -> list[tuple[str, object]]:
     """The statements on outbox_jobs (SELECTs, unless ``kinds`` says more) that ``run()``
     sends to the database, with their values."""
-    seen: list[tuple[str, object]] = []
-
-    def record(conn, cursor, statement, parameters, context, executemany):  # noqa: ANN001
-        if statement.lstrip().upper().startswith(kinds) and "outbox_jobs" in statement:
-            seen.append((statement, parameters))
-
-    event.listen(database.engine, "before_cursor_execute", record)
-    try:
-        run()
-    finally:
-        event.remove(database.engine, "before_cursor_execute", record)
-    return seen
+    return statements_sent(database, run, lambda statement: statement.lstrip().upper()
+                           .startswith(kinds) and "outbox_jobs" in statement)
 
 
 def _plan(database, statement: str, parameters: object) -> str:

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import quote
 
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, event, text
 
 from bot.config import normalise_database_url
 
@@ -56,3 +56,21 @@ def query_plan(database, statement) -> str:
         connection.execute(text("SET LOCAL enable_seqscan = off"))
         rows = connection.execute(text("EXPLAIN " + sql)).all()
         return "\n".join(str(row[0]) for row in rows)
+
+
+def statements_sent(database, run: Callable[[], object],
+                    keep: Callable[[str], bool]) -> list[tuple[str, object]]:
+    """The statements ``run()`` sends to the database that ``keep`` selects, with their
+    values, as the driver gets them (raw prepared statements included)."""
+    seen: list[tuple[str, object]] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany):  # noqa: ANN001
+        if keep(statement):
+            seen.append((statement, parameters))
+
+    event.listen(database.engine, "before_cursor_execute", record)
+    try:
+        run()
+    finally:
+        event.remove(database.engine, "before_cursor_execute", record)
+    return seen
