@@ -13,6 +13,7 @@ import http.client
 import json
 import logging
 import os
+import resource
 import signal
 import socket
 import statistics
@@ -184,6 +185,32 @@ def cpu_seconds_of(pids: list[int]) -> float:
         except (OSError, IndexError, ValueError):
             pass
     return total
+
+
+class MachineCpu:
+    """The whole machine's CPU over an interval, from /proc/stat: how much of its cores
+    were busy (every process, PostgreSQL's and the load client's included)."""
+
+    def __init__(self) -> None:
+        self._start = self._read()
+
+    @staticmethod
+    def _read() -> tuple[int, int]:
+        fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+        idle = fields[3] + fields[4]  # idle and iowait
+        return sum(fields) - idle, sum(fields)
+
+    def busy(self) -> float:
+        """Busy fraction of all cores since this was made (1.0: every core busy)."""
+        busy, total = self._read()
+        spent = total - self._start[1]
+        return (busy - self._start[0]) / spent if spent else 0.0
+
+
+def children_cpu_seconds() -> float:
+    """User + system CPU of this process's children that have been waited for (wrk's)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def smaps_of(pid: int) -> dict[str, int]:

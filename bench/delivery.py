@@ -5,7 +5,9 @@
 
 Phases (each runs this revision, then ``--baseline``'s, the service as users run it:
 ``python -m bot serve`` with DELIVERY_THREADS=4, SLACK_POST_INTERVAL=1/rate, a fake Slack
-that answers 429 to a post closer than 1/rate s to the previous one in its channel):
+that answers 429 to a post closer than 1/rate s to the previous one in its channel;
+LOG_LEVEL=WARNING and, as in the tests, storm roll-ups and flapping off, unless
+``--shipped``, which leaves every other setting at its default):
 
 - latency: webhooks at ``--webhook-rate``/s (open loop) over the channels for
   ``--seconds``: p50/p99 with delivery on and off, and the server CPU per webhook.
@@ -74,10 +76,12 @@ class Setup:
         env = dict(DATABASE_URL=url, WEBHOOK_TOKEN=WEBHOOK_TOKEN, SLACK_BOT_TOKEN="xoxb-bench",
                    SLACK_API_URL=fake.url, SLACK_CHANNEL=self.channels[0],
                    SLACK_POST_INTERVAL=f"{1 / self.args.rate:g}", SLACK_TIMEOUT="10",
-                   DELIVERY_THREADS="4" if delivery else "0", LOG_LEVEL="WARNING")
+                   DELIVERY_THREADS="4" if delivery else "0")
+        if not self.args.shipped:
+            env["LOG_LEVEL"] = "WARNING"
         if code is not None:
             env["PYTHONPATH"] = str(code)
-        return Serve(self.work / "logs", name, **env).wait_healthy()
+        return Serve(self.work / "logs", name, shipped=self.args.shipped, **env).wait_healthy()
 
     def paths(self) -> tuple[str, ...]:
         return tuple(f"/webhooks/thousandeyes?channel={c}" for c in self.channels)
@@ -218,6 +222,9 @@ def main() -> int:
     parser.add_argument("--webhook-rate", type=float, default=100.0)
     parser.add_argument("--seconds", type=float, default=10.0, help="latency: send for this long")
     parser.add_argument("--rounds", type=int, default=1, help="latency: interleaved rounds")
+    parser.add_argument("--shipped", action="store_true",
+                        help="every other setting at its default, as the README starts serve"
+                             " (storm roll-ups and flapping on, INFO logs)")
     parser.add_argument("--backlog", type=int, default=10_000)
     parser.add_argument("--window", type=float, default=30.0, help="backlog: drain for this long")
     parser.add_argument("--alerts", type=int, default=40)
@@ -227,7 +234,8 @@ def main() -> int:
     chosen = [p for p in args.phases.split(",") if p]
     header("bench/delivery.py: delivery against a rate-limited fake Slack")
     print(f"# db={args.db} channels={args.channels} rate={args.rate:g}/s/channel "
-          f"baseline={args.baseline or '-'} phases={','.join(chosen)}")
+          f"baseline={args.baseline or '-'} phases={','.join(chosen)} settings="
+          + ("shipped" if args.shipped else "LOG_LEVEL=WARNING,STORM_ROLLUP=off,FLAP_WINDOW=off"))
     with scratch("bench-delivery-") as work, baseline_checkout(args.baseline, work) as baseline:
         setup = Setup(args, work)
         for phase in chosen:

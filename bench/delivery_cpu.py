@@ -2,7 +2,7 @@
 
     python bench/delivery_cpu.py [--channels 50] [--per-channel 40] [--rounds 2]
                                  [--db sqlite|postgres] [--storm-rollup off|on]
-                                 [--profile] [--top 40] [--baseline REV] [--tls]
+                                 [--profile] [--sample [--gil]] [--top 40] [--baseline REV] [--tls]
 
 Each round, in turn and each with a fresh database and fake Slack (``bench/_fake_slack.py``,
 no limits): ``python -m bot serve`` with the shipped settings (4 delivery threads,
@@ -154,7 +154,9 @@ class Run:
                         sampler = subprocess.Popen(
                             [str(Path(sys.executable).parent / "py-spy"), "record", "--pid",
                              str(serve.worker_pids()[0]), "--rate", "250", "--threads",
-                             "--nonblocking", "--format", "raw", "--output", str(sample_to)],
+                             # --gil: only the thread holding the GIL, i.e. Python's CPU
+                             "--gil" if self.args.gil else "--nonblocking",
+                             "--format", "raw", "--output", str(sample_to)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
                     began_cpu, began = serve.cpu_seconds(), time.monotonic()
                     send_alerts(serve, self.channels, self.count)
@@ -239,7 +241,8 @@ def sampled(run: Run, top: int, keep: str | None) -> None:
     by_thread: dict[str, int] = defaultdict(int)
     for thread, _, count in stacks:
         by_thread[_thread_group(thread)] += count
-    print(f"\n## py-spy samples (busy threads only, 250/s): delivery on, {run.count} alerts,"
+    which = "the thread holding the GIL only" if run.args.gil else "busy threads only"
+    print(f"\n## py-spy samples ({which}, 250/s): delivery on, {run.count} alerts,"
           f" drained in {figures['drained']:.1f} s, serve CPU {figures['cpu']:.2f} s")
     for group, count in sorted(by_thread.items(), key=lambda item: -item[1]):
         print(f"  {group:40} {count:7d} samples  {count / max(1, total):6.1%}")
@@ -287,6 +290,9 @@ def main() -> int:
     parser.add_argument("--sample", action="store_true",
                         help="add a run sampled by py-spy (pip install py-spy)")
     parser.add_argument("--sample-out", metavar="FILE", help="keep py-spy's raw samples here")
+    parser.add_argument("--gil", action="store_true",
+                        help="--sample counts only the thread holding the GIL (Python's CPU;"
+                             " no fsync or GIL waits)")
     parser.add_argument("--tls", action="store_true", help="the fake Slack over HTTPS")
     parser.add_argument("--profile-out", metavar="FILE",
                         help="write the delivery threads' merged profile (pstats) here")

@@ -31,7 +31,9 @@ accepted event (from /proc: the serve process tree, or node), and the CPU the fa
 and the other services used meanwhile. A service keeps delivering after its sample: the
 bench waits until it goes quiet (``--settle``, at most 60 s) before the next target, and
 counts the CPU it used meanwhile in its CPU per event, so one target's catching up is not
-measured as another's noise.
+measured as another's noise. Beside them, how busy the whole machine was during the load
+(/proc/stat: every process, PostgreSQL's and wrk's too) and wrk's own CPU per request: a
+target that leaves no core idle is bound by CPU per event, not by waiting.
 
 Then an open-loop run at ``--rate`` requests/s for ``--rate-seconds`` (a Python client):
 sends are scheduled at fixed times and latency is measured from the scheduled time (so a
@@ -59,9 +61,11 @@ from _common import (  # noqa: E402
     DEFAULT_PG_URL,
     WEBHOOK_TOKEN,
     KeepAliveClient,
+    MachineCpu,
     Serve,
     backends,
     checkout_of,
+    children_cpu_seconds,
     encode,
     fresh_database,
     header,
@@ -175,6 +179,14 @@ class Round:
     # until it went quiet (or --settle seconds passed), and how long that took.
     catch_up_cpu: float = 0.0
     catch_up_seconds: float = 0.0
+    # Whether the machine had a core to spare: its busy fraction during the load (every
+    # process), and the CPU wrk itself spent per request.
+    machine_busy: float = 0.0
+    client_cpu: float = 0.0
+
+    @property
+    def client_ms_per_request(self) -> float:
+        return self.client_cpu * 1000 / self.load.requests if self.load.requests else 0.0
 
     @property
     def cpu_ms_per_event(self) -> float:
@@ -351,12 +363,16 @@ def main() -> int:
                         cpu_before = server.cpu_seconds()
                         others_before = sum(o.cpu_seconds() for o in others)
                         slack_before = slack.cpu_seconds()
+                        client_before = children_cpu_seconds()
+                        machine = MachineCpu()
                         tag = f"{key[0]}-{key[1]}-{round_number}-{level}-{time.time_ns()}"
                         load = closed_loop(server, level, args.duration, body_file, tag,
                                            paths[key])
                         sample = Round(load, server.cpu_seconds() - cpu_before,
                                        sum(o.cpu_seconds() for o in others) - others_before,
-                                       slack.cpu_seconds() - slack_before)
+                                       slack.cpu_seconds() - slack_before,
+                                       machine_busy=machine.busy(),
+                                       client_cpu=children_cpu_seconds() - client_before)
                         if isinstance(server, Serve):
                             sample.catch_up_cpu, sample.catch_up_seconds = settle(
                                 server, args.settle)
@@ -398,7 +414,9 @@ def _print_round(round_number: int, key: tuple[str, str], level: int, sample: Ro
           f" (with catching up)"
           f" {sample.cpu_ms_per_event:4.2f} ms/event  fake Slack "
           f"{sample.slack_cpu / load.seconds * 1000:4.0f} ms/s  other services "
-          f"{sample.others_cpu / load.seconds * 1000:4.0f} ms/s{extra}", flush=True)
+          f"{sample.others_cpu / load.seconds * 1000:4.0f} ms/s  machine busy "
+          f"{sample.machine_busy:4.0%}  wrk {sample.client_ms_per_request:4.2f} ms/request"
+          f"{extra}", flush=True)
 
 
 FLOOR = ("sqlite", "floor")
@@ -469,15 +487,18 @@ def _report_closed(results: dict[tuple[str, str, int], list[Round]], servers: di
         print(f"{key[0]:8} {key[1]:28} " + " ".join(f"{c:>26}" for c in cells))
     print("\n## server CPU per accepted event (median over rounds and levels; serve's process"
           " tree, not PostgreSQL's; node alone for the sample server); the fake Slack's and"
-          " the other services' CPU meanwhile (medians, ms per second)")
+          " the other services' CPU meanwhile (medians, ms per second); how busy the whole"
+          " machine was (1.0 = every core) and wrk's own CPU per request")
     for key in servers:
         rounds = [r for level in levels for r in results[(*key, level)]]
         cpu = median([r.cpu_ms_per_event for r in rounds])
         others = median([r.others_cpu / r.load.seconds * 1000 for r in rounds])
         fake = median([r.slack_cpu / r.load.seconds * 1000 for r in rounds])
+        busy = median([r.machine_busy for r in rounds])
+        client = median([r.client_ms_per_request for r in rounds])
         print(f"{key[0]:8} {key[1]:28} {cpu:5.2f} ms/event -> one core at about"
               f" {1000 / cpu:4.0f} events/s; fake Slack {fake:4.0f} ms/s; other services"
-              f" {others:4.0f} ms/s")
+              f" {others:4.0f} ms/s; machine busy {busy:.0%}; wrk {client:.2f} ms/request")
     print("\n## ratios to 'delivery-off' of the same backend (median accepted/s, same rounds)")
     for key in servers:
         reference = (key[0], "delivery-off")
