@@ -30,7 +30,13 @@ if str(REPO) not in sys.path:
 
 from tests.support.databases import fresh_database_url  # noqa: E402
 from tests.support.payloads import numbered_alert_event  # noqa: E402
-from tests.support.processes import BotProcess, bot_env, children_of, free_port  # noqa: E402
+from tests.support.processes import (  # noqa: E402
+    BotProcess,
+    bot_env,
+    children_of,
+    descendants_of,
+    free_port,
+)
 
 # The fake Slack's werkzeug server would print a line per call.
 logging.getLogger("werkzeug").setLevel(logging.ERROR)
@@ -105,7 +111,7 @@ def backends(choice: str) -> list[str]:
 
 
 # What tests.support.processes.bot_env sets for the tests, beside the service's defaults.
-_TEST_ONLY_SETTINGS = {"STORM_ROLLUP", "FLAP_WINDOW"}
+_TEST_ONLY_SETTINGS = {"STORM_ROLLUP", "FLAP_WINDOW", "DELIVERY_PROCESS"}
 
 
 class Serve:
@@ -147,24 +153,21 @@ class Serve:
         return self.process.process.pid
 
     def worker_pids(self) -> list[int]:
+        """gunicorn's web workers."""
         return children_of(self.pid)
 
     def descendant_pids(self) -> list[int]:
         """Every process below the master: its workers and whatever they started (a
         delivery process of their own, for one)."""
-        found, todo = [], [self.pid]
-        while todo:
-            children = children_of(todo.pop())
-            found += children
-            todo += children
-        return found
+        return descendants_of(self.pid)
 
     def rss_kib(self) -> dict[int, int]:
         """VmRSS of the master and every process below it, in KiB."""
         return {pid: rss_of(pid) for pid in [self.pid, *self.descendant_pids()]}
 
     def cpu_seconds(self) -> float:
-        """User + system CPU of the master and every process below it so far."""
+        """User + system CPU of the master and every process below it so far (a delivery
+        process restarted meanwhile takes its CPU with it)."""
         return cpu_seconds_of([self.pid, *self.descendant_pids()])
 
     def log(self) -> str:

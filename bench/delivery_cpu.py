@@ -153,7 +153,8 @@ class Run:
                     if sample_to is not None:
                         sampler = subprocess.Popen(
                             [str(Path(sys.executable).parent / "py-spy"), "record", "--pid",
-                             str(serve.worker_pids()[0]), "--rate", "250", "--threads",
+                             str(serve.worker_pids()[0]), "--subprocesses",  # delivery's
+                             "--rate", "250", "--threads",
                              # --gil: only the thread holding the GIL, i.e. Python's CPU
                              "--gil" if self.args.gil else "--nonblocking",
                              "--format", "raw", "--output", str(sample_to)],

@@ -4,9 +4,10 @@
 
 Each round: ``python -m bot serve`` (fake Slack, no rate limit, SLACK_POST_INTERVAL=0,
 DELIVERY_THREADS=3) gets ``--alerts`` triggers and clears; once about half of the posts
-are made, the master and its gunicorn worker are killed with SIGKILL (a crashed
-container) and serve is started again on the same database, either at once ("immediate")
-or once the killed worker has been reaped by PID 1 ("after reap"). Reported per round:
+are made, the master, its gunicorn worker and the worker's delivery process are killed
+with SIGKILL (a crashed container) and serve is started again on the same database,
+either at once ("immediate") or once the killed processes have been reaped by PID 1
+("after reap"). Reported per round:
 seconds from the restart to the last needed Slack call, messages posted twice, and
 whether the restarted process had to wait out a job lease (its log says "lease of").
 
@@ -88,7 +89,7 @@ def one_round(args: argparse.Namespace, immediate: bool, work: Path) -> dict:
         while (len(fake.calls_to("chat.postMessage", ok_only=True)) < args.alerts
                and time.monotonic() < deadline):
             time.sleep(0.005)
-        group = [first.pid, *first.worker_pids()]
+        group = [first.pid, *first.descendant_pids()]
         os.killpg(first.pid, signal.SIGKILL)
         first.process.process.wait(10)
         killed_at = time.monotonic()

@@ -1,9 +1,10 @@
 """Argument types of ``python -m bot``: a mistake is refused by argparse with one line
-saying what was expected."""
+saying what was expected; and whether ``serve`` can listen where it was told."""
 
 from __future__ import annotations
 
 import argparse
+import socket
 from urllib.parse import urlsplit
 
 
@@ -27,3 +28,17 @@ def http_url(text: str) -> str:
             f"must be an http(s) URL like http://127.0.0.1:3000/webhooks/thousandeyes,"
             f" got {text[:80]!r}")
     return text
+
+
+def cannot_listen(host: str, port: int, source: str) -> str | None:
+    """Why ``serve`` cannot listen on ``host:port`` (None: it can), in one line. A port in
+    use or a host that is not this machine's is said here; gunicorn would retry five
+    times and log each failure. ``source`` names where the port came from."""
+    try:
+        with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as gunicorn does
+            probe.bind((host, port))
+    except OSError as error:
+        return (f"cannot listen on {host}:{port} ({error.strerror or error}); another service"
+                f" may use that port: choose one with {source}, or a --host this machine has")
+    return None

@@ -12,16 +12,16 @@ import argparse
 import enum
 import logging
 import multiprocessing
-import socket
 import sys
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from bot.cli.arguments import http_url, port_number
+from bot.cli.arguments import cannot_listen, http_url, port_number
 from bot.cli.pipes import reader_has_gone
 from bot.config import Config, ConfigError, as_written, redact_database_url
 from bot.config.setup_warnings import log_setup_warnings
 from bot.db.diagnose import DatabaseUrlProblem, check_database_url
+from bot.process.parent_death import die_with_parent
 from bot.thousandeyes.samples import SAMPLES
 from bot.version import __version__
 
@@ -74,7 +74,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="0.0.0.0", help="address to bind (default 0.0.0.0)")
     serve.add_argument("--port", type=port_number, help="port 1-65535 (default: $PORT, else 3000)")
 
-    _command(commands, "worker", "run only the delivery worker", _worker, Needs.DATABASE_TO_WRITE)
+    worker = _command(commands, "worker", "run only the delivery worker", _worker,
+                      Needs.DATABASE_TO_WRITE)
+    # How serve's web worker starts its delivery process (bot.process.delivery_child).
+    worker.add_argument("--child-of", type=int, metavar="PID", help=argparse.SUPPRESS)
+    worker.add_argument("--wakeups-fd", type=int, help=argparse.SUPPRESS)
+    worker.add_argument("--ready-fd", type=int, help=argparse.SUPPRESS)
 
     db = commands.add_parser("db", help="database maintenance")
     db_commands = db.add_subparsers(dest="db_command", required=True)
@@ -184,11 +189,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return reader_has_gone()
 
 
-
-
 def _run(args: argparse.Namespace) -> int:
     if args.needs is Needs.NOTHING:
         return int(args.handler(args))
+    child_of = getattr(args, "child_of", None)
+    if child_of is not None and not die_with_parent(child_of):
+        return 0  # serve's web worker died before its delivery process could start
     try:
         config = Config.from_env()
     except ConfigError as error:
@@ -196,7 +202,9 @@ def _run(args: argparse.Namespace) -> int:
     configure_logging(config.log_level, config.log_format)
     if args.needs is Needs.CONFIG:
         return int(args.handler(config, args))
-    database = open_database(config, migrate=args.needs is Needs.DATABASE_TO_WRITE)
+    # serve applied the migrations before it started its delivery processes.
+    migrate = args.needs is Needs.DATABASE_TO_WRITE and child_of is None
+    database = open_database(config, migrate=migrate)
     try:
         return int(args.handler(config, database, args))
     finally:
@@ -212,7 +220,8 @@ def open_database(config: Config, *, migrate: bool) -> Database:
     check_url(config)
     where = f"DATABASE_URL={redact_database_url(as_written(config.database_url))}"
     try:
-        database = Database(config.database_url, config.sqlite_synchronous)
+        database = Database(config.database_url, config.sqlite_synchronous,
+                            host_turn=config.shares_the_writer)
     except ArgumentError as error:
         raise CommandFailed(f"{where} is not a database URL ({error})", EXIT_USAGE) from None
     try:
@@ -252,7 +261,9 @@ def _serve(config: Config, args: argparse.Namespace) -> int:
     config = prepare_serve(config)  # before anything imports prometheus_client
     port = args.port or config.port
     check_url(config)
-    _check_can_listen(args.host, port, "--port" if args.port else "PORT")
+    problem = cannot_listen(args.host, port, "--port" if args.port else "PORT")
+    if problem:
+        raise CommandFailed(problem)
     failed = _migrations_failed_in_child(config)
     if failed:
         return failed
@@ -265,26 +276,15 @@ def _serve(config: Config, args: argparse.Namespace) -> int:
     return 0
 
 
-def _check_can_listen(host: str, port: int, source: str) -> None:
-    """A port in use or a host that is not this machine's is one line here; gunicorn
-    would retry five times and log each failure."""
-    try:
-        with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
-            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as gunicorn does
-            probe.bind((host, port))
-    except OSError as error:
-        raise CommandFailed(
-            f"cannot listen on {host}:{port} ({error.strerror or error}); another service may"
-            f" use that port: choose one with {source}, or a --host this machine has",
-            EXIT_FAILED) from None
-
-
-def _worker(config: Config, database: Database, _args: argparse.Namespace) -> int:
+def _worker(config: Config, database: Database, args: argparse.Namespace) -> int:
     from bot.metrics.multiprocess import use_directory
 
     use_directory(config)  # before anything imports prometheus_client
-    from bot.process.worker import run_worker_forever
+    from bot.process.worker import WebWorker, run_worker_forever
 
+    if args.child_of is not None:  # serve's delivery process: serve has said its warnings
+        web_worker = WebWorker(args.child_of, args.wakeups_fd, args.ready_fd)
+        return run_worker_forever(config, database, web_worker)
     log_setup_warnings(config)
     return run_worker_forever(config, database)
 

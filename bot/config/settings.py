@@ -124,6 +124,10 @@ SETTINGS: tuple[Setting, ...] = (
             maximum=256),
     Setting("DELIVERY_THREADS", Kind.INTEGER, "delivery threads per process (0: none)",
             default=4, minimum=0, maximum=64),
+    Setting("DELIVERY_PROCESS", Kind.CHOICE, "where serve delivers: child (a process of its"
+            " own beside each web worker), inline (threads in the web worker) or auto (child"
+            " with PostgreSQL, inline with SQLite)",
+            default="auto", choices=("auto", "child", "inline")),
     Setting("SLACK_POST_INTERVAL", Kind.NUMBER, "seconds between two posts to one channel",
             default=1.0, minimum=0.0),
     Setting("SLACK_TIMEOUT", Kind.NUMBER, "seconds per Slack API call", default=10.0,

@@ -1,5 +1,5 @@
-"""prometheus_client's multiprocess mode, for a ``serve`` with several web workers and for
-``python -m bot worker`` processes beside it on one host.
+"""prometheus_client's multiprocess mode, for a ``serve`` with several web workers or with
+delivery processes, and for ``python -m bot worker`` processes beside it on one host.
 
 Each process writes its counters to files in ``PROMETHEUS_MULTIPROC_DIR`` and
 ``/metrics`` adds up the files of every process, so a scrape that lands on any worker
@@ -7,8 +7,10 @@ sees the counts of all. prometheus_client decides this when it is first imported
 the environment, so the directory is put there before anything imports it (``bot.cli.main``
 imports lazily; this module does not import prometheus_client).
 
-``serve`` with ``WEB_CONCURRENCY`` > 1 and no directory given makes one for the run and
-removes it when the master exits. A directory given by the operator is used as it is and
+``serve`` with ``WEB_CONCURRENCY`` > 1 or delivering in child processes
+(``DELIVERY_PROCESS=child``, the default), and no directory given, makes one for the run
+and removes it when the master exits; the children find it in the environment they
+inherit. A directory given by the operator is used as it is and
 never emptied: other processes (a worker) may be writing to it. Only counters and
 histograms live there (the gauges are read live from the database at scrape time), so a
 dead process's files only keep its counts, which is what a counter should do; gunicorn's
@@ -33,7 +35,7 @@ ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 def prepare_serve(config: Config) -> Config:
     """The config ``serve`` runs with: a multiprocess directory when it needs one."""
-    if config.metrics_dir is None and config.web_concurrency > 1:
+    if config.metrics_dir is None and (config.web_concurrency > 1 or config.delivers_in_child):
         directory = tempfile.mkdtemp(prefix="thousandeyes-bot-metrics-")
         master = os.getpid()
         # gunicorn's workers run atexit handlers too: only the master removes it.

@@ -6,6 +6,9 @@ next post slot sets the timer instead of waking a thread: during a storm nothing
 claimable between slots, and an empty claim per webhook cost CPU and, on SQLite, the
 writer lock the webhooks need. A job needs only one thread; a burst of jobs wakes as many
 threads as there are jobs, up to all of them, and a timer wakes one.
+
+When the delivery threads run in another process (``serve``'s delivery process), the web
+worker's wake-ups are forwarded to it (``forward_to``, ``bot.outbox.wakeup_pipe``).
 """
 
 from __future__ import annotations
@@ -13,6 +16,15 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from typing import Protocol
+
+
+class Wakeups(Protocol):
+    """Where a queued job is told: a :class:`JobWakeup`, or the pipe to another process."""
+
+    def notify_one(self) -> None: ...
+
+    def notify_at(self, seconds_from_now: float) -> None: ...
 
 
 class JobWakeup:
@@ -22,6 +34,12 @@ class JobWakeup:
         self._pending = 0  # wake-ups not yet taken by a thread
         self._most_pending = max(1, threads)
         self._due_at: float | None = None  # monotonic time the timer rings
+        self._forward: Wakeups | None = None
+
+    def forward_to(self, other: Wakeups | None) -> None:
+        """Tell ``other`` of every job this is told of (None: stop): the threads that
+        deliver are in another process, which ``other`` reaches."""
+        self._forward = other
 
     def set_threads(self, threads: int) -> None:
         """How many threads wait here. Wake-ups beyond one per thread are dropped: they
@@ -36,6 +54,9 @@ class JobWakeup:
         with self._condition:
             self._pending = min(self._pending + 1, self._most_pending)
             self._condition.notify()
+        forward = self._forward
+        if forward is not None:
+            forward.notify_one()
 
     def notify_at(self, seconds_from_now: float) -> None:
         """A job may become claimable in ``seconds_from_now``: ring the timer by then."""
@@ -47,6 +68,9 @@ class JobWakeup:
             if self._due_at is None or at < self._due_at:
                 self._due_at = at
                 self._condition.notify()  # a waiting thread shortens its sleep
+        forward = self._forward
+        if forward is not None:
+            forward.notify_at(seconds_from_now)
 
     def notify_all(self) -> None:
         """Wake every waiting thread (to stop)."""

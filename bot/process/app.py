@@ -47,7 +47,8 @@ def create_app(
     ``migrate=False`` where a release phase has already applied them.
     """
     config = config or Config.from_env()
-    database = database or Database(config.database_url, config.sqlite_synchronous)
+    database = database or Database(config.database_url, config.sqlite_synchronous,
+                                    host_turn=config.shares_the_writer)
     if migrate:
         database.upgrade()
 

@@ -1,4 +1,5 @@
-"""What a serving process runs beside its web threads: delivery threads and Socket Mode.
+"""What a serving process runs beside its web threads: delivery (a child process of its
+own, or threads) and Socket Mode.
 
 The one place they are started and stopped (gunicorn's worker hooks, ``bot.cli``, tests).
 What runs is kept here, under a key of its own on ``app.extensions``, not in
@@ -14,6 +15,7 @@ from flask import Flask
 
 from bot.delivery.runner import DeliveryWorker
 from bot.metrics.counters import Metrics
+from bot.process.delivery_child import DeliveryChild
 from bot.slack.socket_mode import SocketModeRunner
 from bot.web.services import services
 
@@ -25,6 +27,7 @@ _KEY = "thousandeyes_bot.background"
 @dataclass
 class Background:
     delivery: DeliveryWorker | None = None
+    delivery_child: DeliveryChild | None = None
     socket_mode: SocketModeRunner | None = None
 
 
@@ -46,11 +49,17 @@ def stop_background(app: Flask) -> None:
 
 
 def start_delivery(app: Flask) -> None:
-    """gunicorn ``post_worker_init`` hook: delivery threads beside the web threads."""
+    """gunicorn ``post_worker_init`` hook: a delivery process beside this web worker, or
+    delivery threads beside its web threads (DELIVERY_PROCESS=inline)."""
     app_services = services(app)
     config = app_services.config
     if config.delivery_threads == 0:
         log.info("DELIVERY_THREADS=0: this process only accepts webhooks")
+        return
+    if config.delivers_in_child:
+        child = DeliveryChild(app_services.jobs_waiting)
+        child.start()
+        _background(app).delivery_child = child
         return
     metrics = app_services.metrics
     worker = DeliveryWorker(config, app_services.database, wake=app_services.jobs_waiting,
@@ -68,8 +77,11 @@ def start_delivery(app: Flask) -> None:
 def stop_delivery(app: Flask) -> None:
     background = _background(app)
     worker, background.delivery = background.delivery, None
+    child, background.delivery_child = background.delivery_child, None
     if worker is not None:
         worker.stop()
+    if child is not None:
+        child.stop()
 
 
 def start_socket_mode(app: Flask) -> None:

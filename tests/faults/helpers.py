@@ -21,7 +21,7 @@ from bot.db.models import JobRow, JobStatus
 from tests.conftest import WEBHOOK_TOKEN
 from tests.support.fake_slack import FakeSlack, Message
 from tests.support.payloads import numbered_alert_event
-from tests.support.processes import BotProcess, bot_env, children_of
+from tests.support.processes import BotProcess, bot_env, descendants_of
 from tests.support.waiting import wait_for
 
 AUTH = {"Authorization": f"Bearer {WEBHOOK_TOKEN}"}
@@ -81,8 +81,8 @@ class Serve:
         return self
 
     def kill_9(self) -> None:
-        """SIGKILL the master and its gunicorn worker at once (the process group), then
-        wait until the worker is reaped.
+        """SIGKILL the master, its gunicorn worker and the worker's delivery process at
+        once (the process group), then wait until they are reaped.
 
         The worker is re-parented to PID 1 when the master dies; until PID 1 reaps it, it
         is a zombie that ``os.kill(pid, 0)`` still reports alive, and the restarted
@@ -90,7 +90,7 @@ class Serve:
         (see the report of the fault tests). Waiting here keeps the test about what the
         service promises after a crash, not about how fast this container's init reaps.
         """
-        group = [self.bot.process.pid, *children_of(self.bot.process.pid)]
+        group = [self.bot.process.pid, *descendants_of(self.bot.process.pid)]
         with contextlib.suppress(ProcessLookupError):
             os.killpg(self.bot.process.pid, signal.SIGKILL)
         self.bot.process.wait(10)

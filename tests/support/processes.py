@@ -34,6 +34,10 @@ def bot_env(**overrides: str) -> dict[str, str]:
     # Tests send the samples' one rule and test again and again as new alerts: without
     # this they would thread as flapping (FLAP_WINDOW), which tests of it turn on.
     env["FLAP_WINDOW"] = "off"
+    # Delivery in threads of the web worker, whatever the database: a serve that starts a
+    # second interpreter for every test made the suite twice as slow. Its own tests
+    # (tests/process/test_delivery_child.py) start it.
+    env["DELIVERY_PROCESS"] = "inline"
     env.update(overrides)
     env["PYTHONUNBUFFERED"] = "1"
     return env
@@ -106,3 +110,31 @@ def children_of(pid: int) -> list[int]:
         with contextlib.suppress(OSError):
             found += [int(child) for child in (task / "children").read_text().split()]
     return found
+
+
+def descendants_of(pid: int) -> list[int]:
+    """Every process below ``pid``: gunicorn's workers and their delivery processes."""
+    found: list[int] = []
+    below = [pid]
+    while below:
+        children = children_of(below.pop())
+        found += children
+        below += children
+    return found
+
+
+def running(pid: int) -> bool:
+    """True while ``pid`` runs (a zombie, dead but not yet reaped, does not)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def command_of(pid: int) -> list[str]:
+    """``pid``'s command line, as ``ps`` shows it ([] once it has gone)."""
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_text().split("\0")[:-1]
+    except OSError:
+        return []
