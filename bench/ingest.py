@@ -8,8 +8,8 @@
 The headline row, ``shipped``, is the service exactly as the README starts it: ``python -m
 bot serve --host 127.0.0.1 --port P`` with DATABASE_URL, WEBHOOK_TOKEN, SLACK_BOT_TOKEN,
 SLACK_CHANNEL and SLACK_API_URL set and every other setting at its default, so delivery
-runs (4 threads, in the web worker's delivery process since DELIVERY_PROCESS, in the web
-worker before; one post per second per channel, storm roll-ups) and posts to a fake
+runs (4 threads: with PostgreSQL in the web worker's delivery process, with SQLite in the
+web worker, DELIVERY_PROCESS=auto; one post per second per channel, storm roll-ups) and posts to a fake
 Slack without limits (``bench/_fake_slack.py``, in its own process). With ``--channels N``
 the webhooks name N channels in turn (``?channel=``), else they all go to SLACK_CHANNEL.
 Rows with other settings are labelled with them: ``delivery-off`` (DELIVERY_THREADS=0,
