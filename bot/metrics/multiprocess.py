@@ -8,7 +8,8 @@ the environment, so the directory is put there before anything imports it (``bot
 imports lazily; this module does not import prometheus_client).
 
 ``serve`` with ``WEB_CONCURRENCY`` > 1 or delivering in child processes
-(``DELIVERY_PROCESS=child``, the default), and no directory given, makes one for the run
+(``DELIVERY_PROCESS=child``, which ``auto``, the default, is with PostgreSQL), and no
+directory given, makes one for the run
 and removes it when the master exits; the children find it in the environment they
 inherit. A directory given by the operator is used as it is and
 never emptied: other processes (a worker) may be writing to it. Only counters and
