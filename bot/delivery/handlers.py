@@ -70,6 +70,8 @@ class JobExecutor(StormJobs):
     def alert_trigger(self, job: ClaimedJob) -> None:
         self._enrich(job)
         row, view = self._alert(job)
+        if job.uncertain and self._posted_before_its_storm(job, row):
+            return
         if (row.storm_id is None and not self._has_parent(row) and self.config.storm_rollup
                 and storms.place_alert(self.database, row.id, job.lane, utcnow(),
                                        self._storm_settings()) is not None):
@@ -154,6 +156,24 @@ class JobExecutor(StormJobs):
         self._post(job, row.slack_channel or "", message, thread_ts=row.slack_ts)
 
     # --- helpers --------------------------------------------------------------------
+    def _posted_before_its_storm(self, job: ClaimedJob, row: AlertRow) -> bool:
+        """An earlier attempt posted this alert's own parent and its answer was lost (or
+        its process died): meanwhile a storm may have taken the alert in as one still
+        waiting. Found, it is the alert's parent and the alert leaves the storm, so it
+        shows once. An anchor's earlier attempt posted the roll-up: the roll-up's own
+        look-up finds that."""
+        storm = storms.load_storm(self.database, row.storm_id) if row.storm_id else None
+        if (storm is None and self._has_parent(row)) or (
+                storm is not None and storm.anchor_alert_id == row.id):
+            return False
+        found = self._earlier_post(job, self._channel(job))
+        if found is None:
+            return False
+        if storm is not None:
+            storms.leave_storm(self.database, row.id, utcnow())
+        self.parent_posted = (row.id, found.channel, found.ts, None)
+        return True
+
     def _enrich(self, job: ClaimedJob) -> None:
         """Agents' metrics a thin webhook left out, from ThousandEyes (bot.delivery.enrichment)."""
         if job.alert_id is not None and enrich_alert(self.database, self.thousandeyes,

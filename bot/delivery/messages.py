@@ -106,13 +106,9 @@ class JobMessages:
         # the attempt, and needs no look-up.
         # The claim recorded that this attempt may post (bot.outbox.queue._take).
         marker = post_marker(job.id)
-        if job.uncertain and not self._looked_for_earlier_post:
-            self._looked_for_earlier_post = True
-            found = self._find_earlier_post(job, channel, marker, thread_ts)
-            if found is not None:
-                log.info("job %d: the message was already posted (%s); not posting again",
-                         job.id, found.ts)
-                return found
+        found = self._earlier_post(job, channel, thread_ts)
+        if found is not None:
+            return found
         metadata = {"event_type": POST_MARKER_EVENT, "event_payload": {"marker": marker}}
 
         def send(target: str, blocks: list[dict[str, Any]] | None) -> Posted:
@@ -140,6 +136,19 @@ class JobMessages:
             else:
                 job.progress.settle()  # the answer arrived: nothing was posted
             raise
+
+    def _earlier_post(self, job: ClaimedJob, channel: str,
+                      thread_ts: str | None = None) -> Posted | None:
+        """What an earlier attempt of this job posted, when its answer was lost; looked
+        for once per run, and None when it need not or cannot be known."""
+        if not job.uncertain or self._looked_for_earlier_post:
+            return None
+        self._looked_for_earlier_post = True
+        found = self._find_earlier_post(job, channel, post_marker(job.id), thread_ts)
+        if found is not None:
+            log.info("job %d: the message was already posted (%s); not posting again",
+                     job.id, found.ts)
+        return found
 
     def _find_earlier_post(
         self, job: ClaimedJob, channel: str, marker: str, thread_ts: str | None

@@ -214,6 +214,26 @@ def queue_rollup_refresh(db: Database, storm_id: int, now: datetime) -> None:
             refresh_rollup(session, storm, now)
 
 
+def leave_storm(db: Database, alert_id: int, now: datetime) -> None:
+    """Take an alert out of its storm: one found posted on its own (an earlier attempt's
+    post whose answer was lost) after the storm had taken it in as one still waiting.
+    The roll-up is refreshed so that it no longer lists it."""
+    with db.session() as session:
+        alert = session.scalar(select(AlertRow).where(AlertRow.id == alert_id).with_for_update())
+        if alert is None or alert.storm_id is None:
+            return
+        storm = _lock_storm(session, alert.storm_id)
+        alert.storm_id = None
+        if storm is None:
+            return
+        if storm.slack_ts is not None and alert.slack_ts == storm.slack_ts:
+            alert.slack_channel, alert.slack_ts = None, None  # it threaded under the roll-up
+        storm.version += 1
+        refresh_rollup(session, storm, now)
+        log.info("alert %d: posted on its own before storm %d took it in; out of the storm",
+                 alert_id, storm.id)
+
+
 def load_storm(db: Database, storm_id: int) -> Storm | None:
     with db.session() as session:
         row = session.get(StormRow, storm_id)

@@ -358,3 +358,26 @@ def test_a_rollup_found_after_a_lost_answer_is_refreshed_for_alerts_that_joined_
         assert [m.ts for m in fake_slack.top_level("C0ALERTS")] == [rollup.ts]
         assert name_of(8) in body(rollup) and "9 ThousandEyes alerts" in rollup.text
         worker.stop()
+
+
+def test_an_alert_posted_on_its_own_before_a_storm_took_it_in_shows_once(
+        storm_config, fake_slack):
+    # Its parent was posted, but the answer was lost (or the process died mid-post): its
+    # job waited to look for it, and meanwhile a storm opened and took the alert in as
+    # one still waiting. It must show in one place only: its own parent, found by the
+    # look-up, and not also in the roll-up.
+    with serving(storm_config) as (server, worker):
+        send(server, trigger(0))
+        fake_slack.fail("chat.postMessage", status=503, done_anyway=True)
+        assert worker.run_once()  # posted; the answer lost, the job waits for a retry
+        [own] = fake_slack.top_level("C0ALERTS")
+        for number in range(1, 8):
+            send(server, trigger(number))
+        drain(worker)
+        rollups = [m for m in fake_slack.top_level("C0ALERTS") if m.ts != own.ts]
+        assert len(rollups) == 1
+        [rollup] = rollups
+        assert name_of(0) in body(own) and name_of(0) not in body(rollup)
+        assert "7 ThousandEyes alerts" in rollup.text, rollup.text
+        first = next(a for a in alerts(worker) if a.alert_key.endswith("-0"))
+        assert (first.slack_ts, first.storm_id) == (own.ts, None)
