@@ -220,8 +220,7 @@ def open_database(config: Config, *, migrate: bool) -> Database:
     check_url(config)
     where = f"DATABASE_URL={redact_database_url(as_written(config.database_url))}"
     try:
-        database = Database(config.database_url, config.sqlite_synchronous,
-                            host_turn=config.shares_the_writer)
+        database = Database(config.database_url, config.sqlite_synchronous)
     except ArgumentError as error:
         raise CommandFailed(f"{where} is not a database URL ({error})", EXIT_USAGE) from None
     try:

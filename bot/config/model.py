@@ -178,13 +178,6 @@ class Config:
         return self.delivery_process == "child"
 
     @property
-    def shares_the_writer(self) -> bool:
-        """Whether a web worker and its delivery process write to one SQLite file, and so
-        take turns on it across processes (bot.db.sqlite_turn). The delivery process has
-        the same settings, so it says the same."""
-        return self.delivery_threads > 0 and self.delivery_process == "child"
-
-    @property
     def te_oauth_server(self) -> bool:
         """Whether this service is the OAuth server ThousandEyes gets webhook tokens from."""
         return bool(self.oauth_admin_password)

@@ -76,12 +76,7 @@ class SchemaNotCurrent(RuntimeError):
 class Database:
     """One engine per process; sessions are short and never shared between threads."""
 
-    def __init__(self, url: str, sqlite_synchronous: str = "FULL", pool_size: int = 10,
-                 host_turn: bool = True) -> None:
-        """``host_turn``: on SQLite, take turns with the host's other processes on a lock
-        file (``bot.db.sqlite_turn``); off, they meet SQLite's busy handler. Its ``flock``
-        per transaction costs a process that writes alone (``serve`` with delivery in its
-        web worker) about a tenth of its webhook rate."""
+    def __init__(self, url: str, sqlite_synchronous: str = "FULL", pool_size: int = 10) -> None:
         self.url = make_url(url)
         self.is_sqlite = self.url.get_backend_name() == "sqlite"
         self._deadlines: ConnectionDeadlines | None = None
@@ -93,8 +88,8 @@ class Database:
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._writer_lock = threading.RLock()
         database = self.url.database
-        self._host_turn = (HostWriterTurn(database) if host_turn and self.is_sqlite
-                           and database and database != ":memory:" else None)
+        self._host_turn = (HostWriterTurn(database) if self.is_sqlite and database
+                           and database != ":memory:" else None)
 
     def _sqlite_engine(self, url: str, synchronous: str) -> Engine:
         database = self.url.database

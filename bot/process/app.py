@@ -47,8 +47,7 @@ def create_app(
     ``migrate=False`` where a release phase has already applied them.
     """
     config = config or Config.from_env()
-    database = database or Database(config.database_url, config.sqlite_synchronous,
-                                    host_turn=config.shares_the_writer)
+    database = database or Database(config.database_url, config.sqlite_synchronous)
     if migrate:
         database.upgrade()
 

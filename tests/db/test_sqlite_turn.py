@@ -9,7 +9,6 @@ import fcntl
 import multiprocessing
 import os
 import select
-from collections.abc import Iterator
 
 import pytest
 
@@ -17,23 +16,10 @@ from bot.db.database import Database
 
 
 @pytest.fixture
-def sqlite_database(database: Database) -> Iterator[Database]:
-    """The app's database file, opened as a process that shares it with a delivery
-    process does (DELIVERY_PROCESS=child)."""
+def sqlite_database(database: Database) -> Database:
     if not database.is_sqlite:
         pytest.skip("PostgreSQL locks rows, not the database")
-    shared = Database(database.url.render_as_string(hide_password=False), host_turn=True)
-    yield shared
-    shared.dispose()
-
-
-def test_a_process_that_writes_alone_takes_no_turn(database):
-    # serve with delivery in its web worker (SQLite's default): the turn's flock on every
-    # transaction would cost it about a tenth of its webhook rate, for no other writer.
-    if not database.is_sqlite:
-        pytest.skip("PostgreSQL locks rows, not the database")
-    with database.session():
-        assert _turn_is_free(database)
+    return database
 
 
 def _turn_is_free(database: Database) -> bool:
