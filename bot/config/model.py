@@ -72,7 +72,8 @@ class Config:
     delivery_threads: int = _declared("delivery_threads")
     # Where ``serve`` runs those threads: "child", a ``python -m bot worker`` process started
     # and stopped by each web worker, so webhooks and delivery do not share one interpreter
-    # lock; "inline", in the web worker itself (one process, less memory).
+    # lock; "inline", in the web worker itself (one process, less memory); "auto" (the
+    # default), child with PostgreSQL and inline with SQLite (see ``delivers_in_child``).
     delivery_process: str = _declared("delivery_process")
     # Seconds between two posts to one channel: Slack allows about one per second.
     slack_post_interval: float = _declared("slack_post_interval")
